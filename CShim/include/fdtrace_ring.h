@@ -1,0 +1,43 @@
+/*
+ * Mapping of the event ring, shared by the shim and the collector so that
+ * both lay it out identically: [header page][data][data again], where the
+ * second data mapping mirrors the first so a record may straddle the end.
+ */
+#ifndef FDTRACE_RING_H
+#define FDTRACE_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include "fdtrace_wire.h"
+
+/* Maps the ring held by `fd` (capacity bytes of data). Returns the header,
+ * or NULL (errno set). The data area starts FDT_RING_HEADER_SIZE bytes in. */
+static inline struct fdt_ring_header *fdt_ring_map(int fd, uint64_t capacity) {
+    size_t total = FDT_RING_HEADER_SIZE + 2 * (size_t)capacity;
+    char *base = (char *)mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) return NULL;
+    if (mmap(base, FDT_RING_HEADER_SIZE + (size_t)capacity, PROT_READ | PROT_WRITE,
+             MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED ||
+        mmap(base + FDT_RING_HEADER_SIZE + capacity, (size_t)capacity, PROT_READ | PROT_WRITE,
+             MAP_SHARED | MAP_FIXED, fd, FDT_RING_HEADER_SIZE) == MAP_FAILED) {
+        munmap(base, total);
+        return NULL;
+    }
+    return (struct fdt_ring_header *)base;
+}
+
+static inline void fdt_ring_unmap(struct fdt_ring_header *h, uint64_t capacity) {
+    munmap(h, FDT_RING_HEADER_SIZE + 2 * (size_t)capacity);
+}
+
+static inline char *fdt_ring_data(struct fdt_ring_header *h) {
+    return (char *)h + FDT_RING_HEADER_SIZE;
+}
+
+static inline int fdt_ring_capacity_valid(uint64_t capacity) {
+    return capacity >= FDT_RING_MIN_CAPACITY && capacity <= FDT_RING_MAX_CAPACITY &&
+           (capacity & (capacity - 1)) == 0;
+}
+
+#endif /* FDTRACE_RING_H */

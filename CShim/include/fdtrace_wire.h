@@ -1,0 +1,292 @@
+/*
+ * fdtrace wire format: the one definition shared by the shim (C) and the
+ * collector (Swift imports this header as the CFDTraceWire module).
+ *
+ * Two channels connect a traced process to the collector:
+ *   - a unix SOCK_SEQPACKET control socket: HELLO (with the ring's memfd
+ *     passed by SCM_RIGHTS) and the collector's ACK. Its EOF tells the
+ *     collector that the process image is gone.
+ *   - an event ring in memory shared through that memfd. Writers reserve
+ *     space with one atomic add on `head` (the reservation order is the
+ *     global order of events across threads), write the record, then publish
+ *     it by storing its size last. The reader consumes at `tail`, zeroes what
+ *     it consumed and advances `tail`. The ring is mapped twice back to back
+ *     so that a record may straddle the end without being split.
+ *
+ * All integers are native (little-endian x86-64 / aarch64). Records are
+ * 8-byte aligned; `size` includes the header and padding.
+ */
+#ifndef FDTRACE_WIRE_H
+#define FDTRACE_WIRE_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define FDT_WIRE_MAGIC 0x4644545243455246ULL /* "FERCRTDF" */
+#define FDT_WIRE_VERSION 1u
+
+/* Limits the collector enforces; the shim never exceeds them. */
+#define FDT_MAX_DEPTH 256u
+#define FDT_DEFAULT_DEPTH 64u
+#define FDT_MAX_PATH 1024u
+#define FDT_MAX_RECORD 8192u
+#define FDT_RING_HEADER_SIZE 4096u
+#define FDT_RING_MIN_CAPACITY (1u << 16)
+#define FDT_RING_MAX_CAPACITY (1u << 30)
+#define FDT_RING_DEFAULT_CAPACITY (1u << 23) /* 8 MiB of events */
+
+/* Environment variables read by the shim. */
+#define FDT_ENV_SOCKET "FDTRACE_SOCKET"
+#define FDT_ENV_DEPTH "FDTRACE_DEPTH"
+
+/* ---- the ring header (first FDT_RING_HEADER_SIZE bytes of the memfd) ---- */
+struct fdt_ring_header {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t header_size;
+    uint64_t capacity;        /* bytes of record space, a power of two */
+    uint64_t _pad0[5];
+    uint64_t head;            /* next reservation (writers, atomic) */
+    uint64_t _pad1[7];
+    uint64_t tail;            /* next byte to consume (reader, atomic) */
+    uint64_t _pad2[7];
+    uint64_t full_waits;      /* times a writer found the ring full */
+    uint64_t full_wait_ns;    /* total time writers waited for space */
+    uint64_t records_lost;    /* reserved but abandoned (collector gone) */
+    uint32_t reader_alive;    /* set by the collector while it consumes */
+    uint32_t _pad3;
+};
+
+/* ---- control messages on the socket ---- */
+enum fdt_msg_type {
+    FDT_MSG_HELLO = 1, /* shim -> collector, carries the ring memfd */
+    FDT_MSG_ACK = 2,   /* collector -> shim */
+};
+
+struct fdt_msg_hello {
+    uint32_t type;           /* FDT_MSG_HELLO */
+    uint32_t version;        /* FDT_WIRE_VERSION */
+    int32_t pid;
+    int32_t ppid;
+    uint64_t ring_capacity;
+    uint64_t start_time_ns;  /* CLOCK_MONOTONIC */
+    uint64_t rlimit_soft;
+    uint64_t rlimit_hard;
+    uint32_t depth;
+    uint32_t flags;          /* FDT_HELLO_* */
+    int32_t fork_parent;     /* pid this process was forked from, or 0 */
+    uint32_t exe_len;
+    uint32_t argv_len;       /* bytes of NUL-separated argv after exe */
+    uint32_t _pad;
+    /* followed by exe (exe_len bytes) and argv (argv_len bytes) */
+};
+
+struct fdt_msg_ack {
+    uint32_t type;    /* FDT_MSG_ACK */
+    uint32_t status;  /* 0 = accepted */
+};
+
+#define FDT_HELLO_MAX_BYTES 65536u
+
+/* ---- ring records ---- */
+enum fdt_rec_type {
+    FDT_REC_OPEN = 1,        /* a descriptor came into existence */
+    FDT_REC_CLOSE = 2,       /* a descriptor is about to be closed */
+    FDT_REC_CLOSE_RANGE = 3, /* close_range/closefrom about to run */
+    FDT_REC_SETFD = 4,       /* close-on-exec flag changed */
+    FDT_REC_STACK = 5,       /* an interned stack, sent once */
+    FDT_REC_MODULE = 6,      /* a loaded object (for symbolization) */
+    FDT_REC_INHERITED = 7,   /* open when the image started */
+    FDT_REC_EXIT_BEGIN = 8,  /* the process is exiting: kernel view follows */
+    FDT_REC_KERNEL_FD = 9,   /* one descriptor of the kernel's view */
+    FDT_REC_EXIT_END = 10,   /* end of the kernel view */
+    FDT_REC_NOTE = 11,       /* a one-line message from the shim */
+};
+
+/* Calls that create or release descriptors. Keep in sync with fdt_call_names. */
+enum fdt_call {
+    FDT_CALL_UNKNOWN = 0,
+    FDT_CALL_OPEN, FDT_CALL_OPEN64, FDT_CALL_OPENAT, FDT_CALL_OPENAT64,
+    FDT_CALL_CREAT, FDT_CALL_CREAT64,
+    FDT_CALL_OPEN_2, FDT_CALL_OPEN64_2, FDT_CALL_OPENAT_2, FDT_CALL_OPENAT64_2,
+    FDT_CALL_SOCKET, FDT_CALL_SOCKETPAIR, FDT_CALL_ACCEPT, FDT_CALL_ACCEPT4,
+    FDT_CALL_PIPE, FDT_CALL_PIPE2,
+    FDT_CALL_DUP, FDT_CALL_DUP2, FDT_CALL_DUP3, FDT_CALL_FCNTL,
+    FDT_CALL_EPOLL_CREATE, FDT_CALL_EPOLL_CREATE1, FDT_CALL_EVENTFD,
+    FDT_CALL_SIGNALFD, FDT_CALL_TIMERFD_CREATE, FDT_CALL_INOTIFY_INIT,
+    FDT_CALL_INOTIFY_INIT1, FDT_CALL_FANOTIFY_INIT, FDT_CALL_MEMFD_CREATE,
+    FDT_CALL_PIDFD_OPEN, FDT_CALL_PIDFD_GETFD, FDT_CALL_SHM_OPEN,
+    FDT_CALL_MQ_OPEN, FDT_CALL_POSIX_OPENPT, FDT_CALL_OPENPTY, FDT_CALL_FORKPTY,
+    FDT_CALL_RECVMSG, FDT_CALL_RECVMMSG,
+    FDT_CALL_CLOSE, FDT_CALL_CLOSE_RANGE, FDT_CALL_CLOSEFROM,
+    FDT_CALL_FOPEN, FDT_CALL_FOPEN64, FDT_CALL_FREOPEN, FDT_CALL_FREOPEN64,
+    FDT_CALL_FCLOSE, FDT_CALL_TMPFILE, FDT_CALL_TMPFILE64,
+    FDT_CALL_MKSTEMP, FDT_CALL_MKSTEMP64, FDT_CALL_MKOSTEMP, FDT_CALL_MKOSTEMP64,
+    FDT_CALL_MKSTEMPS, FDT_CALL_MKSTEMPS64, FDT_CALL_MKOSTEMPS, FDT_CALL_MKOSTEMPS64,
+    FDT_CALL_OPENDIR, FDT_CALL_CLOSEDIR, FDT_CALL_POPEN, FDT_CALL_PCLOSE,
+    FDT_CALL_IOCTL, FDT_CALL_GETPT, FDT_CALL_FCNTL64,
+    FDT_CALL_COUNT
+};
+
+#define FDT_CALL_NAMES \
+    "unknown", \
+    "open", "open64", "openat", "openat64", "creat", "creat64", \
+    "__open_2", "__open64_2", "__openat_2", "__openat64_2", \
+    "socket", "socketpair", "accept", "accept4", "pipe", "pipe2", \
+    "dup", "dup2", "dup3", "fcntl", \
+    "epoll_create", "epoll_create1", "eventfd", "signalfd", "timerfd_create", \
+    "inotify_init", "inotify_init1", "fanotify_init", "memfd_create", \
+    "pidfd_open", "pidfd_getfd", "shm_open", "mq_open", "posix_openpt", \
+    "openpty", "forkpty", "recvmsg", "recvmmsg", \
+    "close", "close_range", "closefrom", \
+    "fopen", "fopen64", "freopen", "freopen64", "fclose", "tmpfile", "tmpfile64", \
+    "mkstemp", "mkstemp64", "mkostemp", "mkostemp64", \
+    "mkstemps", "mkstemps64", "mkostemps", "mkostemps64", \
+    "opendir", "closedir", "popen", "pclose", "ioctl", "getpt", "fcntl64"
+
+/* Every record starts with this header. `size` is stored last (release):
+ * a zero size at the read position means "not yet published". */
+struct fdt_rec_header {
+    uint32_t size;
+    uint16_t type;
+    uint16_t flags;
+    uint64_t time_ns; /* CLOCK_MONOTONIC */
+};
+
+/* Flags of FDT_REC_OPEN / FDT_REC_INHERITED / FDT_REC_KERNEL_FD. */
+#define FDT_FD_CLOEXEC 0x1u
+#define FDT_FD_REPLACED 0x2u /* dup2/dup3 closed an open target first */
+
+struct fdt_rec_open {
+    struct fdt_rec_header h;
+    int32_t fd;
+    uint16_t call;      /* enum fdt_call */
+    uint16_t fd_flags;  /* FDT_FD_* */
+    uint32_t stack_id;  /* 0 = no stack */
+    int32_t tid;
+    int32_t source_fd;  /* dup source / the other end of a pair, or -1 */
+    int32_t domain;     /* sockets: AF_*, else -1 */
+    int32_t sock_type;  /* sockets: SOCK_* (without flags), else -1 */
+    int32_t protocol;
+    uint32_t group;     /* descriptors made by one call share a group id */
+    uint16_t path_len;  /* bytes of path following, no NUL */
+    uint16_t _pad;
+    /* char path[path_len] */
+};
+
+struct fdt_rec_close {
+    struct fdt_rec_header h;
+    int32_t fd;
+    uint16_t call;
+    uint16_t _pad;
+    int32_t tid;
+    uint32_t _pad2;
+};
+
+/* Header flag of FDT_REC_CLOSE_RANGE: close_range(CLOSE_RANGE_CLOEXEC) only
+ * marks the range close-on-exec and closes nothing. */
+#define FDT_RANGE_CLOEXEC_ONLY 0x1u
+
+struct fdt_rec_close_range {
+    struct fdt_rec_header h;
+    uint32_t first;
+    uint32_t last;  /* inclusive */
+    uint16_t call;
+    uint16_t _pad;
+    int32_t tid;
+};
+
+struct fdt_rec_setfd {
+    struct fdt_rec_header h;
+    int32_t fd;
+    uint16_t call;
+    uint16_t fd_flags; /* FDT_FD_CLOEXEC set or not */
+};
+
+struct fdt_rec_stack {
+    struct fdt_rec_header h;
+    uint32_t stack_id;
+    uint32_t depth;
+    /* uint64_t pcs[depth]: return addresses, innermost first */
+};
+
+struct fdt_rec_module {
+    struct fdt_rec_header h;
+    uint64_t base;       /* load bias (dlpi_addr) */
+    uint64_t start;      /* lowest mapped address of PT_LOAD segments */
+    uint64_t end;        /* one past the highest */
+    uint16_t path_len;
+    uint16_t build_id_len;
+    uint32_t _pad;
+    /* char path[path_len]; uint8_t build_id[build_id_len] */
+};
+
+/* One descriptor as the kernel sees it (inherited at start, or at exit). */
+struct fdt_rec_kernel_fd {
+    struct fdt_rec_header h;
+    int32_t fd;
+    uint16_t fd_flags;   /* FDT_FD_CLOEXEC */
+    uint16_t _pad0;
+    uint32_t st_mode;    /* fstat's st_mode, 0 if unknown */
+    int32_t domain;      /* sockets, else -1 */
+    int32_t sock_type;
+    int32_t protocol;
+    int32_t tcp_state;   /* TCP_* from TCP_INFO, or -1 */
+    uint64_t inode;
+    uint16_t target_len; /* readlink of /proc/self/fd/N */
+    uint16_t local_len;  /* raw sockaddr bytes */
+    uint16_t peer_len;
+    uint16_t _pad1;
+    /* char target[target_len]; uint8_t local[local_len]; uint8_t peer[peer_len] */
+};
+
+struct fdt_rec_exit {
+    struct fdt_rec_header h;
+    int32_t status;      /* exit status if known, else -1 */
+    uint32_t how;        /* FDT_EXIT_* */
+    uint64_t rlimit_soft;
+    uint64_t rlimit_hard;
+};
+
+enum fdt_exit_how {
+    FDT_EXIT_NORMAL = 1, /* exit() or return from main (destructor) */
+    FDT_EXIT_UNDERSCORE = 2, /* _exit / _Exit */
+};
+
+struct fdt_rec_note {
+    struct fdt_rec_header h;
+    uint16_t text_len;
+    uint16_t _pad[3];
+    /* char text[text_len] */
+};
+
+/* ---- helpers shared by writer and reader ---- */
+
+static inline uint32_t fdt_align8(uint32_t n) { return (n + 7u) & ~7u; }
+
+static inline uint64_t fdt_ring_load_head(const struct fdt_ring_header *h) {
+    return __atomic_load_n(&h->head, __ATOMIC_ACQUIRE);
+}
+static inline uint64_t fdt_ring_load_tail(const struct fdt_ring_header *h) {
+    return __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE);
+}
+static inline void fdt_ring_store_tail(struct fdt_ring_header *h, uint64_t v) {
+    __atomic_store_n(&h->tail, v, __ATOMIC_RELEASE);
+}
+static inline uint32_t fdt_rec_load_size(const void *rec) {
+    return __atomic_load_n((const uint32_t *)rec, __ATOMIC_ACQUIRE);
+}
+static inline void fdt_rec_publish(void *rec, uint32_t size) {
+    __atomic_store_n((uint32_t *)rec, size, __ATOMIC_RELEASE);
+}
+static inline void fdt_ring_set_reader_alive(struct fdt_ring_header *h, uint32_t v) {
+    __atomic_store_n(&h->reader_alive, v, __ATOMIC_RELEASE);
+}
+static inline uint64_t fdt_ring_load_full_waits(const struct fdt_ring_header *h) {
+    return __atomic_load_n(&h->full_waits, __ATOMIC_RELAXED);
+}
+static inline uint64_t fdt_ring_load_full_wait_ns(const struct fdt_ring_header *h) {
+    return __atomic_load_n(&h->full_wait_ns, __ATOMIC_RELAXED);
+}
+
+#endif /* FDTRACE_WIRE_H */

@@ -1,0 +1,110 @@
+/* Building the event records that hooks emit. Every function keeps errno
+ * as the real call left it. */
+#include "shim.h"
+#include <errno.h>
+#include <string.h>
+
+static void fill_open(struct fdt_rec_open *r, int fd, const struct fdt_open_info *info,
+                      uint32_t stack, uint32_t group, int tid, uint16_t plen) {
+    r->fd = fd;
+    r->call = (uint16_t)info->call;
+    r->fd_flags = info->cloexec ? FDT_FD_CLOEXEC : 0;
+    r->stack_id = stack;
+    r->tid = tid;
+    r->source_fd = info->source_fd;
+    r->domain = info->domain;
+    r->sock_type = info->sock_type;
+    r->protocol = info->protocol;
+    r->group = group;
+    r->path_len = plen;
+    if (plen) memcpy(r + 1, info->path, plen);
+}
+
+/* Descriptors made by one call share one stack and one group; the two ends
+ * of a pair name each other in source_fd. */
+static void record_opens(const int *fds, int n, const struct fdt_open_info *info, int pair) {
+    int saved = errno;
+    fdt_tls_busy++;
+    uint32_t stack = fdt_capture_stack();
+    uint32_t group = __atomic_add_fetch(&fdt_g.group_seq, 1, __ATOMIC_RELAXED);
+    int tid = fdt_gettid();
+    uint16_t plen = info->path ? (uint16_t)strnlen(info->path, FDT_MAX_PATH) : 0;
+    uint32_t size = fdt_align8((uint32_t)sizeof(struct fdt_rec_open) + plen);
+    uint64_t now = fdt_now_ns();
+    for (int i = 0; i < n; i++) {
+        struct fdt_rec_open *r = fdt_ring_reserve(size);
+        if (!r) break;
+        r->h.time_ns = now;
+        fill_open(r, fds[i], info, stack, group, tid, plen);
+        if (pair) r->source_fd = fds[1 - i];
+        fdt_ring_commit(r, FDT_REC_OPEN, 0, size);
+    }
+    fdt_tls_busy--;
+    errno = saved;
+}
+
+void fdt_record_open_many(const int *fds, int n, const struct fdt_open_info *info) {
+    record_opens(fds, n, info, 0);
+}
+
+void fdt_record_open(int fd, const struct fdt_open_info *info) {
+    record_opens(&fd, 1, info, 0);
+}
+
+void fdt_record_open_pair(const int fds[2], const struct fdt_open_info *info) {
+    record_opens(fds, 2, info, 1);
+}
+
+void fdt_record_close(int fd, enum fdt_call call) {
+    int saved = errno;
+    struct fdt_rec_close *r = fdt_ring_reserve(sizeof *r);
+    if (r) {
+        r->h.time_ns = fdt_now_ns();
+        r->fd = fd;
+        r->call = (uint16_t)call;
+        r->tid = fdt_gettid();
+        fdt_ring_commit(r, FDT_REC_CLOSE, 0, sizeof *r);
+    }
+    errno = saved;
+}
+
+void fdt_record_close_range(unsigned first, unsigned last, enum fdt_call call, int cloexec_only) {
+    int saved = errno;
+    struct fdt_rec_close_range *r = fdt_ring_reserve(sizeof *r);
+    if (r) {
+        r->h.time_ns = fdt_now_ns();
+        r->first = first;
+        r->last = last;
+        r->call = (uint16_t)call;
+        r->tid = fdt_gettid();
+        fdt_ring_commit(r, FDT_REC_CLOSE_RANGE, cloexec_only ? FDT_RANGE_CLOEXEC_ONLY : 0, sizeof *r);
+    }
+    errno = saved;
+}
+
+void fdt_record_setfd(int fd, int cloexec, enum fdt_call call) {
+    int saved = errno;
+    struct fdt_rec_setfd *r = fdt_ring_reserve(sizeof *r);
+    if (r) {
+        r->h.time_ns = fdt_now_ns();
+        r->fd = fd;
+        r->call = (uint16_t)call;
+        r->fd_flags = cloexec ? FDT_FD_CLOEXEC : 0;
+        fdt_ring_commit(r, FDT_REC_SETFD, 0, sizeof *r);
+    }
+    errno = saved;
+}
+
+void fdt_record_note(const char *text) {
+    int saved = errno;
+    uint16_t len = (uint16_t)strnlen(text, 512);
+    uint32_t size = fdt_align8((uint32_t)sizeof(struct fdt_rec_note) + len);
+    struct fdt_rec_note *r = fdt_ring_reserve(size);
+    if (r) {
+        r->h.time_ns = fdt_now_ns();
+        r->text_len = len;
+        memcpy(r + 1, text, len);
+        fdt_ring_commit(r, FDT_REC_NOTE, 0, size);
+    }
+    errno = saved;
+}

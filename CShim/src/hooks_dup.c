@@ -1,0 +1,99 @@
+/* Hooks: pipes, duplication, and the close-on-exec flag (fcntl, ioctl). */
+#include "shim.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
+
+FDT_EXPORT int pipe(int fds[2]) {
+    int r = FDT_REAL(pipe)(fds);
+    if (r == 0 && fdt_should_record()) {
+        struct fdt_open_info i = { FDT_CALL_PIPE, NULL, 0, -1, -1, -1, -1 };
+        fdt_record_open_pair(fds, &i);
+    }
+    return r;
+}
+
+FDT_EXPORT int pipe2(int fds[2], int flags) {
+    int r = FDT_REAL(pipe2)(fds, flags);
+    if (r == 0 && fdt_should_record()) {
+        struct fdt_open_info i = { FDT_CALL_PIPE2, NULL, (flags & O_CLOEXEC) != 0, -1, -1, -1, -1 };
+        fdt_record_open_pair(fds, &i);
+    }
+    return r;
+}
+
+static inline void record_dup(int fd, int source, enum fdt_call call, int cloexec) {
+    if (fd >= 0 && fdt_should_record()) {
+        struct fdt_open_info i = { call, NULL, cloexec, source, -1, -1, -1 };
+        fdt_record_open(fd, &i);
+    }
+}
+
+FDT_EXPORT int dup(int oldfd) {
+    int fd = FDT_REAL(dup)(oldfd);
+    record_dup(fd, oldfd, FDT_CALL_DUP, 0);
+    return fd;
+}
+
+/* dup2/dup3 replace their target atomically: no other thread can get that
+ * number in between, so one record after the call (an open that replaces
+ * whatever the collector had at that number) keeps the order exact. */
+FDT_EXPORT int dup2(int oldfd, int newfd) {
+    if (oldfd != newfd) fdt_protect_own_fd_before_dup2(newfd);
+    int fd = FDT_REAL(dup2)(oldfd, newfd);
+    if (oldfd != newfd) record_dup(fd, oldfd, FDT_CALL_DUP2, 0);
+    return fd;
+}
+
+FDT_EXPORT int dup3(int oldfd, int newfd, int flags) {
+    fdt_protect_own_fd_before_dup2(newfd);
+    int fd = FDT_REAL(dup3)(oldfd, newfd, flags);
+    record_dup(fd, oldfd, FDT_CALL_DUP3, (flags & O_CLOEXEC) != 0);
+    return fd;
+}
+
+static int fcntl_common(int (*fn)(int, int, ...), enum fdt_call call, int fd, int cmd, void *arg) {
+    int r = fn(fd, cmd, arg);
+    if (r < 0) return r;
+    switch (cmd) {
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC:
+        record_dup(r, fd, call, cmd == F_DUPFD_CLOEXEC);
+        break;
+    case F_SETFD:
+        if (fdt_should_record()) fdt_record_setfd(fd, ((long)arg & FD_CLOEXEC) != 0, call);
+        break;
+    default:
+        break;
+    }
+    return r;
+}
+
+/* The third argument is an int or a pointer; both travel in a register. */
+FDT_EXPORT int fcntl(int fd, int cmd, ...) {
+    va_list ap;
+    va_start(ap, cmd);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    return fcntl_common(FDT_REAL(fcntl), FDT_CALL_FCNTL, fd, cmd, arg);
+}
+
+FDT_EXPORT int fcntl64(int fd, int cmd, ...) {
+    va_list ap;
+    va_start(ap, cmd);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    return fcntl_common(FDT_REAL(fcntl64), FDT_CALL_FCNTL64, fd, cmd, arg);
+}
+
+FDT_EXPORT int ioctl(int fd, unsigned long request, ...) {
+    va_list ap;
+    va_start(ap, request);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    int r = FDT_REAL(ioctl)(fd, request, arg);
+    if (r == 0 && (request == FIOCLEX || request == FIONCLEX) && fdt_should_record())
+        fdt_record_setfd(fd, request == FIOCLEX, FDT_CALL_IOCTL);
+    return r;
+}

@@ -1,0 +1,130 @@
+/* The kernel's view of this process's descriptors, read from /proc/self/fd
+ * inside the process: at start (what was inherited) and at exit (for
+ * reconciliation: a zombie has no fd table left to read from outside). */
+#include "shim.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct linux_dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+static void send_fd(int fd, uint16_t type) {
+    char target[FDT_MAX_PATH];
+    char link[64];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t tl = syscall(SYS_readlink, link, target, sizeof target);
+    if (tl < 0) return; /* closed meanwhile */
+    struct stat st;
+    int have_stat = syscall(SYS_fstat, fd, &st) == 0;
+    long fdflags = syscall(SYS_fcntl, fd, F_GETFD, 0);
+    struct sockaddr_storage local, peer;
+    socklen_t local_len = 0, peer_len = 0;
+    int domain = -1, stype = -1, proto = -1, tcp_state = -1;
+    if (have_stat && S_ISSOCK(st.st_mode)) {
+        socklen_t l = sizeof domain;
+        if (syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_DOMAIN, &domain, &l) < 0) domain = -1;
+        l = sizeof stype;
+        if (syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, &stype, &l) < 0) stype = -1;
+        l = sizeof proto;
+        if (syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l) < 0) proto = -1;
+        local_len = sizeof local;
+        if (syscall(SYS_getsockname, fd, &local, &local_len) < 0) local_len = 0;
+        peer_len = sizeof peer;
+        if (syscall(SYS_getpeername, fd, &peer, &peer_len) < 0) peer_len = 0;
+        if ((domain == AF_INET || domain == AF_INET6) && proto == IPPROTO_TCP) {
+            struct tcp_info ti;
+            l = sizeof ti;
+            if (syscall(SYS_getsockopt, fd, IPPROTO_TCP, TCP_INFO, &ti, &l) == 0) tcp_state = ti.tcpi_state;
+        }
+    }
+    if (local_len > sizeof local) local_len = sizeof local;
+    if (peer_len > sizeof peer) peer_len = sizeof peer;
+    uint32_t size = fdt_align8((uint32_t)(sizeof(struct fdt_rec_kernel_fd) + (size_t)tl + local_len + peer_len));
+    struct fdt_rec_kernel_fd *r = fdt_ring_reserve(size);
+    if (!r) return;
+    r->h.time_ns = fdt_now_ns();
+    r->fd = fd;
+    r->fd_flags = (fdflags >= 0 && (fdflags & FD_CLOEXEC)) ? FDT_FD_CLOEXEC : 0;
+    r->st_mode = have_stat ? st.st_mode : 0;
+    r->domain = domain;
+    r->sock_type = stype;
+    r->protocol = proto;
+    r->tcp_state = tcp_state;
+    r->inode = have_stat ? st.st_ino : 0;
+    r->target_len = (uint16_t)tl;
+    r->local_len = (uint16_t)local_len;
+    r->peer_len = (uint16_t)peer_len;
+    char *p = (char *)(r + 1);
+    memcpy(p, target, (size_t)tl);
+    memcpy(p + tl, &local, local_len);
+    memcpy(p + tl + local_len, &peer, peer_len);
+    fdt_ring_commit(r, type, 0, size);
+}
+
+/* Emits one record per descriptor the kernel lists, the shim's own apart. */
+static void walk_fds(uint16_t type) {
+    int dir = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return;
+    char buf[4096];
+    for (;;) {
+        long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
+        if (n <= 0) break;
+        for (long off = 0; off < n;) {
+            struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
+            off += d->d_reclen;
+            if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
+            int fd = 0;
+            for (const char *c = d->d_name; *c; c++) fd = fd * 10 + (*c - '0');
+            if (fd == dir || fdt_is_own_fd(fd)) continue;
+            send_fd(fd, type);
+        }
+    }
+    syscall(SYS_close, dir);
+}
+
+void fdt_send_inherited(void) {
+    fdt_tls_busy++;
+    walk_fds(FDT_REC_INHERITED);
+    fdt_tls_busy--;
+}
+
+void fdt_send_exit_view(enum fdt_exit_how how, int status) {
+    if (!__atomic_load_n(&fdt_g.active, __ATOMIC_ACQUIRE)) return;
+    if (__atomic_exchange_n(&fdt_g.exit_sent, 1, __ATOMIC_ACQ_REL)) return;
+    int saved = errno;
+    fdt_tls_busy++;
+    struct fdt_rec_exit *r = fdt_ring_reserve(sizeof *r);
+    if (r) {
+        struct rlimit rl = { 0, 0 };
+        getrlimit(RLIMIT_NOFILE, &rl);
+        r->h.time_ns = fdt_now_ns();
+        r->status = status;
+        r->how = how;
+        r->rlimit_soft = rl.rlim_cur;
+        r->rlimit_hard = rl.rlim_max;
+        fdt_ring_commit(r, FDT_REC_EXIT_BEGIN, 0, sizeof *r);
+    }
+    walk_fds(FDT_REC_KERNEL_FD);
+    struct fdt_rec_header *end = fdt_ring_reserve(sizeof *end);
+    if (end) {
+        end->time_ns = fdt_now_ns();
+        fdt_ring_commit(end, FDT_REC_EXIT_END, 0, sizeof *end);
+    }
+    fdt_tls_busy--;
+    errno = saved;
+}

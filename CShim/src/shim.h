@@ -1,0 +1,96 @@
+/* Internal interface of libfdtrace.so. Everything here is hidden; only the
+ * interposed functions (marked FDT_EXPORT) leave the library. */
+#ifndef FDTRACE_SHIM_H
+#define FDTRACE_SHIM_H
+
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include "fdtrace_wire.h"
+
+#define FDT_EXPORT __attribute__((visibility("default")))
+#define FDT_TLS __thread __attribute__((tls_model("initial-exec")))
+#define FDT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define FDT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ---- process-wide state (state.c) ---- */
+struct fdt_state {
+    int active;           /* atomic: events are being recorded */
+    int init_phase;       /* atomic: 0 not started, 1 running, 2 done */
+    int sock_fd;          /* control socket, kept at a high number */
+    pid_t pid;            /* pid that owns the current connection */
+    unsigned depth;       /* native frames kept per stack */
+    struct fdt_ring_header *ring;
+    char *ring_data;
+    uint64_t ring_capacity;
+    uintptr_t self_start, self_end; /* text of libfdtrace.so itself */
+    uint32_t group_seq;   /* atomic: groups of descriptors made by one call */
+    int warned;           /* atomic: the one warning line was printed */
+    int exit_sent;        /* atomic: the kernel view at exit was sent */
+};
+extern struct fdt_state fdt_g;
+
+/* Set while the shim runs its own code on this thread (no recursion), and
+ * by the vfork trampoline so that a vfork child records nothing. */
+extern FDT_TLS int fdt_tls_busy;
+extern FDT_TLS int fdt_tls_vfork;
+
+void fdt_ensure_init(void);
+void fdt_after_fork_child(void);
+void *fdt_vfork_prepare(void);
+int fdt_vfork_child_check(void);
+void fdt_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fdt_disable(const char *why);
+uint64_t fdt_now_ns(void);
+int fdt_gettid(void);
+
+/* True when this thread may record an event now. Cheap on the hot path. */
+static inline int fdt_should_record(void) {
+    if (FDT_UNLIKELY(__atomic_load_n(&fdt_g.init_phase, __ATOMIC_ACQUIRE) != 2))
+        fdt_ensure_init();
+    if (FDT_UNLIKELY(fdt_tls_vfork) && fdt_vfork_child_check()) return 0;
+    return __atomic_load_n(&fdt_g.active, __ATOMIC_RELAXED) && !fdt_tls_busy;
+}
+
+/* ---- real functions (real.c) ---- */
+#include "real.h"
+
+/* ---- the event ring (ring_writer.c) ---- */
+void *fdt_ring_reserve(uint32_t size);
+void fdt_ring_commit(void *rec, uint16_t type, uint16_t flags, uint32_t size);
+
+/* ---- the control connection (connection.c) ---- */
+int fdt_connect(int fork_parent);
+int fdt_collector_gone(void);
+int fdt_is_own_fd(int fd);
+int fdt_protect_own_fd_before_dup2(int newfd);
+
+/* ---- stacks and modules (stack.c, modules.c) ---- */
+uint32_t fdt_capture_stack(void);
+void fdt_stack_table_reset(void);
+int fdt_modules_init(void);
+void fdt_modules_ensure_known(const uintptr_t *pcs, unsigned n);
+void fdt_modules_reset_sent(void);
+
+/* ---- events (events.c) ---- */
+struct fdt_open_info {
+    enum fdt_call call;
+    const char *path;   /* may be NULL */
+    int cloexec;
+    int source_fd;
+    int domain, sock_type, protocol;
+};
+void fdt_record_open(int fd, const struct fdt_open_info *info);
+void fdt_record_open_pair(const int fds[2], const struct fdt_open_info *info);
+void fdt_record_open_many(const int *fds, int n, const struct fdt_open_info *info);
+void fdt_record_close(int fd, enum fdt_call call);
+void fdt_record_close_range(unsigned first, unsigned last, enum fdt_call call, int cloexec_only);
+void fdt_record_setfd(int fd, int cloexec, enum fdt_call call);
+void fdt_record_note(const char *text);
+
+/* ---- the kernel's view of the fd table (kernel_view.c) ---- */
+void fdt_send_inherited(void);
+void fdt_send_exit_view(enum fdt_exit_how how, int status);
+
+#endif /* FDTRACE_SHIM_H */

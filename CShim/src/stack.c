@@ -1,0 +1,72 @@
+/* Native stack capture and interning: each distinct stack is sent once, as
+ * an FDT_REC_STACK record; events refer to it by id. The intern table is a
+ * fixed lock-free hash set (no allocation, safe from any thread). */
+#include "shim.h"
+#include <execinfo.h>
+#include <string.h>
+
+#define TABLE_SIZE 65536u /* ids 1..TABLE_SIZE; overflow stacks get ids above */
+#define MAX_PROBE 64u
+
+static uint64_t table[TABLE_SIZE];
+static uint32_t overflow_seq = TABLE_SIZE;
+
+void fdt_stack_table_reset(void) {
+    memset(table, 0, sizeof table);
+    overflow_seq = TABLE_SIZE;
+}
+
+static inline int in_self(uintptr_t pc) {
+    return pc >= fdt_g.self_start && pc < fdt_g.self_end;
+}
+
+static uint64_t hash_pcs(const uintptr_t *pcs, unsigned n) {
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    for (unsigned i = 0; i < n; i++) {
+        h ^= pcs[i];
+        h *= 0xff51afd7ed558ccdull;
+        h ^= h >> 33;
+    }
+    return h ? h : 1;
+}
+
+static void send_stack(uint32_t id, const uintptr_t *pcs, unsigned n) {
+    fdt_modules_ensure_known(pcs, n);
+    uint32_t size = fdt_align8((uint32_t)(sizeof(struct fdt_rec_stack) + 8u * n));
+    struct fdt_rec_stack *r = fdt_ring_reserve(size);
+    if (!r) return;
+    r->stack_id = id;
+    r->depth = n;
+    uint64_t *out = (uint64_t *)(r + 1);
+    for (unsigned i = 0; i < n; i++) out[i] = pcs[i];
+    fdt_ring_commit(r, FDT_REC_STACK, 0, size);
+}
+
+/* Captures the caller's stack (frames of the shim cut) and returns its id. */
+uint32_t fdt_capture_stack(void) {
+    void *raw[FDT_MAX_DEPTH + 16];
+    int n = backtrace(raw, (int)fdt_g.depth + 16);
+    int skip = 0;
+    while (skip < n && in_self((uintptr_t)raw[skip])) skip++;
+    unsigned keep = (unsigned)(n - skip);
+    if (keep > fdt_g.depth) keep = fdt_g.depth;
+    const uintptr_t *pcs = (const uintptr_t *)(raw + skip);
+    uint64_t h = hash_pcs(pcs, keep);
+    uint32_t idx = (uint32_t)h & (TABLE_SIZE - 1);
+    for (unsigned probe = 0; probe < MAX_PROBE; probe++, idx = (idx + 1) & (TABLE_SIZE - 1)) {
+        uint64_t cur = __atomic_load_n(&table[idx], __ATOMIC_ACQUIRE);
+        if (cur == h) return idx + 1;
+        if (cur == 0) {
+            if (__atomic_compare_exchange_n(&table[idx], &cur, h, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+                /* Another thread may refer to this id before the record
+                 * lands: the collector resolves stack ids lazily. */
+                send_stack(idx + 1, pcs, keep);
+                return idx + 1;
+            }
+            if (cur == h) return idx + 1;
+        }
+    }
+    uint32_t id = __atomic_add_fetch(&overflow_seq, 1, __ATOMIC_RELAXED);
+    send_stack(id, pcs, keep);
+    return id;
+}

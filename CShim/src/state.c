@@ -1,0 +1,185 @@
+/* Lifecycle of the shim in one process image: lazy initialisation (hooks can
+ * run before our constructor), the warning line, fork/vfork bookkeeping and
+ * the report of the kernel's view at exit. */
+#include "shim.h"
+#include "fdtrace_ring.h"
+#include <errno.h>
+#include <execinfo.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <dlfcn.h>
+#include <sched.h>
+
+struct fdt_state fdt_g = { .sock_fd = -1, .depth = FDT_DEFAULT_DEPTH };
+FDT_TLS int fdt_tls_busy;
+FDT_TLS int fdt_tls_vfork;
+static FDT_TLS int initializing_here;
+
+uint64_t fdt_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int fdt_gettid(void) {
+    static FDT_TLS int cached_tid;
+    static FDT_TLS pid_t cached_for_pid;
+    /* A fork child inherits the TLS of the forking thread: re-read then. */
+    if (FDT_UNLIKELY(cached_tid == 0 || cached_for_pid != fdt_g.pid)) {
+        cached_tid = (int)syscall(SYS_gettid);
+        cached_for_pid = fdt_g.pid;
+    }
+    return cached_tid;
+}
+
+/* One line on stderr, written with a raw write: no stdio, no allocation. */
+void fdt_warn(const char *fmt, ...) {
+    char line[512];
+    int n = snprintf(line, sizeof line, "fdtrace: ");
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    if (m < 0) m = 0;
+    n += m;
+    if (n > (int)sizeof line - 2) n = (int)sizeof line - 2;
+    line[n++] = '\n';
+    int saved = errno;
+    ssize_t w = syscall(SYS_write, 2, line, (size_t)n);
+    (void)w;
+    errno = saved;
+}
+
+/* Stops tracing for good in this image; the program runs on untraced. */
+void fdt_disable(const char *why) {
+    __atomic_store_n(&fdt_g.active, 0, __ATOMIC_RELEASE);
+    if (why && !__atomic_exchange_n(&fdt_g.warned, 1, __ATOMIC_ACQ_REL))
+        fdt_warn("%s; the program continues untraced", why);
+}
+
+static int parse_depth(const char *s, unsigned *out) {
+    if (!s || !*s) return 0;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < 1 || v > (long)FDT_MAX_DEPTH) return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+static void find_own_text(void) {
+    Dl_info info;
+    if (dladdr((void *)&find_own_text, &info) && info.dli_fbase) {
+        fdt_g.self_start = (uintptr_t)info.dli_fbase;
+        /* Refined by the module scan to the real end of our segments. */
+        fdt_g.self_end = (uintptr_t)info.dli_fbase + (16u << 20);
+    }
+}
+
+static void on_fork_prepare(void) {}
+static void on_fork_parent(void) {}
+
+/* In a fork child: the connection and the ring are the parent's. Drop them
+ * (without touching the parent's ring) and connect as a new process. */
+void fdt_after_fork_child(void) {
+    pid_t parent = fdt_g.pid;
+    int was_active = __atomic_load_n(&fdt_g.active, __ATOMIC_ACQUIRE);
+    __atomic_store_n(&fdt_g.active, 0, __ATOMIC_RELEASE);
+    fdt_tls_vfork = 0;
+    if (fdt_g.sock_fd >= 0) {
+        syscall(SYS_close, fdt_g.sock_fd);
+        fdt_g.sock_fd = -1;
+    }
+    if (fdt_g.ring) {
+        fdt_ring_unmap(fdt_g.ring, fdt_g.ring_capacity);
+        fdt_g.ring = NULL;
+        fdt_g.ring_data = NULL;
+    }
+    fdt_g.pid = (pid_t)syscall(SYS_getpid);
+    __atomic_store_n(&fdt_g.exit_sent, 0, __ATOMIC_RELEASE);
+    if (!was_active) return;
+    fdt_stack_table_reset();
+    fdt_modules_reset_sent();
+    int saved = errno;
+    fdt_tls_busy++;
+    if (fdt_connect(parent) == 0) {
+        __atomic_store_n(&fdt_g.active, 1, __ATOMIC_RELEASE);
+        fdt_modules_ensure_known(NULL, 0);
+    }
+    fdt_tls_busy--;
+    errno = saved;
+}
+
+void fdt_ensure_init(void) {
+    if (initializing_here) return;
+    int expected = 0;
+    if (!__atomic_compare_exchange_n(&fdt_g.init_phase, &expected, 1, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        /* Another thread initialises: wait so that no event is missed. */
+        while (__atomic_load_n(&fdt_g.init_phase, __ATOMIC_ACQUIRE) != 2) sched_yield();
+        return;
+    }
+    initializing_here = 1;
+    fdt_tls_busy++;
+    int saved = errno;
+
+    fdt_resolve_real();
+    fdt_g.pid = (pid_t)syscall(SYS_getpid);
+    const char *sock = getenv(FDT_ENV_SOCKET);
+    const char *depth = getenv(FDT_ENV_DEPTH);
+    if (parse_depth(depth, &fdt_g.depth) < 0) {
+        fdt_disable("FDTRACE_DEPTH must be a whole number from 1 to 256");
+    } else if (!sock || !*sock) {
+        fdt_disable("FDTRACE_SOCKET is not set (start the program with `fdtrace run`)");
+    } else {
+        find_own_text();
+        /* The first backtrace() loads libgcc_s: do it now, not in a hook. */
+        void *warm[4];
+        backtrace(warm, 4);
+        fdt_modules_init();
+        if (fdt_connect(0) == 0) {
+            __atomic_store_n(&fdt_g.active, 1, __ATOMIC_RELEASE);
+            fdt_modules_ensure_known(NULL, 0);
+            fdt_send_inherited();
+            pthread_atfork(on_fork_prepare, on_fork_parent, fdt_after_fork_child);
+        }
+    }
+
+    errno = saved;
+    fdt_tls_busy--;
+    initializing_here = 0;
+    __atomic_store_n(&fdt_g.init_phase, 2, __ATOMIC_RELEASE);
+}
+
+/* Called by a hook on a thread that went through the vfork trampoline.
+ * Returns 1 in the vfork child (record nothing: it shares our memory),
+ * 0 in the parent once vfork returned there (and clears the mark). */
+int fdt_vfork_child_check(void) {
+    if ((pid_t)syscall(SYS_getpid) != fdt_g.pid) return 1;
+    fdt_tls_vfork = 0;
+    return 0;
+}
+
+/* Used by the vfork trampoline: mark this thread, hand back the real vfork. */
+void *fdt_vfork_prepare(void) {
+    if (__atomic_load_n(&fdt_g.init_phase, __ATOMIC_ACQUIRE) != 2) fdt_ensure_init();
+    fdt_tls_vfork = 1;
+    return (void *)FDT_REAL(vfork);
+}
+
+__attribute__((constructor)) static void fdt_constructor(void) {
+    fdt_ensure_init();
+}
+
+/* Runs at exit() and return from main, after the program's atexit handlers
+ * (our constructor ran first, so our destructor runs late). */
+__attribute__((destructor)) static void fdt_destructor(void) {
+    if (fdt_tls_vfork && fdt_vfork_child_check()) return;
+    fdt_send_exit_view(FDT_EXIT_NORMAL, -1);
+}

@@ -1,0 +1,57 @@
+# fdtrace: build, install, demo and tests.
+#   make setup   install missing system packages (apt) and Python test deps
+#   make         build libfdtrace.so (C compiler) and the fdtrace command (SwiftPM)
+#   make demo    set up, build, install, and run the bundled leaky program
+#   make test    set up, build and run the whole test suite
+#   make bench   overhead benchmark (see README)
+
+CC ?= cc
+PREFIX ?= /usr/local
+CONFIG ?= debug
+SHIM_BUILD := .build-shim
+SHIM := $(SHIM_BUILD)/libfdtrace.so
+SHIM_SRCS := $(wildcard CShim/src/*.c) $(wildcard CShim/src/*.S)
+SHIM_HDRS := $(wildcard CShim/src/*.h) $(wildcard CShim/include/*.h)
+CFLAGS_SHIM := -std=c11 -D_GNU_SOURCE -O2 -g -fPIC -fvisibility=hidden -fno-omit-frame-pointer \
+	-Wall -Wextra -Werror -ICShim/include -ICShim/src
+LDFLAGS_SHIM := -shared -Wl,--no-undefined -Wl,-z,now -Wl,--version-script=CShim/exports.map
+
+SWIFT_BIN = $(shell swift build -c $(CONFIG) --show-bin-path 2>/dev/null)
+
+.PHONY: all shim swift setup demo test install bench clean
+
+all: shim swift
+
+shim: $(SHIM)
+
+$(SHIM): $(SHIM_SRCS) $(SHIM_HDRS) CShim/exports.map
+	@mkdir -p $(SHIM_BUILD)
+	$(CC) $(CFLAGS_SHIM) $(SHIM_SRCS) $(LDFLAGS_SHIM) -o $@
+
+swift: shim
+	swift build -c $(CONFIG)
+	cp $(SHIM) "$$(swift build -c $(CONFIG) --show-bin-path)/libfdtrace.so"
+
+setup:
+	@scripts/setup.sh
+
+install: setup
+	$(MAKE) CONFIG=release all
+	install -d $(PREFIX)/bin $(PREFIX)/lib
+	install -m 755 "$$(swift build -c release --show-bin-path)/fdtrace" $(PREFIX)/bin/fdtrace
+	install -m 755 $(SHIM) $(PREFIX)/lib/libfdtrace.so
+	ldconfig
+
+demo: install
+	@scripts/demo.sh
+
+test: setup
+	$(MAKE) CONFIG=debug all
+	scripts/test.sh
+
+bench: setup
+	$(MAKE) CONFIG=release all
+	scripts/bench.sh
+
+clean:
+	rm -rf $(SHIM_BUILD) .build
