@@ -262,6 +262,12 @@ struct fdt_rec_note {
 
 /* ---- helpers shared by writer and reader ---- */
 
+static inline const char *fdt_call_name(unsigned call) {
+    static const char *const names[] = { FDT_CALL_NAMES };
+    return call < sizeof names / sizeof names[0] ? names[call] : "unknown";
+}
+static inline unsigned fdt_call_count(void) { return FDT_CALL_COUNT; }
+
 static inline uint32_t fdt_align8(uint32_t n) { return (n + 7u) & ~7u; }
 
 static inline uint64_t fdt_ring_load_head(const struct fdt_ring_header *h) {

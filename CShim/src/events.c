@@ -108,3 +108,6 @@ void fdt_record_note(const char *text) {
     }
     errno = saved;
 }
+
+_Static_assert(sizeof((const char *[]){ FDT_CALL_NAMES }) / sizeof(const char *) == FDT_CALL_COUNT,
+               "FDT_CALL_NAMES must name every enum fdt_call value");

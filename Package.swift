@@ -1,0 +1,31 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "fdtrace",
+    products: [
+        .executable(name: "fdtrace", targets: ["fdtrace"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // The wire format: headers only. The shim's sources (CShim/src) are
+        // built into libfdtrace.so by the C compiler (see Makefile), never
+        // into a Swift product.
+        .systemLibrary(name: "CFDTraceWire", path: "CShim/include"),
+        // The collector's own system helpers (spawn, SCM_RIGHTS, signalfd).
+        .target(name: "CFDTraceSys", path: "Sources/CFDTraceSys"),
+        .target(name: "FDTraceCore", dependencies: ["CFDTraceWire", "CFDTraceSys"]),
+        .executableTarget(
+            name: "fdtrace",
+            dependencies: [
+                "FDTraceCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "FDTraceCoreTests", dependencies: ["FDTraceCore", "CFDTraceWire"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["FDTraceCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

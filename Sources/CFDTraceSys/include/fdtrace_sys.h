@@ -1,0 +1,46 @@
+/* System calls the collector needs that Swift cannot express directly
+ * (posix_spawn attributes, SCM_RIGHTS, signalfd). Not part of the shim. */
+#ifndef FDTRACE_SYS_H
+#define FDTRACE_SYS_H
+
+#include <sys/types.h>
+#include <stddef.h>
+
+/* Starts `path` as a shell would: no close actions, default signal
+ * dispositions, empty signal mask. Returns 0 or an errno value. */
+int fdtc_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[]);
+
+/* A listening unix SOCK_SEQPACKET socket at `path` (0600). fd or -errno. */
+int fdtc_listen_unix(const char *path);
+
+/* Accepts one connection (close-on-exec, non-blocking). fd or -errno. */
+int fdtc_accept(int listen_fd);
+
+/* Receives one message and at most one passed descriptor (*fd_out, or -1).
+ * Returns the byte count or -errno. */
+ssize_t fdtc_recv_with_fd(int sock, void *buf, size_t cap, int *fd_out, int timeout_ms);
+
+/* Credentials of the peer of a unix socket. 0 or -errno. */
+int fdtc_peer_cred(int sock, pid_t *pid, uid_t *uid, gid_t *gid);
+
+int fdtc_send(int sock, const void *buf, size_t len);
+
+/* Blocks SIGTERM/SIGHUP/SIGINT/SIGQUIT and returns a signalfd for them. */
+int fdtc_signalfd(void);
+/* Reads one signal from the signalfd: its number, or 0. *from_user is set
+ * when kill() sent it (not the terminal or the kernel). */
+int fdtc_read_signal(int sfd, int *from_user);
+
+int fdtc_pidfd_open(pid_t pid);
+
+/* Waits for `pid` without blocking. 1 and *status when it ended, 0 if not, -errno. */
+int fdtc_reap(pid_t pid, int *status);
+
+int fdtc_open_report(const char *path);
+
+int fdtc_wifexited(int status);
+int fdtc_wexitstatus(int status);
+int fdtc_wifsignaled(int status);
+int fdtc_wtermsig(int status);
+
+#endif

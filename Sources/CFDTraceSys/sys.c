@@ -1,0 +1,139 @@
+#define _GNU_SOURCE
+#include "fdtrace_sys.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int fdtc_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[]) {
+    posix_spawnattr_t attr;
+    int rc = posix_spawnattr_init(&attr);
+    if (rc) return rc;
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    rc = posix_spawn(pid, path, NULL, &attr, argv, envp);
+    posix_spawnattr_destroy(&attr);
+    return rc;
+}
+
+int fdtc_listen_unix(const char *path) {
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof addr.sun_path) return -ENAMETOOLONG;
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -errno;
+    mode_t old = umask(077);
+    int r = bind(fd, (struct sockaddr *)&addr, sizeof addr);
+    umask(old);
+    if (r < 0 || listen(fd, 512) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+int fdtc_accept(int listen_fd) {
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    return fd < 0 ? -errno : fd;
+}
+
+ssize_t fdtc_recv_with_fd(int sock, void *buf, size_t cap, int *fd_out, int timeout_ms) {
+    *fd_out = -1;
+    struct pollfd p = { sock, POLLIN, 0 };
+    int pr = poll(&p, 1, timeout_ms);
+    if (pr == 0) return -ETIMEDOUT;
+    if (pr < 0) return -errno;
+    char cbuf[CMSG_SPACE(sizeof(int) * 8)];
+    struct iovec iov = { buf, cap };
+    struct msghdr msg = { 0 };
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof cbuf;
+    ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n < 0) return -errno;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        int fds[8];
+        if (count > 8) count = 8;
+        memcpy(fds, CMSG_DATA(c), count * sizeof(int));
+        for (size_t i = 0; i < count; i++) {
+            if (*fd_out < 0) *fd_out = fds[i];
+            else close(fds[i]);
+        }
+    }
+    if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) return -EMSGSIZE;
+    return n;
+}
+
+int fdtc_peer_cred(int sock, pid_t *pid, uid_t *uid, gid_t *gid) {
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return -errno;
+    *pid = cred.pid;
+    *uid = cred.uid;
+    *gid = cred.gid;
+    return 0;
+}
+
+int fdtc_send(int sock, const void *buf, size_t len) {
+    ssize_t n = send(sock, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    return n < 0 ? -errno : 0;
+}
+
+int fdtc_signalfd(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGQUIT);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) return -errno;
+    int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    return fd < 0 ? -errno : fd;
+}
+
+int fdtc_read_signal(int sfd, int *from_user) {
+    struct signalfd_siginfo si;
+    ssize_t n = read(sfd, &si, sizeof si);
+    if (n != (ssize_t)sizeof si) return 0;
+    *from_user = si.ssi_code == SI_USER || si.ssi_code == SI_QUEUE;
+    return (int)si.ssi_signo;
+}
+
+int fdtc_pidfd_open(pid_t pid) {
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    return fd < 0 ? -errno : fd;
+}
+
+int fdtc_reap(pid_t pid, int *status) {
+    pid_t r = waitpid(pid, status, WNOHANG);
+    if (r < 0) return -errno;
+    return r == pid ? 1 : 0;
+}
+
+/* Opens a report file without following a symlink, mode 0644. fd or -errno. */
+int fdtc_open_report(const char *path) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    return fd < 0 ? -errno : fd;
+}
+
+int fdtc_wifexited(int status) { return WIFEXITED(status); }
+int fdtc_wexitstatus(int status) { return WEXITSTATUS(status); }
+int fdtc_wifsignaled(int status) { return WIFSIGNALED(status); }
+int fdtc_wtermsig(int status) { return WTERMSIG(status); }

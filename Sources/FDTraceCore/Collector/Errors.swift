@@ -1,0 +1,21 @@
+/// Exit statuses of the fdtrace command (documented in the README).
+public enum ExitStatus {
+    /// `--fail-on-leak` and the program exited 0 but leaked.
+    public static let leaksFound: Int32 = 99
+    /// Bad arguments or options.
+    public static let usage: Int32 = 64
+    /// The tracer itself could not work (socket, library, output file).
+    public static let tracerFailure: Int32 = 70
+    /// The command exists but cannot be executed.
+    public static let notExecutable: Int32 = 126
+    /// The command was not found.
+    public static let notFound: Int32 = 127
+}
+
+/// An error shown as one line "fdtrace: <message>", exiting with `status`.
+public struct FDTraceError: Error, CustomStringConvertible {
+    public var message: String
+    public var status: Int32
+    public init(_ message: String, status: Int32) { self.message = message; self.status = status }
+    public var description: String { message }
+}

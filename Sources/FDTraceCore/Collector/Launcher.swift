@@ -1,0 +1,67 @@
+import CFDTraceSys
+import Foundation
+
+/// Finds and starts the traced program with the shim preloaded, exactly as
+/// a shell would start it otherwise (descriptors, signals, mask).
+public enum Launcher {
+    /// Resolves `name` like execvp. Throws the shell's statuses (127/126).
+    public static func resolve(_ name: String, path: String? = ProcessInfo.processInfo.environment["PATH"]) throws -> String {
+        func check(_ p: String) -> Int32? {
+            var st = stat()
+            guard stat(p, &st) == 0 else { return nil }
+            if st.st_mode & S_IFMT == S_IFDIR || access(p, X_OK) != 0 { return ExitStatus.notExecutable }
+            return 0
+        }
+        if name.contains("/") {
+            switch check(name) {
+            case 0: return name
+            case nil: throw FDTraceError("\(name): no such file", status: ExitStatus.notFound)
+            default: throw FDTraceError("\(name): permission denied or not a program", status: ExitStatus.notExecutable)
+            }
+        }
+        var denied = false
+        for dir in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (dir.isEmpty ? "." : String(dir)) + "/" + name
+            switch check(candidate) {
+            case 0: return candidate
+            case nil: continue
+            default: denied = true
+            }
+        }
+        if denied { throw FDTraceError("\(name): permission denied", status: ExitStatus.notExecutable) }
+        throw FDTraceError("\(name): command not found", status: ExitStatus.notFound)
+    }
+
+    /// The environment of the traced program: ours, plus the shim.
+    public static func environment(library: String, socket: String, depth: Int?,
+                                   base: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        var env = base
+        let existing = env["LD_PRELOAD"].map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        env["LD_PRELOAD"] = existing.isEmpty ? library : "\(library) \(existing)"
+        env["FDTRACE_SOCKET"] = socket
+        if let depth { env["FDTRACE_DEPTH"] = String(depth) }
+        return env.map { "\($0.key)=\($0.value)" }.sorted()
+    }
+
+    public static func spawn(path: String, argv: [String], env: [String]) throws -> pid_t {
+        var pid: pid_t = 0
+        let rc = withCStrings(argv) { cargv in
+            withCStrings(env) { cenv in fdtc_spawn(&pid, path, cargv, cenv) }
+        }
+        guard rc == 0 else {
+            let status = rc == ENOENT ? ExitStatus.notFound : ExitStatus.notExecutable
+            throw FDTraceError("\(argv[0]): \(String(cString: strerror(rc)))", status: status)
+        }
+        return pid
+    }
+
+    private static func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+        var ptrs: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+        ptrs.append(nil)
+        defer { for p in ptrs { free(p) } }
+        return body(ptrs)
+    }
+}
+
+/// Opens a report file without following a symlink (mode 0644). fd or -errno.
+public func fdtc_open_report_wrapper(_ path: String) -> Int32 { fdtc_open_report(path) }

@@ -1,0 +1,82 @@
+import CFDTraceSys
+import Foundation
+
+/// `fdtrace run`: starts the program under the shim, collects until the
+/// traced tree has ended, and builds the report.
+public struct RunSession {
+    public var command: [String]
+    public var library: String
+    public var depth: Int?
+    /// How long to wait for other traced processes after the root ended.
+    public var lingerSeconds: Double
+
+    public init(command: [String], library: String, depth: Int? = nil, lingerSeconds: Double = 2) {
+        self.command = command
+        self.library = library
+        self.depth = depth
+        self.lingerSeconds = lingerSeconds
+    }
+
+    public struct Outcome {
+        public var report: Report
+        /// The program's status as a shell reports it (128+N for signal N).
+        public var status: Int32
+    }
+
+    public func run(symbolizer: Symbolizing = LLVMSymbolizer()) throws -> Outcome {
+        let path = try Launcher.resolve(command[0])
+        let dir = try SessionDirectory.prepare()
+        let socketPath = "\(dir)/run-\(getpid()).sock"
+        let collector = try Collector(socketPath: socketPath)
+        let sfd = fdtc_signalfd()
+        defer { if sfd >= 0 { close(sfd) } }
+        let env = Launcher.environment(library: library, socket: socketPath, depth: depth)
+        let pid = try Launcher.spawn(path: path, argv: command, env: env)
+        let pidfd = fdtc_pidfd_open(pid)
+        defer { if pidfd >= 0 { close(pidfd) } }
+
+        var status: Int32? = nil
+        var lingerDeadline: UInt64? = nil
+        while true {
+            var extra: [Int32] = []
+            if sfd >= 0 { extra.append(sfd) }
+            if pidfd >= 0 && status == nil { extra.append(pidfd) }
+            let ready = collector.poll(timeoutMs: 20, extra: extra)
+            if sfd >= 0 && ready.contains(sfd) {
+                var fromUser: Int32 = 0
+                let sig = fdtc_read_signal(sfd, &fromUser)
+                // The terminal already sent SIGINT/SIGQUIT to the program;
+                // anything else sent to us is passed on.
+                if sig > 0 && status == nil && (fromUser != 0 || (sig != SIGINT && sig != SIGQUIT)) { kill(pid, sig) }
+            }
+            if status == nil && (pidfd < 0 || ready.contains(pidfd)) {
+                var ws: Int32 = 0
+                if fdtc_reap(pid, &ws) == 1 {
+                    if fdtc_wifsignaled(ws) != 0 {
+                        status = 128 + fdtc_wtermsig(ws)
+                        collector.setWaitStatus(pid: pid, exitCode: nil, signal: fdtc_wtermsig(ws))
+                    } else {
+                        status = fdtc_wexitstatus(ws)
+                        collector.setWaitStatus(pid: pid, exitCode: fdtc_wexitstatus(ws), signal: nil)
+                    }
+                    lingerDeadline = monotonicNow() + UInt64(lingerSeconds * 1e9)
+                }
+            }
+            if status != nil {
+                if collector.openConnections == 0 { break }
+                if let d = lingerDeadline, monotonicNow() > d { collector.abandonRemaining(); break }
+            }
+        }
+        // The root's status may have been recorded before its image listed.
+        if let s = status {
+            collector.setWaitStatus(pid: pid, exitCode: s >= 128 ? nil : s, signal: s >= 128 ? s - 128 : nil)
+        }
+        var notes = collector.rejected
+        if !collector.processes.contains(where: { $0.pid == pid }) {
+            notes.append("\(command[0]) never connected to the collector: it is a static binary or bypasses the dynamic loader (Go programs do), so its call sites cannot be traced")
+        }
+        let builder = ReportBuilder(processes: collector.processes, registry: collector.registry, symbolizer: symbolizer)
+        let report = builder.build(command: command, exitStatus: status, notes: notes)
+        return Outcome(report: report, status: status ?? ExitStatus.tracerFailure)
+    }
+}

@@ -1,0 +1,17 @@
+import Foundation
+
+/// The machine-readable report (schema in the README).
+public enum JSONRenderer {
+    public static func render(_ report: Report) throws -> Data {
+        let enc = JSONEncoder()
+        enc.keyEncodingStrategy = .convertToSnakeCase
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try enc.encode(report)
+    }
+
+    public static func decode(_ data: Data) throws -> Report {
+        let dec = JSONDecoder()
+        dec.keyDecodingStrategy = .convertFromSnakeCase
+        return try dec.decode(Report.self, from: data)
+    }
+}

@@ -1,0 +1,126 @@
+/// The human-readable report: one header per process, then one group per
+/// opening site, largest first, with the stack under it.
+public struct TextRenderer {
+    public var maxFrames: Int
+    public var color: Bool
+
+    public init(maxFrames: Int = 12, color: Bool = false) {
+        self.maxFrames = maxFrames
+        self.color = color
+    }
+
+    public func render(_ report: Report) -> String {
+        var out = ""
+        let quiet = report.processes.filter { $0.leaks.isEmpty && $0.unknownOrigin.isEmpty && $0.internalErrors.isEmpty && $0.notes.isEmpty }
+        let loud = report.processes.filter { p in !quiet.contains(where: { $0.pid == p.pid && $0.command == p.command && $0.ended == p.ended }) }
+        for p in loud { out += renderProcess(p) }
+        if !quiet.isEmpty {
+            if loud.isEmpty && quiet.count == 1 {
+                out += renderProcess(quiet[0])
+            } else {
+                let names = quiet.prefix(5).map { "\(Self.commandLine($0.command, fallback: $0.executable)) (\($0.pid))" }
+                out += "fdtrace: \(quiet.count) more process\(quiet.count == 1 ? "" : "es") without leaks: \(names.joined(separator: ", "))\(quiet.count > 5 ? ", …" : "")\n"
+            }
+        }
+        for n in report.notes { out += "fdtrace: \(n)\n" }
+        return out
+    }
+
+    static func commandLine(_ argv: [String], fallback: String) -> String {
+        let words = argv.isEmpty ? [fallback] : argv
+        let line = words.map { $0.contains(" ") || $0.isEmpty ? "'\($0)'" : $0 }.joined(separator: " ")
+        return line.count > 80 ? String(line.prefix(77)) + "..." : line
+    }
+
+    func renderProcess(_ p: ProcessReport) -> String {
+        var out = "fdtrace: \(Self.commandLine(p.command, fallback: p.executable)) (pid \(p.pid)) \(endText(p))"
+        out += " after \(Self.seconds(p.durationSeconds))\n"
+        let apart = p.standard.count + p.inherited.count
+        let limit = "limit \(Self.limit(p.rlimitSoft))/\(Self.limit(p.rlimitHard))"
+        out += "  \(p.openAtExit) descriptor\(p.openAtExit == 1 ? "" : "s") open at exit (peak \(p.peakOpen), \(limit))"
+        out += apart > 0 ? ", \(apart) inherited or standard\n" : "\n"
+        if p.leaks.isEmpty {
+            out += "  no leaks: every descriptor the program opened was closed\n"
+        } else {
+            out += "  \(p.leakedDescriptors) leaked descriptor\(p.leakedDescriptors == 1 ? "" : "s") from \(p.leaks.count) site\(p.leaks.count == 1 ? "" : "s"):\n"
+        }
+        for g in p.leaks { out += renderGroup(g) }
+        if !p.unknownOrigin.isEmpty {
+            out += "  \(p.unknownOrigin.count) of origin unknown (opened where the shim cannot see, e.g. raw syscalls):\n"
+            for f in p.unknownOrigin.prefix(20) { out += "    fd \(f.fd)  \(Self.describe(f))\n" }
+        }
+        if !p.internalErrors.isEmpty {
+            out += "  \(p.internalErrors.count) internal error\(p.internalErrors.count == 1 ? "" : "s") (the tracer holds them, the kernel does not):\n"
+            for f in p.internalErrors.prefix(20) { out += "    fd \(f.fd)  \(Self.describe(f))\n" }
+        }
+        if !p.inherited.isEmpty {
+            let list = p.inherited.prefix(8).map { "\($0.fd) \(Self.describe($0))" }.joined(separator: ", ")
+            out += "  inherited (not leaks): \(list)\(p.inherited.count > 8 ? ", …" : "")\n"
+        }
+        for n in p.notes { out += "  note: \(n)\n" }
+        return out
+    }
+
+    func renderGroup(_ g: LeakGroup) -> String {
+        var out = "  \(g.count) × \(g.summary)    \(g.call)\n"
+        let shown = Self.trimmed(g.frames).prefix(maxFrames)
+        let width = min(40, shown.map { ($0.function ?? "??").count }.max() ?? 0)
+        for (i, f) in shown.enumerated() {
+            let marker = i == g.highlight ? "→ " : "  "
+            var fn = f.function ?? "??"
+            if fn.count > 60 { fn = String(fn.prefix(57)) + "..." }
+            let pad = String(repeating: " ", count: max(0, width - fn.count))
+            var loc: String
+            if let file = f.file {
+                let short = file.split(separator: "/").last.map(String.init) ?? file
+                loc = f.line.map { "\(short):\($0)" } ?? short
+            } else {
+                let mod = f.module.flatMap { $0.split(separator: "/").last.map(String.init) } ?? "?"
+                loc = "\(mod)+\(f.address)"
+            }
+            if f.inlined { loc += " (inlined)" }
+            var line = "    \(marker)\(fn)\(pad)   \(loc)"
+            if color && i == g.highlight { line = "\u{1b}[1m\(line)\u{1b}[0m" }
+            out += line + "\n"
+        }
+        if g.frames.isEmpty { out += "      (no stack)\n" }
+        return out
+    }
+
+    /// Frames worth showing: the C runtime's entry frames below main (and
+    /// below a thread's start routine) are dropped.
+    static func trimmed(_ frames: [FrameReport]) -> [FrameReport] {
+        if let main = frames.firstIndex(where: { $0.function == "main" }) { return Array(frames[...main]) }
+        var end = frames.count
+        while end > 1, ReportBuilder.isRuntimeModule(frames[end - 1].module) { end -= 1 }
+        return Array(frames[..<end])
+    }
+
+    static func describe(_ f: FDReport) -> String {
+        FDDescription(kind: f.kind, path: f.path, proto: f.protocol, local: f.local, peer: f.peer,
+                      state: f.state, deleted: f.deleted ?? false).summary + (f.state.map { " \($0)" } ?? "")
+    }
+
+    func endText(_ p: ProcessReport) -> String {
+        switch p.ended {
+        case "exited": return p.exitStatus.map { "exited \($0)" } ?? "exited"
+        case "killed": return "was killed by \(Self.signalName(p.signal ?? 0))"
+        case "exec": return "replaced itself by exec"
+        case "running": return "was still running"
+        default: return "ended"
+        }
+    }
+
+    static func signalName(_ s: Int32) -> String {
+        let names: [Int32: String] = [1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS",
+                                      8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM"]
+        return names[s] ?? "signal \(s)"
+    }
+
+    static func seconds(_ s: Double) -> String {
+        let v = (s * 100).rounded() / 100
+        return "\(v) s"
+    }
+
+    static func limit(_ v: UInt64) -> String { v == UInt64.max ? "unlimited" : String(v) }
+}

@@ -1,0 +1,86 @@
+/// The report: what a run left open, grouped by the code that opened it.
+/// Encoded to JSON with snake_case keys (schema in the README).
+public struct Report: Codable, Sendable, Equatable {
+    public var version = 1
+    public var command: [String]
+    public var exitStatus: Int32?
+    public var processes: [ProcessReport]
+    public var notes: [String]
+
+    public var leakGroupCount: Int { processes.reduce(0) { $0 + $1.leaks.count } }
+}
+
+public struct ProcessReport: Codable, Sendable, Equatable {
+    public var pid: Int32
+    public var ppid: Int32
+    public var command: [String]
+    public var executable: String
+    /// Exit code, when the process exited; nil when killed by a signal.
+    public var exitStatus: Int32?
+    public var signal: Int32?
+    /// "exited", "killed", "exec", "running" or "unknown".
+    public var ended: String
+    public var durationSeconds: Double
+    /// "complete" (the kernel's view at exit was compared with the
+    /// tracer's), or "unreconciled" (killed without warning, or exec).
+    public var reconciliation: String
+    public var openAtExit: Int
+    public var peakOpen: Int
+    public var rlimitSoft: UInt64
+    public var rlimitHard: UInt64
+    public var leakedDescriptors: Int
+    public var leaks: [LeakGroup]
+    public var standard: [FDReport]
+    public var inherited: [FDReport]
+    public var unknownOrigin: [FDReport]
+    public var internalErrors: [FDReport]
+    public var notes: [String]
+    public var events: EventCounts
+}
+
+public struct EventCounts: Codable, Sendable, Equatable {
+    public var opens: Int
+    public var closes: Int
+    public var closesOfUnknownDescriptors: Int
+    public var opensOverOpenDescriptors: Int
+    public var ringFullWaits: UInt64
+    public var ringWaitMilliseconds: Double
+    public var recordsLost: UInt64
+}
+
+public struct LeakGroup: Codable, Sendable, Equatable {
+    /// Descriptors in the group.
+    public var count: Int
+    public var call: String
+    /// What the descriptors are, e.g. "file /etc/hostname", "TCP 127.0.0.1:80 ⇐ 127.0.0.1:*".
+    public var summary: String
+    /// Index in `frames` of the first frame outside the C/C++ runtime.
+    public var highlight: Int?
+    public var frames: [FrameReport]
+    public var fds: [FDReport]
+}
+
+public struct FrameReport: Codable, Sendable, Equatable, Hashable {
+    public var function: String?
+    public var file: String?
+    public var line: Int?
+    public var module: String?
+    public var address: String
+    public var inlined: Bool
+}
+
+public struct FDReport: Codable, Sendable, Equatable {
+    public var fd: Int32
+    public var kind: String
+    public var path: String?
+    public var deleted: Bool?
+    public var `protocol`: String?
+    public var local: String?
+    public var peer: String?
+    public var state: String?
+    public var cloexec: Bool
+    public var call: String?
+    public var thread: Int32?
+    /// Seconds after the process started.
+    public var openedAt: Double?
+}

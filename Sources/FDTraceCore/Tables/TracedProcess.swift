@@ -1,0 +1,61 @@
+/// Everything the collector knows about one traced process image.
+public struct TracedProcess: Sendable {
+    public enum End: Sendable, Equatable {
+        case running
+        case exited(reconciled: Bool)     // its connection ended (exit view complete or not)
+        case execed                       // replaced by a new image of the same pid
+    }
+
+    public let key: Int
+    public var pid: Int32
+    public var ppid: Int32
+    public var forkParent: Int32
+    public var command: [String]
+    public var executable: String
+    public var startTime: UInt64
+    public var endTime: UInt64?
+    public var rlimitSoft: UInt64
+    public var rlimitHard: UInt64
+    public var table: ProcessTable
+    public var stacks = StackStore()
+    public var exitBegin: ExitBegin?
+    public var kernelView: [KernelFD] = []
+    public var kernelViewComplete = false
+    public var notes: [String] = []
+    public var end: End = .running
+    /// Wait status from waitpid, when the collector is the parent.
+    public var waitStatus: (exitCode: Int32?, signal: Int32?)?
+    public var fullWaits: UInt64 = 0
+    public var fullWaitNanoseconds: UInt64 = 0
+    public var recordsLost: UInt64 = 0
+    public var streamError: String?
+
+    public init(key: Int, pid: Int32, ppid: Int32, forkParent: Int32, command: [String], executable: String,
+                startTime: UInt64, rlimitSoft: UInt64, rlimitHard: UInt64) {
+        self.key = key; self.pid = pid; self.ppid = ppid; self.forkParent = forkParent
+        self.command = command; self.executable = executable; self.startTime = startTime
+        self.rlimitSoft = rlimitSoft; self.rlimitHard = rlimitHard
+        self.table = ProcessTable(processKey: key)
+    }
+
+    /// Applies one record of this process's stream, in ring order.
+    public mutating func apply(_ record: Record, registry: inout ModuleRegistry) {
+        switch record {
+        case .stack(let s): stacks.add(stack: s)
+        case .module(let m): stacks.add(module: m, registry: &registry)
+        case .exitBegin(let e):
+            exitBegin = e
+            kernelView = []
+            rlimitSoft = e.rlimitSoft
+            rlimitHard = e.rlimitHard
+        case .kernelFD(let k):
+            if exitBegin != nil && !kernelViewComplete && kernelView.count < 1 << 20 { kernelView.append(k) }
+        case .exitEnd(let t):
+            if exitBegin != nil { kernelViewComplete = true; endTime = t }
+        case .note(_, let text):
+            if notes.count < 100 { notes.append(text) }
+        default:
+            table.apply(record)
+        }
+    }
+}

@@ -1,0 +1,26 @@
+import CFDTraceWire
+
+/// A libc call that creates or releases descriptors (enum fdt_call).
+public struct Call: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public var rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+
+    /// The call's name, from the wire header's one table of names.
+    public var name: String { String(cString: fdt_call_name(UInt32(rawValue))) }
+    public var description: String { name }
+    public var isValid: Bool { UInt32(rawValue) < fdt_call_count() }
+
+    public static func named(_ name: String) -> Call? {
+        (0..<UInt16(fdt_call_count())).map(Call.init(rawValue:)).first { $0.name == name }
+    }
+    public static let unknown = Call(rawValue: UInt16(FDT_CALL_UNKNOWN.rawValue))
+    public static let open = Call(rawValue: UInt16(FDT_CALL_OPEN.rawValue))
+    public static let close = Call(rawValue: UInt16(FDT_CALL_CLOSE.rawValue))
+    public static let dup2 = Call(rawValue: UInt16(FDT_CALL_DUP2.rawValue))
+    public static let dup3 = Call(rawValue: UInt16(FDT_CALL_DUP3.rawValue))
+    public static let fopen = Call(rawValue: UInt16(FDT_CALL_FOPEN.rawValue))
+    public static let socket = Call(rawValue: UInt16(FDT_CALL_SOCKET.rawValue))
+    public static let accept4 = Call(rawValue: UInt16(FDT_CALL_ACCEPT4.rawValue))
+    public static let pipe = Call(rawValue: UInt16(FDT_CALL_PIPE.rawValue))
+    public static let fclose = Call(rawValue: UInt16(FDT_CALL_FCLOSE.rawValue))
+}

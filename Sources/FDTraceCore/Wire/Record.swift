@@ -1,0 +1,108 @@
+/// Records of the event ring, decoded into value types. The layouts come
+/// from CShim/include/fdtrace_wire.h (imported as CFDTraceWire).
+public enum Record: Equatable, Sendable {
+    case open(OpenEvent)
+    case close(CloseEvent)
+    case closeRange(CloseRangeEvent)
+    case setFD(SetFDEvent)
+    case stack(StackRecord)
+    case module(ModuleRecord)
+    case inherited(KernelFD)
+    case exitBegin(ExitBegin)
+    case kernelFD(KernelFD)
+    case exitEnd(time: UInt64)
+    case note(time: UInt64, text: String)
+}
+
+public struct OpenEvent: Equatable, Sendable {
+    public var time: UInt64
+    public var fd: Int32
+    public var call: Call
+    public var cloexec: Bool
+    public var stackID: UInt32
+    public var tid: Int32
+    public var sourceFD: Int32
+    public var domain: Int32
+    public var sockType: Int32
+    public var proto: Int32
+    public var group: UInt32
+    public var path: String?
+
+    public init(time: UInt64, fd: Int32, call: Call, cloexec: Bool = false, stackID: UInt32 = 0,
+                tid: Int32 = 0, sourceFD: Int32 = -1, domain: Int32 = -1, sockType: Int32 = -1,
+                proto: Int32 = -1, group: UInt32 = 0, path: String? = nil) {
+        self.time = time; self.fd = fd; self.call = call; self.cloexec = cloexec
+        self.stackID = stackID; self.tid = tid; self.sourceFD = sourceFD; self.domain = domain
+        self.sockType = sockType; self.proto = proto; self.group = group; self.path = path
+    }
+}
+
+public struct CloseEvent: Equatable, Sendable {
+    public var time: UInt64
+    public var fd: Int32
+    public var call: Call
+    public var tid: Int32
+}
+
+public struct CloseRangeEvent: Equatable, Sendable {
+    public var time: UInt64
+    public var first: UInt32
+    public var last: UInt32
+    public var call: Call
+    /// close_range(CLOSE_RANGE_CLOEXEC): marks the range, closes nothing.
+    public var cloexecOnly: Bool
+}
+
+public struct SetFDEvent: Equatable, Sendable {
+    public var time: UInt64
+    public var fd: Int32
+    public var call: Call
+    public var cloexec: Bool
+}
+
+public struct StackRecord: Equatable, Sendable {
+    public var id: UInt32
+    /// Return addresses, innermost first.
+    public var pcs: [UInt64]
+}
+
+public struct ModuleRecord: Equatable, Sendable, Hashable {
+    public var base: UInt64
+    public var start: UInt64
+    public var end: UInt64
+    public var path: String
+    public var buildID: [UInt8]
+}
+
+/// One descriptor as the kernel listed it inside the process.
+public struct KernelFD: Equatable, Sendable {
+    public var time: UInt64
+    public var fd: Int32
+    public var cloexec: Bool
+    public var mode: UInt32
+    public var domain: Int32
+    public var sockType: Int32
+    public var proto: Int32
+    public var tcpState: Int32
+    public var inode: UInt64
+    public var target: String
+    public var local: [UInt8]
+    public var peer: [UInt8]
+
+    public init(time: UInt64 = 0, fd: Int32, cloexec: Bool = false, mode: UInt32 = 0, domain: Int32 = -1,
+                sockType: Int32 = -1, proto: Int32 = -1, tcpState: Int32 = -1, inode: UInt64 = 0,
+                target: String, local: [UInt8] = [], peer: [UInt8] = []) {
+        self.time = time; self.fd = fd; self.cloexec = cloexec; self.mode = mode; self.domain = domain
+        self.sockType = sockType; self.proto = proto; self.tcpState = tcpState; self.inode = inode
+        self.target = target; self.local = local; self.peer = peer
+    }
+}
+
+public struct ExitBegin: Equatable, Sendable {
+    public enum How: UInt32, Sendable { case normal = 1, underscoreExit = 2 }
+    public var time: UInt64
+    public var status: Int32
+    public var how: How
+    public var rlimitSoft: UInt64
+    public var rlimitHard: UInt64
+}

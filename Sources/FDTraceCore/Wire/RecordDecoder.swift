@@ -1,0 +1,112 @@
+import CFDTraceWire
+
+/// A record that breaks the wire format: the stream it came from is ended.
+public struct DecodeError: Error, Equatable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Decodes one published ring record. Every length and reference is
+/// checked against the record's own size: the bytes come from another
+/// process and may be anything.
+public enum RecordDecoder {
+    public static let headerSize = MemoryLayout<fdt_rec_header>.size
+
+    /// Checks a record size read at the ring's tail before the record is read.
+    public static func validateSize(_ size: UInt32, capacity: UInt64) throws {
+        guard size >= UInt32(headerSize), size % 8 == 0, size <= FDT_MAX_RECORD,
+              UInt64(size) <= capacity
+        else { throw DecodeError("bad record size \(size)") }
+    }
+
+    public static func decode(_ bytes: UnsafeRawBufferPointer) throws -> Record {
+        guard bytes.count >= headerSize else { throw DecodeError("record shorter than its header") }
+        let header = bytes.loadUnaligned(as: fdt_rec_header.self)
+        guard Int(header.size) == bytes.count else {
+            throw DecodeError("record size \(header.size) does not match \(bytes.count) bytes")
+        }
+        let time = header.time_ns
+        switch UInt32(header.type) {
+        case FDT_REC_OPEN.rawValue:
+            let r: fdt_rec_open = try fixed(bytes)
+            let path = try string(bytes, at: MemoryLayout<fdt_rec_open>.size, length: Int(r.path_len))
+            let call = Call(rawValue: r.call)
+            guard call.isValid else { throw DecodeError("unknown call \(r.call)") }
+            guard r.fd >= 0 else { throw DecodeError("negative descriptor \(r.fd)") }
+            return .open(OpenEvent(
+                time: time, fd: r.fd, call: call, cloexec: r.fd_flags & UInt16(FDT_FD_CLOEXEC) != 0,
+                stackID: r.stack_id, tid: r.tid, sourceFD: r.source_fd, domain: r.domain,
+                sockType: r.sock_type, proto: r.protocol, group: r.group,
+                path: r.path_len > 0 ? path : nil))
+        case FDT_REC_CLOSE.rawValue:
+            let r: fdt_rec_close = try fixed(bytes)
+            return .close(CloseEvent(time: time, fd: r.fd, call: Call(rawValue: r.call), tid: r.tid))
+        case FDT_REC_CLOSE_RANGE.rawValue:
+            let r: fdt_rec_close_range = try fixed(bytes)
+            guard r.first <= r.last else { throw DecodeError("close range \(r.first)..\(r.last) is empty") }
+            return .closeRange(CloseRangeEvent(
+                time: time, first: r.first, last: r.last, call: Call(rawValue: r.call),
+                cloexecOnly: header.flags & UInt16(FDT_RANGE_CLOEXEC_ONLY) != 0))
+        case FDT_REC_SETFD.rawValue:
+            let r: fdt_rec_setfd = try fixed(bytes)
+            return .setFD(SetFDEvent(time: time, fd: r.fd, call: Call(rawValue: r.call),
+                                     cloexec: r.fd_flags & UInt16(FDT_FD_CLOEXEC) != 0))
+        case FDT_REC_STACK.rawValue:
+            let r: fdt_rec_stack = try fixed(bytes)
+            guard r.depth <= FDT_MAX_DEPTH else { throw DecodeError("stack depth \(r.depth) over the limit") }
+            let start = MemoryLayout<fdt_rec_stack>.size
+            guard start + Int(r.depth) * 8 <= bytes.count else { throw DecodeError("stack record truncated") }
+            guard r.stack_id != 0 else { throw DecodeError("stack id 0") }
+            let pcs = (0..<Int(r.depth)).map { bytes.loadUnaligned(fromByteOffset: start + $0 * 8, as: UInt64.self) }
+            return .stack(StackRecord(id: r.stack_id, pcs: pcs))
+        case FDT_REC_MODULE.rawValue:
+            let r: fdt_rec_module = try fixed(bytes)
+            let start = MemoryLayout<fdt_rec_module>.size
+            let path = try string(bytes, at: start, length: Int(r.path_len))
+            let id = try raw(bytes, at: start + Int(r.path_len), length: Int(r.build_id_len))
+            guard r.start <= r.end else { throw DecodeError("module range is inverted") }
+            return .module(ModuleRecord(base: r.base, start: r.start, end: r.end, path: path, buildID: id))
+        case FDT_REC_INHERITED.rawValue, FDT_REC_KERNEL_FD.rawValue:
+            let r: fdt_rec_kernel_fd = try fixed(bytes)
+            var at = MemoryLayout<fdt_rec_kernel_fd>.size
+            let target = try string(bytes, at: at, length: Int(r.target_len))
+            at += Int(r.target_len)
+            let local = try raw(bytes, at: at, length: Int(r.local_len))
+            at += Int(r.local_len)
+            let peer = try raw(bytes, at: at, length: Int(r.peer_len))
+            guard r.fd >= 0 else { throw DecodeError("negative descriptor \(r.fd)") }
+            let fd = KernelFD(time: time, fd: r.fd, cloexec: r.fd_flags & UInt16(FDT_FD_CLOEXEC) != 0,
+                              mode: r.st_mode, domain: r.domain, sockType: r.sock_type, proto: r.protocol,
+                              tcpState: r.tcp_state, inode: r.inode, target: target, local: local, peer: peer)
+            return UInt32(header.type) == FDT_REC_INHERITED.rawValue ? .inherited(fd) : .kernelFD(fd)
+        case FDT_REC_EXIT_BEGIN.rawValue:
+            let r: fdt_rec_exit = try fixed(bytes)
+            guard let how = ExitBegin.How(rawValue: r.how) else { throw DecodeError("unknown exit kind \(r.how)") }
+            return .exitBegin(ExitBegin(time: time, status: r.status, how: how,
+                                        rlimitSoft: r.rlimit_soft, rlimitHard: r.rlimit_hard))
+        case FDT_REC_EXIT_END.rawValue:
+            return .exitEnd(time: time)
+        case FDT_REC_NOTE.rawValue:
+            let r: fdt_rec_note = try fixed(bytes)
+            return .note(time: time, text: try string(bytes, at: MemoryLayout<fdt_rec_note>.size, length: Int(r.text_len)))
+        default:
+            throw DecodeError("unknown record type \(header.type)")
+        }
+    }
+
+    private static func fixed<T>(_ bytes: UnsafeRawBufferPointer) throws -> T {
+        guard bytes.count >= MemoryLayout<T>.size else { throw DecodeError("\(T.self) truncated") }
+        return bytes.loadUnaligned(as: T.self)
+    }
+
+    private static func raw(_ bytes: UnsafeRawBufferPointer, at offset: Int, length: Int) throws -> [UInt8] {
+        guard length >= 0, offset + length <= bytes.count else { throw DecodeError("field runs past the record") }
+        return Array(bytes[offset..<offset + length])
+    }
+
+    private static func string(_ bytes: UnsafeRawBufferPointer, at offset: Int, length: Int) throws -> String {
+        guard length <= Int(FDT_MAX_PATH) else { throw DecodeError("string of \(length) bytes over the limit") }
+        return String(decoding: try raw(bytes, at: offset, length: length), as: UTF8.self)
+    }
+}

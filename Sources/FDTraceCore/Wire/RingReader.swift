@@ -1,0 +1,65 @@
+import CFDTraceWire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The collector's end of a process's event ring: consumes published
+/// records in reservation order, zeroes them and advances the tail.
+public final class RingReader {
+    private let header: UnsafeMutablePointer<fdt_ring_header>
+    private let data: UnsafeMutableRawPointer
+    public let capacity: UInt64
+
+    /// Maps the ring passed by the shim. Throws if the memfd is not a ring.
+    public init(memfd: Int32, capacity: UInt64) throws {
+        guard fdt_ring_capacity_valid(capacity) != 0 else { throw DecodeError("ring capacity \(capacity) is invalid") }
+        var st = stat()
+        guard fstat(memfd, &st) == 0, UInt64(st.st_size) >= UInt64(FDT_RING_HEADER_SIZE) + capacity else {
+            throw DecodeError("ring memfd is smaller than announced")
+        }
+        guard let h = fdt_ring_map(memfd, capacity) else { throw DecodeError("cannot map the ring") }
+        guard h.pointee.magic == FDT_WIRE_MAGIC, h.pointee.version == FDT_WIRE_VERSION,
+              h.pointee.capacity == capacity else {
+            fdt_ring_unmap(h, capacity)
+            throw DecodeError("ring header does not match the wire version")
+        }
+        header = h
+        data = UnsafeMutableRawPointer(fdt_ring_data(h))
+        self.capacity = capacity
+        fdt_ring_set_reader_alive(h, 1)
+    }
+
+    deinit { fdt_ring_unmap(header, capacity) }
+
+    /// Bytes reserved by writers and not yet consumed.
+    public var pendingBytes: UInt64 { fdt_ring_load_head(header) &- fdt_ring_load_tail(header) }
+    public var fullWaits: UInt64 { fdt_ring_load_full_waits(header) }
+    public var fullWaitNanoseconds: UInt64 { fdt_ring_load_full_wait_ns(header) }
+    public var recordsLost: UInt64 { header.pointee.records_lost }
+
+    /// Consumes up to `limit` published records. Stops at the first
+    /// unpublished one. Throws on a malformed record (the caller drops the
+    /// connection); records consumed before it have been handed to `body`.
+    @discardableResult
+    public func drain(limit: Int = .max, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+        var tail = fdt_ring_load_tail(header)
+        var count = 0
+        defer { fdt_ring_store_tail(header, tail) }
+        while count < limit {
+            let head = fdt_ring_load_head(header)
+            if head == tail { break }
+            guard head &- tail <= capacity else { throw DecodeError("ring head is out of bounds") }
+            let rec = data + Int(tail & (capacity - 1))
+            let size = fdt_rec_load_size(rec)
+            if size == 0 { break }
+            try RecordDecoder.validateSize(size, capacity: capacity)
+            guard UInt64(size) <= head &- tail else { throw DecodeError("record runs past the reserved space") }
+            try body(UnsafeRawBufferPointer(start: rec, count: Int(size)))
+            memset(rec, 0, Int(size))
+            tail &+= UInt64(size)
+            fdt_ring_store_tail(header, tail)
+            count += 1
+        }
+        return count
+    }
+}

@@ -1,0 +1,99 @@
+import ArgumentParser
+import FDTraceCore
+import Foundation
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a program traced and report the descriptors it left open.",
+        discussion: """
+            Exit status: the program's own (128+N if signal N ended it); 99 with --fail-on-leak \
+            when the program exited 0 but leaked; 64 usage error; 70 tracer failure; \
+            126 command not executable; 127 command not found.
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Write the JSON report to FILE.", valueName: "FILE"))
+    var json: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write the text report to FILE instead of stderr.", valueName: "FILE"))
+    var output: String?
+
+    @Flag(name: .long, help: "Exit 99 if the program exited 0 but leaked descriptors.")
+    var failOnLeak = false
+
+    @Option(name: .long, help: ArgumentHelp("Native frames kept per stack (1-256, default 64).", valueName: "N"))
+    var depth: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Seconds to wait for other traced processes after the program ended (default 2).", valueName: "SECONDS"))
+    var wait: Double = 2
+
+    @Option(name: .long, help: ArgumentHelp("Frames shown per site in the text report (default 12).", valueName: "N"))
+    var frames: Int = 12
+
+    @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
+    var command: [String] = []
+
+    mutating func validate() throws {
+        if command.first == "--" { command.removeFirst() }
+        guard !command.isEmpty else { throw ValidationError("no command given: fdtrace run [options] -- CMD ARGS...") }
+        if let depth, !(1...256).contains(depth) { throw ValidationError("--depth must be from 1 to 256") }
+        guard wait >= 0, wait <= 3600 else { throw ValidationError("--wait must be from 0 to 3600 seconds") }
+        guard frames >= 1 else { throw ValidationError("--frames must be at least 1") }
+    }
+
+    func run() throws {
+        do {
+            let library = try ShimLocator.locate()
+            let textOut = try output.map { try ReportFile(path: $0) }
+            let jsonOut = try json.map { try ReportFile(path: $0) }
+            let session = RunSession(command: command, library: library, depth: depth, lingerSeconds: wait)
+            let outcome = try session.run()
+            let text = TextRenderer(maxFrames: frames, color: textOut == nil && isatty(2) != 0).render(outcome.report)
+            if let textOut { try textOut.write(Data(text.utf8)) } else { FileHandle.standardError.write(Data(text.utf8)) }
+            if let jsonOut { try jsonOut.write(try JSONRenderer.render(outcome.report)) }
+            var status = outcome.status
+            if failOnLeak && status == 0 && outcome.report.leakGroupCount > 0 { status = ExitStatus.leaksFound }
+            throw ExitCode(status)
+        } catch let e as FDTraceError {
+            FileHandle.standardError.write(Data("fdtrace: \(e.message)\n".utf8))
+            throw ExitCode(e.status)
+        }
+    }
+}
+
+/// Where libfdtrace.so is: $FDTRACE_LIB, next to this executable, or in
+/// ../lib beside it.
+enum ShimLocator {
+    static func locate() throws -> String {
+        let fm = FileManager.default
+        if let env = ProcessInfo.processInfo.environment["FDTRACE_LIB"], !env.isEmpty {
+            guard fm.fileExists(atPath: env) else { throw FDTraceError("FDTRACE_LIB=\(env) does not exist", status: ExitStatus.tracerFailure) }
+            return env
+        }
+        let exe = (try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let dir = (exe as NSString).deletingLastPathComponent
+        for candidate in ["\(dir)/libfdtrace.so", "\(dir)/../lib/libfdtrace.so"] where fm.fileExists(atPath: candidate) {
+            return (candidate as NSString).standardizingPath
+        }
+        throw FDTraceError("cannot find libfdtrace.so next to \(exe) or in ../lib (set FDTRACE_LIB)", status: ExitStatus.tracerFailure)
+    }
+}
+
+/// A report destination opened before the program runs (so a bad path
+/// fails at once), without following symlinks, not world-writable.
+final class ReportFile {
+    let path: String
+    let fd: Int32
+    init(path: String) throws {
+        self.path = path
+        let fd = fdtc_open_report_wrapper(path)
+        guard fd >= 0 else {
+            throw FDTraceError("cannot write \(path): \(String(cString: strerror(-fd)))", status: ExitStatus.tracerFailure)
+        }
+        self.fd = fd
+    }
+    deinit { close(fd) }
+    func write(_ data: Data) throws {
+        try FileHandle(fileDescriptor: fd, closeOnDealloc: false).write(contentsOf: data)
+    }
+}
