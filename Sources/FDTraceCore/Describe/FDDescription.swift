@@ -47,9 +47,15 @@ public enum FDClassifier {
         let t = k.target
         let type = k.mode & UInt32(S_IFMT)
         if t.hasPrefix("socket:") || type == UInt32(S_IFSOCK) {
+            let local = SocketAddress.format(k.local)
+            let peer = SocketAddress.format(k.peer)
+            // A socket never bound nor connected shows no address, and its
+            // TCP state (CLOSE) says nothing a reader needs.
+            let unbound = local == "0.0.0.0:0" || local == "[::]:0"
+            var state = k.tcpState >= 0 ? tcpStateName(k.tcpState) : nil
+            if state == "CLOSE" && peer == nil && unbound { state = nil }
             return FDDescription(kind: "socket", proto: protocolName(domain: k.domain, type: k.sockType, proto: k.proto),
-                                 local: SocketAddress.format(k.local), peer: SocketAddress.format(k.peer),
-                                 state: k.tcpState >= 0 ? tcpStateName(k.tcpState) : nil, inode: k.inode)
+                                 local: unbound ? nil : local, peer: peer, state: state, inode: k.inode)
         }
         if t.hasPrefix("pipe:") { return FDDescription(kind: "pipe", inode: k.inode) }
         if t.hasPrefix("anon_inode:") {
