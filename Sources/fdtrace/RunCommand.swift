@@ -34,6 +34,9 @@ struct Run: ParsableCommand {
     var command: [String] = []
 
     mutating func validate() throws {
+        if let first = command.first, first != "--", first.hasPrefix("-") {
+            throw ValidationError("unknown option '\(first)' (the program goes after --)")
+        }
         if command.first == "--" { command.removeFirst() }
         guard !command.isEmpty else { throw ValidationError("no command given: fdtrace run [options] -- CMD ARGS...") }
         if let depth, !(1...256).contains(depth) { throw ValidationError("--depth must be from 1 to 256") }

@@ -16,7 +16,7 @@ public enum Launcher {
             switch check(name) {
             case 0: return name
             case nil: throw FDTraceError("\(name): no such file", status: ExitStatus.notFound)
-            default: throw FDTraceError("\(name): permission denied or not a program", status: ExitStatus.notExecutable)
+            default: throw FDTraceError("\(name): cannot execute: permission denied", status: ExitStatus.notExecutable)
             }
         }
         var denied = false
@@ -28,7 +28,7 @@ public enum Launcher {
             default: denied = true
             }
         }
-        if denied { throw FDTraceError("\(name): permission denied", status: ExitStatus.notExecutable) }
+        if denied { throw FDTraceError("\(name): cannot execute: permission denied", status: ExitStatus.notExecutable) }
         throw FDTraceError("\(name): command not found", status: ExitStatus.notFound)
     }
 
@@ -50,7 +50,7 @@ public enum Launcher {
         }
         guard rc == 0 else {
             let status = rc == ENOENT ? ExitStatus.notFound : ExitStatus.notExecutable
-            throw FDTraceError("\(argv[0]): \(String(cString: strerror(rc)))", status: status)
+            throw FDTraceError("\(argv[0]): cannot execute: \(String(cString: strerror(rc)))", status: status)
         }
         return pid
     }

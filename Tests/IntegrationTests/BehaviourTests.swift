@@ -1,0 +1,198 @@
+import FDTraceCore
+import Foundation
+import Testing
+
+/// The traced program behaves as untraced, and the report is exact.
+@Suite struct BehaviourTests {
+    @Test func threadsWithHeavyReuseMatchTheKernel() throws {
+        let exe = try Fixture.build("threads.c")
+        let (o, report) = try trace([exe])
+        #expect(o.status == 0)
+        #expect(o.stdout == "done\n")
+        let p = try #require(report.process(exe))
+        expectAccounted(p)
+        #expect(siteCounts(p) == (try expectedSites("threads.c", k: 24)))
+        // 100 000 open/close pairs and 8 × 3 leaks, every event accounted.
+        #expect(p.events.opens >= 100_000 + 24)
+        #expect(p.events.closesOfUnknownDescriptors == 0)
+        #expect(p.events.opensOverOpenDescriptors == 0)
+        #expect(p.events.recordsLost == 0)
+    }
+
+    @Test func lowDescriptorReuseBehavesAsUntraced() throws {
+        let exe = try Fixture.build("reuse_low_fds.c")
+        let plain = try run([exe])
+        let (traced, report) = try trace([exe], options: ["--output", "/dev/null"])
+        #expect(plain.status == 0)
+        #expect(traced.status == plain.status)
+        #expect(traced.stdout == plain.stdout)
+        #expect(traced.stderr == plain.stderr)
+        let p = try #require(report.process(exe))
+        expectAccounted(p)
+        #expect(p.leaks.isEmpty)
+    }
+
+    @Test func inheritedDescriptorsAreNotLeaks() throws {
+        let exe = try Fixture.build("exit_status.c")
+        let dir = scratch()
+        let json = dir.appendingPathComponent("r.json").path
+        // The shell opens 5 and 6 and passes them on through fdtrace.
+        let o = try run(["/bin/sh", "-c", "exec 5</etc/hostname 6</etc/passwd; exec \"$0\" run --json \(json) -- \(exe)", Paths.fdtrace])
+        #expect(o.status == 0)
+        let report = try JSONRenderer.decode(try Data(contentsOf: URL(fileURLWithPath: json)))
+        let p = try #require(report.process(exe))
+        expectAccounted(p)
+        let inherited = Dictionary(uniqueKeysWithValues: p.inherited.map { ($0.fd, $0.path) })
+        #expect(inherited[5] == "/etc/hostname")
+        #expect(inherited[6] == "/etc/passwd")
+        #expect(p.standard.map(\.fd) == [0, 1, 2])
+        #expect(p.leakedDescriptors == 1)
+        #expect(!p.leaks.flatMap(\.fds).contains { $0.fd == 5 || $0.fd == 6 })
+    }
+
+    @Test func cxxExceptionsBehaveAsUntraced() throws {
+        let exe = try Fixture.build("exceptions.cpp")
+        let plain = try run([exe])
+        let (traced, report) = try trace([exe])
+        #expect(plain.stdout == "caught int 42\ncaught 100, kept 300\n")
+        #expect(traced.stdout == plain.stdout)
+        #expect(traced.status == 0)
+        let p = try #require(report.process(exe))
+        expectAccounted(p)
+        // keep.resize(3) closed all but three of the 300 kept streams.
+        #expect(siteCounts(p).values.reduce(0, +) == 3)
+        let line = try #require(try Fixture.leakLines("exceptions.cpp")["cpp"]?.first)
+        #expect(p.leaks.contains { g in g.frames.contains { $0.line == line && $0.file?.hasSuffix("exceptions.cpp") == true } })
+        #expect(p.leaks.first?.frames.contains { $0.function?.contains("depth_throw(int, std::vector<std::basic_ifstream") == true } == true)
+    }
+
+    @Test func errnoIsKeptByEveryHook() throws {
+        let exe = try Fixture.build("errno_check.c")
+        let plain = try run([exe])
+        let (traced, _) = try trace([exe])
+        #expect(plain.stdout.contains("errno=2"))
+        #expect(traced.stdout == plain.stdout)
+    }
+
+    @Test(arguments: [("exit0", 0), ("exit3", 3), ("_exit5", 5), ("sigterm", 143), ("sigkill", 137), ("sigpipe", 141)])
+    func exitStatusIsTheProgramsOwn(how: String, status: Int32) throws {
+        let exe = try Fixture.build("exit_status.c")
+        let (o, report) = try trace([exe, how])
+        #expect(o.status == status)
+        let p = try #require(report.process(exe))
+        #expect(p.leakedDescriptors == (how == "sigpipe" ? 2 : 1))
+        if status >= 128 {
+            #expect(p.signal == status - 128)
+            #expect(p.ended == "killed")
+        } else {
+            #expect(p.exitStatus == status)
+            expectAccounted(p)
+        }
+        if how == "sigkill" { #expect(p.reconciliation == "unreconciled") }
+    }
+
+    @Test func failOnLeak() throws {
+        let exe = try Fixture.build("exit_status.c")
+        let leaky = try run([Paths.fdtrace, "run", "--fail-on-leak", "--", exe])
+        #expect(leaky.status == 99)
+        let clean = try run([Paths.fdtrace, "run", "--fail-on-leak", "--", exe, "clean"])
+        #expect(clean.status == 0)
+        #expect(clean.stderr.contains("no leaks"))
+        let failing = try run([Paths.fdtrace, "run", "--fail-on-leak", "--", exe, "exit3"])
+        #expect(failing.status == 3)
+    }
+
+    @Test func unreachableCollectorLeavesTheProgramAlone() throws {
+        let exe = try Fixture.build("reuse_low_fds.c")
+        let plain = try run([exe])
+        var env = ProcessInfo.processInfo.environment
+        env["LD_PRELOAD"] = Paths.library
+        env["FDTRACE_SOCKET"] = "/nonexistent/fdtrace.sock"
+        let o = try run([exe], env: env)
+        #expect(o.status == plain.status)
+        #expect(o.stdout == plain.stdout)
+        let lines = o.stderr.split(separator: "\n")
+        #expect(lines.count == 1)
+        #expect(lines.first?.hasPrefix("fdtrace: cannot reach the collector") == true)
+    }
+
+    @Test func badDepthLeavesTheProgramUntraced() throws {
+        let exe = try Fixture.build("reuse_low_fds.c")
+        let plain = try run([exe])
+        var env = ProcessInfo.processInfo.environment
+        env["LD_PRELOAD"] = Paths.library
+        env["FDTRACE_SOCKET"] = "/nonexistent/fdtrace.sock"
+        env["FDTRACE_DEPTH"] = "-1"
+        let o = try run([exe], env: env)
+        #expect(o.stdout == plain.stdout)
+        #expect(o.stderr.split(separator: "\n").count == 1)
+        #expect(o.stderr.contains("FDTRACE_DEPTH"))
+    }
+
+    @Test func textReportNamesTheSites() throws {
+        let exe = try Fixture.build("exit_status.c")
+        let o = try run([Paths.fdtrace, "run", "--", exe])
+        let line = try #require(try Fixture.leakLines("exit_status.c")["open"]?.first)
+        #expect(o.stderr.contains("fdtrace: \(exe) (pid "))
+        #expect(o.stderr.contains("1 × file /etc/hostname    open"))
+        #expect(o.stderr.contains("→ main   exit_status.c:\(line)"))
+    }
+
+    @Test func textReportToFile() throws {
+        let exe = try Fixture.build("exit_status.c")
+        let dir = scratch()
+        let out = dir.appendingPathComponent("report.txt").path
+        let o = try run([Paths.fdtrace, "run", "--output", out, "--", exe])
+        #expect(o.status == 0)
+        #expect(!o.stderr.contains("fdtrace:"))
+        let text = try String(contentsOfFile: out, encoding: .utf8)
+        #expect(text.contains("1 × file /etc/hostname"))
+        var st = stat()
+        #expect(stat(out, &st) == 0 && st.st_mode & 0o002 == 0)
+    }
+}
+
+/// Usage errors: one clear line, a documented status, the program not run.
+@Suite struct UsageTests {
+    @Test(arguments: [
+        (["run"], Int32(64), "no command given"),
+        (["run", "--depth", "0", "--", "true"], 64, "--depth"),
+        (["run", "--bogus", "--", "true"], 64, "bogus"),
+        (["frobnicate"], 64, "frobnicate"),
+        (["run", "--", "/nonexistent/program"], 127, "/nonexistent/program: no such file"),
+        (["run", "--", "no-such-command-fdtrace"], 127, "command not found"),
+        (["run", "--", "/etc/hostname"], 126, "/etc/hostname: cannot execute"),
+        (["run", "--output", "/nonexistent/dir/r.txt", "--", "true"], 70, "cannot write /nonexistent/dir/r.txt"),
+    ])
+    func usageError(args: [String], status: Int32, message: String) throws {
+        let o = try run([Paths.fdtrace] + args)
+        #expect(o.status == status)
+        #expect(o.stderr.contains(message), "stderr: \(o.stderr)")
+        #expect(o.stdout.isEmpty)
+    }
+}
+
+/// What the preloaded library brings into every traced process.
+@Suite struct LibraryShapeTests {
+    @Test func needsOnlyLibc() throws {
+        let o = try run(["readelf", "-d", Paths.library])
+        let needed = o.stdout.split(separator: "\n").filter { $0.contains("(NEEDED)") }
+            .compactMap { $0.split(separator: "[").last?.dropLast() }.map(String.init)
+        #expect(needed == ["libc.so.6"])
+    }
+
+    @Test func exportsOnlyTheHooks() throws {
+        let o = try run(["nm", "-D", "--defined-only", Paths.library])
+        let names = Set(o.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) })
+        let hooks: Set<String> = ["open", "open64", "openat", "openat64", "creat", "creat64", "__open_2", "__open64_2",
+            "__openat_2", "__openat64_2", "socket", "socketpair", "accept", "accept4", "recvmsg", "recvmmsg", "pipe",
+            "pipe2", "dup", "dup2", "dup3", "fcntl", "fcntl64", "ioctl", "epoll_create", "epoll_create1", "eventfd",
+            "signalfd", "timerfd_create", "inotify_init", "inotify_init1", "fanotify_init", "memfd_create",
+            "pidfd_open", "pidfd_getfd", "shm_open", "mq_open", "posix_openpt", "getpt", "openpty", "forkpty",
+            "close", "close_range", "closefrom", "fopen", "fopen64", "freopen", "freopen64", "fclose", "tmpfile",
+            "tmpfile64", "mkstemp", "mkstemp64", "mkostemp", "mkostemp64", "mkstemps", "mkstemps64", "mkostemps",
+            "mkostemps64", "opendir", "closedir", "popen", "pclose", "_exit", "_Exit", "_Fork", "vfork", "exit"]
+        #expect(names.isSubset(of: hooks), "unexpected exports: \(names.subtracting(hooks))")
+        #expect(!names.contains { $0.hasPrefix("_Unwind") })
+    }
+}
