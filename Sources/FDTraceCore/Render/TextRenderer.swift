@@ -1,3 +1,5 @@
+import Foundation
+
 /// The human-readable report: one header per process, then one group per
 /// opening site, largest first, with the stack under it.
 public struct TextRenderer {
@@ -118,8 +120,8 @@ public struct TextRenderer {
     }
 
     static func seconds(_ s: Double) -> String {
-        let v = (s * 100).rounded() / 100
-        return "\(v) s"
+        if s < 0.1 { return String(format: "%.1f ms", s * 1000) }
+        return String(format: "%.2f s", s)
     }
 
     static func limit(_ v: UInt64) -> String { v == UInt64.max ? "unlimited" : String(v) }
