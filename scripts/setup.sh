@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what building and testing fdtrace needs and is missing on a fresh
+# Debian 12 machine with Swift: a C/C++ compiler, binutils (readelf, nm),
+# make, and llvm-symbolizer (the Swift toolchain usually ships one).
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+command -v c++ >/dev/null 2>&1 || missing+=(g++)
+command -v readelf >/dev/null 2>&1 || missing+=(binutils)
+command -v make >/dev/null 2>&1 || missing+=(make)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+symbolizer=""
+for c in "${FDTRACE_SYMBOLIZER:-}" "$(command -v llvm-symbolizer || true)" \
+         "$(dirname "$(readlink -f "$(command -v swift)")")/llvm-symbolizer" \
+         /opt/swift/usr/bin/llvm-symbolizer /usr/bin/llvm-symbolizer; do
+  if [ -n "$c" ] && [ -x "$c" ]; then symbolizer="$c"; break; fi
+done
+[ -n "$symbolizer" ] || missing+=(llvm)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+  echo "setup: swift is not on PATH (Swift 6 is required)" >&2
+  exit 1
+fi
