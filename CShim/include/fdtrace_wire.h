@@ -61,7 +61,12 @@ struct fdt_ring_header {
 enum fdt_msg_type {
     FDT_MSG_HELLO = 1, /* shim -> collector, carries the ring memfd */
     FDT_MSG_ACK = 2,   /* collector -> shim */
+    FDT_MSG_REPORT_REQUEST = 3, /* owner shim -> collector, after its exit view */
+    FDT_MSG_REPORT_DONE = 4,    /* collector -> owner shim: report written */
 };
+
+/* Hello flags. */
+#define FDT_HELLO_OWNER 0x1u /* this process started the collector (bare mode) */
 
 struct fdt_msg_hello {
     uint32_t type;           /* FDT_MSG_HELLO */
@@ -78,6 +83,7 @@ struct fdt_msg_hello {
     uint32_t exe_len;
     uint32_t argv_len;       /* bytes of NUL-separated argv after exe */
     uint32_t _pad;
+    uint64_t fork_id;        /* the parent's FDT_REC_FORK id, or 0 */
     /* followed by exe (exe_len bytes) and argv (argv_len bytes) */
 };
 
@@ -101,6 +107,8 @@ enum fdt_rec_type {
     FDT_REC_KERNEL_FD = 9,   /* one descriptor of the kernel's view */
     FDT_REC_EXIT_END = 10,   /* end of the kernel view */
     FDT_REC_NOTE = 11,       /* a one-line message from the shim */
+    FDT_REC_FORK = 12,       /* about to fork (before the child exists) */
+    FDT_REC_CHILD = 13,      /* fork returned in the parent with this child */
 };
 
 /* Calls that create or release descriptors. Keep in sync with fdt_call_names. */
@@ -251,6 +259,15 @@ struct fdt_rec_exit {
 enum fdt_exit_how {
     FDT_EXIT_NORMAL = 1, /* exit() or return from main (destructor) */
     FDT_EXIT_UNDERSCORE = 2, /* _exit / _Exit */
+};
+
+/* FDT_REC_FORK and FDT_REC_CHILD: the child's hello carries fork_id, so the
+ * collector copies the parent's table exactly as of the fork. */
+struct fdt_rec_fork {
+    struct fdt_rec_header h;
+    uint64_t fork_id;
+    int32_t child_pid; /* FDT_REC_CHILD only */
+    int32_t tid;
 };
 
 struct fdt_rec_note {

@@ -78,6 +78,8 @@ static int send_hello(int sock, int memfd, int fork_parent) {
     }
     h->depth = fdt_g.depth;
     h->fork_parent = fork_parent;
+    h->fork_id = fork_parent ? fdt_tls_fork_id : 0;
+    h->flags = fdt_g.owner ? FDT_HELLO_OWNER : 0;
     char *p = hello_buf + sizeof *h;
     size_t room = sizeof hello_buf - sizeof *h;
     ssize_t e = syscall(SYS_readlink, "/proc/self/exe", p, room > 4096 ? 4096 : room);
@@ -195,4 +197,23 @@ int fdt_protect_own_fd_before_dup2(int newfd) {
     }
     errno = saved;
     return 0;
+}
+
+/* The owner of a bare-mode collector, at exit: ask for the report and wait
+ * until it is written, so that it appears before the shell's prompt. */
+void fdt_wait_for_report(void) {
+    int fd = fdt_g.sock_fd;
+    if (fd < 0 || !fdt_g.owner) return;
+    struct fdt_msg_ack req = { FDT_MSG_REPORT_REQUEST, 0 };
+    if (syscall(SYS_sendto, fd, &req, sizeof req, MSG_NOSIGNAL, NULL, 0) != (long)sizeof req) return;
+    for (;;) {
+        struct pollfd pfd = { fd, POLLIN, 0 };
+        long r = syscall(SYS_poll, &pfd, 1, 60000);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return;
+        struct fdt_msg_ack done;
+        ssize_t n = syscall(SYS_recvfrom, fd, &done, sizeof done, 0, NULL, NULL);
+        if (n < 0 && errno == EINTR) continue;
+        return; /* the report is written, or the collector is gone */
+    }
 }

@@ -95,6 +95,39 @@ void fdt_record_setfd(int fd, int cloexec, enum fdt_call call) {
     errno = saved;
 }
 
+/* Called by fork/_Fork before the real call: the child's hello names this
+ * id, and the collector copies the parent's table as of this record. */
+uint64_t fdt_record_fork(void) {
+    if (!fdt_should_record()) return 0;
+    int saved = errno;
+    uint64_t id = ((uint64_t)(uint32_t)fdt_g.pid << 32) | (__atomic_add_fetch(&fdt_g.fork_seq, 1, __ATOMIC_RELAXED) & 0xffffffffu);
+    fdt_tls_fork_id = id;
+    struct fdt_rec_fork *r = fdt_ring_reserve(sizeof *r);
+    if (r) {
+        r->h.time_ns = fdt_now_ns();
+        r->fork_id = id;
+        r->child_pid = 0;
+        r->tid = fdt_gettid();
+        fdt_ring_commit(r, FDT_REC_FORK, 0, sizeof *r);
+    }
+    errno = saved;
+    return id;
+}
+
+void fdt_record_child(uint64_t fork_id, pid_t child) {
+    if (!fork_id || !fdt_should_record()) return;
+    int saved = errno;
+    struct fdt_rec_fork *r = fdt_ring_reserve(sizeof *r);
+    if (r) {
+        r->h.time_ns = fdt_now_ns();
+        r->fork_id = fork_id;
+        r->child_pid = child;
+        r->tid = fdt_gettid();
+        fdt_ring_commit(r, FDT_REC_CHILD, 0, sizeof *r);
+    }
+    errno = saved;
+}
+
 void fdt_record_note(const char *text) {
     int saved = errno;
     uint16_t len = (uint16_t)strnlen(text, 512);

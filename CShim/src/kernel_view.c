@@ -113,7 +113,7 @@ void fdt_send_exit_view(enum fdt_exit_how how, int status) {
         struct rlimit rl = { 0, 0 };
         getrlimit(RLIMIT_NOFILE, &rl);
         r->h.time_ns = fdt_now_ns();
-        r->status = status;
+        r->status = how == FDT_EXIT_NORMAL ? __atomic_load_n(&fdt_g.exit_status, __ATOMIC_ACQUIRE) : status;
         r->how = how;
         r->rlimit_soft = rl.rlim_cur;
         r->rlimit_hard = rl.rlim_max;
@@ -125,6 +125,7 @@ void fdt_send_exit_view(enum fdt_exit_how how, int status) {
         end->time_ns = fdt_now_ns();
         fdt_ring_commit(end, FDT_REC_EXIT_END, 0, sizeof *end);
     }
+    if (fdt_g.owner) fdt_wait_for_report();
     fdt_tls_busy--;
     errno = saved;
 }

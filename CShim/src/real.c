@@ -25,3 +25,5 @@ void fdt_resolve_real(void) {
     resolving_here = 0;
     __atomic_store_n(&state, 2, __ATOMIC_RELEASE);
 }
+
+void *fdt_lookup_next(const char *name) { return dlsym(RTLD_NEXT, name); }

@@ -78,6 +78,7 @@ struct winsize;
     X(popen, FILE *, (const char *, const char *)) \
     X(pclose, int, (FILE *)) \
     X(_exit, void, (int)) \
+    X(exit, void, (int)) \
     X(_Exit, void, (int)) \
     X(fork, pid_t, (void)) \
     X(_Fork, pid_t, (void)) \
@@ -91,6 +92,7 @@ struct fdt_real_table {
 
 extern struct fdt_real_table fdt_real;
 void fdt_resolve_real(void);
+void *fdt_lookup_next(const char *name);
 
 /* Resolves on first use: calls may arrive before the constructor ran. */
 #define FDT_REAL(name) \

@@ -28,6 +28,10 @@ struct fdt_state {
     uint32_t group_seq;   /* atomic: groups of descriptors made by one call */
     int warned;           /* atomic: the one warning line was printed */
     int exit_sent;        /* atomic: the kernel view at exit was sent */
+    int exit_status;      /* from exit() or main's return, -1 if unknown */
+    int owner;            /* this image started the collector (bare mode) */
+    int follow;           /* trace fork children and exec'd programs */
+    uint64_t fork_seq;    /* atomic: ids of FDT_REC_FORK records */
 };
 extern struct fdt_state fdt_g;
 
@@ -35,6 +39,8 @@ extern struct fdt_state fdt_g;
  * by the vfork trampoline so that a vfork child records nothing. */
 extern FDT_TLS int fdt_tls_busy;
 extern FDT_TLS int fdt_tls_vfork;
+/* The id of the fork this thread is making (read by the fork child). */
+extern FDT_TLS uint64_t fdt_tls_fork_id;
 
 void fdt_ensure_init(void);
 void fdt_after_fork_child(void);
@@ -88,6 +94,13 @@ void fdt_record_close(int fd, enum fdt_call call);
 void fdt_record_close_range(unsigned first, unsigned last, enum fdt_call call, int cloexec_only);
 void fdt_record_setfd(int fd, int cloexec, enum fdt_call call);
 void fdt_record_note(const char *text);
+
+uint64_t fdt_record_fork(void);
+void fdt_record_child(uint64_t fork_id, pid_t child);
+
+/* ---- bare mode: a collector started by the shim (bare_collector.c) ---- */
+int fdt_start_collector(void);
+void fdt_wait_for_report(void);
 
 /* ---- the kernel's view of the fd table (kernel_view.c) ---- */
 void fdt_send_inherited(void);

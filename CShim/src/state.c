@@ -16,9 +16,10 @@
 #include <dlfcn.h>
 #include <sched.h>
 
-struct fdt_state fdt_g = { .sock_fd = -1, .depth = FDT_DEFAULT_DEPTH };
+struct fdt_state fdt_g = { .sock_fd = -1, .depth = FDT_DEFAULT_DEPTH, .exit_status = -1, .follow = 1 };
 FDT_TLS int fdt_tls_busy;
 FDT_TLS int fdt_tls_vfork;
+FDT_TLS uint64_t fdt_tls_fork_id;
 static FDT_TLS int initializing_here;
 
 uint64_t fdt_now_ns(void) {
@@ -82,6 +83,30 @@ static void find_own_text(void) {
     }
 }
 
+/* --no-follow: programs this one execs load no shim. */
+static void stop_following(void) {
+    const char *pre = getenv("LD_PRELOAD");
+    if (!pre) return;
+    char kept[4096];
+    size_t k = 0;
+    const char *p = pre;
+    while (*p) {
+        while (*p == ' ' || *p == ':') p++;
+        const char *start = p;
+        while (*p && *p != ' ' && *p != ':') p++;
+        size_t len = (size_t)(p - start);
+        if (!len) break;
+        if (memmem(start, len, "libfdtrace", 10) != NULL) continue;
+        if (k + len + 2 >= sizeof kept) break;
+        if (k) kept[k++] = ' ';
+        memcpy(kept + k, start, len);
+        k += len;
+    }
+    kept[k] = 0;
+    if (k) setenv("LD_PRELOAD", kept, 1);
+    else unsetenv("LD_PRELOAD");
+}
+
 static void on_fork_prepare(void) {}
 static void on_fork_parent(void) {}
 
@@ -102,8 +127,10 @@ void fdt_after_fork_child(void) {
         fdt_g.ring_data = NULL;
     }
     fdt_g.pid = (pid_t)syscall(SYS_getpid);
+    fdt_g.owner = 0;
     __atomic_store_n(&fdt_g.exit_sent, 0, __ATOMIC_RELEASE);
-    if (!was_active) return;
+    __atomic_store_n(&fdt_g.exit_status, -1, __ATOMIC_RELEASE);
+    if (!was_active || !fdt_g.follow) return;
     fdt_stack_table_reset();
     fdt_modules_reset_sent();
     int saved = errno;
@@ -133,17 +160,28 @@ void fdt_ensure_init(void) {
     fdt_g.pid = (pid_t)syscall(SYS_getpid);
     const char *sock = getenv(FDT_ENV_SOCKET);
     const char *depth = getenv(FDT_ENV_DEPTH);
+    const char *owner = getenv("FDTRACE_OWNER");
+    const char *follow = getenv("FDTRACE_FOLLOW");
+    fdt_g.follow = !(follow && strcmp(follow, "0") == 0);
     if (parse_depth(depth, &fdt_g.depth) < 0) {
         fdt_disable("FDTRACE_DEPTH must be a whole number from 1 to 256");
-    } else if (!sock || !*sock) {
-        fdt_disable("FDTRACE_SOCKET is not set (start the program with `fdtrace run`)");
     } else {
         find_own_text();
         /* The first backtrace() loads libgcc_s: do it now, not in a hook. */
         void *warm[4];
         backtrace(warm, 4);
         fdt_modules_init();
-        if (fdt_connect(0) == 0) {
+        int ready = 0;
+        if (!sock || !*sock) {
+            ready = fdt_start_collector() == 0;
+            fdt_g.owner = ready;
+        } else {
+            ready = 1;
+            /* An exec'd image of the process that started the collector. */
+            fdt_g.owner = owner && atoi(owner) == (int)fdt_g.pid;
+        }
+        if (!fdt_g.follow) stop_following();
+        if (ready && fdt_connect(0) == 0) {
             __atomic_store_n(&fdt_g.active, 1, __ATOMIC_RELEASE);
             fdt_modules_ensure_known(NULL, 0);
             fdt_send_inherited();

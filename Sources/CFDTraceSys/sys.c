@@ -137,3 +137,26 @@ int fdtc_wifexited(int status) { return WIFEXITED(status); }
 int fdtc_wexitstatus(int status) { return WEXITSTATUS(status); }
 int fdtc_wifsignaled(int status) { return WIFSIGNALED(status); }
 int fdtc_wtermsig(int status) { return WTERMSIG(status); }
+
+int fdtc_spawn_daemon(pid_t *pid, const char *path, char *const argv[], char *const envp[], int ready_fd) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    if (ready_fd != 3) posix_spawn_file_actions_adddup2(&fa, ready_fd, 3);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSID);
+    int rc = posix_spawn(pid, path, &fa, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    return rc;
+}
+
+int fdtc_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0; }

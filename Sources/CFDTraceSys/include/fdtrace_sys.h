@@ -37,6 +37,11 @@ int fdtc_pidfd_open(pid_t pid);
 int fdtc_reap(pid_t pid, int *status);
 
 int fdtc_open_report(const char *path);
+int fdtc_pipe_cloexec(int fds[2]);
+
+/* Starts the bare-mode collector in a new session: stdin/stdout on
+ * /dev/null, stderr kept, `ready_fd` as descriptor 3, nothing else. */
+int fdtc_spawn_daemon(pid_t *pid, const char *path, char *const argv[], char *const envp[], int ready_fd);
 
 int fdtc_wifexited(int status);
 int fdtc_wexitstatus(int status);

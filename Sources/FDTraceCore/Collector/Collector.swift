@@ -37,6 +37,49 @@ public final class Collector {
     }
 
     public var openConnections: Int { connections.count }
+    /// The process that started this collector (bare mode).
+    public private(set) var ownerPID: Int32?
+
+    /// Children announced by a fork that have not connected and still live.
+    public var pendingChildren: [Int32] {
+        let connected = Set(processes.map(\.pid))
+        return processes.flatMap { $0.expectedChildren.keys }.filter { pid in
+            !connected.contains(pid) && kill(pid, 0) == 0 && !Self.isZombie(pid)
+        }
+    }
+
+    /// The kernel's start time of a process (/proc/PID/stat field 22): the
+    /// same across exec, different when a pid is reused.
+    static func kernelStartTime(_ pid: Int32) -> UInt64? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 19 ? UInt64(fields[19]) : nil
+    }
+
+    static func isZombie(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return true }
+        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+    }
+
+    /// Whether the latest image of `pid` asked for the report.
+    public func reportRequested(by pid: Int32) -> Bool {
+        processes.last { $0.pid == pid }?.reportRequested ?? false
+    }
+
+    /// Tells the owner that its report is written (it waits at exit).
+    public func sendReportDone(to pid: Int32) {
+        for c in connections.values where processes[c.key].pid == pid {
+            var done = fdt_msg_ack(type: FDT_MSG_REPORT_DONE.rawValue, status: 0)
+            _ = fdtc_send(c.sock, &done, MemoryLayout<fdt_msg_ack>.size)
+        }
+    }
+
+    /// Whether any image of `pid` is still connected.
+    public func isConnected(_ pid: Int32) -> Bool {
+        connections.values.contains { processes[$0.key].pid == pid }
+    }
 
     /// One round: waits up to `timeoutMs` for activity on the session, the
     /// connections and `extra` descriptors, accepts newcomers, drains rings
@@ -52,9 +95,13 @@ public final class Collector {
         _ = Glibc.poll(&fds, nfds_t(fds.count), busy ? 0 : timeoutMs)
         if fds[0].revents != 0 { acceptAll() }
         for c in conns { drain(c, limit: 1 << 16) }
-        for (i, c) in conns.enumerated() where fds[1 + i].revents != 0 {
-            var b: UInt8 = 0
-            if recv(c.sock, &b, 1, Int32(MSG_DONTWAIT)) == 0 || fds[1 + i].revents & Int16(POLLHUP | POLLERR) != 0 {
+        for (i, c) in conns.enumerated() where fds[1 + i].revents != 0 && connections[c.sock] != nil {
+            var msg = fdt_msg_ack()
+            let n = recv(c.sock, &msg, MemoryLayout<fdt_msg_ack>.size, Int32(MSG_DONTWAIT))
+            if n == MemoryLayout<fdt_msg_ack>.size && msg.type == FDT_MSG_REPORT_REQUEST.rawValue {
+                drain(c, limit: .max)
+                processes[c.key].reportRequested = true
+            } else if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) {
                 finish(c)
             }
         }
@@ -112,21 +159,33 @@ public final class Collector {
             return "pid \(peerPID): \(error)"
         }
         let exe = String(decoding: buf[helloSize..<helloSize + Int(hello.exe_len)], as: UTF8.self)
+        if hello.flags & FDT_HELLO_OWNER != 0 { ownerPID = hello.pid }
         let argvBytes = buf[helloSize + Int(hello.exe_len)..<helloSize + Int(hello.exe_len) + Int(hello.argv_len)]
         let argv = argvBytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
         let command = argv.last == "" ? Array(argv.dropLast()) : argv
-        // A new image of a pid whose previous image is still listed: exec.
-        if let prev = processes.lastIndex(where: { $0.pid == hello.pid && $0.end != .execed }),
-           processes[prev].exitBegin == nil {
-            processes[prev].end = .execed
-        }
         let key = processes.count
         var p = TracedProcess(key: key, pid: hello.pid, ppid: hello.ppid, forkParent: hello.fork_parent,
                               command: command, executable: exe, startTime: hello.start_time_ns,
                               rlimitSoft: hello.rlimit_soft, rlimitHard: hello.rlimit_hard)
+        // A new image of a pid whose previous image did not exit: exec.
+        p.kernelStartTime = Self.kernelStartTime(hello.pid)
+        if let prev = processes.lastIndex(where: { $0.pid == hello.pid && $0.end != .execed }),
+           processes[prev].exitBegin == nil, processes[prev].kernelStartTime == p.kernelStartTime {
+            if let c = connections.values.first(where: { $0.key == prev }) { drain(c, limit: .max); drop(c) }
+            processes[prev].end = .execed
+            if processes[prev].endTime == nil { processes[prev].endTime = hello.start_time_ns }
+            p.execPredecessor = prev
+        }
         if hello.fork_parent != 0, let parent = processes.lastIndex(where: { $0.pid == hello.fork_parent }) {
-            // A fork child starts with a copy of its parent's table.
-            p.table = processes[parent].table.copy(to: key)
+            // A fork child starts with its parent's table as of the fork:
+            // the parent wrote that record before the child existed.
+            if let c = connections.values.first(where: { $0.key == parent }) { drain(c, limit: .max) }
+            if let snap = processes[parent].forkSnapshots.removeValue(forKey: hello.fork_id) {
+                p.table = snap.copy(to: key)
+            } else {
+                p.table = processes[parent].table.copy(to: key)
+            }
+            processes[parent].expectedChildren.removeValue(forKey: hello.pid)
         }
         processes.append(p)
         var ack = fdt_msg_ack(type: FDT_MSG_ACK.rawValue, status: 0)
@@ -144,14 +203,48 @@ public final class Collector {
             try c.ring.drain(limit: limit) { bytes in
                 let record = try RecordDecoder.decode(bytes)
                 processes[c.key].apply(record, registry: &registry)
+                if case .inherited(let k) = record { attributeInherited(k, in: c.key) }
             }
         } catch {
             let p = processes[c.key]
             processes[c.key].streamError = "pid \(p.pid): \(error); its events are no longer read"
-            close(c.sock)
-            connections.removeValue(forKey: c.sock)
+            drop(c)
             if processes[c.key].end == .running { processes[c.key].end = .exited(reconciled: false) }
         }
+    }
+
+    /// Finds where an inherited descriptor was opened: in the image this
+    /// one replaced by exec, or else in the traced parent that spawned it
+    /// (checked by inode, since the parent's numbers may have moved on).
+    private func attributeInherited(_ k: KernelFD, in key: Int) {
+        guard k.fd > 2 else { return }
+        let p = processes[key]
+        var source: TracedProcess? = p.execPredecessor.map { processes[$0] }
+        var sameInode = true
+        if source == nil, let parent = processes.lastIndex(where: { $0.pid == p.ppid && $0.end == .running }) {
+            source = processes[parent]
+            var st = stat()
+            sameInode = stat("/proc/\(p.ppid)/fd/\(k.fd)", &st) == 0 && UInt64(st.st_ino) == k.inode
+        }
+        guard let src = source, sameInode, let t = src.table.open[k.fd] else { return }
+        let origin: InheritedOrigin
+        if t.origin == .inherited, let earlier = t.inheritedFrom {
+            origin = earlier // carried through several execs
+        } else if t.origin == .traced {
+            origin = InheritedOrigin(processKey: src.key, pid: src.pid, command: src.command, call: t.call,
+                                     stack: t.stack, cloexec: t.cloexec)
+        } else {
+            return
+        }
+        processes[key].table.attribute(fd: k.fd, to: origin)
+        if let tracked = processes[key].table.open[k.fd], processes[key].inheritedLeaks.count < 65536 {
+            processes[key].inheritedLeaks.append(tracked)
+        }
+    }
+
+    private func drop(_ c: Connection) {
+        close(c.sock)
+        connections.removeValue(forKey: c.sock)
     }
 
     private func finish(_ c: Connection) {

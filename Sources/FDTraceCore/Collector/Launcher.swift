@@ -45,21 +45,14 @@ public enum Launcher {
 
     public static func spawn(path: String, argv: [String], env: [String]) throws -> pid_t {
         var pid: pid_t = 0
-        let rc = withCStrings(argv) { cargv in
-            withCStrings(env) { cenv in fdtc_spawn(&pid, path, cargv, cenv) }
+        let rc = withCStringArray(argv) { cargv in
+            withCStringArray(env) { cenv in fdtc_spawn(&pid, path, cargv, cenv) }
         }
         guard rc == 0 else {
             let status = rc == ENOENT ? ExitStatus.notFound : ExitStatus.notExecutable
             throw FDTraceError("\(argv[0]): cannot execute: \(String(cString: strerror(rc)))", status: status)
         }
         return pid
-    }
-
-    private static func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
-        var ptrs: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
-        ptrs.append(nil)
-        defer { for p in ptrs { free(p) } }
-        return body(ptrs)
     }
 }
 

@@ -63,7 +63,7 @@ public struct RunSession {
                 }
             }
             if status != nil {
-                if collector.openConnections == 0 { break }
+                if collector.openConnections == 0 && collector.pendingChildren.isEmpty { break }
                 if let d = lingerDeadline, monotonicNow() > d { collector.abandonRemaining(); break }
             }
         }

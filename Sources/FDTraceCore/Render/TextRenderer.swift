@@ -13,12 +13,16 @@ public struct TextRenderer {
 
     public func render(_ report: Report) -> String {
         var out = ""
-        let quiet = report.processes.filter { $0.leaks.isEmpty && $0.unknownOrigin.isEmpty && $0.internalErrors.isEmpty && $0.notes.isEmpty }
-        let loud = report.processes.filter { p in !quiet.contains(where: { $0.pid == p.pid && $0.command == p.command && $0.ended == p.ended }) }
-        for p in loud { out += renderProcess(p) }
+        let root = report.processes.first?.pid
+        func isQuiet(_ p: ProcessReport) -> Bool {
+            p.leaks.isEmpty && p.inheritedLeaks.isEmpty && p.unknownOrigin.isEmpty && p.internalErrors.isEmpty && p.notes.isEmpty
+        }
+        let quiet = report.processes.filter(isQuiet)
+        let loud = report.processes.filter { !isQuiet($0) }
+        for p in loud { out += renderProcess(p, root: root) }
         if !quiet.isEmpty {
             if loud.isEmpty && quiet.count == 1 {
-                out += renderProcess(quiet[0])
+                out += renderProcess(quiet[0], root: root)
             } else {
                 let names = quiet.prefix(5).map { "\(Self.commandLine($0.command, fallback: $0.executable)) (\($0.pid))" }
                 out += "fdtrace: \(quiet.count) more process\(quiet.count == 1 ? "" : "es") without leaks: \(names.joined(separator: ", "))\(quiet.count > 5 ? ", …" : "")\n"
@@ -34,8 +38,9 @@ public struct TextRenderer {
         return line.count > 80 ? String(line.prefix(77)) + "..." : line
     }
 
-    func renderProcess(_ p: ProcessReport) -> String {
-        var out = "fdtrace: \(Self.commandLine(p.command, fallback: p.executable)) (pid \(p.pid)) \(endText(p))"
+    func renderProcess(_ p: ProcessReport, root: Int32?) -> String {
+        let ids = p.ppid > 0 && p.pid != root ? "pid \(p.pid), parent \(p.ppid)" : "pid \(p.pid)"
+        var out = "fdtrace: \(Self.commandLine(p.command, fallback: p.executable)) (\(ids)) \(endText(p))"
         out += " after \(Self.seconds(p.durationSeconds))\n"
         let apart = p.standard.count + p.inherited.count
         let limit = "limit \(Self.limit(p.rlimitSoft))/\(Self.limit(p.rlimitHard))"
@@ -47,6 +52,11 @@ public struct TextRenderer {
             out += "  \(p.leakedDescriptors) leaked descriptor\(p.leakedDescriptors == 1 ? "" : "s") from \(p.leaks.count) site\(p.leaks.count == 1 ? "" : "s"):\n"
         }
         for g in p.leaks { out += renderGroup(g) }
+        if !p.inheritedLeaks.isEmpty {
+            let n = p.inheritedLeaks.reduce(0) { $0 + $1.count }
+            out += "  \(n) descriptor\(n == 1 ? "" : "s") inherited without close-on-exec (leaked into this program):\n"
+            for g in p.inheritedLeaks { out += renderGroup(g) }
+        }
         if !p.unknownOrigin.isEmpty {
             out += "  \(p.unknownOrigin.count) of origin unknown (opened where the shim cannot see, e.g. raw syscalls):\n"
             for f in p.unknownOrigin.prefix(20) { out += "    fd \(f.fd)  \(Self.describe(f))\n" }
@@ -64,7 +74,9 @@ public struct TextRenderer {
     }
 
     func renderGroup(_ g: LeakGroup) -> String {
-        var out = "  \(g.count) × \(g.summary)    \(g.call)\n"
+        var out = "  \(g.count) × \(g.summary)    \(g.call)"
+        if let by = g.openedBy { out += " in \(Self.commandLine(by.command, fallback: "?")) (pid \(by.pid))" }
+        out += "\n"
         let shown = Self.trimmed(g.frames).prefix(maxFrames)
         let width = min(40, shown.map { ($0.function ?? "??").count }.max() ?? 0)
         for (i, f) in shown.enumerated() {

@@ -30,6 +30,9 @@ public struct ProcessReport: Codable, Sendable, Equatable {
     public var rlimitHard: UInt64
     public var leakedDescriptors: Int
     public var leaks: [LeakGroup]
+    /// Descriptors this program inherited from a traced program that opened
+    /// them without close-on-exec (grouped by where they were opened).
+    public var inheritedLeaks: [LeakGroup]
     public var standard: [FDReport]
     public var inherited: [FDReport]
     public var unknownOrigin: [FDReport]
@@ -58,6 +61,13 @@ public struct LeakGroup: Codable, Sendable, Equatable {
     public var highlight: Int?
     public var frames: [FrameReport]
     public var fds: [FDReport]
+    /// For inherited descriptors: the program that opened them.
+    public var openedBy: OpenedBy?
+}
+
+public struct OpenedBy: Codable, Sendable, Equatable, Hashable {
+    public var pid: Int32
+    public var command: [String]
 }
 
 public struct FrameReport: Codable, Sendable, Equatable, Hashable {

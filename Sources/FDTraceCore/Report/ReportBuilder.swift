@@ -24,23 +24,31 @@ public struct ReportBuilder {
     struct Leak {
         var tracked: TrackedFD
         var description: FDDescription
+        /// Where the descriptor was opened (for inherited ones: elsewhere).
+        var call: Call { tracked.inheritedFrom?.call ?? tracked.call }
+        var stack: StackRef? { tracked.inheritedFrom?.stack ?? tracked.stack }
+        var openedBy: OpenedBy? { tracked.inheritedFrom.map { OpenedBy(pid: $0.pid, command: $0.command) } }
     }
 
     public func build(command: [String], exitStatus: Int32?, notes: [String] = []) -> Report {
         // 1. Per process: what is open at exit, and where it came from.
-        var perProcess: [(TracedProcess, ProcessReport, [Leak])] = []
+        var perProcess: [(TracedProcess, ProcessReport, [Leak], [Leak])] = []
         var wanted = Set<RawFrame>()
         for p in processes {
             let (report, leaks) = classify(p)
-            for l in leaks { if let s = l.tracked.stack, let frames = stackFrames(s) { wanted.formUnion(frames) } }
-            perProcess.append((p, report, leaks))
+            let inheritedLeaks = p.inheritedLeaks.map { t in
+                Leak(tracked: t, description: t.inheritedView.map(FDClassifier.describe) ?? FDDescription(kind: "unknown"))
+            }
+            for l in leaks + inheritedLeaks { if let s = l.stack, let frames = stackFrames(s) { wanted.formUnion(frames) } }
+            perProcess.append((p, report, leaks, inheritedLeaks))
         }
         // 2. Symbolize every frame that will be shown, in one batch.
         let symbols = wanted.isEmpty ? [:] : symbolizer.symbolize(wanted, modules: registry)
         // 3. Group leaks by call and symbolized stack.
         var reports: [ProcessReport] = []
-        for (_, var report, leaks) in perProcess {
+        for (_, var report, leaks, inheritedLeaks) in perProcess {
             report.leaks = group(leaks, symbols: symbols)
+            report.inheritedLeaks = group(inheritedLeaks, symbols: symbols)
             report.leakedDescriptors = leaks.count
             reports.append(report)
         }
@@ -68,6 +76,8 @@ public struct ReportBuilder {
                 ?? t.opening.map(FDClassifier.describe) ?? FDDescription(kind: "unknown")
             if t.fd <= 2 {
                 standard.append(fdReport(t.fd, desc, t, p))
+            } else if t.origin == .inherited && t.inheritedFrom != nil {
+                continue // listed with the inherited leaks
             } else if t.origin == .inherited {
                 inherited.append(fdReport(t.fd, desc, t, p))
             } else {
@@ -81,7 +91,9 @@ public struct ReportBuilder {
         }
         let ended: String
         var exitCode: Int32? = nil, signal: Int32? = nil
-        switch p.end {
+        // An owner still waiting for this report has already exited.
+        let ending: TracedProcess.End = p.end == .running && reconciled ? .exited(reconciled: true) : p.end
+        switch ending {
         case .execed: ended = "exec"
         case .running: ended = "running"
         case .exited:
@@ -99,7 +111,7 @@ public struct ReportBuilder {
         let end = p.endTime ?? p.startTime
         var notes = p.notes
         if let err = p.streamError { notes.append(err) }
-        if !reconciled && p.end != .execed && p.end != .running {
+        if !reconciled && ending != .execed && ending != .running {
             notes.append("unreconciled: the process ended without reporting its descriptors (killed by a signal?); the table is the tracer's view")
         }
         let report = ProcessReport(
@@ -110,7 +122,7 @@ public struct ReportBuilder {
             openAtExit: reconciled ? p.kernelView.count : p.table.open.count,
             peakOpen: max(p.table.peak, reconciled ? p.kernelView.count : 0),
             rlimitSoft: p.rlimitSoft, rlimitHard: p.rlimitHard,
-            leakedDescriptors: 0, leaks: [], standard: standard, inherited: inherited,
+            leakedDescriptors: 0, leaks: [], inheritedLeaks: [], standard: standard, inherited: inherited,
             unknownOrigin: unknown, internalErrors: internalErrs, notes: notes,
             events: EventCounts(
                 opens: p.table.opens, closes: p.table.closes,
@@ -130,12 +142,12 @@ public struct ReportBuilder {
     }
 
     private func group(_ leaks: [Leak], symbols: [RawFrame: [SymbolizedFrame]]) -> [LeakGroup] {
-        struct Key: Hashable { var call: String; var frames: [FrameReport] }
+        struct Key: Hashable { var call: String; var frames: [FrameReport]; var openedBy: OpenedBy? }
         var groups: [Key: [Leak]] = [:]
         var order: [Key] = []
         for l in leaks {
             var frames: [FrameReport] = []
-            if let s = l.tracked.stack, let raw = stackFrames(s) {
+            if let s = l.stack, let raw = stackFrames(s) {
                 for f in raw {
                     for sf in symbols[f] ?? [] {
                         frames.append(FrameReport(function: sf.function, file: sf.file, line: sf.line, module: sf.module,
@@ -145,10 +157,10 @@ public struct ReportBuilder {
             }
             // Group by source location, not by address: two return addresses
             // on one line are one site.
-            let key = Key(call: l.tracked.call.name, frames: frames.map {
+            let key = Key(call: l.call.name, frames: frames.map {
                 FrameReport(function: $0.function, file: $0.file, line: $0.line, module: $0.module,
                             address: $0.file == nil ? $0.address : "", inlined: $0.inlined)
-            })
+            }, openedBy: l.openedBy)
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(l)
         }
@@ -157,7 +169,7 @@ public struct ReportBuilder {
             let members = groups[key]!.sorted { $0.tracked.fd < $1.tracked.fd }
             let first = members[0]
             var frames: [FrameReport] = []
-            if let s = first.tracked.stack, let raw = stackFrames(s) {
+            if let s = first.stack, let raw = stackFrames(s) {
                 for f in raw {
                     for sf in symbols[f] ?? [] {
                         frames.append(FrameReport(function: sf.function, file: sf.file, line: sf.line, module: sf.module,
@@ -170,12 +182,12 @@ public struct ReportBuilder {
                 let d = m.description
                 return FDReport(fd: m.tracked.fd, kind: d.kind, path: d.path, deleted: d.deleted ? true : nil,
                                 protocol: d.proto, local: d.local, peer: d.peer, state: d.state,
-                                cloexec: m.tracked.cloexec, call: m.tracked.call.name, thread: m.tracked.tid,
+                                cloexec: m.tracked.cloexec, call: m.call.name, thread: m.tracked.tid,
                                 openedAt: nil)
             }
             out.append(LeakGroup(count: members.count, call: key.call,
                                  summary: Self.summarize(members.map(\.description)),
-                                 highlight: highlight, frames: frames, fds: fds))
+                                 highlight: highlight, frames: frames, fds: fds, openedBy: key.openedBy))
         }
         return out.sorted { $0.count != $1.count ? $0.count > $1.count : ($0.frames.first?.line ?? 0) < ($1.frames.first?.line ?? 0) }
     }

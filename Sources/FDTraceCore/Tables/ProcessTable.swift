@@ -23,6 +23,19 @@ public struct TrackedFD: Sendable, Equatable {
     public var opening: OpenEvent?
     /// What the kernel said when the descriptor was inherited.
     public var inheritedView: KernelFD?
+    /// For an inherited descriptor: the traced image that opened it.
+    public var inheritedFrom: InheritedOrigin?
+}
+
+/// The opening of an inherited descriptor in the image before exec (or in
+/// the parent that spawned this program).
+public struct InheritedOrigin: Sendable, Equatable {
+    public var processKey: Int
+    public var pid: Int32
+    public var command: [String]
+    public var call: Call
+    public var stack: StackRef?
+    public var cloexec: Bool
 }
 
 /// The table of open descriptors of one process image, driven by its
@@ -50,7 +63,7 @@ public struct ProcessTable: Sendable {
             open[e.fd] = TrackedFD(
                 fd: e.fd, origin: .traced, call: e.call, cloexec: e.cloexec,
                 stack: e.stackID == 0 ? nil : StackRef(process: processKey, id: e.stackID),
-                tid: e.tid, openedAt: e.time, group: e.group, opening: e, inheritedView: nil)
+                tid: e.tid, openedAt: e.time, group: e.group, opening: e, inheritedView: nil, inheritedFrom: nil)
             notePeak(e.time)
         case .close(let e):
             if open.removeValue(forKey: e.fd) != nil { closes += 1 } else { closesOfUnknown += 1 }
@@ -63,9 +76,9 @@ public struct ProcessTable: Sendable {
             open[e.fd]?.cloexec = e.cloexec
         case .inherited(let k):
             open[k.fd] = TrackedFD(fd: k.fd, origin: .inherited, call: .unknown, cloexec: k.cloexec, stack: nil,
-                                   tid: 0, openedAt: k.time, group: 0, opening: nil, inheritedView: k)
+                                   tid: 0, openedAt: k.time, group: 0, opening: nil, inheritedView: k, inheritedFrom: nil)
             notePeak(k.time)
-        case .stack, .module, .exitBegin, .kernelFD, .exitEnd, .note:
+        case .stack, .module, .exitBegin, .kernelFD, .exitEnd, .note, .fork, .child:
             break
         }
     }
@@ -76,6 +89,11 @@ public struct ProcessTable: Sendable {
 }
 
 extension ProcessTable {
+    /// Records where an inherited descriptor was opened.
+    public mutating func attribute(fd: Int32, to origin: InheritedOrigin) {
+        open[fd]?.inheritedFrom = origin
+    }
+
     /// The table a fork child starts with: its parent's, entries keeping
     /// the parent's opening stacks.
     public func copy(to key: Int) -> ProcessTable {

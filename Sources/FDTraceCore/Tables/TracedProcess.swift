@@ -29,6 +29,18 @@ public struct TracedProcess: Sendable {
     public var fullWaitNanoseconds: UInt64 = 0
     public var recordsLost: UInt64 = 0
     public var streamError: String?
+    /// Snapshots of the table at each fork, for the children's copies.
+    public var forkSnapshots: [UInt64: ProcessTable] = [:]
+    /// Children announced by fork, not yet connected.
+    public var expectedChildren: [Int32: UInt64] = [:]
+    /// The image this one replaced by exec (same pid), if traced.
+    public var execPredecessor: Int?
+    /// Descriptors this image inherited from a traced image that opened
+    /// them without close-on-exec.
+    public var inheritedLeaks: [TrackedFD] = []
+    /// The owner (bare mode) asked for the report.
+    public var reportRequested = false
+    public var kernelStartTime: UInt64?
 
     public init(key: Int, pid: Int32, ppid: Int32, forkParent: Int32, command: [String], executable: String,
                 startTime: UInt64, rlimitSoft: UInt64, rlimitHard: UInt64) {
@@ -54,6 +66,10 @@ public struct TracedProcess: Sendable {
             if exitBegin != nil { kernelViewComplete = true; endTime = t }
         case .note(_, let text):
             if notes.count < 100 { notes.append(text) }
+        case .fork(_, let id):
+            if forkSnapshots.count < 4096 { forkSnapshots[id] = table }
+        case .child(_, let id, let pid):
+            if expectedChildren.count < 65536 { expectedChildren[pid] = id }
         default:
             table.apply(record)
         }

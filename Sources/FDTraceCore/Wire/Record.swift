@@ -12,6 +12,10 @@ public enum Record: Equatable, Sendable {
     case kernelFD(KernelFD)
     case exitEnd(time: UInt64)
     case note(time: UInt64, text: String)
+    /// About to fork; the child's hello names `id`.
+    case fork(time: UInt64, id: UInt64)
+    /// fork `id` returned in the parent with `child`.
+    case child(time: UInt64, id: UInt64, pid: Int32)
 }
 
 public struct OpenEvent: Equatable, Sendable {

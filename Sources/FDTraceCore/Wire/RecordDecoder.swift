@@ -90,6 +90,13 @@ public enum RecordDecoder {
         case FDT_REC_NOTE.rawValue:
             let r: fdt_rec_note = try fixed(bytes)
             return .note(time: time, text: try string(bytes, at: MemoryLayout<fdt_rec_note>.size, length: Int(r.text_len)))
+        case FDT_REC_FORK.rawValue:
+            let r: fdt_rec_fork = try fixed(bytes)
+            return .fork(time: time, id: r.fork_id)
+        case FDT_REC_CHILD.rawValue:
+            let r: fdt_rec_fork = try fixed(bytes)
+            guard r.child_pid > 0 else { throw DecodeError("child pid \(r.child_pid)") }
+            return .child(time: time, id: r.fork_id, pid: r.child_pid)
         default:
             throw DecodeError("unknown record type \(header.type)")
         }

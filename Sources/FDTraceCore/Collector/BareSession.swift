@@ -1,0 +1,77 @@
+import CFDTraceSys
+import Foundation
+
+/// The collector a bare `LD_PRELOAD=libfdtrace.so CMD` starts: it serves
+/// the traced tree until the process that started it (the owner) asks for
+/// the report at its exit, or is gone, and the rest of the tree has ended
+/// or the bounded wait ran out.
+public struct BareSession {
+    public var socketPath: String
+    public var rootPID: Int32
+    public var lingerSeconds: Double
+    /// Giving up when no process ever connects.
+    public var idleTimeoutSeconds: Double = 30
+
+    public init(socketPath: String, rootPID: Int32, lingerSeconds: Double) {
+        self.socketPath = socketPath
+        self.rootPID = rootPID
+        self.lingerSeconds = lingerSeconds
+    }
+
+    /// Listens, reports readiness on `readyFD`, collects. Returns the
+    /// collector (for the report) once the tree is done.
+    public func serve(readyFD: Int32) throws -> Collector {
+        let collector = try Collector(socketPath: socketPath)
+        var one: UInt8 = 1
+        _ = write(readyFD, &one, 1)
+        close(readyFD)
+        let start = monotonicNow()
+        var deadline: UInt64? = nil
+        while true {
+            _ = collector.poll(timeoutMs: 20)
+            let now = monotonicNow()
+            let requested = collector.reportRequested(by: rootPID)
+            let rootGone = !collector.isConnected(rootPID) && !Self.alive(rootPID)
+            if requested || rootGone {
+                if deadline == nil { deadline = now + UInt64(lingerSeconds * 1e9) }
+                let others = collector.openConnections - (collector.isConnected(rootPID) ? 1 : 0)
+                if others == 0 && collector.pendingChildren.isEmpty { break }
+                if now > deadline! { break }
+            } else if collector.processes.isEmpty && now - start > UInt64(idleTimeoutSeconds * 1e9) {
+                break
+            }
+        }
+        return collector
+    }
+
+    static func alive(_ pid: Int32) -> Bool { kill(pid, 0) == 0 && !Collector.isZombie(pid) }
+
+    /// Starts the serving collector in its own session and waits until it
+    /// listens. Used by the intermediate `fdtrace collect` the shim spawns.
+    public static func startDaemon(executable: String, arguments: [String]) throws {
+        var fds: [Int32] = [0, 0]
+        guard fdtc_pipe_cloexec(&fds) == 0 else { throw FDTraceError("cannot create a pipe", status: ExitStatus.tracerFailure) }
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "LD_PRELOAD")
+        var pid: pid_t = 0
+        let argv = [executable] + arguments
+        let rc = withCStringArray(argv) { a in
+            withCStringArray(env.map { "\($0.key)=\($0.value)" }) { e in fdtc_spawn_daemon(&pid, executable, a, e, fds[1]) }
+        }
+        close(fds[1])
+        defer { close(fds[0]) }
+        guard rc == 0 else { throw FDTraceError("cannot start the collector: \(String(cString: strerror(rc)))", status: ExitStatus.tracerFailure) }
+        var p = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
+        var byte: UInt8 = 0
+        guard poll(&p, 1, 10_000) == 1, read(fds[0], &byte, 1) == 1 else {
+            throw FDTraceError("the collector did not start listening", status: ExitStatus.tracerFailure)
+        }
+    }
+}
+
+func withCStringArray<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+    var ptrs: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    ptrs.append(nil)
+    defer { for p in ptrs { free(p) } }
+    return body(ptrs)
+}

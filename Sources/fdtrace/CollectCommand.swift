@@ -1,0 +1,49 @@
+import ArgumentParser
+import FDTraceCore
+import Foundation
+
+/// `fdtrace collect`: the collector a bare `LD_PRELOAD=libfdtrace.so CMD`
+/// starts by itself (not meant to be typed). Without --serve it starts the
+/// serving collector in a new session and exits once it listens; the shim
+/// reaps it, so the program never sees a child it did not make.
+struct Collect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Collector for bare LD_PRELOAD=libfdtrace.so runs (started by the shim).",
+        shouldDisplay: false
+    )
+
+    @Option(help: "The session socket to listen on.") var socket: String
+    @Option(help: "The pid of the process that started the collector.") var root: Int32
+    @Flag(help: "Serve (the daemon itself).") var serve = false
+
+    func run() throws {
+        do {
+            if !serve {
+                let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+                try BareSession.startDaemon(executable: exe, arguments: ["collect", "--serve", "--socket", socket, "--root", String(root)])
+                return
+            }
+            let env = ProcessInfo.processInfo.environment
+            let linger = env["FDTRACE_WAIT"].flatMap(Double.init) ?? 2
+            let session = BareSession(socketPath: socket, rootPID: root, lingerSeconds: linger)
+            let collector = try session.serve(readyFD: 3)
+            let rootImage = collector.processes.last { $0.pid == root }
+            let status = rootImage?.exitBegin.map { $0.status >= 0 ? $0.status : nil } ?? nil
+            let builder = ReportBuilder(processes: collector.processes, registry: collector.registry, symbolizer: LLVMSymbolizer())
+            let report = builder.build(command: collector.processes.first?.command ?? [], exitStatus: status, notes: collector.rejected)
+            let text = TextRenderer().render(report)
+            if let out = env["FDTRACE_OUTPUT"], !out.isEmpty {
+                try ReportFile(path: out).write(Data(text.utf8))
+            } else {
+                FileHandle.standardError.write(Data(text.utf8))
+            }
+            if let json = env["FDTRACE_JSON"], !json.isEmpty {
+                try ReportFile(path: json).write(try JSONRenderer.render(report))
+            }
+            collector.sendReportDone(to: root)
+        } catch let e as FDTraceError {
+            FileHandle.standardError.write(Data("fdtrace: \(e.message)\n".utf8))
+            throw ExitCode(e.status)
+        }
+    }
+}
