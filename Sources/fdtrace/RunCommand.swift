@@ -27,6 +27,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Seconds to wait for other traced processes after the program ended (default 2).", valueName: "SECONDS"))
     var wait: Double = 2
 
+    @Flag(name: .long, help: "Trace only the program itself, not the programs it starts or forks.")
+    var noFollow = false
+
     @Option(name: .long, help: ArgumentHelp("Frames shown per site in the text report (default 12).", valueName: "N"))
     var frames: Int = 12
 
@@ -49,7 +52,7 @@ struct Run: ParsableCommand {
             let library = try ShimLocator.locate()
             let textOut = try output.map { try ReportFile(path: $0) }
             let jsonOut = try json.map { try ReportFile(path: $0) }
-            let session = RunSession(command: command, library: library, depth: depth, lingerSeconds: wait)
+            let session = RunSession(command: command, library: library, depth: depth, lingerSeconds: wait, follow: !noFollow)
             let outcome = try session.run()
             let text = TextRenderer(maxFrames: frames, color: textOut == nil && isatty(2) != 0).render(outcome.report)
             if let textOut { try textOut.write(Data(text.utf8)) } else { FileHandle.standardError.write(Data(text.utf8)) }

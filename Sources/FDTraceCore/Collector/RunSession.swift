@@ -9,12 +9,15 @@ public struct RunSession {
     public var depth: Int?
     /// How long to wait for other traced processes after the root ended.
     public var lingerSeconds: Double
+    /// Trace fork children and exec'd programs too.
+    public var follow: Bool
 
-    public init(command: [String], library: String, depth: Int? = nil, lingerSeconds: Double = 2) {
+    public init(command: [String], library: String, depth: Int? = nil, lingerSeconds: Double = 2, follow: Bool = true) {
         self.command = command
         self.library = library
         self.depth = depth
         self.lingerSeconds = lingerSeconds
+        self.follow = follow
     }
 
     public struct Outcome {
@@ -30,7 +33,8 @@ public struct RunSession {
         let collector = try Collector(socketPath: socketPath)
         let sfd = fdtc_signalfd()
         defer { if sfd >= 0 { close(sfd) } }
-        let env = Launcher.environment(library: library, socket: socketPath, depth: depth)
+        var env = Launcher.environment(library: library, socket: socketPath, depth: depth)
+        if !follow { env.append("FDTRACE_FOLLOW=0") }
         let pid = try Launcher.spawn(path: path, argv: command, env: env)
         let pidfd = fdtc_pidfd_open(pid)
         defer { if pidfd >= 0 { close(pidfd) } }

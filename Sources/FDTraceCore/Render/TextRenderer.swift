@@ -42,6 +42,10 @@ public struct TextRenderer {
         let ids = p.ppid > 0 && p.pid != root ? "pid \(p.pid), parent \(p.ppid)" : "pid \(p.pid)"
         var out = "fdtrace: \(Self.commandLine(p.command, fallback: p.executable)) (\(ids)) \(endText(p))"
         out += " after \(Self.seconds(p.durationSeconds))\n"
+        if p.ended == "exec" {
+            for n in p.notes { out += "  note: \(n)\n" }
+            return out
+        }
         let apart = p.standard.count + p.inherited.count
         let limit = "limit \(Self.limit(p.rlimitSoft))/\(Self.limit(p.rlimitHard))"
         out += "  \(p.openAtExit) descriptor\(p.openAtExit == 1 ? "" : "s") open at exit (peak \(p.peakOpen), \(limit))"

@@ -74,7 +74,11 @@ public struct ReportBuilder {
             }
             let desc = k.map(FDClassifier.describe) ?? t.inheritedView.map(FDClassifier.describe)
                 ?? t.opening.map(FDClassifier.describe) ?? FDDescription(kind: "unknown")
-            if t.fd <= 2 {
+            if p.end == .execed {
+                // At exec, close-on-exec descriptors ended and the others
+                // went on into the next image, which reports them.
+                continue
+            } else if t.fd <= 2 {
                 standard.append(fdReport(t.fd, desc, t, p))
             } else if t.origin == .inherited && t.inheritedFrom != nil {
                 continue // listed with the inherited leaks

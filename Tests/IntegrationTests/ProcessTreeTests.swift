@@ -1,0 +1,157 @@
+import FDTraceCore
+import Foundation
+import Testing
+
+/// Process trees: fork, exec, spawn; one report for the tree.
+@Suite struct ProcessTreeTests {
+    @Test func forkedWorkersGetTheirOwnSections() throws {
+        let exe = try Fixture.build("fork_workers.c")
+        let (o, report) = try trace([exe])
+        #expect(o.status == 0)
+        #expect(o.stdout == "parent done\n")
+        let marks = try Fixture.leakLines("fork_workers.c")
+        let fileLine = try #require(marks["worker-file"]?.first), socketLine = try #require(marks["worker-socket"]?.first)
+        let pipeLine = try #require(marks["parent-pipe"]?.first)
+        let parent = try #require(report.processes.first)
+        #expect(parent.executable == exe)
+        expectAccounted(parent)
+        #expect(siteCounts(parent) == ["fork_workers.c:\(pipeLine) pipe": 6])
+        let workers = report.processes.filter { $0.ppid == parent.pid && $0.pid != parent.pid }
+        #expect(workers.count == 4)
+        var fileCounts: [Int] = []
+        for w in workers {
+            expectAccounted(w)
+            let counts = siteCounts(w)
+            #expect(counts["fork_workers.c:\(socketLine) socket"] == 2)
+            fileCounts.append(counts["fork_workers.c:\(fileLine) open"] ?? 0)
+            #expect(counts.count == 2)
+            #expect(w.exitStatus == 0)
+        }
+        #expect(fileCounts.sorted() == [1, 2, 3, 4])
+        let text = TextRenderer().render(report)
+        #expect(text.contains("(pid \(workers[0].pid), parent \(parent.pid)) exited 0"))
+    }
+
+    @Test func noFollowTracesOnlyTheProgram() throws {
+        let exe = try Fixture.build("fork_workers.c")
+        let (o, report) = try trace([exe], options: ["--no-follow"])
+        #expect(o.status == 0)
+        #expect(report.processes.count == 1)
+        #expect(report.processes.first?.leakedDescriptors == 6)
+    }
+
+    @Test func descriptorsLeakedIntoAnExecdProgramNameTheirOrigin() throws {
+        let exe = try Fixture.build("exec_inherit.c")
+        let line = try #require(try Fixture.leakLines("exec_inherit.c")["open"]?.first)
+        for args in [[exe], [exe, "no-such-program-fdtrace"]] {
+            let (o, report) = try trace(args)
+            #expect(o.status == 0)
+            let sleep = try #require(report.processes.last { $0.command.first == "sleep" })
+            let first = try #require(report.processes.first)
+            #expect(first.ended == "exec")
+            #expect(sleep.pid == first.pid)
+            expectAccounted(sleep)
+            #expect(sleep.inheritedLeaks.count == 1)
+            let g = try #require(sleep.inheritedLeaks.first)
+            #expect(g.count == 1 && g.call == "open" && g.summary == "file /etc/hostname")
+            #expect(g.site?.line == line && g.site?.file?.hasSuffix("exec_inherit.c") == true)
+            #expect(g.openedBy?.pid == first.pid)
+            #expect(!sleep.inherited.contains { $0.path == "/etc/passwd" })
+            let text = TextRenderer().render(report)
+            #expect(text.contains("1 descriptor inherited without close-on-exec (leaked into this program):"))
+            #expect(text.contains("exec_inherit.c:\(line)"))
+        }
+    }
+
+    @Test func pythonSubprocessChildrenCollapse() throws {
+        let python = try run(["python3", "-c", "import sys; print(sys.executable)"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let script = Paths.fixtures.appendingPathComponent("subprocess_loop.py").path
+        let plain = try run([python, script])
+        let (traced, report) = try trace([python, script], options: ["--output", "/dev/null"])
+        #expect(plain.status == 0)
+        #expect(traced.status == plain.status)
+        #expect(traced.stdout == plain.stdout)
+        #expect(traced.stderr == plain.stderr)
+        let py = try #require(report.processes.first)
+        expectAccounted(py)
+        #expect(py.leakedDescriptors == 10)
+        #expect(py.leaks.allSatisfy { $0.summary == "file /etc/hostname" })
+        let children = report.processes.filter { $0.command.first == "true" }
+        #expect(children.count == 30)
+        #expect(children.allSatisfy { $0.leaks.isEmpty && $0.inheritedLeaks.isEmpty && $0.reconciliation == "complete" })
+        let text = TextRenderer().render(report)
+        #expect(text.contains("fdtrace: 30 more processes without leaks"))
+        #expect(text.split(separator: "\n").filter { $0.hasPrefix("fdtrace:") }.count == 2)
+    }
+
+    @Test(arguments: ["sh-exec", "env", "bash-wrapper"])
+    func wrappersReportTheProgramAsIfRunDirectly(wrapper: String) throws {
+        let exe = try Fixture.build("open_family.c")
+        let dir = scratch()
+        let script = dir.appendingPathComponent("wrapper.sh")
+        try "#!/bin/bash\n# a pyenv-style shim\nset -e\nexec \"\(exe)\" \"$@\"\n".write(to: script, atomically: true, encoding: .utf8)
+        chmod(script.path, 0o755)
+        let argv: [String]
+        switch wrapper {
+        case "sh-exec": argv = ["/bin/sh", "-c", "exec \(exe)"]
+        case "env": argv = ["/usr/bin/env", exe]
+        default: argv = [script.path]
+        }
+        let (o, report) = try trace(argv)
+        #expect(o.status == 0)
+        let p = try #require(report.process(exe))
+        expectAccounted(p)
+        #expect(siteCounts(p) == (try expectedSites("open_family.c", k: 3)))
+        #expect(p.inheritedLeaks.isEmpty)
+        #expect(report.processes.filter { !$0.leaks.isEmpty }.count == 1)
+    }
+}
+
+/// `LD_PRELOAD=libfdtrace.so CMD` with no fdtrace around it.
+@Suite struct BareModeTests {
+    func bareEnv(_ extra: [String: String] = [:]) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["LD_PRELOAD"] = Paths.library
+        env.removeValue(forKey: "FDTRACE_SOCKET")
+        env.removeValue(forKey: "FDTRACE_OWNER")
+        for (k, v) in extra { env[k] = v }
+        return env
+    }
+
+    @Test func reportOnStderrAndWaitNeverSeesTheCollector() throws {
+        let exe = try Fixture.build("waiter.c")
+        let o = try run([exe], env: bareEnv())
+        #expect(o.status == 0)
+        #expect(o.stdout == "reaped 1 child(ren), then errno ECHILD\n")
+        let marks = try Fixture.leakLines("waiter.c")
+        #expect(o.stderr.contains("fdtrace: \(exe) (pid "))
+        #expect(o.stderr.contains("→ main   waiter.c:\(marks["open"]![0])"))
+        #expect(o.stderr.contains("waiter.c:\(marks["child-open"]![0])"))
+    }
+
+    @Test func jsonAndOutputFiles() throws {
+        let exe = try Fixture.build("open_family.c")
+        let dir = scratch()
+        let json = dir.appendingPathComponent("r.json").path, text = dir.appendingPathComponent("r.txt").path
+        let o = try run([exe], env: bareEnv(["FDTRACE_JSON": json, "FDTRACE_OUTPUT": text]))
+        #expect(o.status == 0)
+        #expect(o.stderr.isEmpty)
+        let report = try JSONRenderer.decode(try Data(contentsOf: URL(fileURLWithPath: json)))
+        let p = try #require(report.process(exe))
+        expectAccounted(p)
+        #expect(p.exitStatus == 0)
+        #expect(siteCounts(p) == (try expectedSites("open_family.c", k: 3)))
+        #expect(try String(contentsOfFile: text, encoding: .utf8).contains("30 leaked descriptors from 10 sites"))
+    }
+
+    @Test func bareChildrenJoinTheSameCollector() throws {
+        let exe = try Fixture.build("fork_workers.c")
+        let dir = scratch()
+        let json = dir.appendingPathComponent("r.json").path
+        let o = try run([exe], env: bareEnv(["FDTRACE_JSON": json, "FDTRACE_OUTPUT": "/dev/null"]))
+        #expect(o.status == 0)
+        let report = try JSONRenderer.decode(try Data(contentsOf: URL(fileURLWithPath: json)))
+        #expect(report.processes.count == 5)
+        #expect(report.processes.first?.leakedDescriptors == 6)
+    }
+}
