@@ -27,3 +27,15 @@ void fdt_resolve_real(void) {
 }
 
 void *fdt_lookup_next(const char *name) { return dlsym(RTLD_NEXT, name); }
+
+/* libc's syscall(), for the syscall trampoline (read there without a call). */
+void *fdt_real_syscall_ptr;
+
+void *fdt_real_syscall(void) {
+    void *p = __atomic_load_n(&fdt_real_syscall_ptr, __ATOMIC_ACQUIRE);
+    if (!p) {
+        p = dlsym(RTLD_NEXT, "syscall");
+        __atomic_store_n(&fdt_real_syscall_ptr, p, __ATOMIC_RELEASE);
+    }
+    return p;
+}

@@ -93,6 +93,7 @@ struct fdt_real_table {
 extern struct fdt_real_table fdt_real;
 void fdt_resolve_real(void);
 void *fdt_lookup_next(const char *name);
+void *fdt_real_syscall(void);
 
 /* Resolves on first use: calls may arrive before the constructor ran. */
 #define FDT_REAL(name) \

@@ -155,3 +155,30 @@ import Testing
         #expect(report.processes.first?.leakedDescriptors == 6)
     }
 }
+
+/// Children that skip fork handlers, and children that share our memory.
+@Suite struct CloneTests {
+    @Test func rawCloneAndForkVariants() throws {
+        let exe = try Fixture.build("clone_children.c")
+        let (o, report) = try trace([exe])
+        #expect(o.status == 0)
+        #expect(o.stdout == "parent still has fd 3: yes\n")
+        let marks = try Fixture.leakLines("clone_children.c")
+        let parentLine = try #require(marks["parent"]?.first)
+        let parent = try #require(report.processes.first)
+        expectAccounted(parent)
+        #expect(siteCounts(parent) == ["clone_children.c:\(parentLine) open": 1])
+        let children = report.processes.filter { $0.ppid == parent.pid }
+        var childSites: Set<String> = []
+        for c in children where !c.leaks.isEmpty {
+            expectAccounted(c)
+            let counts = siteCounts(c)
+            #expect(counts["clone_children.c:\(parentLine) open"] == 1)
+            #expect(counts.count == 2)
+            childSites.formUnion(counts.keys)
+        }
+        for name in ["clone", "raw-clone", "_Fork"] {
+            #expect(childSites.contains("clone_children.c:\(marks[name]![0]) open"), "\(name) child missing")
+        }
+    }
+}
