@@ -7,3 +7,6 @@ trap 'rm -rf "$dir"' EXIT
 cc -g -O1 -pthread demo/leaky_server.c -o "$dir/leaky_server"
 echo "\$ fdtrace run -- ./leaky_server 100"
 (cd "$dir" && fdtrace run -- ./leaky_server 100)
+echo
+echo "\$ LD_PRELOAD=libfdtrace.so ./leaky_server 10"
+(cd "$dir" && LD_PRELOAD=libfdtrace.so ./leaky_server 10)

@@ -125,7 +125,12 @@ void fdt_send_exit_view(enum fdt_exit_how how, int status) {
         end->time_ns = fdt_now_ns();
         fdt_ring_commit(end, FDT_REC_EXIT_END, 0, sizeof *end);
     }
-    if (fdt_g.owner) fdt_wait_for_report();
+    if (fdt_g.owner) {
+        /* The report goes to the same terminal or pipe: let the program's
+         * buffered output (flushed by libc right after us) come first. */
+        if (how == FDT_EXIT_NORMAL) fflush(NULL);
+        fdt_wait_for_report();
+    }
     fdt_tls_busy--;
     errno = saved;
 }
