@@ -13,6 +13,8 @@ command -v c++ >/dev/null 2>&1 || missing+=(g++)
 command -v readelf >/dev/null 2>&1 || missing+=(binutils)
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# libunwind's runtime library (the shim loads it with dlopen; no -dev needed).
+ldconfig -p 2>/dev/null | grep -q 'libunwind.so.8 ' || missing+=(libunwind8)
 symbolizer=""
 for c in "${FDTRACE_SYMBOLIZER:-}" "$(command -v llvm-symbolizer || true)" \
          "$(dirname "$(readlink -f "$(command -v swift)")")/llvm-symbolizer" \

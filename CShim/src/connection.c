@@ -18,26 +18,6 @@
 
 static char hello_buf[FDT_HELLO_MAX_BYTES];
 
-static long raw_fcntl(int fd, int cmd, long arg) { return syscall(SYS_fcntl, fd, cmd, arg); }
-
-/* Moves `fd` to a free number just below min(soft limit, 1024), far from the
- * numbers programs use, without growing the kernel's fd table much. */
-static int move_high(int fd, int avoid) {
-    struct rlimit rl;
-    long top = 1024;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)top) top = (long)rl.rlim_cur;
-    for (long n = top - 1; n > fd && n >= top - 64; n--) {
-        if (n == avoid) continue;
-        if (raw_fcntl((int)n, F_GETFD, 0) < 0 && errno == EBADF) {
-            if (syscall(SYS_dup3, fd, (int)n, O_CLOEXEC) == n) {
-                syscall(SYS_close, fd);
-                return (int)n;
-            }
-        }
-    }
-    return fd; /* no room up there: keep the number we have */
-}
-
 static size_t read_small_file(const char *path, char *buf, size_t cap) {
     int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
@@ -165,7 +145,7 @@ int fdt_connect(int fork_parent) {
         fdt_disable("the collector did not accept this process");
         return -1;
     }
-    fdt_g.sock_fd = move_high(sock, -1);
+    fdt_g.sock_fd = fdt_adopt_own_fd(sock);
     return 0;
 }
 
@@ -177,25 +157,6 @@ int fdt_collector_gone(void) {
     ssize_t n = syscall(SYS_recvfrom, fd, &c, 1, MSG_DONTWAIT | MSG_PEEK, NULL, NULL);
     if (n == 0) return 1;
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return 1;
-    return 0;
-}
-
-int fdt_is_own_fd(int fd) {
-    return fd >= 0 && fd == __atomic_load_n(&fdt_g.sock_fd, __ATOMIC_RELAXED);
-}
-
-/* dup2/dup3 onto our socket's number: move the socket out of the way first,
- * so the program gets exactly the descriptor it asked for. */
-int fdt_protect_own_fd_before_dup2(int newfd) {
-    if (!fdt_is_own_fd(newfd)) return 0;
-    int saved = errno;
-    int moved = (int)raw_fcntl(newfd, F_DUPFD_CLOEXEC, 3);
-    if (moved >= 0) {
-        int high = move_high(moved, newfd);
-        __atomic_store_n(&fdt_g.sock_fd, high, __ATOMIC_RELEASE);
-        syscall(SYS_close, newfd);
-    }
-    errno = saved;
     return 0;
 }
 

@@ -1,7 +1,7 @@
 /* Hooks: close, close_range, closefrom. A close is recorded *before* the
  * real call so that, when another thread's open reuses the number, the
- * collector sees the close first. The shim's own descriptor is never
- * closed: for the program it does not exist (EBADF), as untraced. */
+ * collector sees the close first. The shim's own descriptors are never
+ * closed: for the program they do not exist (EBADF), as untraced. */
 
 #include "shim.h"
 #include <errno.h>
@@ -12,23 +12,17 @@
 
 FDT_EXPORT int close(int fd) {
     if (FDT_UNLIKELY(fdt_is_own_fd(fd)) && !(fdt_tls_vfork && fdt_vfork_child_check())) {
+        if (fdt_tls_busy) {
+            /* libunwind replacing its own pipe, from inside the shim. */
+            fdt_forget_own_fd(fd);
+            return FDT_REAL(close)(fd);
+        }
         errno = EBADF;
         return -1;
     }
     if (fdt_should_record()) fdt_record_close(fd, FDT_CALL_CLOSE);
     int (*fn)(int) = FDT_REAL(close);
     return fn ? fn(fd) : (int)syscall(SYS_close, fd);
-}
-
-/* Runs close_range over [first, last] minus the shim's own descriptor. */
-static int close_range_around_own(unsigned first, unsigned last, int flags) {
-    int own = __atomic_load_n(&fdt_g.sock_fd, __ATOMIC_RELAXED);
-    int (*fn)(unsigned, unsigned, int) = FDT_REAL(close_range);
-    if (own < 0 || (unsigned)own < first || (unsigned)own > last) return fn(first, last, flags);
-    int r = 0;
-    if ((unsigned)own > first) r = fn(first, (unsigned)own - 1, flags);
-    if (r == 0 && (unsigned)own < last) r = fn((unsigned)own + 1, last, flags);
-    return r;
 }
 
 FDT_EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
@@ -39,7 +33,7 @@ FDT_EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
         fdt_record_close_range(first, last, FDT_CALL_CLOSE_RANGE, (flags & CLOSE_RANGE_CLOEXEC) != 0);
         errno = saved;
     }
-    return close_range_around_own(first, last, flags);
+    return fdt_close_range_except_own(first, last, flags, FDT_REAL(close_range));
 }
 
 FDT_EXPORT void closefrom(int lowfd) {
@@ -49,16 +43,17 @@ FDT_EXPORT void closefrom(int lowfd) {
     }
     unsigned first = lowfd < 0 ? 0 : (unsigned)lowfd;
     if (fdt_should_record()) fdt_record_close_range(first, UINT_MAX, FDT_CALL_CLOSEFROM, 0);
-    int own = __atomic_load_n(&fdt_g.sock_fd, __ATOMIC_RELAXED);
-    if (own < 0 || (unsigned)own < first) {
+    int own = fdt_lowest_own_at_or_above((int)first);
+    if (own < 0) {
         FDT_REAL(closefrom)(lowfd);
         return;
     }
+    /* glibc's closefrom would take ours too: close around them (one by
+     * one only on kernels without close_range). */
     int saved = errno;
-    if ((unsigned)own > first && close_range_around_own(first, (unsigned)own - 1, 0) != 0) {
-        /* No close_range (old kernel): close one by one, as glibc would. */
-        for (int fd = (int)first; fd < own; fd++) syscall(SYS_close, fd);
+    if (fdt_close_range_except_own(first, UINT_MAX, 0, FDT_REAL(close_range)) != 0) {
+        for (int fd = (int)first; fd < 65536; fd++)
+            if (!fdt_is_own_fd(fd)) syscall(SYS_close, fd);
     }
     errno = saved;
-    FDT_REAL(closefrom)(own + 1);
 }

@@ -5,8 +5,20 @@
 #include <stdarg.h>
 #include <sys/ioctl.h>
 
+/* A pipe made from inside the shim is libunwind's private one: it moves to
+ * the shim's protected numbers and is not the program's. */
+static int adopt_if_ours(int r, int fds[2]) {
+    if (r != 0 || !fdt_tls_busy) return 0;
+    int saved = errno;
+    fds[0] = fdt_adopt_own_fd(fds[0]);
+    fds[1] = fdt_adopt_own_fd(fds[1]);
+    errno = saved;
+    return 1;
+}
+
 FDT_EXPORT int pipe(int fds[2]) {
     int r = FDT_REAL(pipe)(fds);
+    if (adopt_if_ours(r, fds)) return r;
     if (r == 0 && fdt_should_record()) {
         struct fdt_open_info i = { FDT_CALL_PIPE, NULL, 0, -1, -1, -1, -1 };
         fdt_record_open_pair(fds, &i);
@@ -16,6 +28,7 @@ FDT_EXPORT int pipe(int fds[2]) {
 
 FDT_EXPORT int pipe2(int fds[2], int flags) {
     int r = FDT_REAL(pipe2)(fds, flags);
+    if (adopt_if_ours(r, fds)) return r;
     if (r == 0 && fdt_should_record()) {
         struct fdt_open_info i = { FDT_CALL_PIPE2, NULL, (flags & O_CLOEXEC) != 0, -1, -1, -1, -1 };
         fdt_record_open_pair(fds, &i);

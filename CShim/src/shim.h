@@ -69,10 +69,17 @@ void fdt_ring_commit(void *rec, uint16_t type, uint16_t flags, uint32_t size);
 /* ---- the control connection (connection.c) ---- */
 int fdt_connect(int fork_parent);
 int fdt_collector_gone(void);
+
+/* ---- the shim's own descriptors (own_fds.c) ---- */
 int fdt_is_own_fd(int fd);
-int fdt_protect_own_fd_before_dup2(int newfd);
+int fdt_adopt_own_fd(int fd);
+void fdt_forget_own_fd(int fd);
+void fdt_protect_own_fd_before_dup2(int newfd);
+int fdt_close_range_except_own(unsigned first, unsigned last, int flags, int (*fn)(unsigned, unsigned, int));
+int fdt_lowest_own_at_or_above(int low);
 
 /* ---- stacks and modules (stack.c, modules.c) ---- */
+void fdt_unwinder_init(void);
 uint32_t fdt_capture_stack(void);
 void fdt_stack_table_reset(void);
 int fdt_modules_init(void);

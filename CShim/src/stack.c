@@ -2,6 +2,7 @@
  * an FDT_REC_STACK record; events refer to it by id. The intern table is a
  * fixed lock-free hash set (no allocation, safe from any thread). */
 #include "shim.h"
+#include <dlfcn.h>
 #include <execinfo.h>
 #include <string.h>
 
@@ -9,6 +10,24 @@
 #define MAX_PROBE 64u
 
 static uint64_t table[TABLE_SIZE];
+
+/* libunwind's unw_backtrace, loaded RTLD_LOCAL so that none of its symbols
+ * (it exports _Unwind_* and a weak backtrace) reach the program. Measured in
+ * place, between syscalls, its cached trace costs a fraction of glibc's
+ * backtrace(), which re-reads the DWARF tables for every frame. */
+typedef int (*unw_backtrace_fn)(void **, int);
+static unw_backtrace_fn unw_bt;
+
+void fdt_unwinder_init(void) {
+    void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+    if (h) unw_bt = (unw_backtrace_fn)dlsym(h, "unw_backtrace");
+    /* Warm up now, not in a hook: the first call sets up caches (and
+     * libunwind's private pipe, which the pipe hooks move out of the way;
+     * for backtrace(), loads libgcc_s). */
+    void *warm[4];
+    if (unw_bt) unw_bt(warm, 4);
+    else backtrace(warm, 4);
+}
 static uint32_t overflow_seq = TABLE_SIZE;
 
 void fdt_stack_table_reset(void) {
@@ -45,7 +64,7 @@ static void send_stack(uint32_t id, const uintptr_t *pcs, unsigned n) {
 /* Captures the caller's stack (frames of the shim cut) and returns its id. */
 uint32_t fdt_capture_stack(void) {
     void *raw[FDT_MAX_DEPTH + 16];
-    int n = backtrace(raw, (int)fdt_g.depth + 16);
+    int n = unw_bt ? unw_bt(raw, (int)fdt_g.depth + 16) : backtrace(raw, (int)fdt_g.depth + 16);
     int skip = 0;
     while (skip < n && in_self((uintptr_t)raw[skip])) skip++;
     unsigned keep = (unsigned)(n - skip);

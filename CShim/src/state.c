@@ -119,6 +119,7 @@ void fdt_after_fork_child(void) {
     fdt_tls_vfork = 0;
     if (fdt_g.sock_fd >= 0) {
         syscall(SYS_close, fdt_g.sock_fd);
+        fdt_forget_own_fd(fdt_g.sock_fd);
         fdt_g.sock_fd = -1;
     }
     if (fdt_g.ring) {
@@ -167,9 +168,7 @@ void fdt_ensure_init(void) {
         fdt_disable("FDTRACE_DEPTH must be a whole number from 1 to 256");
     } else {
         find_own_text();
-        /* The first backtrace() loads libgcc_s: do it now, not in a hook. */
-        void *warm[4];
-        backtrace(warm, 4);
+        fdt_unwinder_init();
         fdt_modules_init();
         int ready = 0;
         if (!sock || !*sock) {

@@ -196,3 +196,45 @@ import Testing
         #expect(!names.contains { $0.hasPrefix("_Unwind") })
     }
 }
+
+/// The tracer's own descriptors (control socket, libunwind's private pipe)
+/// stay out of the program's way.
+@Suite struct OwnDescriptorTests {
+    @Test func programSeesItsOwnNumbers() throws {
+        let exe = try Fixture.build("own_fds.c")
+        let plain = try run([exe])
+        let (traced, report) = try trace([exe])
+        #expect(plain.stdout == "first free numbers: 3 4 5\n")
+        #expect(traced.stdout == plain.stdout)
+        let p = try #require(report.process(exe))
+        expectAccounted(p)
+        #expect(p.leaks.isEmpty)
+    }
+
+    @Test func tracerHoldsThreeDescriptorsAtTheTop() throws {
+        let src = """
+            #include <stdio.h>
+            #include <unistd.h>
+            #include <errno.h>
+            int main(void) {
+                char link[64], target[256];
+                int n = 0, closed = 0;
+                for (int fd = 3; fd < 1024; fd++) {
+                    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+                    ssize_t r = readlink(link, target, sizeof target - 1);
+                    if (r > 0 && fd > 1000) { n++; if (close(fd) == 0 || errno != EBADF) closed++; }
+                }
+                printf("%d high, %d closable\\n", n, closed);
+                return 0;
+            }
+            """
+        let dir = scratch()
+        let c = dir.appendingPathComponent("high.c"), exe = dir.appendingPathComponent("high").path
+        try src.write(to: c, atomically: true, encoding: .utf8)
+        #expect(try run(["cc", c.path, "-o", exe]).status == 0)
+        let (traced, report) = try trace([exe])
+        #expect(traced.stdout == "3 high, 0 closable\n")
+        expectAccounted(try #require(report.process(exe)))
+        #expect(try run([exe]).stdout == "0 high, 0 closable\n")
+    }
+}
