@@ -117,6 +117,12 @@ void fdt_send_exit_view(enum fdt_exit_how how, int status) {
         r->how = how;
         r->rlimit_soft = rl.rlim_cur;
         r->rlimit_hard = rl.rlim_max;
+        struct rusage ru;
+        if (getrusage(RUSAGE_SELF, &ru) == 0) {
+            r->max_rss_kb = (uint64_t)ru.ru_maxrss;
+            r->cpu_us = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+                        (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+        }
         fdt_ring_commit(r, FDT_REC_EXIT_BEGIN, 0, sizeof *r);
     }
     walk_fds(FDT_REC_KERNEL_FD);

@@ -30,7 +30,8 @@ struct Collect: ParsableCommand {
             let rootImage = collector.processes.last { $0.pid == root }
             let status = rootImage?.exitBegin.map { $0.status >= 0 ? $0.status : nil } ?? nil
             let builder = ReportBuilder(processes: collector.processes, registry: collector.registry, symbolizer: LLVMSymbolizer())
-            let report = builder.build(command: collector.processes.first?.command ?? [], exitStatus: status, notes: collector.rejected)
+            var report = builder.build(command: collector.processes.first?.command ?? [], exitStatus: status, notes: collector.rejected)
+            report.collector = CollectorUsage.current(events: collector.recordsRead)
             let text = TextRenderer().render(report)
             if let out = env["FDTRACE_OUTPUT"], !out.isEmpty {
                 try ReportFile(path: out).write(Data(text.utf8))

@@ -29,7 +29,12 @@ static void show(int fd) {
 int main(void) {
     pthread_t t[2];
     for (int round = 0; round < 50; round++) {
+        /* Concurrent part: threads unwind while main closes low numbers. */
         for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, opener, NULL);
+        for (int fd = 3; fd < 8; fd++) close(fd);
+        for (int i = 0; i < 200; i++) close(open("/etc/hostname", O_RDONLY));
+        for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+        /* Deterministic part: reuse the low numbers, check what they hold. */
         for (int fd = 3; fd < 8; fd++) close(fd);
         int a = open("/etc/hostname", O_RDONLY);
         int b = open("/etc/passwd", O_RDONLY);
@@ -38,7 +43,6 @@ int main(void) {
         ssize_t w = write(p[1], "x", 1);
         char c = 0;
         ssize_t r = read(p[0], &c, 1);
-        for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
         if (round == 49) {
             printf("a=%d b=%d pipe=%d,%d w=%zd r=%zd c=%c\n", a, b, p[0], p[1], w, r, c);
             show(a); show(b);

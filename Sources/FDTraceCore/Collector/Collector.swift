@@ -37,6 +37,8 @@ public final class Collector {
     }
 
     public var openConnections: Int { connections.count }
+    /// Records consumed from all rings.
+    public private(set) var recordsRead = 0
     /// The process that started this collector (bare mode).
     public private(set) var ownerPID: Int32?
 
@@ -202,6 +204,7 @@ public final class Collector {
         do {
             try c.ring.drain(limit: limit) { bytes in
                 let record = try RecordDecoder.decode(bytes)
+                recordsRead += 1
                 processes[c.key].apply(record, registry: &registry)
                 if case .inherited(let k) = record { attributeInherited(k, in: c.key) }
             }

@@ -80,7 +80,8 @@ public struct RunSession {
             notes.append("\(command[0]) never connected to the collector: it is a static binary or bypasses the dynamic loader (Go programs do), so its call sites cannot be traced")
         }
         let builder = ReportBuilder(processes: collector.processes, registry: collector.registry, symbolizer: symbolizer)
-        let report = builder.build(command: command, exitStatus: status, notes: notes)
+        var report = builder.build(command: command, exitStatus: status, notes: notes)
+        report.collector = CollectorUsage.current(events: collector.recordsRead)
         return Outcome(report: report, status: status ?? ExitStatus.tracerFailure)
     }
 }

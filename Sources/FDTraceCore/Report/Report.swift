@@ -1,3 +1,5 @@
+import Foundation
+
 /// The report: what a run left open, grouped by the code that opened it.
 /// Encoded to JSON with snake_case keys (schema in the README).
 public struct Report: Codable, Sendable, Equatable {
@@ -6,6 +8,8 @@ public struct Report: Codable, Sendable, Equatable {
     public var exitStatus: Int32?
     public var processes: [ProcessReport]
     public var notes: [String]
+    /// The collector's own cost (filled in by the command).
+    public var collector: CollectorUsage?
 
     public var leakGroupCount: Int { processes.reduce(0) { $0 + $1.leaks.count } }
 }
@@ -39,6 +43,23 @@ public struct ProcessReport: Codable, Sendable, Equatable {
     public var internalErrors: [FDReport]
     public var notes: [String]
     public var events: EventCounts
+    /// The process's own peak RSS and CPU time, as it reported at exit.
+    public var maxRssKb: UInt64?
+    public var cpuSeconds: Double?
+}
+
+public struct CollectorUsage: Codable, Sendable, Equatable {
+    public var cpuSeconds: Double
+    public var maxRssKb: UInt64
+    public var events: Int
+
+    /// getrusage(RUSAGE_SELF) of this process.
+    public static func current(events: Int) -> CollectorUsage {
+        var ru = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &ru)
+        let cpu = Double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + Double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6
+        return CollectorUsage(cpuSeconds: cpu, maxRssKb: UInt64(ru.ru_maxrss), events: events)
+    }
 }
 
 public struct EventCounts: Codable, Sendable, Equatable {

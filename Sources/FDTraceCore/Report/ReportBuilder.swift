@@ -52,7 +52,7 @@ public struct ReportBuilder {
             report.leakedDescriptors = leaks.count
             reports.append(report)
         }
-        return Report(command: command, exitStatus: exitStatus, processes: reports, notes: notes)
+        return Report(command: command, exitStatus: exitStatus, processes: reports, notes: notes, collector: nil)
     }
 
     private func stackFrames(_ ref: StackRef) -> [RawFrame]? {
@@ -133,7 +133,8 @@ public struct ReportBuilder {
                 closesOfUnknownDescriptors: p.table.closesOfUnknown,
                 opensOverOpenDescriptors: p.table.replacedWithoutClose,
                 ringFullWaits: p.fullWaits, ringWaitMilliseconds: Double(p.fullWaitNanoseconds) / 1e6,
-                recordsLost: p.recordsLost))
+                recordsLost: p.recordsLost),
+            maxRssKb: p.exitBegin.map(\.maxRSSKB), cpuSeconds: p.exitBegin.map { Double($0.cpuMicroseconds) / 1e6 })
         return (report, leaks)
     }
 

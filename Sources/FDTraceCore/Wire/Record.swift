@@ -109,4 +109,6 @@ public struct ExitBegin: Equatable, Sendable {
     public var how: How
     public var rlimitSoft: UInt64
     public var rlimitHard: UInt64
+    public var maxRSSKB: UInt64 = 0
+    public var cpuMicroseconds: UInt64 = 0
 }
