@@ -15,7 +15,7 @@ let package = Package(
         // into a Swift product.
         .systemLibrary(name: "CFDTraceWire", path: "CShim/include"),
         // The collector's own system helpers (spawn, SCM_RIGHTS, signalfd).
-        .target(name: "CFDTraceSys", path: "Sources/CFDTraceSys"),
+        .target(name: "CFDTraceSys", path: "Sources/CFDTraceSys", cSettings: [.headerSearchPath("../../CShim/include")]),
         .target(name: "FDTraceCore", dependencies: ["CFDTraceWire", "CFDTraceSys"]),
         .executableTarget(
             name: "fdtrace",

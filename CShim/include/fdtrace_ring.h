@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 #include "fdtrace_wire.h"
 
@@ -38,6 +39,20 @@ static inline char *fdt_ring_data(struct fdt_ring_header *h) {
 static inline int fdt_ring_capacity_valid(uint64_t capacity) {
     return capacity >= FDT_RING_MIN_CAPACITY && capacity <= FDT_RING_MAX_CAPACITY &&
            (capacity & (capacity - 1)) == 0;
+}
+
+/* For a single writer that owns the ring (the collector benchmark and the
+ * tests): appends one encoded record (its header's size field is ignored)
+ * if there is room. Returns 0, or -1 when the ring is full. The shim's
+ * writers use the multi-writer protocol in CShim/src/ring_writer.c. */
+static inline int fdt_ring_append(struct fdt_ring_header *h, const void *rec, uint32_t size) {
+    uint64_t head = __atomic_load_n(&h->head, __ATOMIC_RELAXED);
+    if (head + size - fdt_ring_load_tail(h) > h->capacity) return -1;
+    char *dst = fdt_ring_data(h) + (head & (h->capacity - 1));
+    memcpy(dst + 4, (const char *)rec + 4, size - 4);
+    __atomic_store_n(&h->head, head + size, __ATOMIC_RELEASE);
+    fdt_rec_publish(dst, size);
+    return 0;
 }
 
 #endif /* FDTRACE_RING_H */

@@ -254,7 +254,7 @@ struct fdt_rec_exit {
     uint32_t how;        /* FDT_EXIT_* */
     uint64_t rlimit_soft;
     uint64_t rlimit_hard;
-    uint64_t max_rss_kb;   /* getrusage(RUSAGE_SELF) at exit */
+    uint64_t max_rss_kb;   /* VmHWM (peak RSS of this image) at exit */
     uint64_t cpu_us;       /* user + system CPU time at exit */
 };
 

@@ -97,6 +97,25 @@ static void walk_fds(uint16_t type) {
     syscall(SYS_close, dir);
 }
 
+/* VmHWM, the peak RSS of this image's memory. (getrusage's ru_maxrss starts
+ * from the parent's RSS at fork/spawn, so it overstates small programs.) */
+static uint64_t peak_rss_kb(void) {
+    char buf[4096];
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = syscall(SYS_read, fd, buf, sizeof buf - 1);
+    syscall(SYS_close, fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    const char *p = strstr(buf, "VmHWM:");
+    if (!p) return 0;
+    p += 6;
+    while (*p == ' ' || *p == '\t') p++;
+    uint64_t kb = 0;
+    while (*p >= '0' && *p <= '9') kb = kb * 10 + (uint64_t)(*p++ - '0');
+    return kb;
+}
+
 void fdt_send_inherited(void) {
     fdt_tls_busy++;
     walk_fds(FDT_REC_INHERITED);
@@ -117,9 +136,9 @@ void fdt_send_exit_view(enum fdt_exit_how how, int status) {
         r->how = how;
         r->rlimit_soft = rl.rlim_cur;
         r->rlimit_hard = rl.rlim_max;
+        r->max_rss_kb = peak_rss_kb();
         struct rusage ru;
         if (getrusage(RUSAGE_SELF, &ru) == 0) {
-            r->max_rss_kb = (uint64_t)ru.ru_maxrss;
             r->cpu_us = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
                         (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
         }

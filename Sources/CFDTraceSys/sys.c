@@ -160,3 +160,27 @@ int fdtc_spawn_daemon(pid_t *pid, const char *path, char *const argv[], char *co
 }
 
 int fdtc_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0; }
+
+#include "fdtrace_ring.h"
+
+int fdtc_ring_create(unsigned long long capacity) {
+    int fd = memfd_create("fdtrace-ring", MFD_CLOEXEC);
+    if (fd < 0) return -errno;
+    if (ftruncate(fd, (off_t)(FDT_RING_HEADER_SIZE + capacity)) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    struct fdt_ring_header *h = fdt_ring_map(fd, capacity);
+    if (!h) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    h->magic = FDT_WIRE_MAGIC;
+    h->version = FDT_WIRE_VERSION;
+    h->header_size = FDT_RING_HEADER_SIZE;
+    h->capacity = capacity;
+    fdt_ring_unmap(h, capacity);
+    return fd;
+}

@@ -39,6 +39,10 @@ int fdtc_reap(pid_t pid, int *status);
 int fdtc_open_report(const char *path);
 int fdtc_pipe_cloexec(int fds[2]);
 
+/* A new event ring in a memfd (header initialised), as the shim makes one;
+ * for the collector benchmark and tests. fd or -errno. */
+int fdtc_ring_create(unsigned long long capacity);
+
 /* Starts the bare-mode collector in a new session: stdin/stdout on
  * /dev/null, stderr kept, `ready_fd` as descriptor 3, nothing else. */
 int fdtc_spawn_daemon(pid_t *pid, const char *path, char *const argv[], char *const envp[], int ready_fd);

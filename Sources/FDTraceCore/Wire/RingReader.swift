@@ -31,6 +31,12 @@ public final class RingReader {
 
     deinit { fdt_ring_unmap(header, capacity) }
 
+    /// Appends an encoded record as a single writer would (benchmark, tests).
+    /// Returns false when the ring is full.
+    public func append(_ record: [UInt8]) -> Bool {
+        record.withUnsafeBytes { fdt_ring_append(header, $0.baseAddress, UInt32($0.count)) == 0 }
+    }
+
     /// Bytes reserved by writers and not yet consumed.
     public var pendingBytes: UInt64 { fdt_ring_load_head(header) &- fdt_ring_load_tail(header) }
     public var fullWaits: UInt64 { fdt_ring_load_full_waits(header) }

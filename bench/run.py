@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""fdtrace overhead benchmark (make bench).
+
+Runs each workload untraced, under fdtrace, under valgrind --track-fds=yes and
+under strace -f, in paired rounds (every mode once per round), and prints
+medians and ratios to the untraced run of the same invocation.
+
+    bench/run.py [--size full|tiny] [--runs N] [--only NAMES] [--fdtrace PATH]
+"""
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import http.client
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+SIZES = {
+    "full": {"open": 1_000_000, "socketpair": 500_000, "accept": 100_000, "threads": 1_000_000,
+             "python": 200_000, "flask": 2000, "collector": 10_000_000},
+    "tiny": {"open": 10_000, "socketpair": 5_000, "accept": 1_000, "threads": 10_000,
+             "python": 2_000, "flask": 100, "collector": 100_000},
+}
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Runner:
+    def __init__(self, fdtrace, workdir, measure):
+        self.fdtrace = fdtrace
+        self.measure = measure
+        self.workdir = workdir
+        self.json = os.path.join(workdir, "report.json")
+
+    def wrap(self, mode, argv, stack_strace=False):
+        if mode == "untraced":
+            return argv
+        if mode == "fdtrace":
+            return [self.fdtrace, "run", "--output", "/dev/null", "--json", self.json, "--"] + argv
+        if mode == "valgrind":
+            return ["valgrind", "--track-fds=yes", "-q", "--log-file=/dev/null"] + argv
+        if mode == "strace":
+            k = ["-k"] if stack_strace else []
+            return ["strace", "-f", "-e", "trace=%desc,%network", "-o", "/dev/null"] + k + argv
+        raise ValueError(mode)
+
+    def spawn(self, mode, argv, stack_strace=False):
+        if os.path.exists(self.json):
+            os.unlink(self.json)
+        self.rss_file = os.path.join(self.workdir, "rss")
+        return subprocess.Popen([self.measure] + self.wrap(mode, argv, stack_strace), stdout=subprocess.PIPE,
+                                stderr=open(self.rss_file, "w"), text=True)
+
+    def reap(self, proc):
+        """Waits for proc; returns (status, peak RSS KiB of the measured command tree)."""
+        proc.wait()
+        rss = None
+        with open(self.rss_file) as f:
+            for line in f:
+                if line.startswith("maxrss_kb="):
+                    rss = int(line.split("=")[1])
+        return proc.returncode, rss
+
+    def run_loop(self, mode, argv, stack_strace=False):
+        """A workload that prints elapsed=SECONDS for its own loop."""
+        t0 = time.perf_counter()
+        proc = self.spawn(mode, argv, stack_strace)
+        out = proc.stdout.read()
+        status, rss = self.reap(proc)
+        result = {"wall": time.perf_counter() - t0, "status": status, "rss_kb": rss}
+        for line in out.splitlines():
+            if line.startswith("elapsed="):
+                result["loop"] = float(line.split("=", 1)[1])
+        if status != 0 or "loop" not in result:
+            raise RuntimeError(f"{mode} {argv[0]} failed: status {status}, output {out!r}")
+        self.collect_fdtrace(mode, result)
+        return result
+
+    def collect_fdtrace(self, mode, result):
+        if mode != "fdtrace" or not os.path.exists(self.json):
+            return
+        with open(self.json) as f:
+            report = json.load(f)
+        root = report["processes"][0] if report["processes"] else {}
+        result["tree_rss_kb"] = result.get("rss_kb")
+        # The program's own peak, as it reported at exit.
+        result["rss_kb"] = root.get("max_rss_kb") or result.get("rss_kb")
+        c = report.get("collector") or {}
+        result["collector_cpu"] = c.get("cpu_seconds")
+        result["collector_rss_kb"] = c.get("max_rss_kb")
+        result["ring_waits"] = sum(p["events"]["ring_full_waits"] for p in report["processes"])
+        result["ring_wait_ms"] = sum(p["events"]["ring_wait_milliseconds"] for p in report["processes"])
+
+    def run_flask(self, mode, python, requests):
+        port = free_port()
+        t0 = time.perf_counter()
+        proc = self.spawn(mode, [python, os.path.join(HERE, "flask_app.py"), str(port)])
+        deadline = time.time() + 300
+        line = proc.stdout.readline()
+        if "listening" not in line:
+            proc.kill()
+            raise RuntimeError(f"flask under {mode} did not start: {line!r}")
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        load = subprocess.run([python, os.path.join(HERE, "load.py"), str(port), str(requests), "4"],
+                              capture_output=True, text=True, timeout=600)
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/shutdown", timeout=30).read()
+        except (OSError, http.client.HTTPException):
+            pass  # the server may go before the answer is complete
+        proc.stdout.read()
+        status, rss = self.reap(proc)
+        result = {"wall": time.perf_counter() - t0, "status": status, "rss_kb": rss}
+        fields = dict(kv.split("=") for kv in load.stdout.split())
+        if int(fields.get("errors", 1)) != 0:
+            raise RuntimeError(f"flask under {mode}: load errors: {load.stdout} {load.stderr}")
+        result["rps"] = float(fields["requests_per_second"])
+        self.collect_fdtrace(mode, result)
+        return result
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.3f}{unit}" if v < 100 else f"{v:.0f}{unit}"
+    return f"{v}{unit}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", choices=SIZES, default=os.environ.get("BENCH_SIZE", "full"))
+    ap.add_argument("--runs", type=int, default=None)
+    ap.add_argument("--only", default="")
+    ap.add_argument("--modes", default="untraced,fdtrace,valgrind,strace")
+    ap.add_argument("--fdtrace", default=None)
+    args = ap.parse_args()
+    size = SIZES[args.size]
+    runs = args.runs or (5 if args.size == "full" else 1)
+    only = set(filter(None, args.only.split(",")))
+    fdtrace = args.fdtrace or os.path.join(ROOT, ".build/release/fdtrace")
+    modes = [m for m in args.modes.split(",") if m == "untraced" or m == "fdtrace" or shutil.which(m)]
+    python = sys.executable
+    work = tempfile.mkdtemp(prefix="fdtrace-bench-")
+    bins = {}
+    for name, src in [("open_close", "open_close.c"), ("socketpair_close", "socketpair_close.c"),
+                      ("accept_server", "accept_server.c")]:
+        bins[name] = os.path.join(work, name)
+        subprocess.run(["cc", "-O2", "-g", "-pthread", os.path.join(HERE, src), "-o", bins[name]], check=True)
+
+    measure = os.path.join(work, "measure")
+    subprocess.run(["cc", "-O2", os.path.join(HERE, "measure.c"), "-o", measure], check=True)
+    runner = Runner(fdtrace, work, measure)
+    # strace -k (stacks) only where the workload is small enough to finish.
+    k = size["accept"] <= 5000
+    workloads = [
+        ("1", "open+close /dev/null", lambda m: runner.run_loop(m, [bins["open_close"], str(size["open"])])),
+        ("2", "socketpair+close", lambda m: runner.run_loop(m, [bins["socketpair_close"], str(size["socketpair"])])),
+        ("3", "accept4 server", lambda m: runner.run_loop(m, [bins["accept_server"], str(size["accept"])], stack_strace=k)),
+        ("4", "8 threads open+close", lambda m: runner.run_loop(m, [bins["open_close"], str(size["threads"]), "8"])),
+        ("5", "Python os.open/os.close", lambda m: runner.run_loop(m, [python, os.path.join(HERE, "py_open_close.py"), str(size["python"])])),
+        ("6", "Flask app (requests/s)", lambda m: runner.run_flask(m, python, size["flask"])),
+    ]
+    results = {}
+    for key, title, fn in workloads:
+        if only and key not in only:
+            continue
+        results[key] = {m: [] for m in modes}
+        for r in range(runs):
+            for m in modes:
+                results[key][m].append(fn(m))
+        print(f"workload {key} done", file=sys.stderr)
+
+    lines = []
+    lines.append(f"fdtrace benchmark — {args.size} sizes, {runs} paired run(s), medians; "
+                 f"{platform.node()}, {os.cpu_count()} cores, {platform.release()}")
+    lines.append("")
+    lines.append("| workload | mode | loop s (or req/s) | ratio | wall s | peak RSS KiB | collector CPU s | collector RSS KiB | ring waits |")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
+    for key, title, _ in workloads:
+        if key not in results:
+            continue
+        metric = "rps" if key == "6" else "loop"
+        base = median([x[metric] for x in results[key]["untraced"]])
+        for m in modes:
+            rs = results[key][m]
+            v = median([x.get(metric) for x in rs])
+            ratio = (v / base if metric == "loop" else base / v) if v and base else None
+            lines.append(f"| ({key}) {title} | {m} | {fmt(v)} | {fmt(ratio, '×')} | {fmt(median([x['wall'] for x in rs]))} | "
+                         f"{fmt(median([x.get('rss_kb') for x in rs]))} | {fmt(median([x.get('collector_cpu') for x in rs]))} | "
+                         f"{fmt(median([x.get('collector_rss_kb') for x in rs]))} | {fmt(median([x.get('ring_waits') for x in rs]))} |")
+    if not only or "7" in only:
+        out = subprocess.run([fdtrace, "bench-collector", "--events", str(size["collector"]), "--sites", "1000"],
+                             capture_output=True, text=True, check=True).stdout
+        f = dict(kv.split("=") for kv in out.split())
+        lines.append(f"| (7) collector alone, 1000 sites | fdtrace | {int(f['events_per_second']):,} events/s | – | "
+                     f"{float(f['seconds']):.3f} | {f['max_rss_kb']} | – | – | – |")
+    lines.append("")
+    lines.append("ratio: traced loop time / untraced loop time, medians; for (6) untraced req/s / traced req/s.")
+    lines.append("peak RSS: the program's own (under fdtrace, as it reported at exit); under strace and valgrind, the larger of tool and program.")
+    if k:
+        lines.append("strace ran with -k (stack per call) on workload (3).")
+    text = "\n".join(lines)
+    print(text)
+    os.makedirs(os.path.join(ROOT, "bench-results"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench-results", f"bench-{args.size}-{time.strftime('%Y%m%d-%H%M%S')}.md"), "w") as f:
+        f.write(text + "\n")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
