@@ -155,12 +155,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", choices=SIZES, default=os.environ.get("BENCH_SIZE", "full"))
     ap.add_argument("--runs", type=int, default=None)
+    ap.add_argument("--tool-runs", type=int, default=None,
+                    help="runs of valgrind and strace (slow; default 1 for full sizes)")
     ap.add_argument("--only", default="")
     ap.add_argument("--modes", default="untraced,fdtrace,valgrind,strace")
     ap.add_argument("--fdtrace", default=None)
     args = ap.parse_args()
     size = SIZES[args.size]
     runs = args.runs or (5 if args.size == "full" else 1)
+    tool_runs = args.tool_runs or 1
     only = set(filter(None, args.only.split(",")))
     fdtrace = args.fdtrace or os.path.join(ROOT, ".build/release/fdtrace")
     modes = [m for m in args.modes.split(",") if m == "untraced" or m == "fdtrace" or shutil.which(m)]
@@ -192,11 +195,13 @@ def main():
         results[key] = {m: [] for m in modes}
         for r in range(runs):
             for m in modes:
+                if m in ("valgrind", "strace") and r >= tool_runs:
+                    continue
                 results[key][m].append(fn(m))
         print(f"workload {key} done", file=sys.stderr)
 
     lines = []
-    lines.append(f"fdtrace benchmark — {args.size} sizes, {runs} paired run(s), medians; "
+    lines.append(f"fdtrace benchmark — {args.size} sizes, {runs} paired run(s) ({min(runs, tool_runs)} under valgrind and strace), medians; "
                  f"{platform.node()}, {os.cpu_count()} cores, {platform.release()}")
     lines.append("")
     lines.append("| workload | mode | loop s (or req/s) | ratio | wall s | peak RSS KiB | collector CPU s | collector RSS KiB | ring waits |")

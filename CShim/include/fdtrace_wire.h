@@ -33,7 +33,7 @@
 #define FDT_RING_HEADER_SIZE 4096u
 #define FDT_RING_MIN_CAPACITY (1u << 16)
 #define FDT_RING_MAX_CAPACITY (1u << 30)
-#define FDT_RING_DEFAULT_CAPACITY (1u << 23) /* 8 MiB of events */
+#define FDT_RING_DEFAULT_CAPACITY (1u << 21) /* 2 MiB of events (~37 000 records) */
 
 /* Environment variables read by the shim. */
 #define FDT_ENV_SOCKET "FDTRACE_SOCKET"
@@ -176,7 +176,7 @@ struct fdt_rec_open {
     int32_t domain;     /* sockets: AF_*, else -1 */
     int32_t sock_type;  /* sockets: SOCK_* (without flags), else -1 */
     int32_t protocol;
-    uint32_t group;     /* descriptors made by one call share a group id */
+    uint32_t group;     /* descriptors made by one call share (tid, group) */
     uint16_t path_len;  /* bytes of path following, no NUL */
     uint16_t _pad;
     /* char path[path_len] */

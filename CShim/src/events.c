@@ -20,14 +20,20 @@ static void fill_open(struct fdt_rec_open *r, int fd, const struct fdt_open_info
     if (plen) memcpy(r + 1, info->path, plen);
 }
 
+/* Groups number the calls of one thread: (tid, group) is unique per process
+ * without a shared counter (a process-wide atomic here would bounce one
+ * cache line between every opening thread). */
+static FDT_TLS uint32_t group_seq;
+static inline uint32_t next_group(void) { return ++group_seq; }
+
 /* Descriptors made by one call share one stack and one group; the two ends
  * of a pair name each other in source_fd. */
 static void record_opens(const int *fds, int n, const struct fdt_open_info *info, int pair) {
     int saved = errno;
     fdt_tls_busy++;
     uint32_t stack = fdt_capture_stack();
-    uint32_t group = __atomic_add_fetch(&fdt_g.group_seq, 1, __ATOMIC_RELAXED);
     int tid = fdt_gettid();
+    uint32_t group = next_group();
     uint16_t plen = info->path ? (uint16_t)strnlen(info->path, FDT_MAX_PATH) : 0;
     uint32_t size = fdt_align8((uint32_t)sizeof(struct fdt_rec_open) + plen);
     uint64_t now = fdt_now_ns();

@@ -25,7 +25,6 @@ struct fdt_state {
     char *ring_data;
     uint64_t ring_capacity;
     uintptr_t self_start, self_end; /* text of libfdtrace.so itself */
-    uint32_t group_seq;   /* atomic: groups of descriptors made by one call */
     int warned;           /* atomic: the one warning line was printed */
     int exit_sent;        /* atomic: the kernel view at exit was sent */
     int exit_status;      /* from exit() or main's return, -1 if unknown */

@@ -12,21 +12,21 @@ import Testing
         t.apply(open(5, stack: 1))
         t.apply(close(5))
         t.apply(open(5, stack: 2))
-        #expect(t.open[5]?.stack == StackRef(process: 0, id: 2))
+        #expect(t[5]?.stack == StackRef(process: 0, id: 2))
         #expect(t.opens == 2 && t.closes == 1 && t.closesOfUnknown == 0 && t.replacedWithoutClose == 0)
     }
 
     @Test func closeOfUnknownIsCounted() {
         var t = ProcessTable(processKey: 0)
         t.apply(close(9))
-        #expect(t.closesOfUnknown == 1 && t.open.isEmpty)
+        #expect(t.closesOfUnknown == 1 && t.isEmpty)
     }
 
     @Test func dup2ReplacesWithoutAnomaly() {
         var t = ProcessTable(processKey: 0)
         t.apply(open(3)); t.apply(open(4))
         t.apply(.open(OpenEvent(time: 3, fd: 4, call: .dup2, stackID: 7, sourceFD: 3)))
-        #expect(t.open[4]?.call == .dup2 && t.replacedWithoutClose == 0)
+        #expect(t[4]?.call == .dup2 && t.replacedWithoutClose == 0)
         t.apply(open(4))
         #expect(t.replacedWithoutClose == 1)
     }
@@ -35,9 +35,9 @@ import Testing
         var t = ProcessTable(processKey: 0)
         for fd: Int32 in 3...10 { t.apply(open(fd)) }
         t.apply(.closeRange(CloseRangeEvent(time: 4, first: 3, last: 5, call: .close, cloexecOnly: true)))
-        #expect(t.open.count == 8 && t.open[4]?.cloexec == true && t.open[6]?.cloexec == false)
+        #expect(t.count == 8 && t[4]?.cloexec == true && t[6]?.cloexec == false)
         t.apply(.closeRange(CloseRangeEvent(time: 5, first: 6, last: UInt32.max, call: .close, cloexecOnly: false)))
-        #expect(t.open.keys.sorted() == [3, 4, 5])
+        #expect(t.descriptors.map(\.fd) == [3, 4, 5])
     }
 
     @Test func setFDAndPeak() {
@@ -46,14 +46,14 @@ import Testing
         t.apply(open(3, time: 10)); t.apply(open(4, time: 11)); t.apply(close(3))
         t.apply(.setFD(SetFDEvent(time: 12, fd: 4, call: .close, cloexec: true)))
         #expect(t.peak == 3 && t.peakTime == 11)
-        #expect(t.open[4]?.cloexec == true && t.open[0]?.origin == .inherited)
+        #expect(t[4]?.cloexec == true && t[0]?.origin == .inherited)
     }
 
     @Test func forkCopyKeepsParentStacks() {
         var t = ProcessTable(processKey: 0)
         t.apply(open(3, stack: 4))
         let child = t.copy(to: 1)
-        #expect(child.open[3]?.stack == StackRef(process: 0, id: 4) && child.processKey == 1)
+        #expect(child[3]?.stack == StackRef(process: 0, id: 4) && child.processKey == 1)
     }
 
     @Test func stackStoreResolvesAgainstModulesOfTheTime() {

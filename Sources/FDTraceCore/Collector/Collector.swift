@@ -7,8 +7,10 @@ import Foundation
 /// with one poll loop.
 public final class Collector {
     public private(set) var processes: [TracedProcess] = []
-    public private(set) var registry = ModuleRegistry()
+    public var registry: ModuleRegistry { applier.registry }
     public private(set) var rejected: [String] = []
+    private var applier = RecordApplier()
+    private var idleRounds = 0
     public let socketPath: String
     private let listenFD: Int32
     private var connections: [Int32: Connection] = [:]
@@ -38,7 +40,7 @@ public final class Collector {
 
     public var openConnections: Int { connections.count }
     /// Records consumed from all rings.
-    public private(set) var recordsRead = 0
+    public var recordsRead: Int { applier.records }
     /// The process that started this collector (bare mode).
     public private(set) var ownerPID: Int32?
 
@@ -93,8 +95,12 @@ public final class Collector {
         fds += conns.map { pollfd(fd: $0.sock, events: Int16(POLLIN), revents: 0) }
         fds += extra.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         // Rings fill without waking anyone: keep the wait short while busy.
+        // Rings fill without a syscall, so nothing wakes us: wait briefly
+        // after activity (1, 2, 4 ... ms) and longer only when idle.
         let busy = conns.contains { $0.ring.pendingBytes > 0 }
-        _ = Glibc.poll(&fds, nfds_t(fds.count), busy ? 0 : timeoutMs)
+        idleRounds = busy ? 0 : min(idleRounds + 1, 8)
+        let wait = busy ? 0 : min(timeoutMs, Int32(1) << (idleRounds - 1))
+        _ = Glibc.poll(&fds, nfds_t(fds.count), wait)
         if fds[0].revents != 0 { acceptAll() }
         for c in conns { drain(c, limit: 1 << 16) }
         for (i, c) in conns.enumerated() where fds[1 + i].revents != 0 && connections[c.sock] != nil {
@@ -201,37 +207,39 @@ public final class Collector {
     }
 
     private func drain(_ c: Connection, limit: Int) {
+        // Work on the process outside the array: no copy, no exclusivity
+        // check per record.
+        var p = TracedProcess.placeholder
+        swap(&p, &processes[c.key])
+        defer { swap(&p, &processes[c.key]) }
+        let key = c.key
         do {
             try c.ring.drain(limit: limit) { bytes in
-                let record = try RecordDecoder.decode(bytes)
-                recordsRead += 1
-                processes[c.key].apply(record, registry: &registry)
-                if case .inherited(let k) = record { attributeInherited(k, in: c.key) }
+                try applier.apply(bytes, to: &p, key: key) { k, p in attributeInherited(k, in: &p) }
             }
         } catch {
-            let p = processes[c.key]
-            processes[c.key].streamError = "pid \(p.pid): \(error); its events are no longer read"
+            p.streamError = "pid \(p.pid): \(error); its events are no longer read"
             drop(c)
-            if processes[c.key].end == .running { processes[c.key].end = .exited(reconciled: false) }
+            if p.end == .running { p.end = .exited(reconciled: false) }
         }
     }
 
     /// Finds where an inherited descriptor was opened: in the image this
     /// one replaced by exec, or else in the traced parent that spawned it
     /// (checked by inode, since the parent's numbers may have moved on).
-    private func attributeInherited(_ k: KernelFD, in key: Int) {
+    private func attributeInherited(_ k: KernelFD, in p: inout TracedProcess) {
         guard k.fd > 2 else { return }
-        let p = processes[key]
         var source: TracedProcess? = p.execPredecessor.map { processes[$0] }
         var sameInode = true
-        if source == nil, let parent = processes.lastIndex(where: { $0.pid == p.ppid && $0.end == .running }) {
+        let ppid = p.ppid
+        if source == nil, let parent = processes.lastIndex(where: { $0.pid == ppid && $0.end == .running }) {
             source = processes[parent]
             var st = stat()
-            sameInode = stat("/proc/\(p.ppid)/fd/\(k.fd)", &st) == 0 && UInt64(st.st_ino) == k.inode
+            sameInode = stat("/proc/\(ppid)/fd/\(k.fd)", &st) == 0 && UInt64(st.st_ino) == k.inode
         }
-        guard let src = source, sameInode, let t = src.table.open[k.fd] else { return }
+        guard let src = source, sameInode, let t = src.table[k.fd] else { return }
         let origin: InheritedOrigin
-        if t.origin == .inherited, let earlier = t.inheritedFrom {
+        if t.origin == .inherited, let earlier = src.table.inheritedOrigins[k.fd] {
             origin = earlier // carried through several execs
         } else if t.origin == .traced {
             origin = InheritedOrigin(processKey: src.key, pid: src.pid, command: src.command, call: t.call,
@@ -239,9 +247,9 @@ public final class Collector {
         } else {
             return
         }
-        processes[key].table.attribute(fd: k.fd, to: origin)
-        if let tracked = processes[key].table.open[k.fd], processes[key].inheritedLeaks.count < 65536 {
-            processes[key].inheritedLeaks.append(tracked)
+        p.table.attribute(fd: k.fd, to: origin)
+        if p.inheritedLeaks.count < 65536 {
+            p.inheritedLeaks.append(InheritedLeak(fd: k.fd, view: k, origin: origin))
         }
     }
 

@@ -21,15 +21,12 @@ public enum CollectorBenchmark {
         let ring = try RingReader(memfd: fd, capacity: capacity)
         var process = TracedProcess(key: 0, pid: 1, ppid: 0, forkParent: 0, command: ["bench"], executable: "bench",
                                     startTime: 0, rlimitSoft: 1024, rlimitHard: 1024)
-        var registry = ModuleRegistry()
-        var consumed = 0
+        var applier = RecordApplier()
         var seconds = 0.0
         func drainTimed() throws {
             let t0 = monotonicNow()
             try ring.drain { bytes in
-                let r = try RecordDecoder.decode(bytes)
-                consumed += 1
-                process.apply(r, registry: &registry)
+                try applier.apply(bytes, to: &process, key: 0) { _, _ in }
             }
             seconds += Double(monotonicNow() - t0) / 1e9
         }
@@ -57,7 +54,7 @@ public enum CollectorBenchmark {
         try drainTimed()
         var ru = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &ru)
-        return Result(events: consumed, seconds: seconds, maxRssKb: UInt64(ru.ru_maxrss))
+        return Result(events: applier.records, seconds: seconds, maxRssKb: UInt64(ru.ru_maxrss))
     }
 
     static func record<T>(_ value: T, type: fdt_rec_type, tail: [UInt8] = []) -> [UInt8] {

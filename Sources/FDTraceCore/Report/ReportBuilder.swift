@@ -21,13 +21,26 @@ public struct ReportBuilder {
         return prefixes.contains { base.hasPrefix($0) }
     }
 
+    /// A descriptor to report with the site that opened it (for inherited
+    /// ones, a site in the program that exec'd or spawned this one).
     struct Leak {
-        var tracked: TrackedFD
+        var fd: Int32
+        var call: Call
+        var stack: StackRef?
+        var cloexec: Bool
+        var tid: Int32?
         var description: FDDescription
-        /// Where the descriptor was opened (for inherited ones: elsewhere).
-        var call: Call { tracked.inheritedFrom?.call ?? tracked.call }
-        var stack: StackRef? { tracked.inheritedFrom?.stack ?? tracked.stack }
-        var openedBy: OpenedBy? { tracked.inheritedFrom.map { OpenedBy(pid: $0.pid, command: $0.command) } }
+        var openedBy: OpenedBy?
+
+        init(_ t: TrackedFD, _ d: FDDescription) {
+            fd = t.fd; call = t.call; stack = t.stack; cloexec = t.cloexec; tid = t.tid; description = d
+        }
+
+        init(_ l: InheritedLeak) {
+            fd = l.fd; call = l.origin.call; stack = l.origin.stack; cloexec = l.view?.cloexec ?? false
+            description = l.view.map(FDClassifier.describe) ?? FDDescription(kind: "unknown")
+            openedBy = OpenedBy(pid: l.origin.pid, command: l.origin.command)
+        }
     }
 
     public func build(command: [String], exitStatus: Int32?, notes: [String] = []) -> Report {
@@ -36,9 +49,7 @@ public struct ReportBuilder {
         var wanted = Set<RawFrame>()
         for p in processes {
             let (report, leaks) = classify(p)
-            let inheritedLeaks = p.inheritedLeaks.map { t in
-                Leak(tracked: t, description: t.inheritedView.map(FDClassifier.describe) ?? FDDescription(kind: "unknown"))
-            }
+            let inheritedLeaks = p.inheritedLeaks.map(Leak.init)
             for l in leaks + inheritedLeaks { if let s = l.stack, let frames = stackFrames(s) { wanted.formUnion(frames) } }
             perProcess.append((p, report, leaks, inheritedLeaks))
         }
@@ -66,30 +77,30 @@ public struct ReportBuilder {
         for k in p.kernelView { kernel[k.fd] = k }
         var leaks: [Leak] = []
         var standard: [FDReport] = [], inherited: [FDReport] = [], unknown: [FDReport] = [], internalErrs: [FDReport] = []
-        for t in p.table.open.values.sorted(by: { $0.fd < $1.fd }) {
+        for t in p.table.descriptors {
             let k = kernel[t.fd]
             if reconciled && k == nil {
-                internalErrs.append(fdReport(t.fd, FDClassifier.describe(t.opening ?? OpenEvent(time: 0, fd: t.fd, call: t.call)), t, p))
+                internalErrs.append(fdReport(t.fd, FDClassifier.describe(t.openingEvent), t, p))
                 continue
             }
-            let desc = k.map(FDClassifier.describe) ?? t.inheritedView.map(FDClassifier.describe)
-                ?? t.opening.map(FDClassifier.describe) ?? FDDescription(kind: "unknown")
+            let desc = k.map(FDClassifier.describe) ?? p.table.inheritedViews[t.fd].map(FDClassifier.describe)
+                ?? (t.origin == .traced ? FDClassifier.describe(t.openingEvent) : FDDescription(kind: "unknown"))
             if p.end == .execed {
                 // At exec, close-on-exec descriptors ended and the others
                 // went on into the next image, which reports them.
                 continue
             } else if t.fd <= 2 {
                 standard.append(fdReport(t.fd, desc, t, p))
-            } else if t.origin == .inherited && t.inheritedFrom != nil {
+            } else if t.origin == .inherited && p.table.inheritedOrigins[t.fd] != nil {
                 continue // listed with the inherited leaks
             } else if t.origin == .inherited {
                 inherited.append(fdReport(t.fd, desc, t, p))
             } else {
-                leaks.append(Leak(tracked: t, description: desc))
+                leaks.append(Leak(t, desc))
             }
         }
         if reconciled {
-            for k in p.kernelView.sorted(by: { $0.fd < $1.fd }) where p.table.open[k.fd] == nil {
+            for k in p.kernelView.sorted(by: { $0.fd < $1.fd }) where p.table[k.fd] == nil {
                 unknown.append(fdReport(k.fd, FDClassifier.describe(k), nil, p, cloexec: k.cloexec))
             }
         }
@@ -123,7 +134,7 @@ public struct ReportBuilder {
             exitStatus: exitCode, signal: signal, ended: ended,
             durationSeconds: Double(end &- p.startTime) / 1e9,
             reconciliation: reconciled ? "complete" : "unreconciled",
-            openAtExit: reconciled ? p.kernelView.count : p.table.open.count,
+            openAtExit: reconciled ? p.kernelView.count : p.table.count,
             peakOpen: max(p.table.peak, reconciled ? p.kernelView.count : 0),
             rlimitSoft: p.rlimitSoft, rlimitHard: p.rlimitHard,
             leakedDescriptors: 0, leaks: [], inheritedLeaks: [], standard: standard, inherited: inherited,
@@ -171,7 +182,7 @@ public struct ReportBuilder {
         }
         var out: [LeakGroup] = []
         for key in order {
-            let members = groups[key]!.sorted { $0.tracked.fd < $1.tracked.fd }
+            let members = groups[key]!.sorted { $0.fd < $1.fd }
             let first = members[0]
             var frames: [FrameReport] = []
             if let s = first.stack, let raw = stackFrames(s) {
@@ -185,10 +196,9 @@ public struct ReportBuilder {
             let highlight = frames.firstIndex { !Self.isRuntimeModule($0.module) }
             let fds = members.map { m -> FDReport in
                 let d = m.description
-                return FDReport(fd: m.tracked.fd, kind: d.kind, path: d.path, deleted: d.deleted ? true : nil,
+                return FDReport(fd: m.fd, kind: d.kind, path: d.path, deleted: d.deleted ? true : nil,
                                 protocol: d.proto, local: d.local, peer: d.peer, state: d.state,
-                                cloexec: m.tracked.cloexec, call: m.call.name, thread: m.tracked.tid,
-                                openedAt: nil)
+                                cloexec: m.cloexec, call: m.call.name, thread: m.tid, openedAt: nil)
             }
             out.append(LeakGroup(count: members.count, call: key.call,
                                  summary: Self.summarize(members.map(\.description)),

@@ -5,26 +5,42 @@ public struct StackRef: Hashable, Sendable {
     public init(process: Int, id: UInt32) { self.process = process; self.id = id }
 }
 
-/// A descriptor the collector believes open.
+/// A descriptor the collector believes open. Kept small: the collector
+/// holds one per open descriptor of every traced process, and updates
+/// them at millions of events per second.
 public struct TrackedFD: Sendable, Equatable {
-    public enum Origin: Sendable, Equatable {
+    public enum Origin: UInt8, Sendable, Equatable {
         case traced      // opened while traced, by the call below
         case inherited   // open when the image started
     }
     public var fd: Int32
     public var origin: Origin
-    public var call: Call
     public var cloexec: Bool
-    public var stack: StackRef?
+    public var call: Call
     public var tid: Int32
+    public var stack: StackRef?
     public var openedAt: UInt64
     public var group: UInt32
-    /// The opening event (what the call said it opened), if traced.
-    public var opening: OpenEvent?
-    /// What the kernel said when the descriptor was inherited.
-    public var inheritedView: KernelFD?
-    /// For an inherited descriptor: the traced image that opened it.
-    public var inheritedFrom: InheritedOrigin?
+    public var sourceFD: Int32
+    public var domain: Int32
+    public var sockType: Int32
+    public var proto: Int32
+    /// The path the opening call named, if any.
+    public var path: String?
+
+    public init(fd: Int32, origin: Origin, call: Call, cloexec: Bool = false, tid: Int32 = 0, stack: StackRef? = nil,
+                openedAt: UInt64 = 0, group: UInt32 = 0, sourceFD: Int32 = -1, domain: Int32 = -1,
+                sockType: Int32 = -1, proto: Int32 = -1, path: String? = nil) {
+        self.fd = fd; self.origin = origin; self.cloexec = cloexec; self.call = call; self.tid = tid
+        self.stack = stack; self.openedAt = openedAt; self.group = group; self.sourceFD = sourceFD
+        self.domain = domain; self.sockType = sockType; self.proto = proto; self.path = path
+    }
+
+    /// What the opening call said it opened (for fds the kernel view lacks).
+    public var openingEvent: OpenEvent {
+        OpenEvent(time: openedAt, fd: fd, call: call, cloexec: cloexec, stackID: stack?.id ?? 0, tid: tid,
+                  sourceFD: sourceFD, domain: domain, sockType: sockType, proto: proto, group: group, path: path)
+    }
 }
 
 /// The opening of an inherited descriptor in the image before exec (or in
@@ -40,8 +56,17 @@ public struct InheritedOrigin: Sendable, Equatable {
 
 /// The table of open descriptors of one process image, driven by its
 /// events in ring order. Pure: no I/O, unit-tested on its own.
+/// Descriptor numbers below `denseLimit` live in an array indexed by number
+/// (programs use small numbers); the rest in a dictionary.
 public struct ProcessTable: Sendable {
-    public private(set) var open: [Int32: TrackedFD] = [:]
+    static let denseLimit: Int32 = 1 << 16
+    private var dense = ContiguousArray<TrackedFD?>()
+    private var sparse: [Int32: TrackedFD] = [:]
+    /// What the kernel said of descriptors open when the image started.
+    public private(set) var inheritedViews: [Int32: KernelFD] = [:]
+    /// For inherited descriptors: the traced image that opened them.
+    public private(set) var inheritedOrigins: [Int32: InheritedOrigin] = [:]
+    public private(set) var count = 0
     public private(set) var peak = 0
     public private(set) var peakTime: UInt64 = 0
     public private(set) var opens = 0
@@ -55,52 +80,123 @@ public struct ProcessTable: Sendable {
 
     public init(processKey: Int) { self.processKey = processKey }
 
+    public subscript(fd: Int32) -> TrackedFD? {
+        if fd >= 0 && fd < Self.denseLimit { return Int(fd) < dense.count ? dense[Int(fd)] : nil }
+        return sparse[fd]
+    }
+
+    /// Every open descriptor, by number.
+    public var descriptors: [TrackedFD] {
+        dense.compactMap { $0 } + sparse.values.sorted { $0.fd < $1.fd }
+    }
+
+    public var isEmpty: Bool { count == 0 }
+
+    // MARK: - events
+
     public mutating func apply(_ record: Record) {
         switch record {
         case .open(let e):
-            if open[e.fd] != nil && e.call != .dup2 && e.call != .dup3 { replacedWithoutClose += 1 }
-            opens += 1
-            open[e.fd] = TrackedFD(
-                fd: e.fd, origin: .traced, call: e.call, cloexec: e.cloexec,
-                stack: e.stackID == 0 ? nil : StackRef(process: processKey, id: e.stackID),
-                tid: e.tid, openedAt: e.time, group: e.group, opening: e, inheritedView: nil, inheritedFrom: nil)
-            notePeak(e.time)
+            open(TrackedFD(fd: e.fd, origin: .traced, call: e.call, cloexec: e.cloexec, tid: e.tid,
+                           stack: e.stackID == 0 ? nil : StackRef(process: processKey, id: e.stackID),
+                           openedAt: e.time, group: e.group, sourceFD: e.sourceFD, domain: e.domain,
+                           sockType: e.sockType, proto: e.proto, path: e.path))
         case .close(let e):
-            if open.removeValue(forKey: e.fd) != nil { closes += 1 } else { closesOfUnknown += 1 }
+            close(e.fd)
         case .closeRange(let e):
-            let hit = open.keys.filter { UInt32(bitPattern: $0) >= e.first && UInt32(bitPattern: $0) <= e.last }
+            let hit = descriptors.map(\.fd).filter { UInt32(bitPattern: $0) >= e.first && UInt32(bitPattern: $0) <= e.last }
             for fd in hit {
-                if e.cloexecOnly { open[fd]?.cloexec = true } else { open.removeValue(forKey: fd); closes += 1 }
+                if e.cloexecOnly { update(fd) { $0.cloexec = true } } else { close(fd) }
             }
         case .setFD(let e):
-            open[e.fd]?.cloexec = e.cloexec
+            update(e.fd) { $0.cloexec = e.cloexec }
         case .inherited(let k):
-            open[k.fd] = TrackedFD(fd: k.fd, origin: .inherited, call: .unknown, cloexec: k.cloexec, stack: nil,
-                                   tid: 0, openedAt: k.time, group: 0, opening: nil, inheritedView: k, inheritedFrom: nil)
+            store(TrackedFD(fd: k.fd, origin: .inherited, call: .unknown, cloexec: k.cloexec, openedAt: k.time))
+            inheritedViews[k.fd] = k
             notePeak(k.time)
         case .stack, .module, .exitBegin, .kernelFD, .exitEnd, .note, .fork, .child:
             break
         }
     }
 
-    private mutating func notePeak(_ time: UInt64) {
-        if open.count > peak { peak = open.count; peakTime = time }
+    /// A descriptor came into existence (the hot path: no Record built).
+    public mutating func open(_ t: TrackedFD) {
+        if self[t.fd] != nil {
+            if t.call != .dup2 && t.call != .dup3 { replacedWithoutClose += 1 }
+            forgetInherited(t.fd)
+        }
+        opens += 1
+        store(t)
+        notePeak(t.openedAt)
     }
-}
 
-extension ProcessTable {
+    /// A descriptor is about to be closed.
+    public mutating func close(_ fd: Int32) {
+        if remove(fd) { closes += 1 } else { closesOfUnknown += 1 }
+    }
+
     /// Records where an inherited descriptor was opened.
     public mutating func attribute(fd: Int32, to origin: InheritedOrigin) {
-        open[fd]?.inheritedFrom = origin
+        if self[fd] != nil { inheritedOrigins[fd] = origin }
     }
 
     /// The table a fork child starts with: its parent's, entries keeping
     /// the parent's opening stacks.
     public func copy(to key: Int) -> ProcessTable {
         var t = ProcessTable(processKey: key)
-        t.open = open
-        t.peak = open.count
-        t.peakTime = 0
+        t.dense = dense
+        t.sparse = sparse
+        t.inheritedViews = inheritedViews
+        t.inheritedOrigins = inheritedOrigins
+        t.count = count
+        t.peak = count
         return t
+    }
+
+    // MARK: - storage
+
+    private mutating func store(_ t: TrackedFD) {
+        let fd = t.fd
+        if fd >= 0 && fd < Self.denseLimit {
+            let i = Int(fd)
+            if i >= dense.count { dense.append(contentsOf: repeatElement(nil, count: max(i + 1, dense.count * 2) - dense.count)) }
+            if dense[i] == nil { count += 1 }
+            dense[i] = t
+        } else {
+            if sparse.updateValue(t, forKey: fd) == nil { count += 1 }
+        }
+    }
+
+    private mutating func remove(_ fd: Int32) -> Bool {
+        var removed = false
+        if fd >= 0 && fd < Self.denseLimit {
+            let i = Int(fd)
+            if i < dense.count && dense[i] != nil { dense[i] = nil; removed = true }
+        } else {
+            removed = sparse.removeValue(forKey: fd) != nil
+        }
+        if removed {
+            count -= 1
+            forgetInherited(fd)
+        }
+        return removed
+    }
+
+    private mutating func update(_ fd: Int32, _ body: (inout TrackedFD) -> Void) {
+        if fd >= 0 && fd < Self.denseLimit {
+            let i = Int(fd)
+            if i < dense.count && dense[i] != nil { body(&dense[i]!) }
+        } else if sparse[fd] != nil {
+            body(&sparse[fd]!)
+        }
+    }
+
+    private mutating func forgetInherited(_ fd: Int32) {
+        if !inheritedViews.isEmpty { inheritedViews.removeValue(forKey: fd) }
+        if !inheritedOrigins.isEmpty { inheritedOrigins.removeValue(forKey: fd) }
+    }
+
+    private mutating func notePeak(_ time: UInt64) {
+        if count > peak { peak = count; peakTime = time }
     }
 }

@@ -1,3 +1,11 @@
+/// A descriptor a program received at exec from a traced image that opened
+/// it without close-on-exec.
+public struct InheritedLeak: Sendable, Equatable {
+    public var fd: Int32
+    public var view: KernelFD?
+    public var origin: InheritedOrigin
+}
+
 /// Everything the collector knows about one traced process image.
 public struct TracedProcess: Sendable {
     public enum End: Sendable, Equatable {
@@ -37,7 +45,7 @@ public struct TracedProcess: Sendable {
     public var execPredecessor: Int?
     /// Descriptors this image inherited from a traced image that opened
     /// them without close-on-exec.
-    public var inheritedLeaks: [TrackedFD] = []
+    public var inheritedLeaks: [InheritedLeak] = []
     /// The owner (bare mode) asked for the report.
     public var reportRequested = false
     public var kernelStartTime: UInt64?
@@ -49,6 +57,10 @@ public struct TracedProcess: Sendable {
         self.rlimitSoft = rlimitSoft; self.rlimitHard = rlimitHard
         self.table = ProcessTable(processKey: key)
     }
+
+    /// Stands in the collector's array while a process is being updated.
+    static let placeholder = TracedProcess(key: -1, pid: -1, ppid: -1, forkParent: 0, command: [], executable: "",
+                                           startTime: 0, rlimitSoft: 0, rlimitHard: 0)
 
     /// Applies one record of this process's stream, in ring order.
     public mutating func apply(_ record: Record, registry: inout ModuleRegistry) {

@@ -29,18 +29,16 @@ public enum RecordDecoder {
         let time = header.time_ns
         switch UInt32(header.type) {
         case FDT_REC_OPEN.rawValue:
-            let r: fdt_rec_open = try fixed(bytes)
-            let path = try string(bytes, at: MemoryLayout<fdt_rec_open>.size, length: Int(r.path_len))
+            var cache = PathCache()
+            let (r, path) = try open(bytes, paths: &cache)
             let call = Call(rawValue: r.call)
-            guard call.isValid else { throw DecodeError("unknown call \(r.call)") }
-            guard r.fd >= 0 else { throw DecodeError("negative descriptor \(r.fd)") }
             return .open(OpenEvent(
                 time: time, fd: r.fd, call: call, cloexec: r.fd_flags & UInt16(FDT_FD_CLOEXEC) != 0,
                 stackID: r.stack_id, tid: r.tid, sourceFD: r.source_fd, domain: r.domain,
                 sockType: r.sock_type, proto: r.protocol, group: r.group,
-                path: r.path_len > 0 ? path : nil))
+                path: path))
         case FDT_REC_CLOSE.rawValue:
-            let r: fdt_rec_close = try fixed(bytes)
+            let r = try close(bytes)
             return .close(CloseEvent(time: time, fd: r.fd, call: Call(rawValue: r.call), tid: r.tid))
         case FDT_REC_CLOSE_RANGE.rawValue:
             let r: fdt_rec_close_range = try fixed(bytes)
@@ -102,6 +100,32 @@ public enum RecordDecoder {
         }
     }
 
+    /// The record type, from the header (the size was validated already).
+    @inline(__always)
+    public static func type(of bytes: UnsafeRawBufferPointer) -> UInt16 {
+        bytes.load(fromByteOffset: MemoryLayout<fdt_rec_header>.offset(of: \.type)!, as: UInt16.self)
+    }
+
+    @inline(__always)
+    public static func time(of bytes: UnsafeRawBufferPointer) -> UInt64 {
+        bytes.loadUnaligned(fromByteOffset: MemoryLayout<fdt_rec_header>.offset(of: \.time_ns)!, as: UInt64.self)
+    }
+
+    /// An FDT_REC_OPEN, checked, with its path (Strings reused by `paths`).
+    public static func open(_ bytes: UnsafeRawBufferPointer, paths: inout PathCache) throws -> (fdt_rec_open, String?) {
+        let r: fdt_rec_open = try fixed(bytes)
+        guard Call(rawValue: r.call).isValid else { throw DecodeError("unknown call \(r.call)") }
+        guard r.fd >= 0 else { throw DecodeError("negative descriptor \(r.fd)") }
+        let start = MemoryLayout<fdt_rec_open>.size, length = Int(r.path_len)
+        guard length <= Int(FDT_MAX_PATH), start + length <= bytes.count else { throw DecodeError("path runs past the record") }
+        let path = length == 0 ? nil : paths.string(UnsafeRawBufferPointer(rebasing: bytes[start..<start + length]))
+        return (r, path)
+    }
+
+    public static func close(_ bytes: UnsafeRawBufferPointer) throws -> fdt_rec_close {
+        try fixed(bytes)
+    }
+
     private static func fixed<T>(_ bytes: UnsafeRawBufferPointer) throws -> T {
         guard bytes.count >= MemoryLayout<T>.size else { throw DecodeError("\(T.self) truncated") }
         return bytes.loadUnaligned(as: T.self)
@@ -115,5 +139,27 @@ public enum RecordDecoder {
     private static func string(_ bytes: UnsafeRawBufferPointer, at offset: Int, length: Int) throws -> String {
         guard length <= Int(FDT_MAX_PATH) else { throw DecodeError("string of \(length) bytes over the limit") }
         return String(decoding: try raw(bytes, at: offset, length: length), as: UTF8.self)
+    }
+}
+
+/// Turns path bytes into Strings, handing back the same String when the
+/// same path comes again: no allocation for the paths a program opens over
+/// and over.
+public struct PathCache {
+    private static let size = 512
+    private var hashes = [UInt64](repeating: 0, count: PathCache.size)
+    private var strings = [String?](repeating: nil, count: PathCache.size)
+
+    public init() {}
+
+    public mutating func string(_ bytes: UnsafeRawBufferPointer) -> String {
+        var h: UInt64 = 0xcbf29ce484222325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+        let slot = Int(h % UInt64(Self.size))
+        if hashes[slot] == h, let s = strings[slot], s.utf8.elementsEqual(bytes) { return s }
+        let s = String(decoding: bytes, as: UTF8.self)
+        hashes[slot] = h
+        strings[slot] = s
+        return s
     }
 }
