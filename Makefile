@@ -3,11 +3,12 @@
 #   make         build libfdtrace.so (C compiler) and the fdtrace command (SwiftPM)
 #   make demo    set up, build, install, and run the bundled leaky program
 #   make test    set up, build and run the whole test suite
-#   make bench   overhead benchmark (see README)
+#   make bench   overhead benchmark (see README); BENCH_SIZE=tiny for a quick run
 
 CC ?= cc
 PREFIX ?= /usr/local
 CONFIG ?= debug
+BENCH_SIZE ?= full
 SHIM_BUILD := .build-shim
 SHIM := $(SHIM_BUILD)/libfdtrace.so
 SHIM_SRCS := $(wildcard CShim/src/*.c) $(wildcard CShim/src/*.S)
@@ -51,7 +52,7 @@ test: setup
 
 bench: setup
 	$(MAKE) CONFIG=release all
-	scripts/bench.sh
+	BENCH_SIZE=$(BENCH_SIZE) scripts/bench.sh
 
 clean:
 	rm -rf $(SHIM_BUILD) .build

@@ -13,6 +13,9 @@ command -v c++ >/dev/null 2>&1 || missing+=(g++)
 command -v readelf >/dev/null 2>&1 || missing+=(binutils)
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# For the benchmark's comparisons.
+command -v strace >/dev/null 2>&1 || missing+=(strace)
+command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 # libunwind's runtime library (the shim loads it with dlopen; no -dev needed).
 ldconfig -p 2>/dev/null | grep -q 'libunwind.so.8 ' || missing+=(libunwind8)
 symbolizer=""
