@@ -28,7 +28,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "FDTraceCoreTests", dependencies: ["FDTraceCore", "CFDTraceWire"]),
+        .testTarget(name: "FDTraceCoreTests", dependencies: ["FDTraceCore", "CFDTraceWire", "CFDTraceSys"]),
         .testTarget(name: "IntegrationTests", dependencies: ["FDTraceCore"]),
     ],
     swiftLanguageModes: [.v6]

@@ -54,19 +54,6 @@ static int find_fdtrace(char *out, size_t cap) {
     return -1;
 }
 
-/* The same private directory the fdtrace command uses. */
-static int session_dir(char *out, size_t cap) {
-    const char *d = getenv("FDTRACE_SESSION_DIR");
-    const char *xdg = getenv("XDG_RUNTIME_DIR");
-    if (d && *d) snprintf(out, cap, "%s", d);
-    else if (xdg && *xdg) snprintf(out, cap, "%s/fdtrace", xdg);
-    else snprintf(out, cap, "/tmp/fdtrace-%u", (unsigned)getuid());
-    if (mkdir(out, 0700) != 0 && errno != EEXIST) return -1;
-    struct stat st;
-    if (lstat(out, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid()) return -1;
-    return 0;
-}
-
 /* Our environment minus LD_PRELOAD: the collector must not trace itself. */
 static char **environment_without_preload(void) {
     size_t n = 0;
@@ -81,18 +68,17 @@ static char **environment_without_preload(void) {
 }
 
 int fdt_start_collector(void) {
-    char exe[PATH_MAX], dir[PATH_MAX / 2], sock[PATH_MAX], root[32];
+    char exe[PATH_MAX], sock[108], root[32];
     if (find_fdtrace(exe, sizeof exe) < 0) {
         fdt_disable("cannot find the fdtrace command (next to libfdtrace.so or on PATH) to collect events");
         return -1;
     }
-    if (session_dir(dir, sizeof dir) < 0) {
-        fdt_disable("cannot use the session directory (set FDTRACE_SESSION_DIR)");
-        return -1;
-    }
+    /* An abstract socket with a name nobody guesses; the collector checks
+     * every peer's credentials and ancestry anyway. */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    snprintf(sock, sizeof sock, "%s/bare-%d-%ld.sock", dir, (int)fdt_g.pid, (long)ts.tv_nsec);
+    snprintf(sock, sizeof sock, "@fdtrace-bare-%u-%d-%lx%lx", (unsigned)geteuid(), (int)fdt_g.pid,
+             (unsigned long)ts.tv_nsec, (unsigned long)ts.tv_sec);
     snprintf(root, sizeof root, "%d", (int)fdt_g.pid);
     char *argv[] = { exe, "collect", "--socket", sock, "--root", root, NULL };
     char **env = environment_without_preload();

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,13 +104,21 @@ int fdt_connect(int fork_parent) {
         fdt_disable("FDTRACE_SOCKET is not a usable socket path");
         return -1;
     }
-    strcpy(addr.sun_path, path);
+    socklen_t alen = sizeof addr;
+    size_t plen = strlen(path);
+    if (path[0] == '@') {
+        /* Abstract namespace: "@name" -> "\0name", length exact. */
+        memcpy(addr.sun_path + 1, path + 1, plen - 1);
+        alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
+    } else {
+        strcpy(addr.sun_path, path);
+    }
     int sock = (int)syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (sock < 0) {
         fdt_disable("cannot create the collector socket");
         return -1;
     }
-    if (syscall(SYS_connect, sock, &addr, sizeof addr) < 0) {
+    if (syscall(SYS_connect, sock, &addr, alen) < 0) {
         char why[160 + sizeof addr.sun_path];
         snprintf(why, sizeof why, "cannot reach the collector at %s (%s)", path, strerror(errno));
         syscall(SYS_close, sock);

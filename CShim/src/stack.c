@@ -20,7 +20,14 @@ static unw_backtrace_fn unw_bt;
 
 void fdt_unwinder_init(void) {
     void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
-    if (h) unw_bt = (unw_backtrace_fn)dlsym(h, "unw_backtrace");
+    if (h) {
+        unw_bt = (unw_backtrace_fn)dlsym(h, "unw_backtrace");
+        /* Per-thread caches: libunwind's global cache takes a mutex, which a
+         * fork in another thread could leave held in the child. */
+        int (*set_policy)(void *, int) = (int (*)(void *, int))dlsym(h, "_ULx86_64_set_caching_policy");
+        void **local_as = (void **)dlsym(h, "_ULx86_64_local_addr_space");
+        if (set_policy && local_as) set_policy(*local_as, 2 /* UNW_CACHE_PER_THREAD */);
+    }
     /* Warm up now, not in a hook: the first call sets up caches (and
      * libunwind's private pipe, which the pipe hooks move out of the way;
      * for backtrace(), loads libgcc_s). */

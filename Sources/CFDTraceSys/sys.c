@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "fdtrace_sys.h"
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -31,12 +32,20 @@ int fdtc_spawn(pid_t *pid, const char *path, char *const argv[], char *const env
 
 int fdtc_listen_unix(const char *path) {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof addr.sun_path) return -ENAMETOOLONG;
-    strcpy(addr.sun_path, path);
+    size_t len = strlen(path);
+    if (len >= sizeof addr.sun_path) return -ENAMETOOLONG;
+    socklen_t alen = sizeof addr;
+    if (path[0] == '@') {
+        /* Abstract namespace: "@name" -> "\0name", length exact. */
+        memcpy(addr.sun_path + 1, path + 1, len - 1);
+        alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+    } else {
+        strcpy(addr.sun_path, path);
+    }
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return -errno;
     mode_t old = umask(077);
-    int r = bind(fd, (struct sockaddr *)&addr, sizeof addr);
+    int r = bind(fd, (struct sockaddr *)&addr, alen);
     umask(old);
     if (r < 0 || listen(fd, 512) < 0) {
         int e = errno;

@@ -182,3 +182,24 @@ import Testing
         }
     }
 }
+
+/// fork while other threads are inside interposed calls.
+@Suite struct ForkWithThreadsTests {
+    @Test func childrenNeverDeadlockAndAreTraced() throws {
+        let exe = try Fixture.build("fork_threads.c")
+        let (o, report) = try trace([exe])
+        #expect(o.status == 0)
+        #expect(o.stdout == "children exited cleanly: 40 of 40\n")
+        let parent = try #require(report.processes.first)
+        expectAccounted(parent)
+        #expect(parent.leaks.isEmpty)
+        let line = try #require(try Fixture.leakLines("fork_threads.c")["child"]?.first)
+        let leakers = report.processes.filter { p in p.leaks.contains { $0.site?.line == line } }
+        #expect(leakers.count == 20)
+        for c in leakers {
+            expectAccounted(c)
+            #expect(siteCounts(c) == ["fork_threads.c:\(line) open": 1])
+        }
+        #expect(report.processes.filter { $0.command.first == "true" }.count == 20)
+    }
+}

@@ -22,6 +22,7 @@ public struct BareSession {
     /// collector (for the report) once the tree is done.
     public func serve(readyFD: Int32) throws -> Collector {
         let collector = try Collector(socketPath: socketPath)
+        collector.treeRoots.insert(rootPID)
         var one: UInt8 = 1
         _ = write(readyFD, &one, 1)
         close(readyFD)

@@ -10,6 +10,11 @@ public final class Collector {
     public var registry: ModuleRegistry { applier.registry }
     public private(set) var rejected: [String] = []
     private var applier = RecordApplier()
+    /// Accepted connections waiting for their hello: peer pid, deadline.
+    private var pending: [Int32: (pid: pid_t, deadline: UInt64)] = [:]
+    /// Pids whose descendants may connect whatever their uid (the program
+    /// started by `fdtrace run`, the owner in bare mode).
+    public var treeRoots: Set<Int32> = []
     private var idleRounds = 0
     public let socketPath: String
     private let listenFD: Int32
@@ -22,8 +27,10 @@ public final class Collector {
         init(sock: Int32, ring: RingReader, key: Int) { self.sock = sock; self.ring = ring; self.key = key }
     }
 
+    /// `socketPath` starting with "@" names an abstract socket (no file:
+    /// reachable only to processes that know the name; peers are checked).
     public init(socketPath: String) throws {
-        unlink(socketPath)
+        if !socketPath.hasPrefix("@") { unlink(socketPath) }
         let fd = fdtc_listen_unix(socketPath)
         guard fd >= 0 else {
             throw FDTraceError("cannot listen on \(socketPath): \(String(cString: strerror(-fd)))", status: ExitStatus.tracerFailure)
@@ -34,8 +41,9 @@ public final class Collector {
 
     deinit {
         for c in connections.values { close(c.sock) }
+        for sock in pending.keys { close(sock) }
         close(listenFD)
-        unlink(socketPath)
+        if !socketPath.hasPrefix("@") { unlink(socketPath) }
     }
 
     public var openConnections: Int { connections.count }
@@ -91,19 +99,34 @@ public final class Collector {
     /// descriptors that are readable.
     public func poll(timeoutMs: Int32, extra: [Int32] = []) -> Set<Int32> {
         var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)]
+        let waiting = Array(pending.keys)
+        fds += waiting.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        let base = 1 + waiting.count
         let conns = Array(connections.values)
         fds += conns.map { pollfd(fd: $0.sock, events: Int16(POLLIN), revents: 0) }
         fds += extra.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         // Rings fill without waking anyone: keep the wait short while busy.
         // Rings fill without a syscall, so nothing wakes us: wait briefly
         // after activity (1, 2, 4 ... ms) and longer only when idle.
-        let busy = conns.contains { $0.ring.pendingBytes > 0 }
+        let busy = conns.contains { $0.ring.pendingBytes > 0 } || !pending.isEmpty
         idleRounds = busy ? 0 : min(idleRounds + 1, 8)
         let wait = busy ? 0 : min(timeoutMs, Int32(1) << (idleRounds - 1))
         _ = Glibc.poll(&fds, nfds_t(fds.count), wait)
         if fds[0].revents != 0 { acceptAll() }
+        let now = monotonicNow()
+        for (i, sock) in waiting.enumerated() {
+            guard let (pid, deadline) = pending[sock] else { continue }
+            if fds[1 + i].revents != 0 {
+                pending.removeValue(forKey: sock)
+                handshake(sock, peerPID: pid)
+            } else if now > deadline {
+                pending.removeValue(forKey: sock)
+                rejected.append("refused pid \(pid): no hello within 2 s")
+                close(sock)
+            }
+        }
         for c in conns { drain(c, limit: 1 << 16) }
-        for (i, c) in conns.enumerated() where fds[1 + i].revents != 0 && connections[c.sock] != nil {
+        for (i, c) in conns.enumerated() where fds[base + i].revents != 0 && connections[c.sock] != nil {
             var msg = fdt_msg_ack()
             let n = recv(c.sock, &msg, MemoryLayout<fdt_msg_ack>.size, Int32(MSG_DONTWAIT))
             if n == MemoryLayout<fdt_msg_ack>.size && msg.type == FDT_MSG_REPORT_REQUEST.rawValue {
@@ -114,7 +137,7 @@ public final class Collector {
             }
         }
         var ready = Set<Int32>()
-        for (i, fd) in extra.enumerated() where fds[1 + conns.count + i].revents != 0 { ready.insert(fd) }
+        for (i, fd) in extra.enumerated() where fds[base + conns.count + i].revents != 0 { ready.insert(fd) }
         return ready
     }
 
@@ -133,38 +156,77 @@ public final class Collector {
 
     // MARK: - connections
 
+    /// Accepts newcomers. Credentials are checked at once; the hello is
+    /// read when it arrives (a peer that sends nothing stalls no one).
     private func acceptAll() {
         while true {
             let sock = fdtc_accept(listenFD)
             if sock < 0 { return }
-            if let reason = accept(sock) {
-                rejected.append(reason)
+            var peerPID: pid_t = 0, peerUID: uid_t = 0, peerGID: gid_t = 0
+            guard fdtc_peer_cred(sock, &peerPID, &peerUID, &peerGID) == 0 else {
+                rejected.append("refused a connection without credentials")
                 close(sock)
+                continue
             }
+            guard peerUID == geteuid() || isInTracedTree(peerPID) else {
+                rejected.append("refused a connection from uid \(peerUID) (pid \(peerPID)): not this user, not in the traced process tree")
+                close(sock)
+                continue
+            }
+            pending[sock] = (peerPID, monotonicNow() + 2_000_000_000)
+        }
+    }
+
+    /// Whether `pid` descends from a process this session traces (a traced
+    /// server may drop privileges before it forks or execs).
+    private func isInTracedTree(_ pid: pid_t) -> Bool {
+        var traced = Set(processes.map(\.pid))
+        traced.formUnion(treeRoots)
+        var p = pid
+        for _ in 0..<64 {
+            if traced.contains(p) { return true }
+            guard p > 1, let parent = Self.parentPID(p) else { return false }
+            p = parent
+        }
+        return false
+    }
+
+    static func parentPID(_ pid: Int32) -> Int32? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? Int32(fields[1]) : nil
+    }
+
+    /// Reads a pending connection's hello; refusals are logged.
+    private func handshake(_ sock: Int32, peerPID: pid_t) {
+        if let reason = accept(sock, peerPID: peerPID) {
+            rejected.append(reason)
+            close(sock)
         }
     }
 
     /// Reads the HELLO with the ring's memfd; returns why it was refused.
-    private func accept(_ sock: Int32) -> String? {
-        var peerPID: pid_t = 0, peerUID: uid_t = 0, peerGID: gid_t = 0
-        guard fdtc_peer_cred(sock, &peerPID, &peerUID, &peerGID) == 0 else { return "connection without credentials" }
-        guard peerUID == getuid() || getuid() == 0 else { return "refused a connection from uid \(peerUID) (pid \(peerPID))" }
+    private func accept(_ sock: Int32, peerPID: pid_t) -> String? {
         var buf = [UInt8](repeating: 0, count: Int(FDT_HELLO_MAX_BYTES))
         var memfd: Int32 = -1
-        let n = buf.withUnsafeMutableBytes { fdtc_recv_with_fd(sock, $0.baseAddress, $0.count, &memfd, 2000) }
+        let n = buf.withUnsafeMutableBytes { fdtc_recv_with_fd(sock, $0.baseAddress, $0.count, &memfd, 0) }
         defer { if memfd >= 0 { close(memfd) } }
         let helloSize = MemoryLayout<fdt_msg_hello>.size
-        guard n >= helloSize else { return "pid \(peerPID): no valid hello" }
+        guard n >= helloSize else { return "refused pid \(peerPID): no valid hello" }
         let hello = buf.withUnsafeBytes { $0.loadUnaligned(as: fdt_msg_hello.self) }
         guard hello.type == FDT_MSG_HELLO.rawValue, hello.version == FDT_WIRE_VERSION else {
-            return "pid \(peerPID): wire version \(hello.version), expected \(FDT_WIRE_VERSION)"
+            return "refused pid \(peerPID): wire version \(hello.version), expected \(FDT_WIRE_VERSION)"
         }
         guard Int(hello.exe_len) + Int(hello.argv_len) + helloSize <= n, memfd >= 0 else {
-            return "pid \(peerPID): malformed hello"
+            return "refused pid \(peerPID): malformed hello"
+        }
+        guard hello.pid == peerPID else {
+            return "refused pid \(peerPID): its hello claims pid \(hello.pid)"
         }
         let ring: RingReader
         do { ring = try RingReader(memfd: memfd, capacity: hello.ring_capacity) } catch {
-            return "pid \(peerPID): \(error)"
+            return "refused pid \(peerPID): \(error)"
         }
         let exe = String(decoding: buf[helloSize..<helloSize + Int(hello.exe_len)], as: UTF8.self)
         if hello.flags & FDT_HELLO_OWNER != 0 { ownerPID = hello.pid }

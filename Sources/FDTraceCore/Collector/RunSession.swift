@@ -28,14 +28,16 @@ public struct RunSession {
 
     public func run(symbolizer: Symbolizing = LLVMSymbolizer()) throws -> Outcome {
         let path = try Launcher.resolve(command[0])
-        let dir = try SessionDirectory.prepare()
-        let socketPath = "\(dir)/run-\(getpid()).sock"
+        // An abstract socket with an unguessable name; peers are checked by
+        // their credentials and ancestry (Collector.acceptAll).
+        let socketPath = "@fdtrace-run-\(geteuid())-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
         let collector = try Collector(socketPath: socketPath)
         let sfd = fdtc_signalfd()
         defer { if sfd >= 0 { close(sfd) } }
         var env = Launcher.environment(library: library, socket: socketPath, depth: depth)
         if !follow { env.append("FDTRACE_FOLLOW=0") }
         let pid = try Launcher.spawn(path: path, argv: command, env: env)
+        collector.treeRoots.insert(pid)
         let pidfd = fdtc_pidfd_open(pid)
         defer { if pidfd >= 0 { close(pidfd) } }
 

@@ -70,7 +70,7 @@ public struct TextRenderer {
             for f in p.internalErrors.prefix(20) { out += "    fd \(f.fd)  \(Self.describe(f))\n" }
         }
         if !p.inherited.isEmpty {
-            let list = p.inherited.prefix(8).map { "\($0.fd) \(Self.describe($0))" }.joined(separator: ", ")
+            let list = p.inherited.prefix(8).map { "fd \($0.fd) \(Self.describe($0))" }.joined(separator: ", ")
             out += "  inherited (not leaks): \(list)\(p.inherited.count > 8 ? ", …" : "")\n"
         }
         for n in p.notes { out += "  note: \(n)\n" }

@@ -43,16 +43,18 @@ public final class RingReader {
     public var fullWaitNanoseconds: UInt64 { fdt_ring_load_full_wait_ns(header) }
     public var recordsLost: UInt64 { header.pointee.records_lost }
 
-    /// Consumes up to `limit` published records. Stops at the first
-    /// unpublished one. Throws on a malformed record (the caller drops the
-    /// connection); records consumed before it have been handed to `body`.
+    /// Consumes up to `limit` published records, up to the head as it was
+    /// when called (busy writers must not keep the caller here forever).
+    /// Stops at the first unpublished one. Throws on a malformed record (the
+    /// caller drops the connection); records consumed before it have been
+    /// handed to `body`.
     @discardableResult
     public func drain(limit: Int = .max, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
         var tail = fdt_ring_load_tail(header)
         var count = 0
         defer { fdt_ring_store_tail(header, tail) }
+        let head = fdt_ring_load_head(header)
         while count < limit {
-            let head = fdt_ring_load_head(header)
             if head == tail { break }
             guard head &- tail <= capacity else { throw DecodeError("ring head is out of bounds") }
             let rec = data + Int(tail & (capacity - 1))

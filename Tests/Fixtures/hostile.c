@@ -1,0 +1,93 @@
+/* Fixture: a hostile client of the session socket (named by
+ * FDTRACE_SOCKET). It (1) sends garbage as its hello, (2) hands over a
+ * ring and fills it with malformed records, (3) claims another pid,
+ * (4) connects and says nothing. The collector must end each of these
+ * connections and go on serving the others. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "fdtrace_wire.h"
+#include "fdtrace_ring.h"
+
+static int dial(void) {
+    const char *name = getenv("FDTRACE_SOCKET");
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    size_t n = strlen(name);
+    memcpy(a.sun_path + 1, name + 1, n - 1);
+    int s = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    if (connect(s, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0) return -1;
+    return s;
+}
+
+static int send_hello(int s, int memfd, uint64_t cap, int pid) {
+    struct fdt_msg_hello h;
+    memset(&h, 0, sizeof h);
+    h.type = FDT_MSG_HELLO;
+    h.version = FDT_WIRE_VERSION;
+    h.pid = pid;
+    h.ring_capacity = cap;
+    char c[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = { &h, sizeof h };
+    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c, .msg_controllen = sizeof c };
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &memfd, sizeof(int));
+    return sendmsg(s, &m, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+/* Waits for the collector's answer: 1 = accepted, 0 = refused (closed). */
+static int answer(int s) {
+    struct fdt_msg_ack ack;
+    ssize_t n = recv(s, &ack, sizeof ack, 0);
+    return n == (ssize_t)sizeof ack && ack.type == FDT_MSG_ACK;
+}
+
+int main(void) {
+    /* 1. garbage instead of a hello */
+    int s1 = dial();
+    ssize_t w = send(s1, "xyz", 3, MSG_NOSIGNAL);
+    (void)w;
+    printf("garbage hello: %s\n", answer(s1) ? "accepted" : "refused");
+
+    /* 2. a real ring, then malformed records in it */
+    uint64_t cap = 1 << 16;
+    int memfd = memfd_create("hostile", MFD_CLOEXEC);
+    ftruncate(memfd, FDT_RING_HEADER_SIZE + cap);
+    struct fdt_ring_header *h = fdt_ring_map(memfd, cap);
+    h->magic = FDT_WIRE_MAGIC;
+    h->version = FDT_WIRE_VERSION;
+    h->capacity = cap;
+    int s2 = dial();
+    send_hello(s2, memfd, cap, getpid());
+    int ok2 = answer(s2);
+    unsigned char bad[64];
+    memset(bad, 0xAB, sizeof bad);
+    struct fdt_rec_header *r = (struct fdt_rec_header *)bad;
+    r->type = 999;
+    fdt_ring_append(h, bad, sizeof bad);
+    sleep(1);
+    char c;
+    ssize_t gone = recv(s2, &c, 1, 0); /* 0: the collector hung up */
+    printf("malformed records: %s, then %s\n", ok2 ? "accepted" : "refused", gone == 0 ? "disconnected" : "still connected");
+
+    /* 3. a hello that claims another pid */
+    int s3 = dial();
+    send_hello(s3, memfd, cap, 1);
+    printf("forged pid: %s\n", answer(s3) ? "accepted" : "refused");
+
+    /* 4. silence */
+    int s4 = dial();
+    struct timeval tv = { 5, 0 };
+    setsockopt(s4, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    printf("silence: %s\n", recv(s4, &c, 1, 0) == 0 ? "disconnected" : "kept");
+    return 0;
+}

@@ -1,0 +1,39 @@
+/* Torture: close() (and open()) from a signal handler that fires every
+ * 50 µs while the main code is inside interposed calls. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t handled;
+
+static void on_alarm(int sig) {
+    (void)sig;
+    int fd = open("/dev/null", O_RDONLY);
+    if (fd >= 0) close(fd);
+    handled++;
+}
+
+int main(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = { { 0, 50 }, { 0, 50 } };
+    setitimer(ITIMER_REAL, &it, NULL);
+    long ok = 0;
+    for (int i = 0; i < 100000; i++) {
+        int a = open("/etc/hostname", O_RDONLY);
+        int p[2];
+        if (a >= 0 && pipe(p) == 0) { ok++; close(p[0]); close(p[1]); }
+        close(a);
+    }
+    struct itimerval off = { { 0, 0 }, { 0, 0 } };
+    setitimer(ITIMER_REAL, &off, NULL);
+    printf("rounds ok: %ld, handler ran: %s\n", ok, handled > 0 ? "yes" : "no");
+    return 0;
+}
