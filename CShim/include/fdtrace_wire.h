@@ -258,6 +258,9 @@ struct fdt_rec_exit {
     uint64_t cpu_us;       /* user + system CPU time at exit */
 };
 
+/* Header flag of FDT_REC_EXIT_END: /proc/self/fd could not be read. */
+#define FDT_EXIT_VIEW_FAILED 0x1u
+
 enum fdt_exit_how {
     FDT_EXIT_NORMAL = 1, /* exit() or return from main (destructor) */
     FDT_EXIT_UNDERSCORE = 2, /* _exit / _Exit */

@@ -76,10 +76,13 @@ static void send_fd(int fd, uint16_t type) {
     fdt_ring_commit(r, type, 0, size);
 }
 
-/* Emits one record per descriptor the kernel lists, the shim's own apart. */
-static void walk_fds(uint16_t type) {
+/* Emits one record per descriptor the kernel lists, the shim's own apart.
+ * Returns -1 if the table could not be read. */
+static int walk_fds(uint16_t type) {
     int dir = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0) return;
+    if (dir < 0 && errno == EMFILE && type == FDT_REC_KERNEL_FD && fdt_release_spare_own_fd() == 0)
+        dir = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return -1;
     char buf[4096];
     for (;;) {
         long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
@@ -95,6 +98,7 @@ static void walk_fds(uint16_t type) {
         }
     }
     syscall(SYS_close, dir);
+    return 0;
 }
 
 /* VmHWM, the peak RSS of this image's memory. (getrusage's ru_maxrss starts
@@ -149,11 +153,11 @@ void fdt_send_exit_view(enum fdt_exit_how how, int status) {
         }
         fdt_ring_commit(r, FDT_REC_EXIT_BEGIN, 0, sizeof *r);
     }
-    walk_fds(FDT_REC_KERNEL_FD);
+    int failed = walk_fds(FDT_REC_KERNEL_FD) < 0;
     struct fdt_rec_header *end = fdt_ring_reserve(sizeof *end);
     if (end) {
         end->time_ns = fdt_now_ns();
-        fdt_ring_commit(end, FDT_REC_EXIT_END, 0, sizeof *end);
+        fdt_ring_commit(end, FDT_REC_EXIT_END, failed ? FDT_EXIT_VIEW_FAILED : 0, sizeof *end);
     }
     if (fdt_g.owner) {
         /* The report goes to the same terminal or pipe: let the program's

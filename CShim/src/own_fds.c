@@ -103,3 +103,17 @@ int fdt_lowest_own_at_or_above(int low) {
     }
     return best;
 }
+
+/* At exit, with every descriptor in use, the kernel view needs one to read
+ * /proc/self/fd: libunwind's pipe is no longer needed then. */
+int fdt_release_spare_own_fd(void) {
+    for (int i = 0; i < MAX_OWN; i++) {
+        int fd = __atomic_load_n(&own[i], __ATOMIC_RELAXED);
+        if (fd >= 0 && fd != fdt_g.sock_fd) {
+            fdt_forget_own_fd(fd);
+            syscall(SYS_close, fd);
+            return 0;
+        }
+    }
+    return -1;
+}

@@ -12,9 +12,14 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <spawn.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include "fdtrace_wire.h"
 #include "fdtrace_ring.h"
+
+extern char **environ;
 
 static int dial(void) {
     const char *name = getenv("FDTRACE_SOCKET");
@@ -51,17 +56,12 @@ static int answer(int s) {
     return n == (ssize_t)sizeof ack && ack.type == FDT_MSG_ACK;
 }
 
-int main(void) {
-    /* 1. garbage instead of a hello */
-    int s1 = dial();
-    ssize_t w = send(s1, "xyz", 3, MSG_NOSIGNAL);
-    (void)w;
-    printf("garbage hello: %s\n", answer(s1) ? "accepted" : "refused");
-
-    /* 2. a real ring, then malformed records in it */
+/* 2. a real ring, then malformed records in it. Run in a child without
+ * the shim (a traced process already has its connection). */
+static int ring_attack(void) {
     uint64_t cap = 1 << 16;
     int memfd = memfd_create("hostile", MFD_CLOEXEC);
-    ftruncate(memfd, FDT_RING_HEADER_SIZE + cap);
+    if (ftruncate(memfd, FDT_RING_HEADER_SIZE + cap) != 0) return 1;
     struct fdt_ring_header *h = fdt_ring_map(memfd, cap);
     h->magic = FDT_WIRE_MAGIC;
     h->version = FDT_WIRE_VERSION;
@@ -74,20 +74,45 @@ int main(void) {
     struct fdt_rec_header *r = (struct fdt_rec_header *)bad;
     r->type = 999;
     fdt_ring_append(h, bad, sizeof bad);
-    sleep(1);
+    struct timeval tv = { 5, 0 };
+    setsockopt(s2, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     char c;
     ssize_t gone = recv(s2, &c, 1, 0); /* 0: the collector hung up */
     printf("malformed records: %s, then %s\n", ok2 ? "accepted" : "refused", gone == 0 ? "disconnected" : "still connected");
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "--ring")) return ring_attack();
+    /* 1. garbage instead of a hello */
+    int s1 = dial();
+    ssize_t w = send(s1, "xyz", 3, MSG_NOSIGNAL);
+    (void)w;
+    printf("garbage hello: %s\n", answer(s1) ? "accepted" : "refused");
+
+    fflush(stdout);
+    /* 2. in a child without the shim */
+    char *child_env[256];
+    int k = 0;
+    for (char **e = environ; *e && k < 255; e++)
+        if (strncmp(*e, "LD_PRELOAD=", 11) != 0) child_env[k++] = *e;
+    child_env[k] = NULL;
+    char *child_argv[] = { argv[0], "--ring", NULL };
+    pid_t pid;
+    if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, child_argv, child_env) == 0) waitpid(pid, NULL, 0);
 
     /* 3. a hello that claims another pid */
     int s3 = dial();
-    send_hello(s3, memfd, cap, 1);
+    int memfd = memfd_create("hostile", MFD_CLOEXEC);
+    if (ftruncate(memfd, FDT_RING_HEADER_SIZE + (1 << 16)) != 0) return 1;
+    send_hello(s3, memfd, 1 << 16, 1);
     printf("forged pid: %s\n", answer(s3) ? "accepted" : "refused");
 
     /* 4. silence */
     int s4 = dial();
     struct timeval tv = { 5, 0 };
     setsockopt(s4, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char c;
     printf("silence: %s\n", recv(s4, &c, 1, 0) == 0 ? "disconnected" : "kept");
     return 0;
 }

@@ -23,6 +23,10 @@ int main(void) {
     sa.sa_handler = on_alarm;
     sa.sa_flags = SA_RESTART;
     sigaction(SIGALRM, &sa, NULL);
+    sigset_t alrm;
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    sigprocmask(SIG_UNBLOCK, &alrm, NULL); /* whoever started us may block it */
     struct itimerval it = { { 0, 50 }, { 0, 50 } };
     setitimer(ITIMER_REAL, &it, NULL);
     long ok = 0;

@@ -241,7 +241,16 @@ public final class Collector {
         p.kernelStartTime = Self.kernelStartTime(hello.pid)
         if let prev = processes.lastIndex(where: { $0.pid == hello.pid && $0.end != .execed }),
            processes[prev].exitBegin == nil, processes[prev].kernelStartTime == p.kernelStartTime {
-            if let c = connections.values.first(where: { $0.key == prev }) { drain(c, limit: .max); drop(c) }
+            if let c = connections.values.first(where: { $0.key == prev }) {
+                // At exec the old image's socket closed before the new one
+                // started: a live one means a second connection, not exec.
+                var b: UInt8 = 0
+                guard recv(c.sock, &b, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) == 0 else {
+                    return "refused pid \(peerPID): it is already connected"
+                }
+                drain(c, limit: .max)
+                drop(c)
+            }
             processes[prev].end = .execed
             if processes[prev].endTime == nil { processes[prev].endTime = hello.start_time_ns }
             p.execPredecessor = prev

@@ -79,7 +79,12 @@ public struct RunSession {
         }
         var notes = collector.rejected
         if !collector.processes.contains(where: { $0.pid == pid }) {
-            notes.append("\(command[0]) never connected to the collector: it is a static binary or bypasses the dynamic loader (Go programs do), so its call sites cannot be traced")
+            var st = stat()
+            if stat(path, &st) == 0 && st.st_mode & (S_ISUID | S_ISGID) != 0 {
+                notes.append("\(command[0]) is setuid/setgid: the loader ignores LD_PRELOAD for it, so it was not traced")
+            } else {
+                notes.append("\(command[0]) never connected to the collector: it is a static binary or bypasses the dynamic loader (Go programs do), so its call sites cannot be traced")
+            }
         }
         let builder = ReportBuilder(processes: collector.processes, registry: collector.registry, symbolizer: symbolizer)
         var report = builder.build(command: command, exitStatus: status, notes: notes)

@@ -74,8 +74,12 @@ public struct TracedProcess: Sendable {
             rlimitHard = e.rlimitHard
         case .kernelFD(let k):
             if exitBegin != nil && !kernelViewComplete && kernelView.count < 1 << 20 { kernelView.append(k) }
-        case .exitEnd(let t):
-            if exitBegin != nil { kernelViewComplete = true; endTime = t }
+        case .exitEnd(let t, let failed):
+            if exitBegin != nil {
+                kernelViewComplete = !failed
+                endTime = t
+                if failed { notes.append("the kernel's view could not be read at exit (no descriptor left to read /proc/self/fd)") }
+            }
         case .note(_, let text):
             if notes.count < 100 { notes.append(text) }
         case .fork(_, let id):

@@ -10,7 +10,7 @@ public enum Record: Equatable, Sendable {
     case inherited(KernelFD)
     case exitBegin(ExitBegin)
     case kernelFD(KernelFD)
-    case exitEnd(time: UInt64)
+    case exitEnd(time: UInt64, viewFailed: Bool = false)
     case note(time: UInt64, text: String)
     /// About to fork; the child's hello names `id`.
     case fork(time: UInt64, id: UInt64)

@@ -84,7 +84,7 @@ public enum RecordDecoder {
             return .exitBegin(ExitBegin(time: time, status: r.status, how: how, rlimitSoft: r.rlimit_soft,
                                         rlimitHard: r.rlimit_hard, maxRSSKB: r.max_rss_kb, cpuMicroseconds: r.cpu_us))
         case FDT_REC_EXIT_END.rawValue:
-            return .exitEnd(time: time)
+            return .exitEnd(time: time, viewFailed: header.flags & UInt16(FDT_EXIT_VIEW_FAILED) != 0)
         case FDT_REC_NOTE.rawValue:
             let r: fdt_rec_note = try fixed(bytes)
             return .note(time: time, text: try string(bytes, at: MemoryLayout<fdt_rec_note>.size, length: Int(r.text_len)))

@@ -1,0 +1,205 @@
+import FDTraceCore
+import Foundation
+import Testing
+
+/// Never harm the traced program: each case runs untraced and traced, and
+/// stdout, exit status and stderr (the tracer's own lines apart) must match;
+/// the tracer's table must equal the kernel's at exit.
+@Suite struct TortureTests {
+    /// Runs argv untraced and under fdtrace (report to a file); returns both.
+    func both(_ argv: [String], env: [String: String]? = nil, options: [String] = []) throws -> (Outcome, Outcome, Report) {
+        let plain = try run(argv, env: env)
+        let (traced, report) = try trace(argv, options: ["--output", "/dev/null"] + options, env: env)
+        #expect(traced.stdout == plain.stdout)
+        #expect(traced.status == plain.status)
+        #expect(traced.stderr == plain.stderr)
+        return (plain, traced, report)
+    }
+
+    func expectAllAccounted(_ report: Report, sourceLocation: SourceLocation = #_sourceLocation) {
+        for p in report.processes where p.ended != "exec" {
+            expectAccounted(p, sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func sixteenThreadsWithReuse() throws {
+        let exe = try Fixture.build("torture_threads.c")
+        let (plain, _, report) = try both([exe])
+        #expect(plain.stdout == "rounds ok: 64000 of 64000\n")
+        expectAllAccounted(report)
+        #expect(report.processes.first?.leaks.isEmpty == true)
+        #expect(report.processes.first?.events.closesOfUnknownDescriptors == 0)
+    }
+
+    @Test func posixSpawnAndVfork() throws {
+        let exe = try Fixture.build("torture_spawn.c")
+        let (plain, _, report) = try both([exe])
+        #expect(plain.stdout == "children ok: 20 of 20, parent still has its file: yes\n")
+        expectAllAccounted(report)
+        let parent = try #require(report.processes.first)
+        #expect(siteCounts(parent) == (try expectedSites("torture_spawn.c", k: 1)))
+        // posix_spawn's children got fd 5 from a file action, not a leak.
+        #expect(report.processes.filter { $0.command.first == "true" }.count == 20)
+        #expect(report.processes.allSatisfy { $0.inheritedLeaks.isEmpty })
+    }
+
+    @Test func daemonClosingEverything() throws {
+        let exe = try Fixture.build("torture_daemon.c")
+        let dir = scratch()
+        let out1 = dir.appendingPathComponent("plain.txt").path, out2 = dir.appendingPathComponent("traced.txt").path
+        let plain = try run([exe, out1])
+        let (traced, report) = try trace([exe, out2], options: ["--output", "/dev/null"])
+        #expect(plain.stdout == "parent done\n" && traced.stdout == plain.stdout && traced.status == 0)
+        // The daemon outlives its parent: wait for its file like a user would.
+        for _ in 0..<300 where !FileManager.default.fileExists(atPath: out1) { usleep(10_000) }
+        #expect(try String(contentsOfFile: out2, encoding: .utf8) == (try String(contentsOfFile: out1, encoding: .utf8)))
+        #expect(try String(contentsOfFile: out2, encoding: .utf8) == "daemon opened 1000 files\n")
+        let line = try #require(try Fixture.leakLines("torture_daemon.c")["daemon"]?.first)
+        let daemon = try #require(report.processes.first { p in p.leaks.contains { $0.site?.line == line } })
+        expectAccounted(daemon)
+        #expect(siteCounts(daemon) == ["torture_daemon.c:\(line) open": 1])
+        expectAllAccounted(report)
+    }
+
+    @Test func closeFromSignalHandlers() throws {
+        let exe = try Fixture.build("torture_signals.c")
+        let (plain, _, report) = try both([exe])
+        #expect(plain.stdout == "rounds ok: 100000, handler ran: yes\n")
+        expectAllAccounted(report)
+        #expect(report.processes.first?.leaks.isEmpty == true)
+    }
+
+    @Test func collectorKilledMidRun() throws {
+        let exe = try Fixture.build("torture_kill_collector.c")
+        let plain = try run([exe])
+        var env = ProcessInfo.processInfo.environment
+        env["LD_PRELOAD"] = Paths.library
+        env.removeValue(forKey: "FDTRACE_SOCKET")
+        let traced = try run([exe], env: env)
+        #expect(plain.stdout == "killed 0 collector(s), opened 100000 files\n")
+        #expect(traced.stdout == "killed 1 collector(s), opened 100000 files\n")
+        #expect(traced.status == plain.status)
+        let lines = traced.stderr.split(separator: "\n")
+        #expect(lines.count == 1)
+        #expect(lines.first?.hasPrefix("fdtrace: ") == true)
+    }
+
+    @Test func programKilledMidRunIsStillReported() throws {
+        let exe = try Fixture.build("exit_status.c")
+        let (o, report) = try trace([exe, "sigkill"])
+        #expect(o.status == 137)
+        let p = try #require(report.process(exe))
+        #expect(p.reconciliation == "unreconciled")
+        #expect(p.leakedDescriptors == 1)
+        #expect(p.notes.contains { $0.hasPrefix("unreconciled") })
+    }
+
+    @Test func execChains() throws {
+        let exe = try Fixture.build("exec_inherit.c")
+        // sh -c, env, a failing exec, then exec of sleep: as untraced.
+        let (_, _, report) = try both(["/bin/sh", "-c", "exec /usr/bin/env \(exe) no-such-program-fdtrace"])
+        expectAllAccounted(report)
+        #expect(report.processes.last?.command.first == "sleep")
+        #expect(report.processes.last?.inheritedLeaks.first?.count == 1)
+    }
+
+    @Test func exhaustingDescriptors() throws {
+        let exe = try Fixture.build("torture_emfile.c")
+        // The program lowers its own limit below the tracer's descriptors
+        // (which sit at the top of the limit it started with): no loss.
+        let (plain, _, _) = try both([exe, "64"])
+        #expect(plain.stdout == "opened 61 before EMFILE\n")
+        // Started with a limit of 64, the tracer's 3 descriptors sit at
+        // 61-63: the program meets EMFILE 3 opens earlier, at the same time.
+        let cmd = ["/bin/sh", "-c", "ulimit -n 64; exec \(exe)"]
+        let low = try run(cmd)
+        let (tracedLow, reportLow) = try trace(cmd, options: ["--output", "/dev/null"])
+        #expect(low.stdout == "opened 61 before EMFILE\n")
+        #expect(tracedLow.stdout == "opened 58 before EMFILE\n")
+        let p = try #require(reportLow.process(exe))
+        expectAccounted(p)
+        #expect(p.leakedDescriptors == 58)
+    }
+
+    @Test func setuidProgramsAreReportedAsUntraced() throws {
+        // Root keeps LD_PRELOAD for setuid programs: run as another uid a
+        // program that is setuid to root.
+        let dir = URL(fileURLWithPath: "/tmp/fdtrace-setuid-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        chmod(dir.path, 0o755)
+        let exe = dir.appendingPathComponent("suid").path
+        #expect(try run(["cc", Paths.fixtures.appendingPathComponent("exit_status.c").path, "-o", exe]).status == 0)
+        chmod(exe, 0o4755)
+        let fdtraceCopy = dir.appendingPathComponent("fdtrace").path, libCopy = dir.appendingPathComponent("libfdtrace.so").path
+        try FileManager.default.copyItem(atPath: Paths.fdtrace, toPath: fdtraceCopy)
+        try FileManager.default.copyItem(atPath: Paths.library, toPath: libCopy)
+        let o = try run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", fdtraceCopy, "run", "--", exe, "exit3"])
+        #expect(o.status == 3)
+        #expect(o.stderr.contains("is setuid/setgid: the loader ignores LD_PRELOAD for it, so it was not traced"))
+    }
+}
+
+/// Sessions are private; hostile peers are refused; their streams cannot
+/// take the collector down.
+@Suite struct SecurityTests {
+    @Test func intruderFromAnotherUidIsRefused() throws {
+        let victim = try Fixture.build("victim.c")
+        let dir = URL(fileURLWithPath: "/tmp/fdtrace-intruder-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        chmod(dir.path, 0o755)
+        let intruder = dir.appendingPathComponent("intruder").path
+        let inc = Paths.root.appendingPathComponent("CShim/include").path
+        #expect(try run(["cc", "-I", inc, Paths.fixtures.appendingPathComponent("intruder.c").path, "-o", intruder]).status == 0)
+        let nameFile = dir.appendingPathComponent("socket").path, flag = dir.appendingPathComponent("go").path
+        let json = dir.appendingPathComponent("r.json").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Paths.fdtrace)
+        p.arguments = ["run", "--json", json, "--output", "/dev/null", "--", victim, nameFile, flag]
+        try p.run()
+        for _ in 0..<500 where (try? String(contentsOfFile: nameFile, encoding: .utf8))?.hasPrefix("@") != true { usleep(10_000) }
+        let name = try String(contentsOfFile: nameFile, encoding: .utf8)
+        let o = try run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", intruder, name])
+        FileManager.default.createFile(atPath: flag, contents: nil)
+        p.waitUntilExit()
+        #expect(o.stdout == "refused\n")
+        let report = try JSONRenderer.decode(try Data(contentsOf: URL(fileURLWithPath: json)))
+        #expect(report.notes.contains { $0.contains("refused a connection from uid 65534") })
+        let v = try #require(report.process(victim))
+        expectAccounted(v)
+        #expect(v.leakedDescriptors == 1)
+    }
+
+    @Test func hostileStreamsEndOnlyTheirConnection() throws {
+        let hostile = try Fixture.build("hostile.c", flags: ["-I", Paths.root.appendingPathComponent("CShim/include").path])
+        let legit = try Fixture.build("open_family.c")
+        let (o, report) = try trace(["/bin/sh", "-c", "\(hostile) && \(legit)"])
+        #expect(o.status == 0)
+        #expect(o.stdout == """
+            garbage hello: refused
+            malformed records: accepted, then disconnected
+            forged pid: refused
+            silence: disconnected
+
+            """)
+        #expect(report.notes.contains { $0.contains("no valid hello") })
+        #expect(report.notes.contains { $0.contains("claims pid 1") })
+        #expect(report.notes.contains { $0.contains("no hello within 2 s") })
+        #expect(report.processes.contains { $0.notes.contains { $0.contains("unknown record type") } })
+        let p = try #require(report.process(legit))
+        expectAccounted(p)
+        #expect(siteCounts(p) == (try expectedSites("open_family.c", k: 3)))
+    }
+
+    @Test func reportsDoNotFollowPlantedSymlinks() throws {
+        let dir = scratch()
+        let target = dir.appendingPathComponent("victim.txt"), link = dir.appendingPathComponent("report.txt")
+        try "precious\n".write(to: target, atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(at: link, withDestinationURL: target)
+        let o = try run([Paths.fdtrace, "run", "--output", link.path, "--", "true"])
+        #expect(o.status == 70)
+        #expect(o.stderr.contains("cannot write \(link.path)"))
+        #expect(try String(contentsOf: target, encoding: .utf8) == "precious\n")
+    }
+}
