@@ -4,6 +4,7 @@
 #   make demo    set up, build, install, and run the bundled leaky program
 #   make test    set up, build and run the whole test suite
 #   make bench   overhead benchmark (see README); BENCH_SIZE=tiny for a quick run
+#   make fuzz    the decoder fuzzer, one million inputs
 
 CC ?= cc
 PREFIX ?= /usr/local
@@ -19,7 +20,7 @@ LDFLAGS_SHIM := -shared -Wl,--no-undefined -Wl,-z,now -Wl,--version-script=CShim
 
 SWIFT_BIN = $(shell swift build -c $(CONFIG) --show-bin-path 2>/dev/null)
 
-.PHONY: all shim swift setup demo test install bench clean
+.PHONY: all shim swift setup demo test install bench fuzz clean
 
 all: shim swift
 
@@ -53,6 +54,12 @@ test: setup
 bench: setup
 	$(MAKE) CONFIG=release all
 	BENCH_SIZE=$(BENCH_SIZE) scripts/bench.sh
+
+# The decoder fuzzer with a million inputs (FDTRACE_FUZZ_SEED to reproduce).
+fuzz: setup
+	$(MAKE) CONFIG=debug all
+	swift build --build-tests
+	FDTRACE_FUZZ_ITERATIONS=$${FDTRACE_FUZZ_ITERATIONS:-1000000} swift test --skip-build --filter FuzzTests
 
 clean:
 	rm -rf $(SHIM_BUILD) .build

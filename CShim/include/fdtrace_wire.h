@@ -256,6 +256,8 @@ struct fdt_rec_exit {
     uint64_t rlimit_hard;
     uint64_t max_rss_kb;   /* VmHWM (peak RSS of this image) at exit */
     uint64_t cpu_us;       /* user + system CPU time at exit */
+    uint32_t own_fds;      /* descriptors the shim itself holds (not listed) */
+    uint32_t _pad;
 };
 
 /* Header flag of FDT_REC_EXIT_END: /proc/self/fd could not be read. */

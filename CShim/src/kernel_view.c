@@ -146,6 +146,7 @@ void fdt_send_exit_view(enum fdt_exit_how how, int status) {
         r->rlimit_soft = rl.rlim_cur;
         r->rlimit_hard = rl.rlim_max;
         r->max_rss_kb = peak_rss_kb();
+        r->own_fds = (uint32_t)fdt_own_fd_count();
         struct rusage ru;
         if (getrusage(RUSAGE_SELF, &ru) == 0) {
             r->cpu_us = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +

@@ -117,3 +117,10 @@ int fdt_release_spare_own_fd(void) {
     }
     return -1;
 }
+
+int fdt_own_fd_count(void) {
+    int n = 0;
+    for (int i = 0; i < MAX_OWN; i++)
+        if (__atomic_load_n(&own[i], __ATOMIC_RELAXED) >= 0) n++;
+    return n;
+}

@@ -77,6 +77,7 @@ void fdt_protect_own_fd_before_dup2(int newfd);
 int fdt_close_range_except_own(unsigned first, unsigned last, int flags, int (*fn)(unsigned, unsigned, int));
 int fdt_lowest_own_at_or_above(int low);
 int fdt_release_spare_own_fd(void);
+int fdt_own_fd_count(void);
 
 /* ---- stacks and modules (stack.c, modules.c) ---- */
 void fdt_unwinder_init(void);

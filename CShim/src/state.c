@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <dlfcn.h>
 #include <sched.h>
+#include <sys/stat.h>
 
 struct fdt_state fdt_g = { .sock_fd = -1, .depth = FDT_DEFAULT_DEPTH, .exit_status = -1, .follow = 1 };
 FDT_TLS int fdt_tls_busy;
@@ -81,6 +82,26 @@ static void find_own_text(void) {
         /* Refined by the module scan to the real end of our segments. */
         fdt_g.self_end = (uintptr_t)info.dli_fbase + (16u << 20);
     }
+}
+
+/* Bare mode writes FDTRACE_OUTPUT / FDTRACE_JSON at the end: a bad
+ * destination is found now, not after the program ran. Returns the bad
+ * path or NULL. */
+static const char *unwritable_report_destination(void) {
+    static const char *vars[] = { "FDTRACE_OUTPUT", "FDTRACE_JSON" };
+    for (unsigned i = 0; i < 2; i++) {
+        const char *p = getenv(vars[i]);
+        if (!p || !*p) continue;
+        char dir[512];
+        snprintf(dir, sizeof dir, "%s", p);
+        char *slash = strrchr(dir, '/');
+        if (!slash) snprintf(dir, sizeof dir, ".");
+        else if (slash == dir) dir[1] = 0;
+        else *slash = 0;
+        struct stat st;
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK) != 0) return p;
+    }
+    return NULL;
 }
 
 /* --no-follow: programs this one execs load no shim. */
@@ -171,7 +192,12 @@ void fdt_ensure_init(void) {
         fdt_unwinder_init();
         fdt_modules_init();
         int ready = 0;
-        if (!sock || !*sock) {
+        const char *bad = (!sock || !*sock) ? unwritable_report_destination() : NULL;
+        if (bad) {
+            char why[600];
+            snprintf(why, sizeof why, "cannot write the report to %s", bad);
+            fdt_disable(why);
+        } else if (!sock || !*sock) {
             ready = fdt_start_collector() == 0;
             fdt_g.owner = ready;
         } else {

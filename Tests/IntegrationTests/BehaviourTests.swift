@@ -237,7 +237,9 @@ import Testing
         #expect(try run(["cc", c.path, "-o", exe]).status == 0)
         let (traced, report) = try trace([exe])
         #expect(traced.stdout == "3 high, 0 closable\n")
-        expectAccounted(try #require(report.process(exe)))
+        let p = try #require(report.process(exe))
+        expectAccounted(p)
+        #expect(p.tracerDescriptors == 3)
         #expect(try run([exe]).stdout == "0 high, 0 closable\n")
     }
 }

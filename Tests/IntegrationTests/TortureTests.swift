@@ -203,3 +203,37 @@ import Testing
         #expect(try String(contentsOf: target, encoding: .utf8) == "precious\n")
     }
 }
+
+/// FDTRACE_* variables with bad values: one clear line, the program runs
+/// untraced and unharmed.
+@Suite struct EnvironmentTests {
+    func check(_ vars: [String: String], message: String) throws {
+        let exe = try Fixture.build("reuse_low_fds.c")
+        let plain = try run([exe])
+        var env = ProcessInfo.processInfo.environment
+        env["LD_PRELOAD"] = Paths.library
+        env.removeValue(forKey: "FDTRACE_SOCKET")
+        for (k, v) in vars { env[k] = v }
+        let o = try run([exe], env: env)
+        #expect(o.status == plain.status)
+        #expect(o.stdout == plain.stdout)
+        let lines = o.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "stderr: \(o.stderr)")
+        #expect(lines.first?.hasPrefix("fdtrace: ") == true)
+        #expect(o.stderr.contains(message), "stderr: \(o.stderr)")
+    }
+
+    @Test func negativeDepth() throws { try check(["FDTRACE_DEPTH": "-1"], message: "FDTRACE_DEPTH") }
+    @Test func depthNotANumber() throws { try check(["FDTRACE_DEPTH": "deep"], message: "FDTRACE_DEPTH") }
+
+    @Test func socketPathIsARegularFile() throws {
+        let f = scratch().appendingPathComponent("not-a-socket")
+        try "x".write(to: f, atomically: true, encoding: .utf8)
+        try check(["FDTRACE_SOCKET": f.path], message: "cannot reach the collector")
+    }
+
+    @Test func unwritableOutputDirectory() throws {
+        try check(["FDTRACE_OUTPUT": "/nonexistent/dir/report.txt"], message: "cannot write the report to /nonexistent/dir/report.txt")
+        try check(["FDTRACE_JSON": "/etc/hostname/report.json"], message: "cannot write the report to /etc/hostname/report.json")
+    }
+}

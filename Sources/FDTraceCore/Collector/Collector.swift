@@ -8,7 +8,13 @@ import Foundation
 public final class Collector {
     public private(set) var processes: [TracedProcess] = []
     public var registry: ModuleRegistry { applier.registry }
-    public private(set) var rejected: [String] = []
+    /// Refused connections, for the report (the first 100).
+    public private(set) var rejected: [String] {
+        get { refusals }
+        set { if newValue.count <= 100 { refusals = newValue } else { refusalsDropped += 1 } }
+    }
+    private var refusals: [String] = []
+    public private(set) var refusalsDropped = 0
     private var applier = RecordApplier()
     /// Accepted connections waiting for their hello: peer pid, deadline.
     private var pending: [Int32: (pid: pid_t, deadline: UInt64)] = [:]

@@ -49,7 +49,9 @@ public struct TextRenderer {
         let apart = p.standard.count + p.inherited.count
         let limit = "limit \(Self.limit(p.rlimitSoft))/\(Self.limit(p.rlimitHard))"
         out += "  \(p.openAtExit) descriptor\(p.openAtExit == 1 ? "" : "s") open at exit (peak \(p.peakOpen), \(limit))"
-        out += apart > 0 ? ", \(apart) inherited or standard\n" : "\n"
+        out += apart > 0 ? ", \(apart) inherited or standard" : ""
+        if let own = p.tracerDescriptors, own > 0 { out += "; +\(own) held by fdtrace" }
+        out += "\n"
         if p.leaks.isEmpty {
             out += "  no leaks: every descriptor the program opened was closed\n"
         } else {

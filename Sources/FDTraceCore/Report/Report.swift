@@ -46,6 +46,9 @@ public struct ProcessReport: Codable, Sendable, Equatable {
     /// The process's own peak RSS and CPU time, as it reported at exit.
     public var maxRssKb: UInt64?
     public var cpuSeconds: Double?
+    /// Descriptors the tracer itself held in the process (not listed, not
+    /// counted in open_at_exit): its socket and libunwind's pipe.
+    public var tracerDescriptors: UInt32?
 }
 
 public struct CollectorUsage: Codable, Sendable, Equatable {

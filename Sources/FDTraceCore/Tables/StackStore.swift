@@ -31,8 +31,12 @@ public struct ModuleRegistry: Sendable {
 /// Interned stacks of one process image, resolved against the modules that
 /// were loaded when each stack arrived.
 public struct StackStore: Sendable {
-    public static let maxStacks = 1 << 20
+    /// Bounds that keep the collector's memory finite whatever a process
+    /// sends: 256 Ki stacks and 4 Mi frames (64 MiB) per process image.
+    public static let maxStacks = 1 << 18
+    public static let maxFrames = 1 << 22
     public static let maxModules = 4096
+    private var frameCount = 0
     private var modules: [(record: ModuleRecord, id: Int)] = []
     public private(set) var stacks: [UInt32: [RawFrame]] = [:]
     public private(set) var dropped = 0
@@ -47,7 +51,11 @@ public struct StackStore: Sendable {
     }
 
     public mutating func add(stack s: StackRecord) {
-        guard stacks.count < Self.maxStacks || stacks[s.id] != nil else { dropped += 1; return }
+        guard stacks[s.id] == nil, stacks.count < Self.maxStacks, frameCount + s.pcs.count <= Self.maxFrames else {
+            dropped += 1
+            return
+        }
+        frameCount += s.pcs.count
         stacks[s.id] = s.pcs.map { pc in
             if let m = modules.last(where: { pc >= $0.record.start && pc < $0.record.end }) {
                 return RawFrame(module: m.id, address: pc &- m.record.base)

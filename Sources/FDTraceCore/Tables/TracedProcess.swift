@@ -73,7 +73,7 @@ public struct TracedProcess: Sendable {
             rlimitSoft = e.rlimitSoft
             rlimitHard = e.rlimitHard
         case .kernelFD(let k):
-            if exitBegin != nil && !kernelViewComplete && kernelView.count < 1 << 20 { kernelView.append(k) }
+            if exitBegin != nil && !kernelViewComplete && kernelView.count < 1 << 18 { kernelView.append(k) }
         case .exitEnd(let t, let failed):
             if exitBegin != nil {
                 kernelViewComplete = !failed
