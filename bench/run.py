@@ -26,9 +26,9 @@ ROOT = os.path.dirname(HERE)
 
 SIZES = {
     "full": {"open": 1_000_000, "socketpair": 500_000, "accept": 100_000, "threads": 1_000_000,
-             "python": 200_000, "flask": 2000, "collector": 10_000_000},
+             "python": 200_000, "flask": 2000, "collector": 10_000_000, "sites": 5_000_000},
     "tiny": {"open": 10_000, "socketpair": 5_000, "accept": 1_000, "threads": 10_000,
-             "python": 2_000, "flask": 100, "collector": 100_000},
+             "python": 2_000, "flask": 100, "collector": 100_000, "sites": 50_000},
 }
 
 
@@ -171,7 +171,7 @@ def main():
     work = tempfile.mkdtemp(prefix="fdtrace-bench-")
     bins = {}
     for name, src in [("open_close", "open_close.c"), ("socketpair_close", "socketpair_close.c"),
-                      ("accept_server", "accept_server.c")]:
+                      ("accept_server", "accept_server.c"), ("sites", "sites.c")]:
         bins[name] = os.path.join(work, name)
         subprocess.run(["cc", "-O2", "-g", "-pthread", os.path.join(HERE, src), "-o", bins[name]], check=True)
 
@@ -223,7 +223,12 @@ def main():
                              capture_output=True, text=True, check=True).stdout
         f = dict(kv.split("=") for kv in out.split())
         lines.append(f"| (7) collector alone, 1000 sites | fdtrace | {int(f['events_per_second']):,} events/s | – | "
-                     f"{float(f['seconds']):.3f} | {f['max_rss_kb']} | – | – | – |")
+                     f"{float(f['seconds']):.3f} | – | {float(f['seconds']):.3f} | {f['max_rss_kb']} | – |")
+    if not only or "8" in only:
+        # The collector's memory with 2 × PAIRS events from 1000 distinct stacks, end to end.
+        r = runner.run_loop("fdtrace", [bins["sites"], str(size["sites"])])
+        lines.append(f"| (8) {2 * size['sites']:,} events from 1000 sites | fdtrace | {fmt(r['loop'])} | – | {fmt(r['wall'])} | "
+                     f"{fmt(r.get('rss_kb'))} | {fmt(r.get('collector_cpu'))} | {fmt(r.get('collector_rss_kb'))} | {fmt(r.get('ring_waits'))} |")
     lines.append("")
     lines.append("ratio: traced loop time / untraced loop time, medians; for (6) untraced req/s / traced req/s.")
     lines.append("peak RSS: the program's own (under fdtrace, as it reported at exit); under strace and valgrind, the larger of tool and program.")
