@@ -237,3 +237,17 @@ import Testing
         try check(["FDTRACE_JSON": "/etc/hostname/report.json"], message: "cannot write the report to /etc/hostname/report.json")
     }
 }
+
+/// A traced server may drop privileges: its programs of another uid are
+/// still part of the traced tree and are traced.
+@Suite struct PrivilegeDropTests {
+    @Test func workerOfAnotherUidIsTraced() throws {
+        let exe = try Fixture.build("drop_privileges.c")
+        let (o, report) = try trace([exe])
+        #expect(o.stdout == "worker exited 0\n")
+        #expect(!report.notes.contains { $0.contains("refused") })
+        let worker = try #require(report.processes.first { $0.command.first == "true" })
+        #expect(worker.reconciliation == "complete")
+        #expect(worker.exitStatus == 0)
+    }
+}
