@@ -116,19 +116,6 @@ import Testing
         #expect(lines.first?.hasPrefix("fdtrace: cannot reach the collector") == true)
     }
 
-    @Test func badDepthLeavesTheProgramUntraced() throws {
-        let exe = try Fixture.build("reuse_low_fds.c")
-        let plain = try run([exe])
-        var env = ProcessInfo.processInfo.environment
-        env["LD_PRELOAD"] = Paths.library
-        env["FDTRACE_SOCKET"] = "/nonexistent/fdtrace.sock"
-        env["FDTRACE_DEPTH"] = "-1"
-        let o = try run([exe], env: env)
-        #expect(o.stdout == plain.stdout)
-        #expect(o.stderr.split(separator: "\n").count == 1)
-        #expect(o.stderr.contains("FDTRACE_DEPTH"))
-    }
-
     @Test func textReportNamesTheSites() throws {
         let exe = try Fixture.build("exit_status.c")
         let o = try run([Paths.fdtrace, "run", "--", exe])

@@ -158,42 +158,37 @@ public struct ReportBuilder {
                  openedAt: t.flatMap { $0.origin == .traced ? Double($0.openedAt &- p.startTime) / 1e9 : nil })
     }
 
+    /// The source frames of a leak's opening stack (inlined frames expanded).
+    private func sourceFrames(_ l: Leak, _ symbols: [RawFrame: [SymbolizedFrame]]) -> [FrameReport] {
+        guard let s = l.stack, let raw = stackFrames(s) else { return [] }
+        return raw.flatMap { f in
+            (symbols[f] ?? []).map { sf in
+                FrameReport(function: sf.function, file: sf.file, line: sf.line, module: sf.module,
+                            address: "0x" + String(sf.address, radix: 16), inlined: sf.inlined)
+            }
+        }
+    }
+
     private func group(_ leaks: [Leak], symbols: [RawFrame: [SymbolizedFrame]]) -> [LeakGroup] {
         struct Key: Hashable { var call: String; var frames: [FrameReport]; var openedBy: OpenedBy? }
         var groups: [Key: [Leak]] = [:]
         var order: [Key] = []
+        var framesOf: [Key: [FrameReport]] = [:]
         for l in leaks {
-            var frames: [FrameReport] = []
-            if let s = l.stack, let raw = stackFrames(s) {
-                for f in raw {
-                    for sf in symbols[f] ?? [] {
-                        frames.append(FrameReport(function: sf.function, file: sf.file, line: sf.line, module: sf.module,
-                                                  address: "0x" + String(sf.address, radix: 16), inlined: sf.inlined))
-                    }
-                }
-            }
+            let frames = sourceFrames(l, symbols)
             // Group by source location, not by address: two return addresses
             // on one line are one site.
             let key = Key(call: l.call.name, frames: frames.map {
                 FrameReport(function: $0.function, file: $0.file, line: $0.line, module: $0.module,
                             address: $0.file == nil ? $0.address : "", inlined: $0.inlined)
             }, openedBy: l.openedBy)
-            if groups[key] == nil { order.append(key) }
+            if groups[key] == nil { order.append(key); framesOf[key] = frames }
             groups[key, default: []].append(l)
         }
         var out: [LeakGroup] = []
         for key in order {
             let members = groups[key]!.sorted { $0.fd < $1.fd }
-            let first = members[0]
-            var frames: [FrameReport] = []
-            if let s = first.stack, let raw = stackFrames(s) {
-                for f in raw {
-                    for sf in symbols[f] ?? [] {
-                        frames.append(FrameReport(function: sf.function, file: sf.file, line: sf.line, module: sf.module,
-                                                  address: "0x" + String(sf.address, radix: 16), inlined: sf.inlined))
-                    }
-                }
-            }
+            let frames = framesOf[key] ?? []
             let highlight = frames.firstIndex { !Self.isRuntimeModule($0.module) }
             let fds = members.map { m -> FDReport in
                 let d = m.description
