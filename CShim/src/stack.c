@@ -72,11 +72,12 @@ static void send_stack(uint32_t id, const uintptr_t *pcs, unsigned n) {
 uint32_t fdt_capture_stack(void) {
     void *raw[FDT_MAX_DEPTH + 16];
     int n = unw_bt ? unw_bt(raw, (int)fdt_g.depth + 16) : backtrace(raw, (int)fdt_g.depth + 16);
-    int skip = 0;
-    while (skip < n && in_self((uintptr_t)raw[skip])) skip++;
-    unsigned keep = (unsigned)(n - skip);
-    if (keep > fdt_g.depth) keep = fdt_g.depth;
-    const uintptr_t *pcs = (const uintptr_t *)(raw + skip);
+    /* Cut the shim's own frames: the hook on top, and the main() wrapper
+     * (`__libc_start_main`) at the bottom. */
+    unsigned keep = 0;
+    for (int i = 0; i < n && keep < fdt_g.depth; i++)
+        if (!in_self((uintptr_t)raw[i])) raw[keep++] = raw[i];
+    const uintptr_t *pcs = (const uintptr_t *)raw;
     uint64_t h = hash_pcs(pcs, keep);
     uint32_t idx = (uint32_t)h & (TABLE_SIZE - 1);
     for (unsigned probe = 0; probe < MAX_PROBE; probe++, idx = (idx + 1) & (TABLE_SIZE - 1)) {

@@ -12,6 +12,9 @@ import Testing
         let p = try #require(report.process(exe))
         expectAccounted(p)
         #expect(siteCounts(p) == (try expectedSites(fixture, k: k, perLine: perLine)))
+        // The shim's own frames (hooks on top, the main() wrapper below) are cut.
+        #expect(p.leaks.allSatisfy { $0.frames.allSatisfy { !($0.module ?? "").hasSuffix("libfdtrace.so") } })
+        #expect(p.leaks.allSatisfy { $0.frames.first?.file?.hasSuffix(fixture) == true || $0.frames.first?.module?.contains("libc") == true })
         return p
     }
 
