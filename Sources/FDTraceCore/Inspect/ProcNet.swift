@@ -1,0 +1,67 @@
+import Foundation
+
+/// Sockets of a network namespace as /proc/PID/net lists them, by inode:
+/// protocol, addresses and TCP state. (What `ss` shows, for joining with
+/// the socket:[INODE] links of /proc/PID/fd.)
+public struct ProcNet: Sendable {
+    public struct Entry: Sendable, Equatable {
+        public var proto: String
+        public var local: String
+        public var peer: String?
+        public var state: String?
+    }
+    public private(set) var byInode: [UInt64: Entry] = [:]
+
+    public init(pid: Int32) {
+        for (file, proto) in [("tcp", "TCP"), ("tcp6", "TCP6"), ("udp", "UDP"), ("udp6", "UDP6")] {
+            if let text = try? String(contentsOfFile: "/proc/\(pid)/net/\(file)", encoding: .utf8) {
+                parseInet(text, proto: proto)
+            }
+        }
+        if let text = try? String(contentsOfFile: "/proc/\(pid)/net/unix", encoding: .utf8) { parseUnix(text) }
+    }
+
+    init(tcp: String) { parseInet(tcp, proto: "TCP") }
+
+    /// Lines of /proc/net/tcp: "sl local rem st tx:rx tr:when retr uid timeout inode ...".
+    mutating func parseInet(_ text: String, proto: String) {
+        let tcp = proto.hasPrefix("TCP")
+        for line in text.split(separator: "\n").dropFirst() {
+            let f = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard f.count > 9, let inode = UInt64(f[9]), inode != 0,
+                  let local = Self.address(String(f[1])), let remote = Self.address(String(f[2])),
+                  let st = Int32(f[3], radix: 16) else { continue }
+            let unconnected = remote.hasSuffix(":0") && (remote.hasPrefix("0.0.0.0") || remote.hasPrefix("[::]"))
+            byInode[inode] = Entry(proto: proto, local: local, peer: unconnected ? nil : remote,
+                                   state: tcp ? FDClassifier.tcpStateName(st) : nil)
+        }
+    }
+
+    /// Lines of /proc/net/unix: "Num RefCount Protocol Flags Type St Inode Path".
+    mutating func parseUnix(_ text: String) {
+        for line in text.split(separator: "\n").dropFirst() {
+            let f = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard f.count >= 7, let inode = UInt64(f[6]), let type = Int(f[4], radix: 16) else { continue }
+            let kind = type == 1 ? "unix stream" : type == 2 ? "unix dgram" : type == 5 ? "unix seqpacket" : "unix"
+            byInode[inode] = Entry(proto: kind, local: f.count > 7 ? String(f[7]) : "", peer: nil, state: nil)
+        }
+    }
+
+    /// "0100007F:1388" → "127.0.0.1:5000"; IPv6 as 4 little-endian words.
+    static func address(_ s: String) -> String? {
+        let parts = s.split(separator: ":")
+        guard parts.count == 2, let port = Int(parts[1], radix: 16) else { return nil }
+        let hex = Array(parts[0])
+        if hex.count == 8, let v = UInt32(String(hex), radix: 16) {
+            return "\(v & 0xff).\(v >> 8 & 0xff).\(v >> 16 & 0xff).\(v >> 24):\(port)"
+        }
+        guard hex.count == 32 else { return nil }
+        var bytes: [UInt8] = []
+        for w in 0..<4 {
+            guard let v = UInt32(String(hex[w * 8..<w * 8 + 8]), radix: 16) else { return nil }
+            bytes += [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)]
+        }
+        let groups = stride(from: 0, to: 16, by: 2).map { UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]) }
+        return "[\(SocketAddress.ipv6(groups))]:\(port)"
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+
+/// The descriptors of any process the user may inspect, read from /proc
+/// alone (no tracing): what each is, grouped by kind and target, with
+/// socket states and the limits. Works for static binaries and Go programs.
+public struct ProcSnapshot: Codable, Sendable, Equatable {
+    public struct Group: Codable, Sendable, Equatable {
+        public var count: Int
+        public var summary: String
+        public var fds: [FDReport]
+    }
+    public var pid: Int32
+    public var command: [String]
+    public var open: Int
+    public var rlimitSoft: UInt64?
+    public var rlimitHard: UInt64?
+    public var groups: [Group]
+    public var byKind: [String: Int]
+
+    public static func take(pid: Int32) throws -> ProcSnapshot {
+        let dir = "/proc/\(pid)/fd"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
+            if kill(pid, 0) != 0 && errno == ESRCH { throw FDTraceError("no process \(pid)", status: 1) }
+            throw FDTraceError("cannot read \(dir): permission denied (same user or root only)", status: 1)
+        }
+        let net = ProcNet(pid: pid)
+        var descs: [(Int32, FDDescription, Bool)] = []
+        for name in names {
+            guard let fd = Int32(name) else { continue }
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\(name)") else { continue }
+            var st = stat()
+            let mode = stat("\(dir)/\(name)", &st) == 0 ? UInt32(st.st_mode) : 0
+            let fdinfo = (try? String(contentsOfFile: "/proc/\(pid)/fdinfo/\(name)", encoding: .utf8)) ?? ""
+            let flags = fdinfo.split(separator: "\n").first { $0.hasPrefix("flags:") }
+                .flatMap { Int($0.dropFirst(6).trimmingCharacters(in: " \t"), radix: 8) } ?? 0
+            var d = FDClassifier.describe(KernelFD(fd: fd, mode: mode, inode: UInt64(st.st_ino), target: target))
+            if d.kind == "socket", let inode = UInt64(target.dropFirst("socket:[".count).dropLast()), let e = net.byInode[inode] {
+                d.proto = e.proto
+                d.local = e.local.isEmpty ? nil : e.local
+                d.peer = e.peer
+                d.state = e.state
+            }
+            descs.append((fd, d, flags & 0o2000000 != 0))
+        }
+        descs.sort { $0.0 < $1.0 }
+        var grouped: [String: [(Int32, FDDescription, Bool)]] = [:]
+        var byKind: [String: Int] = [:]
+        for d in descs {
+            byKind[d.1.kind, default: 0] += 1
+            // Group by kind and target, addresses merged (like the report).
+            var key = d.1
+            key.state = nil
+            key.inode = nil
+            if key.kind == "socket" { key.peer = key.peer.map { ReportBuilder.mergeAddresses([$0, nil]) } }
+            if key.kind == "pipe" || key.kind == "socket" && key.local == nil { key.path = nil }
+            grouped["\(key.kind)|\(key.proto ?? "")|\(key.path ?? "")|\(key.local ?? "")|\(key.peer ?? "")", default: []].append(d)
+        }
+        let groups = grouped.values.map { members in
+            Group(count: members.count, summary: ReportBuilder.summarize(members.map(\.1)),
+                  fds: members.map { fd, d, cloexec in
+                      FDReport(fd: fd, kind: d.kind, path: d.path, deleted: d.deleted ? true : nil, protocol: d.proto,
+                               local: d.local, peer: d.peer, state: d.state, cloexec: cloexec, call: nil, thread: nil, openedAt: nil)
+                  })
+        }.sorted { $0.count != $1.count ? $0.count > $1.count : $0.summary < $1.summary }
+        let (soft, hard) = limits(pid)
+        let cmdline = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
+        let command = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        return ProcSnapshot(pid: pid, command: command, open: descs.count, rlimitSoft: soft, rlimitHard: hard,
+                            groups: groups, byKind: byKind)
+    }
+
+    static func limits(_ pid: Int32) -> (UInt64?, UInt64?) {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Max open files") }) else { return (nil, nil) }
+        let f = line.dropFirst("Max open files".count).split(separator: " ", omittingEmptySubsequences: true)
+        guard f.count >= 2 else { return (nil, nil) }
+        return (UInt64(f[0]) ?? .max, UInt64(f[1]) ?? .max)
+    }
+
+    /// The text form: one header, then groups largest first.
+    public func render() -> String {
+        let cmd = TextRenderer.commandLine(command, fallback: "?")
+        var out = "fdtrace: \(cmd) (pid \(pid)): \(open) descriptor\(open == 1 ? "" : "s") open"
+        if let s = rlimitSoft, let h = rlimitHard { out += " (limit \(TextRenderer.limit(s))/\(TextRenderer.limit(h)))" }
+        out += " — from /proc: no call sites without tracing\n"
+        for g in groups { out += "  \(g.count) × \(g.summary)\n" }
+        return out
+    }
+}
