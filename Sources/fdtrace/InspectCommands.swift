@@ -17,12 +17,7 @@ struct Snapshot: ParsableCommand {
         do {
             let snap = try ProcSnapshot.take(pid: pid)
             print(snap.render(), terminator: "")
-            if let json {
-                let enc = JSONEncoder()
-                enc.keyEncodingStrategy = .convertToSnakeCase
-                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try ReportFile(path: json).write(try enc.encode(snap))
-            }
+            if let json { try ReportFile(path: json).write(try JSONRenderer.encode(snap)) }
         } catch let e as FDTraceError {
             FileHandle.standardError.write(Data("fdtrace: \(e.message)\n".utf8))
             throw ExitCode(e.status)

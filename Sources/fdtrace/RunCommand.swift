@@ -84,22 +84,3 @@ enum ShimLocator {
         throw FDTraceError("cannot find libfdtrace.so next to \(exe) or in ../lib (set FDTRACE_LIB)", status: ExitStatus.tracerFailure)
     }
 }
-
-/// A report destination opened before the program runs (so a bad path
-/// fails at once), without following symlinks, not world-writable.
-final class ReportFile {
-    let path: String
-    let fd: Int32
-    init(path: String) throws {
-        self.path = path
-        let fd = fdtc_open_report_wrapper(path)
-        guard fd >= 0 else {
-            throw FDTraceError("cannot write \(path): \(String(cString: strerror(-fd)))", status: ExitStatus.tracerFailure)
-        }
-        self.fd = fd
-    }
-    deinit { close(fd) }
-    func write(_ data: Data) throws {
-        try FileHandle(fileDescriptor: fd, closeOnDealloc: false).write(contentsOf: data)
-    }
-}

@@ -55,6 +55,3 @@ public enum Launcher {
         return pid
     }
 }
-
-/// Opens a report file without following a symlink (mode 0644). fd or -errno.
-public func fdtc_open_report_wrapper(_ path: String) -> Int32 { fdtc_open_report(path) }

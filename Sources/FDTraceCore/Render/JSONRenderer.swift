@@ -2,11 +2,14 @@ import Foundation
 
 /// The machine-readable report (schema in the README).
 public enum JSONRenderer {
-    public static func render(_ report: Report) throws -> Data {
+    public static func render(_ report: Report) throws -> Data { try encode(report) }
+
+    /// Any of fdtrace's JSON documents, in the same style (snake_case keys).
+    public static func encode<T: Encodable>(_ value: T) throws -> Data {
         let enc = JSONEncoder()
         enc.keyEncodingStrategy = .convertToSnakeCase
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try enc.encode(report)
+        return try enc.encode(value)
     }
 
     public static func decode(_ data: Data) throws -> Report {
