@@ -15,16 +15,24 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-int fdtc_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[]) {
-    posix_spawnattr_t attr;
-    int rc = posix_spawnattr_init(&attr);
+/* What a shell gives a program it starts: every signal at its default
+ * disposition (the Swift runtime ignores SIGPIPE, and ignored stays ignored
+ * across exec) and an empty signal mask. */
+static int shell_like_attr(posix_spawnattr_t *attr, short extra_flags) {
+    int rc = posix_spawnattr_init(attr);
     if (rc) return rc;
     sigset_t all, none;
     sigfillset(&all);
     sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    posix_spawnattr_setsigdefault(attr, &all);
+    posix_spawnattr_setsigmask(attr, &none);
+    return posix_spawnattr_setflags(attr, (short)(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | extra_flags));
+}
+
+int fdtc_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[]) {
+    posix_spawnattr_t attr;
+    int rc = shell_like_attr(&attr, 0);
+    if (rc) return rc;
     rc = posix_spawn(pid, path, NULL, &attr, argv, envp);
     posix_spawnattr_destroy(&attr);
     return rc;
@@ -155,14 +163,12 @@ int fdtc_spawn_daemon(pid_t *pid, const char *path, char *const argv[], char *co
     if (ready_fd != 3) posix_spawn_file_actions_adddup2(&fa, ready_fd, 3);
     posix_spawn_file_actions_addclosefrom_np(&fa, 4);
     posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t all, none;
-    sigfillset(&all);
-    sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSID);
-    int rc = posix_spawn(pid, path, &fa, &attr, argv, envp);
+    int rc = shell_like_attr(&attr, POSIX_SPAWN_SETSID);
+    if (rc) {
+        posix_spawn_file_actions_destroy(&fa);
+        return rc;
+    }
+    rc = posix_spawn(pid, path, &fa, &attr, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     return rc;

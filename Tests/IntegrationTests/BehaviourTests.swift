@@ -105,10 +105,7 @@ import Testing
     @Test func unreachableCollectorLeavesTheProgramAlone() throws {
         let exe = try Fixture.build("reuse_low_fds.c")
         let plain = try run([exe])
-        var env = ProcessInfo.processInfo.environment
-        env["LD_PRELOAD"] = Paths.library
-        env["FDTRACE_SOCKET"] = "/nonexistent/fdtrace.sock"
-        let o = try run([exe], env: env)
+        let o = try run([exe], env: preloadedEnv(["FDTRACE_SOCKET": "/nonexistent/fdtrace.sock"]))
         #expect(o.status == plain.status)
         #expect(o.stdout == plain.stdout)
         let lines = o.stderr.split(separator: "\n")

@@ -109,18 +109,10 @@ import Testing
 
 /// `LD_PRELOAD=libfdtrace.so CMD` with no fdtrace around it.
 @Suite struct BareModeTests {
-    func bareEnv(_ extra: [String: String] = [:]) -> [String: String] {
-        var env = ProcessInfo.processInfo.environment
-        env["LD_PRELOAD"] = Paths.library
-        env.removeValue(forKey: "FDTRACE_SOCKET")
-        env.removeValue(forKey: "FDTRACE_OWNER")
-        for (k, v) in extra { env[k] = v }
-        return env
-    }
 
     @Test func reportOnStderrAndWaitNeverSeesTheCollector() throws {
         let exe = try Fixture.build("waiter.c")
-        let o = try run([exe], env: bareEnv())
+        let o = try run([exe], env: preloadedEnv())
         #expect(o.status == 0)
         #expect(o.stdout == "reaped 1 child(ren), then errno ECHILD\n")
         let marks = try Fixture.leakLines("waiter.c")
@@ -133,7 +125,7 @@ import Testing
         let exe = try Fixture.build("open_family.c")
         let dir = scratch()
         let json = dir.appendingPathComponent("r.json").path, text = dir.appendingPathComponent("r.txt").path
-        let o = try run([exe], env: bareEnv(["FDTRACE_JSON": json, "FDTRACE_OUTPUT": text]))
+        let o = try run([exe], env: preloadedEnv(["FDTRACE_JSON": json, "FDTRACE_OUTPUT": text]))
         #expect(o.status == 0)
         #expect(o.stderr.isEmpty)
         let report = try JSONRenderer.decode(try Data(contentsOf: URL(fileURLWithPath: json)))
@@ -148,7 +140,7 @@ import Testing
         let exe = try Fixture.build("fork_workers.c")
         let dir = scratch()
         let json = dir.appendingPathComponent("r.json").path
-        let o = try run([exe], env: bareEnv(["FDTRACE_JSON": json, "FDTRACE_OUTPUT": "/dev/null"]))
+        let o = try run([exe], env: preloadedEnv(["FDTRACE_JSON": json, "FDTRACE_OUTPUT": "/dev/null"]))
         #expect(o.status == 0)
         let report = try JSONRenderer.decode(try Data(contentsOf: URL(fileURLWithPath: json)))
         #expect(report.processes.count == 5)

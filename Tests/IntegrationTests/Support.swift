@@ -132,3 +132,14 @@ func expectAccounted(_ p: ProcessReport, sourceLocation: SourceLocation = #_sour
     #expect(p.unknownOrigin.isEmpty, "origin unknown: \(p.unknownOrigin)", sourceLocation: sourceLocation)
     #expect(p.internalErrors.isEmpty, "internal errors: \(p.internalErrors)", sourceLocation: sourceLocation)
 }
+
+/// Our environment with the shim preloaded and no session around it (bare
+/// mode, or a collector that cannot be reached when FDTRACE_SOCKET is set).
+func preloadedEnv(_ extra: [String: String] = [:]) -> [String: String] {
+    var env = ProcessInfo.processInfo.environment
+    env["LD_PRELOAD"] = Paths.library
+    env.removeValue(forKey: "FDTRACE_SOCKET")
+    env.removeValue(forKey: "FDTRACE_OWNER")
+    for (k, v) in extra { env[k] = v }
+    return env
+}

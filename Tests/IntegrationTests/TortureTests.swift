@@ -72,10 +72,7 @@ import Testing
     @Test func collectorKilledMidRun() throws {
         let exe = try Fixture.build("torture_kill_collector.c")
         let plain = try run([exe])
-        var env = ProcessInfo.processInfo.environment
-        env["LD_PRELOAD"] = Paths.library
-        env.removeValue(forKey: "FDTRACE_SOCKET")
-        let traced = try run([exe], env: env)
+        let traced = try run([exe], env: preloadedEnv())
         #expect(plain.stdout == "killed 0 collector(s), opened 100000 files\n")
         #expect(traced.stdout == "killed 1 collector(s), opened 100000 files\n")
         #expect(traced.status == plain.status)
@@ -210,11 +207,7 @@ import Testing
     func check(_ vars: [String: String], message: String) throws {
         let exe = try Fixture.build("reuse_low_fds.c")
         let plain = try run([exe])
-        var env = ProcessInfo.processInfo.environment
-        env["LD_PRELOAD"] = Paths.library
-        env.removeValue(forKey: "FDTRACE_SOCKET")
-        for (k, v) in vars { env[k] = v }
-        let o = try run([exe], env: env)
+        let o = try run([exe], env: preloadedEnv(vars))
         #expect(o.status == plain.status)
         #expect(o.stdout == plain.stdout)
         let lines = o.stderr.split(separator: "\n")
