@@ -109,6 +109,9 @@ enum fdt_rec_type {
     FDT_REC_NOTE = 11,       /* a one-line message from the shim */
     FDT_REC_FORK = 12,       /* about to fork (before the child exists) */
     FDT_REC_CHILD = 13,      /* fork returned in the parent with this child */
+    FDT_REC_PYCODE = 14,     /* a Python code object, sent once */
+    FDT_REC_PYCODE_MORE = 15,/* the rest of a long line table */
+    FDT_REC_PY_EXIT = 16,    /* the Python program began to exit */
 };
 
 /* Calls that create or release descriptors. Keep in sync with fdt_call_names. */
@@ -182,11 +185,17 @@ struct fdt_rec_open {
     /* char path[path_len] */
 };
 
+/* Why a descriptor was closed (FDT_REC_CLOSE `cause`), for Python programs:
+ * the runtime's garbage collector was running, or a finalizer of an object
+ * whose last reference went away (not an explicit close). */
+#define FDT_CLOSE_BY_GC 0x1u
+#define FDT_CLOSE_BY_FINALIZER 0x2u
+
 struct fdt_rec_close {
     struct fdt_rec_header h;
     int32_t fd;
     uint16_t call;
-    uint16_t _pad;
+    uint16_t cause;  /* FDT_CLOSE_BY_* */
     int32_t tid;
     uint32_t _pad2;
 };
@@ -215,7 +224,59 @@ struct fdt_rec_stack {
     struct fdt_rec_header h;
     uint32_t stack_id;
     uint32_t depth;
-    /* uint64_t pcs[depth]: return addresses, innermost first */
+    /* uint64_t pcs[depth]: innermost first. Native frames are return
+     * addresses; Python frames (bit 63 set) name an FDT_REC_PYCODE and the
+     * byte offset of the instruction running in it. */
+};
+
+/* A Python frame in a stack: bit 63, the code id (bits 32-62) and the
+ * instruction's byte offset in the code (bits 0-31). User-space return
+ * addresses never have bit 63 set. */
+#define FDT_PYFRAME_BIT (1ull << 63)
+#define FDT_PYFRAME(code_id, offset) (FDT_PYFRAME_BIT | ((uint64_t)((code_id) & 0x7fffffffu) << 32) | (uint32_t)(offset))
+#define FDT_PYFRAME_CODE(v) ((uint32_t)(((v) >> 32) & 0x7fffffffu))
+#define FDT_PYFRAME_OFFSET(v) ((uint32_t)(v))
+
+/* How a code object maps instruction offsets to lines. */
+enum fdt_py_lines {
+    FDT_PY_LINES_LNOTAB = 1,    /* 3.8-3.9 co_lnotab: (addr, line) delta pairs */
+    FDT_PY_LINES_LINETABLE = 2, /* 3.10 co_linetable: (length, line) delta pairs */
+    FDT_PY_LINES_LOCATIONS = 3, /* 3.11+ co_linetable: location entries */
+};
+
+/* A code object: file, (qualified) name, first line and its line table.
+ * Strings are UTF-8. A table longer than fits follows in PYCODE_MORE
+ * records of the same code id, in order. */
+struct fdt_rec_pycode {
+    struct fdt_rec_header h;
+    uint32_t code_id;
+    int32_t first_line;
+    uint16_t lines_format;    /* enum fdt_py_lines */
+    uint16_t filename_len;
+    uint16_t name_len;
+    uint16_t table_len;       /* bytes of the table in this record */
+    uint32_t table_total;     /* bytes of the whole table */
+    uint32_t _pad;
+    /* char filename[filename_len]; char name[name_len]; uint8_t table[table_len] */
+};
+
+struct fdt_rec_pycode_more {
+    struct fdt_rec_header h;
+    uint32_t code_id;
+    uint32_t offset;          /* where these bytes go in the table */
+    uint16_t table_len;
+    uint16_t _pad[3];
+    /* uint8_t table[table_len] */
+};
+#define FDT_PY_MAX_TABLE (1u << 20)
+
+/* FDT_REC_PY_EXIT: the main thread left the main script (end of the script,
+ * sys.exit, an unhandled exception) or the runtime started finalizing.
+ * Descriptors open now and closed later were closed at shutdown. */
+struct fdt_rec_py_exit {
+    struct fdt_rec_header h;
+    int32_t tid;
+    uint32_t _pad;
 };
 
 struct fdt_rec_module {

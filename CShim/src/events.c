@@ -63,11 +63,15 @@ void fdt_record_open_pair(const int fds[2], const struct fdt_open_info *info) {
 
 void fdt_record_close(int fd, enum fdt_call call) {
     int saved = errno;
+    fdt_tls_busy++;
+    uint16_t cause = fdt_py_close_cause();
+    fdt_tls_busy--;
     struct fdt_rec_close *r = fdt_ring_reserve(sizeof *r);
     if (r) {
         r->h.time_ns = fdt_now_ns();
         r->fd = fd;
         r->call = (uint16_t)call;
+        r->cause = cause;
         r->tid = fdt_gettid();
         fdt_ring_commit(r, FDT_REC_CLOSE, 0, sizeof *r);
     }

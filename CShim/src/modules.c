@@ -148,7 +148,7 @@ void fdt_modules_ensure_known(const uintptr_t *pcs, unsigned n) {
     lock();
     if (pcs) {
         for (unsigned i = 0; i < n; i++) {
-            if (!known(pcs[i])) {
+            if (!((uint64_t)pcs[i] & FDT_PYFRAME_BIT) && !known(pcs[i])) {
                 rescan();
                 break;
             }

@@ -56,8 +56,8 @@ static uint64_t hash_pcs(const uintptr_t *pcs, unsigned n) {
     return h ? h : 1;
 }
 
-static void send_stack(uint32_t id, const uintptr_t *pcs, unsigned n) {
-    fdt_modules_ensure_known(pcs, n);
+static void send_stack(uint32_t id, const uint64_t *pcs, unsigned n) {
+    fdt_modules_ensure_known((const uintptr_t *)pcs, n);
     uint32_t size = fdt_align8((uint32_t)(sizeof(struct fdt_rec_stack) + 8u * n));
     struct fdt_rec_stack *r = fdt_ring_reserve(size);
     if (!r) return;
@@ -68,17 +68,26 @@ static void send_stack(uint32_t id, const uintptr_t *pcs, unsigned n) {
     fdt_ring_commit(r, FDT_REC_STACK, 0, size);
 }
 
-/* Captures the caller's stack (frames of the shim cut) and returns its id. */
+int fdt_native_backtrace(void **out, int max) {
+    return unw_bt ? unw_bt(out, max) : backtrace(out, max);
+}
+
+/* Captures the caller's stack (frames of the shim cut; Python frames
+ * merged in where the interpreter ran them) and returns its id. */
 uint32_t fdt_capture_stack(void) {
     void *raw[FDT_MAX_DEPTH + 16];
-    int n = unw_bt ? unw_bt(raw, (int)fdt_g.depth + 16) : backtrace(raw, (int)fdt_g.depth + 16);
+    int n = fdt_native_backtrace(raw, (int)fdt_g.depth + 16);
     /* Cut the shim's own frames: the hook on top, and the main() wrapper
      * (`__libc_start_main`) at the bottom. */
     unsigned keep = 0;
     for (int i = 0; i < n && keep < fdt_g.depth; i++)
         if (!in_self((uintptr_t)raw[i])) raw[keep++] = raw[i];
-    const uintptr_t *pcs = (const uintptr_t *)raw;
-    uint64_t h = hash_pcs(pcs, keep);
+    _Static_assert(sizeof(void *) == sizeof(uint64_t), "64-bit pcs");
+    uint64_t *pcs = (uint64_t *)raw;
+    struct fdt_py_scratch py;
+    uint64_t h = 0;
+    keep = fdt_py_merge(pcs, keep, &h, &py);
+    if (!py.count) h = hash_pcs((const uintptr_t *)pcs, keep);
     uint32_t idx = (uint32_t)h & (TABLE_SIZE - 1);
     for (unsigned probe = 0; probe < MAX_PROBE; probe++, idx = (idx + 1) & (TABLE_SIZE - 1)) {
         uint64_t cur = __atomic_load_n(&table[idx], __ATOMIC_ACQUIRE);
@@ -87,6 +96,7 @@ uint32_t fdt_capture_stack(void) {
             if (__atomic_compare_exchange_n(&table[idx], &cur, h, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
                 /* Another thread may refer to this id before the record
                  * lands: the collector resolves stack ids lazily. */
+                if (py.count) fdt_py_resolve(pcs, keep, &py);
                 send_stack(idx + 1, pcs, keep);
                 return idx + 1;
             }
@@ -94,6 +104,7 @@ uint32_t fdt_capture_stack(void) {
         }
     }
     uint32_t id = __atomic_add_fetch(&overflow_seq, 1, __ATOMIC_RELAXED);
+    if (py.count) fdt_py_resolve(pcs, keep, &py);
     send_stack(id, pcs, keep);
     return id;
 }

@@ -135,6 +135,7 @@ static void on_fork_parent(void) {}
  * (without touching the parent's ring) and connect as a new process. */
 void fdt_after_fork_child(void) {
     pid_t parent = fdt_g.pid;
+    int from_main = fdt_gettid() == parent; /* still the parent's tid */
     int was_active = __atomic_load_n(&fdt_g.active, __ATOMIC_ACQUIRE);
     __atomic_store_n(&fdt_g.active, 0, __ATOMIC_RELEASE);
     fdt_tls_vfork = 0;
@@ -155,6 +156,7 @@ void fdt_after_fork_child(void) {
     if (!was_active || !fdt_g.follow) return;
     fdt_stack_table_reset();
     fdt_modules_reset_sent();
+    fdt_py_after_fork_child(from_main);
     int saved = errno;
     fdt_tls_busy++;
     if (fdt_connect(parent) == 0) {
@@ -191,6 +193,7 @@ void fdt_ensure_init(void) {
         find_own_text();
         fdt_unwinder_init();
         fdt_modules_init();
+        fdt_py_init();
         int ready = 0;
         const char *bad = (!sock || !*sock) ? unwritable_report_destination() : NULL;
         if (bad) {
@@ -210,6 +213,7 @@ void fdt_ensure_init(void) {
             __atomic_store_n(&fdt_g.active, 1, __ATOMIC_RELEASE);
             fdt_modules_ensure_known(NULL, 0);
             fdt_send_inherited();
+            fdt_py_send_note();
             pthread_atfork(on_fork_prepare, on_fork_parent, fdt_after_fork_child);
         }
     }

@@ -21,7 +21,8 @@ struct RecordApplier {
                 openedAt: RecordDecoder.time(of: bytes), group: r.group, sourceFD: r.source_fd,
                 domain: r.domain, sockType: r.sock_type, proto: r.protocol, path: path))
         case UInt16(FDT_REC_CLOSE.rawValue):
-            p.table.close(try RecordDecoder.close(bytes).fd)
+            let r = try RecordDecoder.close(bytes)
+            p.table.close(r.fd, cause: r.cause == 0 ? .explicit : CloseCause(wire: r.cause), at: RecordDecoder.time(of: bytes))
         default:
             let record = try RecordDecoder.decode(bytes)
             p.apply(record, registry: &registry)

@@ -58,6 +58,13 @@ public struct TextRenderer {
             out += "  \(p.leakedDescriptors) leaked descriptor\(p.leakedDescriptors == 1 ? "" : "s") from \(p.leaks.count) site\(p.leaks.count == 1 ? "" : "s"):\n"
         }
         for g in p.leaks { out += renderGroup(g) }
+        if let peak = p.peak, !peak.sites.isEmpty, peak.open > p.openAtExit {
+            let sites = peak.sites.prefix(3).map { s -> String in
+                let at = s.site.map { f in "\((f.file ?? f.module ?? "?").split(separator: "/").last ?? "")\(f.line.map { ":\($0)" } ?? "")" } ?? "?"
+                return "\(s.count) from \(at)"
+            }
+            out += "  peak: \(peak.open) open at \(Self.seconds(peak.atSeconds)): \(sites.joined(separator: ", "))\(peak.sites.count > 3 ? ", …" : "")\n"
+        }
         if !p.inheritedLeaks.isEmpty {
             let n = p.inheritedLeaks.reduce(0) { $0 + $1.count }
             out += "  \(n) descriptor\(n == 1 ? "" : "s") inherited without close-on-exec (leaked into this program):\n"
@@ -80,7 +87,17 @@ public struct TextRenderer {
     }
 
     func renderGroup(_ g: LeakGroup) -> String {
-        var out = "  \(g.count) × \(g.summary)    \(g.call)"
+        var out: String
+        if let bundle = g.bundle, let calls = g.calls {
+            out = "  \(calls) × (\(bundle)), \(g.count) descriptors    \(g.call)"
+        } else {
+            out = "  \(g.count) × \(g.summary)    \(g.call)"
+        }
+        var closed: [String] = []
+        if let n = g.closedAtShutdown { closed.append(n == g.count ? "closed at shutdown" : "\(n) closed at shutdown") }
+        if let n = g.closedByGC { closed.append(n == g.count ? "closed by GC" : "\(n) closed by GC") }
+        if let n = g.closedByFinalizer { closed.append(n == g.count ? "closed by a finalizer" : "\(n) closed by a finalizer") }
+        if !closed.isEmpty { out += "  [\(closed.joined(separator: ", "))]" }
         if let by = g.openedBy { out += " in \(Self.commandLine(by.command, fallback: "?")) (pid \(by.pid))" }
         out += "\n"
         let shown = Self.trimmed(g.frames).prefix(maxFrames)
@@ -112,7 +129,7 @@ public struct TextRenderer {
     static func trimmed(_ frames: [FrameReport]) -> [FrameReport] {
         if let main = frames.firstIndex(where: { $0.function == "main" }) { return Array(frames[...main]) }
         var end = frames.count
-        while end > 1, ReportBuilder.isRuntimeModule(frames[end - 1].module) { end -= 1 }
+        while end > 1, frames[end - 1].python != true, ReportBuilder.isRuntimeModule(frames[end - 1].module) { end -= 1 }
         return Array(frames[..<end])
     }
 

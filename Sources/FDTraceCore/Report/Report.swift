@@ -49,6 +49,23 @@ public struct ProcessReport: Codable, Sendable, Equatable {
     /// Descriptors the tracer itself held in the process (not listed, not
     /// counted in open_at_exit): its socket and libunwind's pipe.
     public var tracerDescriptors: UInt32?
+    /// When the most descriptors were open, and which sites held them.
+    public var peak: PeakReport?
+}
+
+public struct PeakReport: Codable, Sendable, Equatable {
+    public var open: Int
+    /// Seconds after the process started.
+    public var atSeconds: Double
+    /// The sites holding the most descriptors at that moment (the
+    /// program's own, traced descriptors), largest first.
+    public var sites: [PeakSite]
+}
+
+public struct PeakSite: Codable, Sendable, Equatable {
+    public var count: Int
+    public var call: String
+    public var site: FrameReport?
 }
 
 public struct CollectorUsage: Codable, Sendable, Equatable {
@@ -87,6 +104,25 @@ public struct LeakGroup: Codable, Sendable, Equatable {
     public var fds: [FDReport]
     /// For inherited descriptors: the program that opened them.
     public var openedBy: OpenedBy?
+    /// Several descriptors made by one call of the same line (an event
+    /// loop: "eventpoll + 2 unix stream sockets"); `calls` times.
+    public var bundle: String?
+    public var calls: Int?
+    /// The descriptors of one bundle, each with its own stack.
+    public var parts: [LeakPart]?
+    /// How many of `count` the runtime closed rather than the program
+    /// (the rest were open at exit).
+    public var closedByGC: Int?
+    public var closedByFinalizer: Int?
+    public var closedAtShutdown: Int?
+}
+
+public struct LeakPart: Codable, Sendable, Equatable {
+    public var call: String
+    /// Descriptors of this part per bundle.
+    public var count: Int
+    public var summary: String
+    public var frames: [FrameReport]
 }
 
 public struct OpenedBy: Codable, Sendable, Equatable, Hashable {
@@ -101,6 +137,8 @@ public struct FrameReport: Codable, Sendable, Equatable, Hashable {
     public var module: String?
     public var address: String
     public var inlined: Bool
+    /// A Python frame (file and line of Python source); nil for native ones.
+    public var python: Bool?
 }
 
 public struct FDReport: Codable, Sendable, Equatable {
@@ -117,4 +155,7 @@ public struct FDReport: Codable, Sendable, Equatable {
     public var thread: Int32?
     /// Seconds after the process started.
     public var openedAt: Double?
+    /// "gc", "finalizer" or "shutdown" when the runtime, not the program,
+    /// closed it; nil when it was open at exit.
+    public var closed: String?
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Turns the collector's tables into the report: reconciles each process's
 /// table with the kernel's view at exit, symbolizes the stacks of what was
 /// left open, and groups descriptors by opening site.
@@ -5,11 +7,44 @@ public struct ReportBuilder {
     public var processes: [TracedProcess]
     public var registry: ModuleRegistry
     public var symbolizer: Symbolizing
+    /// Keep the interpreter's own native frames in Python stacks.
+    public var nativeFrames: Bool
 
-    public init(processes: [TracedProcess], registry: ModuleRegistry, symbolizer: Symbolizing) {
+    public init(processes: [TracedProcess], registry: ModuleRegistry, symbolizer: Symbolizing, nativeFrames: Bool = false) {
         self.processes = processes
         self.registry = registry
         self.symbolizer = symbolizer
+        self.nativeFrames = nativeFrames
+    }
+
+    /// Native frames of the Python interpreter itself (its executable,
+    /// libpython, the standard library's C modules): machinery between
+    /// Python frames, hidden unless --native.
+    static func isInterpreterModule(_ path: String?) -> Bool {
+        guard let path else { return false }
+        let base = path.split(separator: "/").last.map(String.init) ?? path
+        return base.hasPrefix("libpython") || base.hasPrefix("python") || path.contains("/lib-dynload/")
+    }
+
+    /// Python source that is not the user's own: the standard library,
+    /// installed packages, frozen modules.
+    static func isLibraryPython(_ file: String?) -> Bool {
+        guard let file else { return true }
+        if file.hasPrefix("<frozen") { return true }
+        return file.contains("/site-packages/") || file.contains("/dist-packages/")
+            || file.range(of: #"/lib(64)?/python[0-9.]+/"#, options: .regularExpression) != nil
+    }
+
+    /// The frame a group is named by: in a Python stack the first frame of
+    /// the user's own code (else the first Python frame); in a native one
+    /// the first frame outside the C/C++ runtime.
+    static func headline(_ frames: [FrameReport]) -> Int? {
+        if frames.contains(where: { $0.python == true }) {
+            return frames.firstIndex { $0.python == true && !isLibraryPython($0.file) }
+                ?? frames.firstIndex { $0.python == true }
+        }
+        return frames.firstIndex { !isRuntimeModule($0.module) && !isInterpreterModule($0.module) }
+            ?? frames.firstIndex { !isRuntimeModule($0.module) }
     }
 
     /// Modules whose frames are runtime plumbing, not the program's code.
@@ -31,9 +66,12 @@ public struct ReportBuilder {
         var tid: Int32?
         var description: FDDescription
         var openedBy: OpenedBy?
+        var closed: CloseCause?
+        var group: UInt32 = 0
 
-        init(_ t: TrackedFD, _ d: FDDescription) {
+        init(_ t: TrackedFD, _ d: FDDescription, closed: CloseCause? = nil) {
             fd = t.fd; call = t.call; stack = t.stack; cloexec = t.cloexec; tid = t.tid; description = d
+            self.closed = closed; group = t.group
         }
 
         init(_ l: InheritedLeak) {
@@ -47,23 +85,73 @@ public struct ReportBuilder {
         // 1. Per process: what is open at exit, and where it came from.
         var perProcess: [(TracedProcess, ProcessReport, [Leak], [Leak])] = []
         var wanted = Set<RawFrame>()
+        var peaks: [[UInt32: Int]] = []
         for p in processes {
-            let (report, leaks) = classify(p)
+            let (report, open) = classify(p)
+            // What the runtime closed for the program is a leak too.
+            let leaks = open + p.table.runtimeClosed.map { r in
+                Leak(r.fd, FDClassifier.describe(r.fd.openingEvent), closed: r.cause)
+            }
             let inheritedLeaks = p.inheritedLeaks.map(Leak.init)
             for l in leaks + inheritedLeaks { if let s = l.stack, let frames = stackFrames(s) { wanted.formUnion(frames) } }
+            let peak = p.table.peak > 0 ? p.table.stacksAtPeak() : [:]
+            for id in peak.keys { if let frames = stackFrames(StackRef(process: p.key, id: id)) { wanted.formUnion(frames) } }
+            peaks.append(peak)
             perProcess.append((p, report, leaks, inheritedLeaks))
         }
-        // 2. Symbolize every frame that will be shown, in one batch.
-        let symbols = wanted.isEmpty ? [:] : symbolizer.symbolize(wanted, modules: registry)
+        // 2. Symbolize every frame that will be shown, in one batch (Python
+        // frames from the code objects the shim sent).
+        let native = wanted.filter { $0.python == nil }
+        var symbols = native.isEmpty ? [:] : symbolizer.symbolize(native, modules: registry)
+        for f in wanted where f.python != nil { symbols[f] = [pythonFrame(f)] }
         // 3. Group leaks by call and symbolized stack.
         var reports: [ProcessReport] = []
-        for (_, var report, leaks, inheritedLeaks) in perProcess {
+        for (i, (p, var report, leaks, inheritedLeaks)) in perProcess.enumerated() {
             report.leaks = group(leaks, symbols: symbols)
             report.inheritedLeaks = group(inheritedLeaks, symbols: symbols)
             report.leakedDescriptors = leaks.count
+            if p.table.runtimeClosedDropped > 0 {
+                report.notes.append("\(p.table.runtimeClosedDropped) more descriptors closed by the runtime were not kept (limit \(ProcessTable.runtimeClosedLimit))")
+            }
+            report.peak = peakReport(p, peaks[i], symbols: symbols)
             reports.append(report)
         }
         return Report(command: command, exitStatus: exitStatus, processes: reports, notes: notes, collector: nil)
+    }
+
+    /// A Python frame from its code object: file, function, line.
+    private func pythonFrame(_ f: RawFrame) -> SymbolizedFrame {
+        guard let ref = f.python, ref.process < processes.count, let code = processes[ref.process].pythonCodes[ref.id] else {
+            return SymbolizedFrame(function: nil, file: nil, line: nil, module: nil, address: f.address)
+        }
+        return SymbolizedFrame(function: code.name, file: code.filename, line: code.line(at: f.address), module: nil, address: f.address)
+    }
+
+    private func peakReport(_ p: TracedProcess, _ counts: [UInt32: Int], symbols: [RawFrame: [SymbolizedFrame]]) -> PeakReport? {
+        guard p.table.peak > 0 else { return nil }
+        struct Key: Hashable { var site: FrameReport? }
+        var bySite: [Key: Int] = [:]
+        var callsOf: [Key: [String]] = [:]
+        // Which call opened each stack: any descriptor of the stack says.
+        var calls: [UInt32: String] = [:]
+        for t in p.table.descriptors { if let s = t.stack, s.process == p.key { calls[s.id] = t.call.name } }
+        for r in p.table.runtimeClosed { if let s = r.fd.stack, s.process == p.key { calls[s.id] = r.fd.call.name } }
+        for (id, n) in counts {
+            let frames = sourceFrames(StackRef(process: p.key, id: id), symbols)
+            let site = Self.headline(frames).map { i -> FrameReport in var f = frames[i]; f.address = f.file == nil ? f.address : ""; return f }
+            let key = Key(site: site)
+            bySite[key, default: 0] += n
+            if let c = calls[id], !(callsOf[key] ?? []).contains(c) { callsOf[key, default: []].append(c) }
+        }
+        let sites = bySite.sorted { $0.value != $1.value ? $0.value > $1.value : ($0.key.site?.line ?? 0) < ($1.key.site?.line ?? 0) }
+            .prefix(10).map { PeakSite(count: $0.value, call: (callsOf[$0.key] ?? ["?"]).sorted().joined(separator: "+"), site: $0.key.site) }
+        return PeakReport(open: p.table.peak, atSeconds: Double(p.table.peakTime &- p.startTime) / 1e9, sites: Array(sites))
+    }
+
+    static func isScriptInput(_ d: FDDescription, _ command: [String]) -> Bool {
+        guard d.kind == "file", let path = d.path, command.count > 1 else { return false }
+        let script = command[1]
+        return path == script || (!script.hasPrefix("/") && path.hasSuffix("/" + script))
     }
 
     private func stackFrames(_ ref: StackRef) -> [RawFrame]? {
@@ -89,7 +177,9 @@ public struct ReportBuilder {
                 // At exec, close-on-exec descriptors ended and the others
                 // went on into the next image, which reports them.
                 continue
-            } else if t.fd <= 2 {
+            } else if t.fd <= 2 || Self.isScriptInput(desc, p.command) {
+                // A shell or interpreter keeps the script it reads open
+                // until it exits: that is its input, not a leak.
                 standard.append(fdReport(t.fd, desc, t, p))
             } else if t.origin == .inherited && p.table.inheritedOrigins[t.fd] != nil {
                 continue // listed with the inherited leaks
@@ -158,49 +248,186 @@ public struct ReportBuilder {
                  openedAt: t.flatMap { $0.origin == .traced ? Double($0.openedAt &- p.startTime) / 1e9 : nil })
     }
 
-    /// The source frames of a leak's opening stack (inlined frames expanded).
-    private func sourceFrames(_ l: Leak, _ symbols: [RawFrame: [SymbolizedFrame]]) -> [FrameReport] {
-        guard let s = l.stack, let raw = stackFrames(s) else { return [] }
-        return raw.flatMap { f in
-            (symbols[f] ?? []).map { sf in
+    /// The source frames of an opening stack (inlined frames expanded). In
+    /// a Python stack, the interpreter's own native frames are left out
+    /// unless `nativeFrames`.
+    private func sourceFrames(_ stack: StackRef?, _ symbols: [RawFrame: [SymbolizedFrame]]) -> [FrameReport] {
+        guard let s = stack, let raw = stackFrames(s) else { return [] }
+        let isPython = raw.contains { $0.python != nil }
+        return raw.flatMap { f -> [FrameReport] in
+            if isPython && f.python == nil && !nativeFrames {
+                let path = f.module.map { registry.entries[$0].path }
+                if Self.isInterpreterModule(path) || Self.isRuntimeModule(path) { return [] }
+            }
+            return (symbols[f] ?? []).map { sf in
                 FrameReport(function: sf.function, file: sf.file, line: sf.line, module: sf.module,
-                            address: "0x" + String(sf.address, radix: 16), inlined: sf.inlined)
+                            address: f.python != nil ? "+\(sf.address)" : "0x" + String(sf.address, radix: 16),
+                            inlined: sf.inlined, python: f.python != nil ? true : nil)
             }
         }
     }
 
+    private func sourceFrames(_ l: Leak, _ symbols: [RawFrame: [SymbolizedFrame]]) -> [FrameReport] {
+        sourceFrames(l.stack, symbols)
+    }
+
+    /// A leak's site with its source frames.
+    private struct Sited {
+        var leak: Leak
+        var frames: [FrameReport]
+        var headline: Int?
+        /// Identifies the site: the call and the frames by source location
+        /// (two return addresses on one line are one site).
+        var key: SiteKey
+        var isPython: Bool
+    }
+
+    struct SiteKey: Hashable {
+        var call: String
+        var frames: [FrameReport]
+        var openedBy: OpenedBy?
+    }
+
+    private static func locationOnly(_ f: FrameReport) -> FrameReport {
+        var g = f
+        if g.file != nil { g.address = "" }
+        return g
+    }
+
     private func group(_ leaks: [Leak], symbols: [RawFrame: [SymbolizedFrame]]) -> [LeakGroup] {
-        struct Key: Hashable { var call: String; var frames: [FrameReport]; var openedBy: OpenedBy? }
-        var groups: [Key: [Leak]] = [:]
-        var order: [Key] = []
-        var framesOf: [Key: [FrameReport]] = [:]
-        for l in leaks {
+        let sited = leaks.map { l -> Sited in
             let frames = sourceFrames(l, symbols)
-            // Group by source location, not by address: two return addresses
-            // on one line are one site.
-            let key = Key(call: l.call.name, frames: frames.map {
-                FrameReport(function: $0.function, file: $0.file, line: $0.line, module: $0.module,
-                            address: $0.file == nil ? $0.address : "", inlined: $0.inlined)
-            }, openedBy: l.openedBy)
-            if groups[key] == nil { order.append(key); framesOf[key] = frames }
-            groups[key, default: []].append(l)
+            let key = SiteKey(call: l.call.name, frames: frames.map(Self.locationOnly), openedBy: l.openedBy)
+            return Sited(leak: l, frames: frames, headline: Self.headline(frames), key: key,
+                         isPython: frames.contains { $0.python == true })
         }
-        var out: [LeakGroup] = []
-        for key in order {
-            let members = groups[key]!.sorted { $0.fd < $1.fd }
-            let frames = framesOf[key] ?? []
-            let highlight = frames.firstIndex { !Self.isRuntimeModule($0.module) }
-            let fds = members.map { m -> FDReport in
-                let d = m.description
-                return FDReport(fd: m.fd, kind: d.kind, path: d.path, deleted: d.deleted ? true : nil,
-                                protocol: d.proto, local: d.local, peer: d.peer, state: d.state,
-                                cloexec: m.cloexec, call: m.call.name, thread: m.tid, openedAt: nil)
+        var out = groupBySite(sited.filter { !$0.isPython })
+        out += groupPythonBundles(sited.filter(\.isPython))
+        func line(_ g: LeakGroup) -> Int { g.highlight.flatMap { g.frames[$0].line } ?? 0 }
+        return out.sorted { a, b in a.count != b.count ? a.count > b.count : line(a) < line(b) }
+    }
+
+    private func fdReport(_ m: Leak) -> FDReport {
+        let d = m.description
+        return FDReport(fd: m.fd, kind: d.kind, path: d.path, deleted: d.deleted ? true : nil,
+                        protocol: d.proto, local: d.local, peer: d.peer, state: d.state,
+                        cloexec: m.cloexec, call: m.call.name, thread: m.tid, openedAt: nil,
+                        closed: m.closed.map(Self.closedName))
+    }
+
+    static func closedName(_ c: CloseCause) -> String {
+        switch c {
+        case .gc: return "gc"
+        case .finalizer: return "finalizer"
+        case .shutdown: return "shutdown"
+        case .explicit: return "explicit"
+        }
+    }
+
+    private func withClosedCounts(_ g: LeakGroup, _ members: [Leak]) -> LeakGroup {
+        var g = g
+        func n(_ c: CloseCause) -> Int? { let k = members.filter { $0.closed == c }.count; return k > 0 ? k : nil }
+        g.closedByGC = n(.gc)
+        g.closedByFinalizer = n(.finalizer)
+        g.closedAtShutdown = n(.shutdown)
+        return g
+    }
+
+    /// Native leaks: one group per site.
+    private func groupBySite(_ sited: [Sited]) -> [LeakGroup] {
+        var groups: [SiteKey: [Sited]] = [:]
+        var order: [SiteKey] = []
+        for s in sited {
+            if groups[s.key] == nil { order.append(s.key) }
+            groups[s.key, default: []].append(s)
+        }
+        return order.map { key in
+            let members = groups[key]!.sorted { $0.leak.fd < $1.leak.fd }
+            let first = members[0]
+            let leaks = members.map(\.leak)
+            return withClosedCounts(LeakGroup(count: members.count, call: key.call,
+                                              summary: Self.summarize(leaks.map(\.description)),
+                                              highlight: first.headline, frames: first.frames, fds: leaks.map(fdReport),
+                                              openedBy: key.openedBy), leaks)
+        }
+    }
+
+    /// Python leaks: one group per line of the user's code. Descriptors one
+    /// call of that line made together (the epoll and socketpair of an
+    /// event loop) form a bundle; groups count bundles of the same shape.
+    private func groupPythonBundles(_ sited: [Sited]) -> [LeakGroup] {
+        struct Headline: Hashable { var file: String?; var line: Int?; var function: String?; var openedBy: OpenedBy? }
+        func headline(_ s: Sited) -> Headline {
+            let f = s.headline.map { s.frames[$0] }
+            return Headline(file: f?.file, line: f?.line, function: f?.function, openedBy: s.leak.openedBy)
+        }
+        // Bundles: on each thread, in the order of the calls, consecutive
+        // leaks of one headline form a bundle until a part repeats (the
+        // next call of the same line) - or one call made several (a pair).
+        let ordered = sited.sorted { ($0.leak.tid ?? 0, $0.leak.group, $0.leak.fd) < ($1.leak.tid ?? 0, $1.leak.group, $1.leak.fd) }
+        var bundles: [[Sited]] = []
+        var current: [Sited] = []
+        func flush() { if !current.isEmpty { bundles.append(current); current = [] } }
+        for s in ordered {
+            if let last = current.last {
+                let sameThread = last.leak.tid == s.leak.tid
+                let sameCall = sameThread && last.leak.group == s.leak.group
+                let repeats = current.contains { $0.key == s.key && $0.leak.group != s.leak.group }
+                if !sameThread || headline(last) != headline(s) || (!sameCall && repeats) { flush() }
             }
-            out.append(LeakGroup(count: members.count, call: key.call,
-                                 summary: Self.summarize(members.map(\.description)),
-                                 highlight: highlight, frames: frames, fds: fds, openedBy: key.openedBy))
+            current.append(s)
         }
-        return out.sorted { $0.count != $1.count ? $0.count > $1.count : ($0.frames.first?.line ?? 0) < ($1.frames.first?.line ?? 0) }
+        flush()
+        // Groups: bundles of the same headline and the same parts.
+        struct Shape: Hashable { var headline: Headline; var parts: [SiteKey] }
+        var groups: [Shape: [[Sited]]] = [:]
+        var order: [Shape] = []
+        for b in bundles {
+            let shape = Shape(headline: headline(b[0]), parts: b.map(\.key).sorted { $0.call + "\($0.frames.count)" < $1.call + "\($1.frames.count)" })
+            if groups[shape] == nil { order.append(shape) }
+            groups[shape, default: []].append(b)
+        }
+        return order.map { shape in
+            let bs = groups[shape]!
+            let leaks = bs.flatMap { $0.map(\.leak) }.sorted { $0.fd < $1.fd }
+            let first = bs[0][0]
+            var g = LeakGroup(count: leaks.count, call: first.leak.call.name,
+                              summary: Self.summarize(leaks.map(\.description)),
+                              highlight: first.headline, frames: first.frames, fds: leaks.map(fdReport), openedBy: first.leak.openedBy)
+            if bs[0].count > 1 {
+                // Parts in the order one call made them.
+                var parts: [LeakPart] = []
+                var seen: [SiteKey: Int] = [:]
+                for s in bs[0] {
+                    if let i = seen[s.key] { parts[i].count += 1; continue }
+                    seen[s.key] = parts.count
+                    let same = bs.compactMap { b in b.first { $0.key == s.key }?.leak.description }
+                    parts.append(LeakPart(call: s.leak.call.name, count: 1, summary: Self.summarize(same), frames: s.frames))
+                }
+                g.parts = parts
+                g.calls = bs.count
+                g.bundle = Self.bundleName(bs[0].map(\.leak.description))
+                g.call = Array(NSOrderedSet(array: parts.map(\.call))).compactMap { $0 as? String }.joined(separator: "+")
+            }
+            return withClosedCounts(g, leaks)
+        }
+    }
+
+    /// "eventpoll + 2 unix stream sockets": the kinds one call made.
+    static func bundleName(_ ds: [FDDescription]) -> String {
+        var order: [String] = []
+        var counts: [String: Int] = [:]
+        for d in ds {
+            var kind = d.kind
+            if d.kind == "socket", let p = d.proto { kind = "\(p) socket" }
+            if counts[kind] == nil { order.append(kind) }
+            counts[kind, default: 0] += 1
+        }
+        return order.map { k in
+            let n = counts[k]!
+            if n == 1 { return k }
+            return "\(n) \(k.hasSuffix("socket") || k == "file" || k == "pipe" ? k + "s" : k)"
+        }.joined(separator: " + ")
     }
 
     /// One description for a group: shared fields kept, differing ones

@@ -54,6 +54,59 @@ public struct InheritedOrigin: Sendable, Equatable {
     public var cloexec: Bool
 }
 
+/// A descriptor the program left to the runtime: closed by a garbage
+/// collection, by a finalizer, or at shutdown, not by the program's code.
+public struct RuntimeClosed: Sendable, Equatable {
+    public var fd: TrackedFD
+    public var cause: CloseCause
+    public var closedAt: UInt64
+}
+
+/// Open descriptors per opening stack, and the same counts as they were at
+/// the table's peak, kept in O(1) per event: a stack's count is copied
+/// aside the first time it changes after a new peak.
+struct SiteCounts: Sendable {
+    static let limit = 1 << 17
+    private var current = ContiguousArray<Int32>()
+    private var lastChange = ContiguousArray<UInt64>()
+    private var atPeak = ContiguousArray<Int32>()
+    private var atPeakFor = ContiguousArray<UInt64>()
+    private var event: UInt64 = 0
+    private(set) var peakEvent: UInt64 = 0
+
+    mutating func change(_ id: UInt32, by delta: Int32) {
+        event &+= 1
+        let i = Int(id)
+        guard i < Self.limit else { return }
+        if i >= current.count {
+            let n = max(i + 1, current.count * 2)
+            current.append(contentsOf: repeatElement(0, count: n - current.count))
+            lastChange.append(contentsOf: repeatElement(0, count: n - lastChange.count))
+            atPeak.append(contentsOf: repeatElement(0, count: n - atPeak.count))
+            atPeakFor.append(contentsOf: repeatElement(0, count: n - atPeakFor.count))
+        }
+        if lastChange[i] <= peakEvent && atPeakFor[i] != peakEvent {
+            atPeak[i] = current[i]
+            atPeakFor[i] = peakEvent
+        }
+        current[i] = max(0, current[i] &+ delta)
+        lastChange[i] = event
+    }
+
+    mutating func notePeak() { peakEvent = event }
+
+    /// Stack id → open descriptors at the peak.
+    func countsAtPeak() -> [UInt32: Int] {
+        var out: [UInt32: Int] = [:]
+        guard peakEvent > 0 else { return out }
+        for i in current.indices {
+            let v = lastChange[i] <= peakEvent ? current[i] : (atPeakFor[i] == peakEvent ? atPeak[i] : 0)
+            if v > 0 { out[UInt32(i)] = Int(v) }
+        }
+        return out
+    }
+}
+
 /// The table of open descriptors of one process image, driven by its
 /// events in ring order. Pure: no I/O, unit-tested on its own.
 /// Descriptor numbers below `denseLimit` live in an array indexed by number
@@ -76,6 +129,14 @@ public struct ProcessTable: Sendable {
     public private(set) var closesOfUnknown = 0
     /// Opens that found their number still held (a close the shim missed).
     public private(set) var replacedWithoutClose = 0
+    /// Descriptors the runtime closed for the program (bounded).
+    public private(set) var runtimeClosed: [RuntimeClosed] = []
+    public private(set) var runtimeClosedDropped = 0
+    static let runtimeClosedLimit = 1 << 18
+    /// When the (Python) program began to exit: what was open then and is
+    /// closed later was closed at shutdown.
+    public private(set) var exitBeganAt: UInt64?
+    var sites = SiteCounts()
     public let processKey: Int
 
     public init(processKey: Int) { self.processKey = processKey }
@@ -102,7 +163,7 @@ public struct ProcessTable: Sendable {
                            openedAt: e.time, group: e.group, sourceFD: e.sourceFD, domain: e.domain,
                            sockType: e.sockType, proto: e.proto, path: e.path))
         case .close(let e):
-            close(e.fd)
+            close(e.fd, cause: e.cause, at: e.time)
         case .closeRange(let e):
             let hit = descriptors.map(\.fd).filter { UInt32(bitPattern: $0) >= e.first && UInt32(bitPattern: $0) <= e.last }
             for fd in hit {
@@ -114,7 +175,9 @@ public struct ProcessTable: Sendable {
             store(TrackedFD(fd: k.fd, origin: .inherited, call: .unknown, cloexec: k.cloexec, openedAt: k.time))
             inheritedViews[k.fd] = k
             notePeak(k.time)
-        case .stack, .module, .exitBegin, .kernelFD, .exitEnd, .note, .fork, .child:
+        case .pyExit(let time, _):
+            markExitBegan(time)
+        case .stack, .module, .exitBegin, .kernelFD, .exitEnd, .note, .fork, .child, .pyCode, .pyCodeMore:
             break
         }
     }
@@ -130,10 +193,30 @@ public struct ProcessTable: Sendable {
         notePeak(t.openedAt)
     }
 
-    /// A descriptor is about to be closed.
-    public mutating func close(_ fd: Int32) {
+    /// A descriptor is about to be closed, by the program or (for Python)
+    /// by the runtime on its behalf.
+    public mutating func close(_ fd: Int32, cause: CloseCause = .explicit, at time: UInt64 = 0) {
+        if cause != .explicit || exitBeganAt != nil, let t = self[fd], t.origin == .traced {
+            var how = cause
+            if let exit = exitBeganAt, t.openedAt <= exit { how = .shutdown }
+            if how != .explicit {
+                if runtimeClosed.count < Self.runtimeClosedLimit {
+                    runtimeClosed.append(RuntimeClosed(fd: t, cause: how, closedAt: time))
+                } else {
+                    runtimeClosedDropped += 1
+                }
+            }
+        }
         if remove(fd) { closes += 1 } else { closesOfUnknown += 1 }
     }
+
+    public mutating func markExitBegan(_ time: UInt64) {
+        if exitBeganAt == nil { exitBeganAt = time }
+    }
+
+    /// Opening stack id → descriptors open at the peak (this image's own
+    /// stacks; descriptors copied from a fork parent are not counted).
+    public func stacksAtPeak() -> [UInt32: Int] { sites.countsAtPeak() }
 
     /// Records where an inherited descriptor was opened.
     public mutating func attribute(fd: Int32, to origin: InheritedOrigin) {
@@ -150,6 +233,7 @@ public struct ProcessTable: Sendable {
         t.inheritedOrigins = inheritedOrigins
         t.count = count
         t.peak = count
+        t.exitBeganAt = exitBeganAt
         return t
     }
 
@@ -157,29 +241,35 @@ public struct ProcessTable: Sendable {
 
     private mutating func store(_ t: TrackedFD) {
         let fd = t.fd
+        var old: TrackedFD?
         if fd >= 0 && fd < Self.denseLimit {
             let i = Int(fd)
             if i >= dense.count { dense.append(contentsOf: repeatElement(nil, count: max(i + 1, dense.count * 2) - dense.count)) }
-            if dense[i] == nil { count += 1 }
+            old = dense[i]
+            if old == nil { count += 1 }
             dense[i] = t
         } else {
-            if sparse.updateValue(t, forKey: fd) == nil { count += 1 }
+            old = sparse.updateValue(t, forKey: fd)
+            if old == nil { count += 1 }
         }
+        if let o = old?.stack, o.process == processKey { sites.change(o.id, by: -1) }
+        if let s = t.stack, s.process == processKey { sites.change(s.id, by: 1) }
     }
 
     private mutating func remove(_ fd: Int32) -> Bool {
-        var removed = false
+        var removed: TrackedFD?
         if fd >= 0 && fd < Self.denseLimit {
             let i = Int(fd)
-            if i < dense.count && dense[i] != nil { dense[i] = nil; removed = true }
+            if i < dense.count, let t = dense[i] { dense[i] = nil; removed = t }
         } else {
-            removed = sparse.removeValue(forKey: fd) != nil
+            removed = sparse.removeValue(forKey: fd)
         }
-        if removed {
+        if let r = removed {
+            if let s = r.stack, s.process == processKey { sites.change(s.id, by: -1) }
             count -= 1
             forgetInherited(fd)
         }
-        return removed
+        return removed != nil
     }
 
     private mutating func update(_ fd: Int32, _ body: (inout TrackedFD) -> Void) {
@@ -197,6 +287,6 @@ public struct ProcessTable: Sendable {
     }
 
     private mutating func notePeak(_ time: UInt64) {
-        if count > peak { peak = count; peakTime = time }
+        if count > peak { peak = count; peakTime = time; sites.notePeak() }
     }
 }

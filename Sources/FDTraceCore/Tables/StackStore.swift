@@ -2,7 +2,66 @@
 /// inside it (the return address minus the module's load bias).
 public struct RawFrame: Hashable, Sendable {
     public var module: Int?      // index in ModuleRegistry, nil if no module covers the pc
-    public var address: UInt64   // module-relative, or the absolute pc if module is nil
+    public var address: UInt64   // module-relative, or the absolute pc if module is nil;
+                                 // for a Python frame, the instruction's byte offset
+    public var python: PythonCodeRef?
+
+    public init(module: Int?, address: UInt64, python: PythonCodeRef? = nil) {
+        self.module = module; self.address = address; self.python = python
+    }
+}
+
+/// A Python code object: the process that sent it and its id there.
+public struct PythonCodeRef: Hashable, Sendable {
+    public var process: Int
+    public var id: UInt32
+}
+
+/// A Python code object as the shim described it.
+public struct PythonCode: Sendable, Equatable {
+    public var filename: String
+    public var name: String
+    public var lines: PythonLineTable
+    /// Bytes of the whole line table (it may arrive in parts).
+    public var tableTotal: Int
+
+    /// The line of the instruction at `offset` (UInt32.max: the function's first line).
+    public func line(at offset: UInt64) -> Int? {
+        if offset >= UInt64(UInt32.max) { return lines.firstLine }
+        return lines.line(atByteOffset: Int(offset))
+    }
+}
+
+/// The code objects of one process image, bounded like its stacks.
+public struct PythonCodeStore: Sendable {
+    public static let maxCodes = 1 << 18
+    public static let maxTableBytes = 64 << 20
+    public private(set) var codes: [UInt32: PythonCode] = [:]
+    private var tableBytes = 0
+    public private(set) var dropped = 0
+
+    public init() {}
+
+    public mutating func add(_ r: PyCodeRecord) {
+        guard codes[r.id] == nil, codes.count < Self.maxCodes, tableBytes + Int(r.tableTotal) <= Self.maxTableBytes else {
+            dropped += 1
+            return
+        }
+        tableBytes += Int(r.tableTotal)
+        codes[r.id] = PythonCode(filename: r.filename, name: r.name,
+                                 lines: PythonLineTable(format: r.format, firstLine: Int(r.firstLine), table: r.table),
+                                 tableTotal: Int(r.tableTotal))
+    }
+
+    /// The next part of a long line table; parts come in order.
+    public mutating func addMore(id: UInt32, offset: UInt32, table: [UInt8]) {
+        guard var c = codes[id], c.lines.table.count == Int(offset), Int(offset) + table.count <= c.tableTotal else { return }
+        codes[id] = nil // no second copy while appending
+        c.lines.table += table
+        codes[id] = c
+    }
+
+    public subscript(id: UInt32) -> PythonCode? { codes[id] }
 }
 
 /// Loaded objects seen by any process, deduplicated by path and build id,
@@ -40,6 +99,8 @@ public struct StackStore: Sendable {
     private var modules: [(record: ModuleRecord, id: Int)] = []
     public private(set) var stacks: [UInt32: [RawFrame]] = [:]
     public private(set) var dropped = 0
+    /// The process whose code objects Python frames name.
+    public var processKey = -1
 
     public init() {}
 
@@ -57,6 +118,10 @@ public struct StackStore: Sendable {
         }
         frameCount += s.pcs.count
         stacks[s.id] = s.pcs.map { pc in
+            if pc & PythonFrameBits.flag != 0 {
+                return RawFrame(module: nil, address: pc & PythonFrameBits.offsetMask,
+                                python: PythonCodeRef(process: processKey, id: UInt32((pc >> 32) & 0x7fff_ffff)))
+            }
             if let m = modules.last(where: { pc >= $0.record.start && pc < $0.record.end }) {
                 return RawFrame(module: m.id, address: pc &- m.record.base)
             }
@@ -68,4 +133,11 @@ public struct StackStore: Sendable {
 
     /// Copies what a forked child inherits from its parent.
     public func copy() -> StackStore { self }
+}
+
+/// How a Python frame is packed into a stack's 64-bit entry (see
+/// FDT_PYFRAME in fdtrace_wire.h).
+enum PythonFrameBits {
+    static let flag: UInt64 = 1 << 63
+    static let offsetMask: UInt64 = 0xffff_ffff
 }

@@ -26,6 +26,7 @@ public struct TracedProcess: Sendable {
     public var rlimitHard: UInt64
     public var table: ProcessTable
     public var stacks = StackStore()
+    public var pythonCodes = PythonCodeStore()
     public var exitBegin: ExitBegin?
     public var kernelView: [KernelFD] = []
     public var kernelViewComplete = false
@@ -56,6 +57,7 @@ public struct TracedProcess: Sendable {
         self.command = command; self.executable = executable; self.startTime = startTime
         self.rlimitSoft = rlimitSoft; self.rlimitHard = rlimitHard
         self.table = ProcessTable(processKey: key)
+        self.stacks.processKey = key
     }
 
     /// Stands in the collector's array while a process is being updated.
@@ -86,6 +88,8 @@ public struct TracedProcess: Sendable {
             if forkSnapshots.count < 4096 { forkSnapshots[id] = table }
         case .child(_, let id, let pid):
             if expectedChildren.count < 65536 { expectedChildren[pid] = id }
+        case .pyCode(let c): pythonCodes.add(c)
+        case .pyCodeMore(let id, let offset, let table): pythonCodes.addMore(id: id, offset: offset, table: table)
         default:
             table.apply(record)
         }

@@ -1,3 +1,5 @@
+import CFDTraceWire
+
 /// Records of the event ring, decoded into value types. The layouts come
 /// from CShim/include/fdtrace_wire.h (imported as CFDTraceWire).
 public enum Record: Equatable, Sendable {
@@ -16,6 +18,36 @@ public enum Record: Equatable, Sendable {
     case fork(time: UInt64, id: UInt64)
     /// fork `id` returned in the parent with `child`.
     case child(time: UInt64, id: UInt64, pid: Int32)
+    /// A Python code object (its line table may continue in `pyCodeMore`).
+    case pyCode(PyCodeRecord)
+    case pyCodeMore(id: UInt32, offset: UInt32, table: [UInt8])
+    /// The Python program began to exit (left its main script).
+    case pyExit(time: UInt64, tid: Int32)
+}
+
+public struct PyCodeRecord: Equatable, Sendable {
+    public var id: UInt32
+    public var firstLine: Int32
+    public var format: PythonLineFormat
+    public var filename: String
+    public var name: String
+    public var table: [UInt8]
+    /// Bytes of the whole table (`table` holds the first part).
+    public var tableTotal: UInt32
+}
+
+/// Why a descriptor was closed, when not by an explicit close.
+public enum CloseCause: UInt8, Sendable, Equatable, Codable {
+    case explicit = 0
+    case gc = 1          // during a garbage collection of the runtime
+    case finalizer = 2   // by the finalizer of an object nobody referenced
+    case shutdown = 3    // after the program began to exit
+
+    public init(wire: UInt16) {
+        if wire & UInt16(FDT_CLOSE_BY_GC) != 0 { self = .gc }
+        else if wire & UInt16(FDT_CLOSE_BY_FINALIZER) != 0 { self = .finalizer }
+        else { self = .explicit }
+    }
 }
 
 public struct OpenEvent: Equatable, Sendable {
@@ -46,6 +78,7 @@ public struct CloseEvent: Equatable, Sendable {
     public var fd: Int32
     public var call: Call
     public var tid: Int32
+    public var cause: CloseCause = .explicit
 }
 
 public struct CloseRangeEvent: Equatable, Sendable {

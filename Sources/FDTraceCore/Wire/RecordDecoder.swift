@@ -39,7 +39,8 @@ public enum RecordDecoder {
                 path: path))
         case FDT_REC_CLOSE.rawValue:
             let r = try close(bytes)
-            return .close(CloseEvent(time: time, fd: r.fd, call: Call(rawValue: r.call), tid: r.tid))
+            return .close(CloseEvent(time: time, fd: r.fd, call: Call(rawValue: r.call), tid: r.tid,
+                                     cause: CloseCause(wire: r.cause)))
         case FDT_REC_CLOSE_RANGE.rawValue:
             let r: fdt_rec_close_range = try fixed(bytes)
             guard r.first <= r.last else { throw DecodeError("close range \(r.first)..\(r.last) is empty") }
@@ -96,6 +97,28 @@ public enum RecordDecoder {
             let r: fdt_rec_fork = try fixed(bytes)
             guard r.child_pid > 0 else { throw DecodeError("child pid \(r.child_pid)") }
             return .child(time: time, id: r.fork_id, pid: r.child_pid)
+        case FDT_REC_PYCODE.rawValue:
+            let r: fdt_rec_pycode = try fixed(bytes)
+            guard let format = PythonLineFormat(rawValue: r.lines_format) else { throw DecodeError("unknown line table format \(r.lines_format)") }
+            guard r.code_id != 0 else { throw DecodeError("code id 0") }
+            guard r.table_total <= FDT_PY_MAX_TABLE, UInt32(r.table_len) <= r.table_total else { throw DecodeError("line table of \(r.table_total) bytes") }
+            var at = MemoryLayout<fdt_rec_pycode>.size
+            let filename = try string(bytes, at: at, length: Int(r.filename_len))
+            at += Int(r.filename_len)
+            let name = try string(bytes, at: at, length: Int(r.name_len))
+            at += Int(r.name_len)
+            let table = try raw(bytes, at: at, length: Int(r.table_len))
+            return .pyCode(PyCodeRecord(id: r.code_id, firstLine: r.first_line, format: format, filename: filename,
+                                        name: name, table: table, tableTotal: r.table_total))
+        case FDT_REC_PYCODE_MORE.rawValue:
+            let r: fdt_rec_pycode_more = try fixed(bytes)
+            guard r.code_id != 0 else { throw DecodeError("code id 0") }
+            let table = try raw(bytes, at: MemoryLayout<fdt_rec_pycode_more>.size, length: Int(r.table_len))
+            guard UInt64(r.offset) + UInt64(table.count) <= UInt64(FDT_PY_MAX_TABLE) else { throw DecodeError("line table part past the limit") }
+            return .pyCodeMore(id: r.code_id, offset: r.offset, table: table)
+        case FDT_REC_PY_EXIT.rawValue:
+            let r: fdt_rec_py_exit = try fixed(bytes)
+            return .pyExit(time: time, tid: r.tid)
         default:
             throw DecodeError("unknown record type \(header.type)")
         }
