@@ -32,6 +32,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# Python packages the Python fixtures (Tests/Fixtures/py_service) import, for
+# the default python3.
+if ! python3 -c 'import flask, PIL, aiohttp' >/dev/null 2>&1; then
+  echo "setup: installing flask pillow aiohttp for $(command -v python3)"
+  piplog="$(mktemp "${TMPDIR:-/tmp}/fdtrace-setup-pip.XXXXXX")"
+  if PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check \
+       flask pillow aiohttp >"$piplog" 2>&1 \
+     && python3 -c 'import flask, PIL, aiohttp' >/dev/null 2>&1; then
+    rm -f "$piplog"
+  else
+    echo "setup: 'python3 -m pip install flask pillow aiohttp' failed (pip output: $piplog)" >&2
+    exit 1
+  fi
+fi
+
 if ! command -v swift >/dev/null 2>&1; then
   echo "setup: swift is not on PATH (Swift 6 is required)" >&2
   exit 1

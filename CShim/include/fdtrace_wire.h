@@ -112,6 +112,7 @@ enum fdt_rec_type {
     FDT_REC_PYCODE = 14,     /* a Python code object, sent once */
     FDT_REC_PYCODE_MORE = 15,/* the rest of a long line table */
     FDT_REC_PY_EXIT = 16,    /* the Python program began to exit */
+    FDT_REC_PY_EXIT_FD = 17, /* one descriptor as the kernel saw it then */
 };
 
 /* Calls that create or release descriptors. Keep in sync with fdt_call_names. */
@@ -272,7 +273,9 @@ struct fdt_rec_pycode_more {
 
 /* FDT_REC_PY_EXIT: the main thread left the main script (end of the script,
  * sys.exit, an unhandled exception) or the runtime started finalizing.
- * Descriptors open now and closed later were closed at shutdown. */
+ * Descriptors open now and closed later were closed at shutdown. The
+ * kernel's view of them follows (FDT_REC_PY_EXIT_FD, laid out as
+ * fdt_rec_kernel_fd): what they were, and their socket states, then. */
 struct fdt_rec_py_exit {
     struct fdt_rec_header h;
     int32_t tid;

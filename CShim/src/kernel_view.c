@@ -101,6 +101,11 @@ static int walk_fds(uint16_t type) {
     return 0;
 }
 
+/* The descriptors open when a Python program began to exit. */
+void fdt_send_view_at_py_exit(void) {
+    walk_fds(FDT_REC_PY_EXIT_FD);
+}
+
 /* VmHWM, the peak RSS of this image's memory. (getrusage's ru_maxrss starts
  * from the parent's RSS at fork/spawn, so it overstates small programs.) */
 static uint64_t peak_rss_kb(void) {

@@ -128,5 +128,6 @@ void fdt_wait_for_report(void);
 /* ---- the kernel's view of the fd table (kernel_view.c) ---- */
 void fdt_send_inherited(void);
 void fdt_send_exit_view(enum fdt_exit_how how, int status);
+void fdt_send_view_at_py_exit(void);
 
 #endif /* FDTRACE_SHIM_H */

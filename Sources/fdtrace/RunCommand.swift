@@ -33,6 +33,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Frames shown per site in the text report (default 12).", valueName: "N"))
     var frames: Int = 12
 
+    @Flag(name: .long, help: "Show every native frame in Python stacks (the interpreter's own too).")
+    var native = false
+
     @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
     var command: [String] = []
 
@@ -53,7 +56,7 @@ struct Run: ParsableCommand {
             let textOut = try output.map { try ReportFile(path: $0) }
             let jsonOut = try json.map { try ReportFile(path: $0) }
             let session = RunSession(command: command, library: library, depth: depth, lingerSeconds: wait, follow: !noFollow)
-            let outcome = try session.run()
+            let outcome = try session.run(nativeFrames: native)
             let text = TextRenderer(maxFrames: frames, color: textOut == nil && isatty(2) != 0).render(outcome.report)
             if let textOut { try textOut.write(Data(text.utf8)) } else { FileHandle.standardError.write(Data(text.utf8)) }
             if let jsonOut { try jsonOut.write(try JSONRenderer.render(outcome.report)) }

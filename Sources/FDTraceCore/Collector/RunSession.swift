@@ -26,7 +26,7 @@ public struct RunSession {
         public var status: Int32
     }
 
-    public func run(symbolizer: Symbolizing = LLVMSymbolizer()) throws -> Outcome {
+    public func run(symbolizer: Symbolizing = LLVMSymbolizer(), nativeFrames: Bool = false) throws -> Outcome {
         let path = try Launcher.resolve(command[0])
         // An abstract socket with an unguessable name; peers are checked by
         // their credentials and ancestry (Collector.acceptAll).
@@ -86,7 +86,8 @@ public struct RunSession {
                 notes.append("\(command[0]) never connected to the collector: it is a static binary or bypasses the dynamic loader (Go programs do), so its call sites cannot be traced")
             }
         }
-        let builder = ReportBuilder(processes: collector.processes, registry: collector.registry, symbolizer: symbolizer)
+        let builder = ReportBuilder(processes: collector.processes, registry: collector.registry, symbolizer: symbolizer,
+                                    nativeFrames: nativeFrames)
         var report = builder.build(command: command, exitStatus: status, notes: notes)
         report.collector = CollectorUsage.current(events: collector.recordsRead)
         return Outcome(report: report, status: status ?? ExitStatus.tracerFailure)

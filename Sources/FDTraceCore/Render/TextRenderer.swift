@@ -95,7 +95,7 @@ public struct TextRenderer {
         }
         var closed: [String] = []
         if let n = g.closedAtShutdown { closed.append(n == g.count ? "closed at shutdown" : "\(n) closed at shutdown") }
-        if let n = g.closedByGC { closed.append(n == g.count ? "closed by GC" : "\(n) closed by GC") }
+        if let n = g.closedByGc { closed.append(n == g.count ? "closed by GC" : "\(n) closed by GC") }
         if let n = g.closedByFinalizer { closed.append(n == g.count ? "closed by a finalizer" : "\(n) closed by a finalizer") }
         if !closed.isEmpty { out += "  [\(closed.joined(separator: ", "))]" }
         if let by = g.openedBy { out += " in \(Self.commandLine(by.command, fallback: "?")) (pid \(by.pid))" }

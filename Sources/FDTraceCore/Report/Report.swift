@@ -112,7 +112,7 @@ public struct LeakGroup: Codable, Sendable, Equatable {
     public var parts: [LeakPart]?
     /// How many of `count` the runtime closed rather than the program
     /// (the rest were open at exit).
-    public var closedByGC: Int?
+    public var closedByGc: Int?
     public var closedByFinalizer: Int?
     public var closedAtShutdown: Int?
 }

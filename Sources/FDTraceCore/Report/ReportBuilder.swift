@@ -90,7 +90,10 @@ public struct ReportBuilder {
             let (report, open) = classify(p)
             // What the runtime closed for the program is a leak too.
             let leaks = open + p.table.runtimeClosed.map { r in
-                Leak(r.fd, FDClassifier.describe(r.fd.openingEvent), closed: r.cause)
+                // Closed at shutdown: described as the kernel saw it when
+                // the program began to exit (a socket's TCP state).
+                let view = r.cause == .shutdown ? p.table.exitViews[r.fd.fd] : nil
+                return Leak(r.fd, view.map(FDClassifier.describe) ?? FDClassifier.describe(r.fd.openingEvent), closed: r.cause)
             }
             let inheritedLeaks = p.inheritedLeaks.map(Leak.init)
             for l in leaks + inheritedLeaks { if let s = l.stack, let frames = stackFrames(s) { wanted.formUnion(frames) } }
@@ -148,8 +151,11 @@ public struct ReportBuilder {
         return PeakReport(open: p.table.peak, atSeconds: Double(p.table.peakTime &- p.startTime) / 1e9, sites: Array(sites))
     }
 
+    /// A shell keeps the script it runs open until it exits.
     static func isScriptInput(_ d: FDDescription, _ command: [String]) -> Bool {
-        guard d.kind == "file", let path = d.path, command.count > 1 else { return false }
+        let shells: Set<String> = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "busybox"]
+        guard d.kind == "file", let path = d.path, command.count > 1,
+              let shell = command[0].split(separator: "/").last, shells.contains(String(shell)) else { return false }
         let script = command[1]
         return path == script || (!script.hasPrefix("/") && path.hasSuffix("/" + script))
     }
@@ -178,8 +184,8 @@ public struct ReportBuilder {
                 // went on into the next image, which reports them.
                 continue
             } else if t.fd <= 2 || Self.isScriptInput(desc, p.command) {
-                // A shell or interpreter keeps the script it reads open
-                // until it exits: that is its input, not a leak.
+                // A shell keeps the script it reads open until it
+                // exits: that is its input, not a leak.
                 standard.append(fdReport(t.fd, desc, t, p))
             } else if t.origin == .inherited && p.table.inheritedOrigins[t.fd] != nil {
                 continue // listed with the inherited leaks
@@ -327,7 +333,7 @@ public struct ReportBuilder {
     private func withClosedCounts(_ g: LeakGroup, _ members: [Leak]) -> LeakGroup {
         var g = g
         func n(_ c: CloseCause) -> Int? { let k = members.filter { $0.closed == c }.count; return k > 0 ? k : nil }
-        g.closedByGC = n(.gc)
+        g.closedByGc = n(.gc)
         g.closedByFinalizer = n(.finalizer)
         g.closedAtShutdown = n(.shutdown)
         return g

@@ -136,6 +136,8 @@ public struct ProcessTable: Sendable {
     /// When the (Python) program began to exit: what was open then and is
     /// closed later was closed at shutdown.
     public private(set) var exitBeganAt: UInt64?
+    /// The kernel's view of each descriptor at that moment.
+    public private(set) var exitViews: [Int32: KernelFD] = [:]
     var sites = SiteCounts()
     public let processKey: Int
 
@@ -177,6 +179,8 @@ public struct ProcessTable: Sendable {
             notePeak(k.time)
         case .pyExit(let time, _):
             markExitBegan(time)
+        case .pyExitFD(let k):
+            if exitViews.count < Self.runtimeClosedLimit { exitViews[k.fd] = k }
         case .stack, .module, .exitBegin, .kernelFD, .exitEnd, .note, .fork, .child, .pyCode, .pyCodeMore:
             break
         }

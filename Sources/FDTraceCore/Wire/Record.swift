@@ -23,6 +23,8 @@ public enum Record: Equatable, Sendable {
     case pyCodeMore(id: UInt32, offset: UInt32, table: [UInt8])
     /// The Python program began to exit (left its main script).
     case pyExit(time: UInt64, tid: Int32)
+    /// A descriptor open when the Python program began to exit.
+    case pyExitFD(KernelFD)
 }
 
 public struct PyCodeRecord: Equatable, Sendable {

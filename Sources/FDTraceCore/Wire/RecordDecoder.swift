@@ -66,7 +66,7 @@ public enum RecordDecoder {
             let id = try raw(bytes, at: start + Int(r.path_len), length: Int(r.build_id_len))
             guard r.start <= r.end else { throw DecodeError("module range is inverted") }
             return .module(ModuleRecord(base: r.base, start: r.start, end: r.end, path: path, buildID: id))
-        case FDT_REC_INHERITED.rawValue, FDT_REC_KERNEL_FD.rawValue:
+        case FDT_REC_INHERITED.rawValue, FDT_REC_KERNEL_FD.rawValue, FDT_REC_PY_EXIT_FD.rawValue:
             let r: fdt_rec_kernel_fd = try fixed(bytes)
             var at = MemoryLayout<fdt_rec_kernel_fd>.size
             let target = try string(bytes, at: at, length: Int(r.target_len))
@@ -78,7 +78,11 @@ public enum RecordDecoder {
             let fd = KernelFD(time: time, fd: r.fd, cloexec: r.fd_flags & UInt16(FDT_FD_CLOEXEC) != 0,
                               mode: r.st_mode, domain: r.domain, sockType: r.sock_type, proto: r.protocol,
                               tcpState: r.tcp_state, inode: r.inode, target: target, local: local, peer: peer)
-            return UInt32(header.type) == FDT_REC_INHERITED.rawValue ? .inherited(fd) : .kernelFD(fd)
+            switch UInt32(header.type) {
+            case FDT_REC_INHERITED.rawValue: return .inherited(fd)
+            case FDT_REC_PY_EXIT_FD.rawValue: return .pyExitFD(fd)
+            default: return .kernelFD(fd)
+            }
         case FDT_REC_EXIT_BEGIN.rawValue:
             let r: fdt_rec_exit = try fixed(bytes)
             guard let how = ExitBegin.How(rawValue: r.how) else { throw DecodeError("unknown exit kind \(r.how)") }
