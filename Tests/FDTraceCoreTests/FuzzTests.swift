@@ -57,6 +57,15 @@ import Testing
         var n = fdt_rec_note()
         n.text_len = 5
         let pcs: [UInt8] = [0x10, 0x11, 0, 0, 0, 0, 0, 0, 0x20, 0x12, 0, 0, 0, 0, 0, 0]
+        var pc = fdt_rec_pycode()
+        pc.code_id = 7; pc.first_line = 3; pc.lines_format = UInt16(FDT_PY_LINES_LOCATIONS.rawValue)
+        pc.filename_len = 6; pc.name_len = 4; pc.table_len = 4; pc.table_total = 6
+        var more = fdt_rec_pycode_more()
+        more.code_id = 7; more.offset = 4; more.table_len = 2
+        var cl = fdt_rec_close()
+        cl.fd = 4; cl.cause = UInt16(FDT_CLOSE_BY_GC)
+        // A stack mixing a native frame and a Python frame (code 7, offset 8).
+        let mixed: [UInt8] = [0x10, 0x11, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 7, 0, 0, 0x80]
         return [
             encode(o, type: FDT_REC_OPEN, tail: Array("/etc/hosts".utf8)),
             encode(fdt_rec_close(), type: FDT_REC_CLOSE),
@@ -70,6 +79,12 @@ import Testing
             encode(fdt_rec_header(), type: FDT_REC_EXIT_END),
             encode(n, type: FDT_REC_NOTE, tail: Array("hello".utf8)),
             encode(fdt_rec_fork(), type: FDT_REC_FORK),
+            encode(pc, type: FDT_REC_PYCODE, tail: Array("app.py".utf8) + Array("main".utf8) + [0xd8, 0x02, 0x81, 0x88]),
+            encode(more, type: FDT_REC_PYCODE_MORE, tail: [0x92, 0x00]),
+            encode(cl, type: FDT_REC_CLOSE),
+            encode(s, type: FDT_REC_STACK, tail: mixed),
+            encode(fdt_rec_py_exit(), type: FDT_REC_PY_EXIT),
+            encode(k, type: FDT_REC_PY_EXIT_FD, tail: Array("socket:[12]".utf8) + Array(repeating: 0, count: 16)),
         ]
     }
 

@@ -76,6 +76,19 @@ struct PythonTests {
         #expect(g.frames[g.highlight!].function == "leak")
     }
 
+    @Test("The shim's table of CPython layouts matches each interpreter's headers", arguments: Python.supported)
+    func layoutMatchesHeaders(version: String) throws {
+        let prefix = URL(fileURLWithPath: try Python.interpreter(version)).deletingLastPathComponent().deletingLastPathComponent()
+        let include = prefix.appendingPathComponent("include/python\(version)").path
+        let exe = scratch().appendingPathComponent("layout_check").path
+        let cc = try run(["cc", "-w", "-I\(include)", "-I\(include)/internal", "-I\(Paths.root.path)/CShim/src",
+                          "-I\(Paths.root.path)/CShim/include", Python.fixture("py_layout_check.c"), "-o", exe])
+        #expect(cc.status == 0, "\(cc.stderr)")
+        let o = try run([exe])
+        #expect(o.status == 0, "\(o.stdout)")
+        #expect(o.stdout.contains("layout matches the headers"))
+    }
+
     @Test("Debian's python3.11 (libpython linked into the executable)")
     func debianPython() throws {
         let exe = "/usr/bin/python3.11"
