@@ -61,10 +61,10 @@ void fdt_record_open_pair(const int fds[2], const struct fdt_open_info *info) {
     record_opens(fds, 2, info, 1);
 }
 
-void fdt_record_close(int fd, enum fdt_call call) {
+void fdt_record_close(int fd, enum fdt_call call, uintptr_t caller) {
     int saved = errno;
     fdt_tls_busy++;
-    uint16_t cause = fdt_py_close_cause();
+    uint16_t cause = fdt_py_close_cause(caller);
     fdt_tls_busy--;
     struct fdt_rec_close *r = fdt_ring_reserve(sizeof *r);
     if (r) {

@@ -20,7 +20,7 @@ FDT_EXPORT int close(int fd) {
         errno = EBADF;
         return -1;
     }
-    if (fdt_should_record()) fdt_record_close(fd, FDT_CALL_CLOSE);
+    if (fdt_should_record()) fdt_record_close(fd, FDT_CALL_CLOSE, (uintptr_t)__builtin_return_address(0));
     int (*fn)(int) = FDT_REAL(close);
     return fn ? fn(fd) : (int)syscall(SYS_close, fd);
 }

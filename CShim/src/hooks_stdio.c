@@ -30,7 +30,7 @@ static inline void record_fd_open(int fd, enum fdt_call call, const char *path, 
 static inline void record_stream_close(FILE *f, enum fdt_call call) {
     if (f && fdt_should_record()) {
         int fd = fileno(f);
-        if (fd >= 0) fdt_record_close(fd, call);
+        if (fd >= 0) fdt_record_close(fd, call, (uintptr_t)__builtin_return_address(0));
     }
 }
 
@@ -140,7 +140,7 @@ FDT_EXPORT DIR *opendir(const char *path) {
 FDT_EXPORT int closedir(DIR *d) {
     if (fdt_should_record()) {
         int fd = dirfd(d);
-        if (fd >= 0) fdt_record_close(fd, FDT_CALL_CLOSEDIR);
+        if (fd >= 0) fdt_record_close(fd, FDT_CALL_CLOSEDIR, (uintptr_t)__builtin_return_address(0));
     }
     return FDT_REAL(closedir)(d);
 }

@@ -440,9 +440,34 @@ static int native_in_finalizer(void) {
     return 0;
 }
 
+/* Whether a finalizer runs beneath a close is the same every time one
+ * Python instruction reaches close() through one C caller: remembered per
+ * (code, instruction, caller), so that explicit closes in a loop unwind
+ * the native stack once. */
+#define CAUSE_CACHE 4096u
+static uint64_t cause_cache[CAUSE_CACHE];
+
+static int in_finalizer(uintptr_t ts, uintptr_t caller) {
+    uintptr_t f = first_frame(ts);
+    uint64_t key = 0x517cc1b727220a95ull;
+    key = mix(key, caller);
+    if (f) {
+        key = mix(key, RD(uintptr_t, f + py.L.frame_code));
+        key = mix(key, py.L.model == PY_FRAMES_OBJECTS ? (uint64_t)(uint32_t)RD(int, f + py.L.frame_instr)
+                                                       : RD(uintptr_t, f + py.L.frame_instr));
+    }
+    key &= ~3ull;
+    uint64_t *slot = &cause_cache[(key >> 2) & (CAUSE_CACHE - 1)];
+    uint64_t cur = __atomic_load_n(slot, __ATOMIC_RELAXED);
+    if ((cur & ~3ull) == key && (cur & 3)) return (cur & 3) == 2;
+    int fin = native_in_finalizer();
+    __atomic_store_n(slot, key | (fin ? 2u : 1u), __ATOMIC_RELAXED);
+    return fin;
+}
+
 /* Why the calling thread closes a descriptor: FDT_CLOSE_* bits, 0 for an
  * explicit close (or no Python). Also notices the program's exit. */
-uint16_t fdt_py_close_cause(void) {
+uint16_t fdt_py_close_cause(uintptr_t caller) {
     if (!py.enabled) return 0;
     uintptr_t ts = this_thread_state();
     if (!ts) return 0;
@@ -454,6 +479,6 @@ uint16_t fdt_py_close_cause(void) {
     }
     uintptr_t gc_base = py.L.gc_in_runtime ? py.runtime : RD(uintptr_t, ts + py.L.tstate_interp);
     if (gc_base && RD(int, gc_base + py.L.gc_collecting)) return FDT_CLOSE_BY_GC;
-    if ((py.fin_start[0] || py.fin_start[1]) && native_in_finalizer()) return FDT_CLOSE_BY_FINALIZER;
+    if ((py.fin_start[0] || py.fin_start[1]) && in_finalizer(ts, caller)) return FDT_CLOSE_BY_FINALIZER;
     return 0;
 }

@@ -100,7 +100,7 @@ void fdt_py_send_note(void);
 void fdt_py_after_fork_child(int forked_from_main);
 unsigned fdt_py_merge(uint64_t *pcs, unsigned n, uint64_t *hash, struct fdt_py_scratch *scratch);
 void fdt_py_resolve(uint64_t *pcs, unsigned n, const struct fdt_py_scratch *scratch);
-uint16_t fdt_py_close_cause(void);
+uint16_t fdt_py_close_cause(uintptr_t caller);
 
 /* ---- events (events.c) ---- */
 struct fdt_open_info {
@@ -113,7 +113,8 @@ struct fdt_open_info {
 void fdt_record_open(int fd, const struct fdt_open_info *info);
 void fdt_record_open_pair(const int fds[2], const struct fdt_open_info *info);
 void fdt_record_open_many(const int *fds, int n, const struct fdt_open_info *info);
-void fdt_record_close(int fd, enum fdt_call call);
+/* caller: the return address of the hook (who called close). */
+void fdt_record_close(int fd, enum fdt_call call, uintptr_t caller);
 void fdt_record_close_range(unsigned first, unsigned last, enum fdt_call call, int cloexec_only);
 void fdt_record_setfd(int fd, int cloexec, enum fdt_call call);
 void fdt_record_note(const char *text);

@@ -131,6 +131,22 @@ struct PythonTests {
         #expect(files.reduce(0) { $0 + ($1.closedByGc ?? 0) } == k)
     }
 
+    @Test("Closed by a finalizer when the last reference went; explicit closes are not leaks", arguments: Python.supported)
+    func finalizerLeaks(version: String) throws {
+        let k = 3
+        let markers = try pythonMarkers("py_finalizer_leaks.py")
+        let (o, report) = try trace([try Python.interpreter(version), Python.fixture("py_finalizer_leaks.py"), String(k)])
+        #expect(o.status == 0)
+        let p = try #require(process(leakingAt: markers["open64-dropped"]!, in: report), "\(o.stderr)")
+        let groups = pythonGroups(p)
+        for (name, site) in markers {
+            let gs = groups[site] ?? []
+            #expect(gs.reduce(0) { $0 + $1.count } == k, "\(name)")
+            #expect(gs.flatMap(\.fds).allSatisfy { $0.closed == "finalizer" }, "\(name): \(gs.flatMap(\.fds).map(\.closed))")
+        }
+        #expect(Set(groups.keys.filter { $0.hasPrefix("py_finalizer_leaks.py:") }) == Set(markers.values))
+    }
+
     @Test("Closed at shutdown: a logging handler, a module global, an event loop", arguments: ["3.8", "3.11", "3.13"])
     func shutdownLeaks(version: String) throws {
         let markers = try pythonMarkers("py_shutdown_leaks.py")
