@@ -112,6 +112,7 @@ uint64_t fdt_record_fork(void) {
     int saved = errno;
     uint64_t id = ((uint64_t)(uint32_t)fdt_g.pid << 32) | (__atomic_add_fetch(&fdt_g.fork_seq, 1, __ATOMIC_RELAXED) & 0xffffffffu);
     fdt_tls_fork_id = id;
+    fdt_unwind_fork_begin();
     struct fdt_rec_fork *r = fdt_ring_reserve(sizeof *r);
     if (r) {
         r->h.time_ns = fdt_now_ns();
@@ -124,8 +125,10 @@ uint64_t fdt_record_fork(void) {
     return id;
 }
 
+/* In the parent once the fork returned (child: the pid, or -1 if it failed). */
 void fdt_record_child(uint64_t fork_id, pid_t child) {
-    if (!fork_id || !fdt_should_record()) return;
+    fdt_unwind_fork_end();
+    if (!fork_id || child <= 0 || !fdt_should_record()) return;
     int saved = errno;
     struct fdt_rec_fork *r = fdt_ring_reserve(sizeof *r);
     if (r) {

@@ -23,7 +23,7 @@ FDT_EXPORT void _Exit(int status) {
 FDT_EXPORT pid_t fork(void) {
     uint64_t id = fdt_record_fork();
     pid_t pid = FDT_REAL(fork)();
-    if (pid > 0) fdt_record_child(id, pid);
+    if (pid != 0) fdt_record_child(id, pid);
     return pid;
 }
 
@@ -32,7 +32,7 @@ FDT_EXPORT pid_t _Fork(void) {
     uint64_t id = fdt_record_fork();
     pid_t pid = FDT_REAL(_Fork)();
     if (pid == 0) fdt_after_fork_child();
-    else if (pid > 0) fdt_record_child(id, pid);
+    else fdt_record_child(id, pid);
     return pid;
 }
 
@@ -93,7 +93,7 @@ FDT_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...) 
         struct clone_thunk t = { fn, arg };
         uint64_t id = fdt_record_fork();
         int pid = real(clone_child_start, stack, flags, &t, ptid, tls, ctid);
-        if (pid > 0) fdt_record_child(id, pid);
+        if (pid != 0) fdt_record_child(id, pid);
         return pid;
     }
     if (flags & CLONE_VFORK) {
@@ -113,6 +113,6 @@ long fdt_syscall_forklike(long number, long a1, long a2, long a3, long a4, long 
     uint64_t id = fdt_record_fork();
     long r = real(number, a1, a2, a3, a4, a5);
     if (r == 0) fdt_after_fork_child();
-    else if (r > 0) fdt_record_child(id, (pid_t)r);
+    else fdt_record_child(id, (pid_t)r);
     return r;
 }

@@ -82,6 +82,9 @@ int fdt_own_fd_count(void);
 /* ---- stacks and modules (stack.c, modules.c) ---- */
 void fdt_unwinder_init(void);
 int fdt_native_backtrace(void **out, int max);
+void fdt_unwind_fork_begin(void);
+void fdt_unwind_fork_end(void);
+void fdt_unwind_after_fork_child(void);
 uint32_t fdt_capture_stack(void);
 void fdt_stack_table_reset(void);
 int fdt_modules_init(void);

@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <execinfo.h>
 #include <string.h>
+#include <sched.h>
 
 #define TABLE_SIZE 65536u /* ids 1..TABLE_SIZE; overflow stacks get ids above */
 #define MAX_PROBE 64u
@@ -22,11 +23,15 @@ void fdt_unwinder_init(void) {
     void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
     if (h) {
         unw_bt = (unw_backtrace_fn)dlsym(h, "unw_backtrace");
-        /* Per-thread caches: libunwind's global cache takes a mutex, which a
-         * fork in another thread could leave held in the child. */
+        /* One cache for all threads: a thread-per-request server would
+         * otherwise unwind every new thread's stack from the DWARF tables
+         * (Flask under Werkzeug: 88-90 % of untraced requests/s with
+         * per-thread caches, 92-96 % with the global one). Its mutex must
+         * not be held by another thread when a fork copies it: see the
+         * fork gate below. */
         int (*set_policy)(void *, int) = (int (*)(void *, int))dlsym(h, "_ULx86_64_set_caching_policy");
         void **local_as = (void **)dlsym(h, "_ULx86_64_local_addr_space");
-        if (set_policy && local_as) set_policy(*local_as, 2 /* UNW_CACHE_PER_THREAD */);
+        if (set_policy && local_as) set_policy(*local_as, 1 /* UNW_CACHE_GLOBAL */);
     }
     /* Warm up now, not in a hook: the first call sets up caches (and
      * libunwind's private pipe, which the pipe hooks move out of the way;
@@ -68,8 +73,46 @@ static void send_stack(uint32_t id, const uint64_t *pcs, unsigned n) {
     fdt_ring_commit(r, FDT_REC_STACK, 0, size);
 }
 
+/* The fork gate: a fork waits until no other thread is inside libunwind
+ * (whose global cache lock the child would inherit held), and threads do
+ * not enter it while a fork is under way. The forking thread itself may
+ * (the program's atfork handlers run after the gate closed). */
+static int unwinding;          /* threads inside libunwind */
+static int forks_pending;      /* forks between begin and end */
+static FDT_TLS int forking_here;
+
 int fdt_native_backtrace(void **out, int max) {
-    return unw_bt ? unw_bt(out, max) : backtrace(out, max);
+    if (!unw_bt) return backtrace(out, max);
+    for (;;) {
+        if (!forking_here) while (__atomic_load_n(&forks_pending, __ATOMIC_ACQUIRE)) sched_yield();
+        __atomic_add_fetch(&unwinding, 1, __ATOMIC_ACQ_REL);
+        if (forking_here || !__atomic_load_n(&forks_pending, __ATOMIC_ACQUIRE)) break;
+        __atomic_sub_fetch(&unwinding, 1, __ATOMIC_ACQ_REL);
+    }
+    int n = unw_bt(out, max);
+    __atomic_sub_fetch(&unwinding, 1, __ATOMIC_ACQ_REL);
+    return n;
+}
+
+void fdt_unwind_fork_begin(void) {
+    forking_here = 1;
+    __atomic_add_fetch(&forks_pending, 1, __ATOMIC_ACQ_REL);
+    /* Bounded: better a rare risk in the child than a program that hangs. */
+    uint64_t deadline = fdt_now_ns() + 2000000000ull;
+    while (__atomic_load_n(&unwinding, __ATOMIC_ACQUIRE) && fdt_now_ns() < deadline) sched_yield();
+}
+
+void fdt_unwind_fork_end(void) {
+    if (!forking_here) return;
+    forking_here = 0;
+    __atomic_sub_fetch(&forks_pending, 1, __ATOMIC_ACQ_REL);
+}
+
+/* The child has one thread: nobody else is unwinding or forking. */
+void fdt_unwind_after_fork_child(void) {
+    forking_here = 0;
+    __atomic_store_n(&forks_pending, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&unwinding, 0, __ATOMIC_RELEASE);
 }
 
 /* Captures the caller's stack (frames of the shim cut; Python frames

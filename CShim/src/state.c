@@ -136,6 +136,7 @@ static void on_fork_parent(void) {}
 void fdt_after_fork_child(void) {
     pid_t parent = fdt_g.pid;
     int from_main = fdt_gettid() == parent; /* still the parent's tid */
+    fdt_unwind_after_fork_child();
     int was_active = __atomic_load_n(&fdt_g.active, __ATOMIC_ACQUIRE);
     __atomic_store_n(&fdt_g.active, 0, __ATOMIC_RELEASE);
     fdt_tls_vfork = 0;

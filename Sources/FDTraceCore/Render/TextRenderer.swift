@@ -100,7 +100,8 @@ public struct TextRenderer {
         if !closed.isEmpty { out += "  [\(closed.joined(separator: ", "))]" }
         if let by = g.openedBy { out += " in \(Self.commandLine(by.command, fallback: "?")) (pid \(by.pid))" }
         out += "\n"
-        let shown = Self.trimmed(g.frames).prefix(maxFrames)
+        // Never cut the frame the group is named by.
+        let shown = Self.trimmed(g.frames).prefix(max(maxFrames, (g.highlight ?? 0) + 2))
         let width = min(40, shown.map { ($0.function ?? "??").count }.max() ?? 0)
         for (i, f) in shown.enumerated() {
             let marker = i == g.highlight ? "→ " : "  "
