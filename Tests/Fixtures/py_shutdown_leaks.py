@@ -1,5 +1,8 @@
 # Fixture: descriptors the program never closes but CPython's shutdown does.
-# Usage: python3 py_shutdown_leaks.py   (runs on CPython 3.8-3.13; exits 0)
+# Usage: python3 py_shutdown_leaks.py [exit|raise]   (runs on CPython 3.8-3.13)
+#   exits 0; with "exit" it ends with sys.exit(3) from a function, with
+#   "raise" with an unhandled exception (status 1): the same descriptors
+#   are left to the runtime either way.
 #
 # Expected per marked line, by marker name (libc call, [kernel call]):
 #
@@ -28,6 +31,7 @@
 import asyncio
 import logging
 import os
+import sys
 import tempfile
 
 TMPDIR = tempfile.mkdtemp(prefix="fdtrace-py-shutdown-")
@@ -52,3 +56,13 @@ LOG.warning("first line of the fixture has %d characters", n)
 os.unlink(LOG_PATH)
 os.rmdir(TMPDIR)
 print("py_shutdown_leaks: log handler, file and event loop left to the runtime")
+
+
+def finish(how):
+    if how == "exit":
+        sys.exit(3)
+    if how == "raise":
+        raise RuntimeError("the fixture ends with an unhandled exception")
+
+
+finish(sys.argv[1] if len(sys.argv) > 1 else "")

@@ -147,11 +147,12 @@ struct PythonTests {
         #expect(Set(groups.keys.filter { $0.hasPrefix("py_finalizer_leaks.py:") }) == Set(markers.values))
     }
 
-    @Test("Closed at shutdown: a logging handler, a module global, an event loop", arguments: ["3.8", "3.11", "3.13"])
-    func shutdownLeaks(version: String) throws {
+    @Test("Closed at shutdown: a logging handler, a module global, an event loop; after the end, sys.exit, an exception",
+          arguments: [("3.8", ""), ("3.11", ""), ("3.13", ""), ("3.11", "exit"), ("3.13", "raise"), ("3.8", "raise")])
+    func shutdownLeaks(version: String, how: String) throws {
         let markers = try pythonMarkers("py_shutdown_leaks.py")
-        let (o, report) = try trace([try Python.interpreter(version), Python.fixture("py_shutdown_leaks.py")])
-        #expect(o.status == 0)
+        let (o, report) = try trace([try Python.interpreter(version), Python.fixture("py_shutdown_leaks.py")] + (how.isEmpty ? [] : [how]))
+        #expect(o.status == ["": 0, "exit": 3, "raise": 1][how])
         let p = try #require(process(leakingAt: markers["open64"]!, in: report), "\(o.stderr)")
         let groups = pythonGroups(p)
         for name in ["open64-logging", "open64"] {
