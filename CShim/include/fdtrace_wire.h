@@ -63,6 +63,10 @@ enum fdt_msg_type {
     FDT_MSG_ACK = 2,   /* collector -> shim */
     FDT_MSG_REPORT_REQUEST = 3, /* owner shim -> collector, after its exit view */
     FDT_MSG_REPORT_DONE = 4,    /* collector -> owner shim: report written */
+    FDT_MSG_SNAPSHOT_REQUEST = 5, /* shim -> collector: a call failed for lack of
+                                   * descriptors (status = EMFILE or ENFILE);
+                                   * the shim waits for SNAPSHOT_DONE */
+    FDT_MSG_SNAPSHOT_DONE = 6,    /* collector -> shim: snapshot taken (or none wanted) */
 };
 
 /* Hello flags. */

@@ -187,3 +187,41 @@ void fdt_wait_for_report(void) {
         return; /* the report is written, or the collector is gone */
     }
 }
+
+/* A call failed with EMFILE/ENFILE: ask the collector for a snapshot and
+ * wait (bounded) until it is taken, before the program can react to the
+ * failure (it may close everything next). Once per burst: re-armed by the
+ * next descriptor that opens. */
+static int exhausted_latched;
+
+void fdt_rearm_exhausted(void) {
+    if (FDT_UNLIKELY(__atomic_load_n(&exhausted_latched, __ATOMIC_RELAXED)))
+        __atomic_store_n(&exhausted_latched, 0, __ATOMIC_RELAXED);
+}
+
+void fdt_on_exhausted(int err) {
+    int fd = fdt_g.sock_fd;
+    if (fd < 0 || !fdt_should_record()) return;
+    int expected = 0;
+    if (!__atomic_compare_exchange_n(&exhausted_latched, &expected, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) return;
+    int saved = errno;
+    fdt_tls_busy++;
+    struct fdt_msg_ack req = { FDT_MSG_SNAPSHOT_REQUEST, (uint32_t)err };
+    if (syscall(SYS_sendto, fd, &req, sizeof req, MSG_NOSIGNAL, NULL, 0) == (long)sizeof req) {
+        uint64_t deadline = fdt_now_ns() + 10000000000ull;
+        for (;;) {
+            uint64_t now = fdt_now_ns();
+            if (now >= deadline) break;
+            struct pollfd pfd = { fd, POLLIN, 0 };
+            long r = syscall(SYS_poll, &pfd, 1, (int)((deadline - now) / 1000000) + 1);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) break;
+            struct fdt_msg_ack done;
+            ssize_t n = syscall(SYS_recvfrom, fd, &done, sizeof done, 0, NULL, NULL);
+            if (n < 0 && errno == EINTR) continue;
+            break; /* taken, or the collector is gone */
+        }
+    }
+    fdt_tls_busy--;
+    errno = saved;
+}

@@ -31,6 +31,7 @@ static inline uint32_t next_group(void) { return ++group_seq; }
 static void record_opens(const int *fds, int n, const struct fdt_open_info *info, int pair) {
     int saved = errno;
     fdt_tls_busy++;
+    fdt_rearm_exhausted();
     uint32_t stack = fdt_capture_stack();
     int tid = fdt_gettid();
     uint32_t group = next_group();

@@ -19,6 +19,7 @@ static int adopt_if_ours(int r, int fds[2]) {
 FDT_EXPORT int pipe(int fds[2]) {
     int r = FDT_REAL(pipe)(fds);
     if (adopt_if_ours(r, fds)) return r;
+    fdt_check_exhausted(r != 0);
     if (r == 0 && fdt_should_record()) {
         struct fdt_open_info i = { FDT_CALL_PIPE, NULL, 0, -1, -1, -1, -1 };
         fdt_record_open_pair(fds, &i);
@@ -29,6 +30,7 @@ FDT_EXPORT int pipe(int fds[2]) {
 FDT_EXPORT int pipe2(int fds[2], int flags) {
     int r = FDT_REAL(pipe2)(fds, flags);
     if (adopt_if_ours(r, fds)) return r;
+    fdt_check_exhausted(r != 0);
     if (r == 0 && fdt_should_record()) {
         struct fdt_open_info i = { FDT_CALL_PIPE2, NULL, (flags & O_CLOEXEC) != 0, -1, -1, -1, -1 };
         fdt_record_open_pair(fds, &i);
@@ -37,6 +39,7 @@ FDT_EXPORT int pipe2(int fds[2], int flags) {
 }
 
 static inline void record_dup(int fd, int source, enum fdt_call call, int cloexec) {
+    fdt_check_exhausted(fd < 0);
     if (fd >= 0 && fdt_should_record()) {
         struct fdt_open_info i = { call, NULL, cloexec, source, -1, -1, -1 };
         fdt_record_open(fd, &i);

@@ -15,6 +15,7 @@
 #include <sys/timerfd.h>
 
 static inline void record(int fd, enum fdt_call call, const char *path, int cloexec, int source) {
+    fdt_check_exhausted(fd < 0);
     if (fd >= 0 && fdt_should_record()) {
         struct fdt_open_info i = { call, path, cloexec, source, -1, -1, -1 };
         fdt_record_open(fd, &i);
@@ -123,6 +124,7 @@ FDT_EXPORT int getpt(void) {
 FDT_EXPORT int openpty(int *amaster, int *aslave, char *name, const struct termios *termp,
                        const struct winsize *winp) {
     int r = FDT_REAL(openpty)(amaster, aslave, name, termp, winp);
+    fdt_check_exhausted(r != 0);
     if (r == 0 && fdt_should_record()) {
         int fds[2] = { *amaster, *aslave };
         struct fdt_open_info i = { FDT_CALL_OPENPTY, NULL, 0, -1, -1, -1, -1 };

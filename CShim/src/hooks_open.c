@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 static inline void record_path_open(int fd, enum fdt_call call, const char *path, int flags) {
+    fdt_check_exhausted(fd < 0);
     if (fd >= 0 && fdt_should_record()) {
         struct fdt_open_info i = { call, path, (flags & O_CLOEXEC) != 0, -1, -1, -1, -1 };
         fdt_record_open(fd, &i);

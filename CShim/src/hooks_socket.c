@@ -12,6 +12,7 @@ static inline struct fdt_open_info sock_info(enum fdt_call call, int domain, int
 
 FDT_EXPORT int socket(int domain, int type, int protocol) {
     int fd = FDT_REAL(socket)(domain, type, protocol);
+    fdt_check_exhausted(fd < 0);
     if (fd >= 0 && fdt_should_record()) {
         struct fdt_open_info i = sock_info(FDT_CALL_SOCKET, domain, type, protocol);
         fdt_record_open(fd, &i);
@@ -21,6 +22,7 @@ FDT_EXPORT int socket(int domain, int type, int protocol) {
 
 FDT_EXPORT int socketpair(int domain, int type, int protocol, int sv[2]) {
     int r = FDT_REAL(socketpair)(domain, type, protocol, sv);
+    fdt_check_exhausted(r != 0);
     if (r == 0 && fdt_should_record()) {
         struct fdt_open_info i = sock_info(FDT_CALL_SOCKETPAIR, domain, type, protocol);
         fdt_record_open_pair(sv, &i);
@@ -29,6 +31,7 @@ FDT_EXPORT int socketpair(int domain, int type, int protocol, int sv[2]) {
 }
 
 static void record_accepted(int fd, int listener, enum fdt_call call, int flags) {
+    fdt_check_exhausted(fd < 0);
     if (fd >= 0 && fdt_should_record()) {
         struct fdt_open_info i = { call, NULL, (flags & SOCK_CLOEXEC) != 0, listener, -1, -1, -1 };
         fdt_record_open(fd, &i);

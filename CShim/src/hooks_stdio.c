@@ -12,6 +12,7 @@
 static inline int mode_cloexec(const char *mode) { return mode && strchr(mode, 'e') != NULL; }
 
 static inline void record_stream_open(FILE *f, enum fdt_call call, const char *path, int cloexec) {
+    fdt_check_exhausted(!f);
     if (f && fdt_should_record()) {
         int fd = fileno(f);
         if (fd < 0) return;
@@ -21,6 +22,7 @@ static inline void record_stream_open(FILE *f, enum fdt_call call, const char *p
 }
 
 static inline void record_fd_open(int fd, enum fdt_call call, const char *path, int cloexec) {
+    fdt_check_exhausted(fd < 0);
     if (fd >= 0 && fdt_should_record()) {
         struct fdt_open_info i = { call, path, cloexec, -1, -1, -1, -1 };
         fdt_record_open(fd, &i);
@@ -28,6 +30,7 @@ static inline void record_fd_open(int fd, enum fdt_call call, const char *path, 
 }
 
 static inline void record_stream_close(FILE *f, enum fdt_call call) {
+    fdt_check_exhausted(!f);
     if (f && fdt_should_record()) {
         int fd = fileno(f);
         if (fd >= 0) fdt_record_close(fd, call, (uintptr_t)__builtin_return_address(0));

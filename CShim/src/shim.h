@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <errno.h>
 #include "fdtrace_wire.h"
 
 #define FDT_EXPORT __attribute__((visibility("default")))
@@ -67,6 +68,15 @@ void fdt_ring_commit(void *rec, uint16_t type, uint16_t flags, uint32_t size);
 
 /* ---- the control connection (connection.c) ---- */
 int fdt_connect(int fork_parent);
+void fdt_on_exhausted(int err);
+void fdt_rearm_exhausted(void);
+/* After a creating call: if it failed for lack of descriptors, snapshot. */
+static inline void fdt_check_exhausted(int failed) {
+    if (FDT_UNLIKELY(failed)) {
+        int e = errno;
+        if (e == EMFILE || e == ENFILE) fdt_on_exhausted(e);
+    }
+}
 int fdt_collector_gone(void);
 
 /* ---- the shim's own descriptors (own_fds.c) ---- */

@@ -33,6 +33,15 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Frames shown per site in the text report (default 12).", valueName: "N"))
     var frames: Int = 12
 
+    @Option(name: .long, help: ArgumentHelp("Write snapshots (JSON and text) into DIR while the program runs: when a call fails with EMFILE/ENFILE, and at --snapshot-at / --snapshot-every.", valueName: "DIR"))
+    var snapshotDir: String?
+
+    @Option(name: .long, help: ArgumentHelp("Snapshot a process when it holds N open descriptors, or N% of its soft limit (needs --snapshot-dir).", valueName: "N|N%"))
+    var snapshotAt: String?
+
+    @Option(name: .long, help: ArgumentHelp("Snapshot every SECONDS while the program runs (needs --snapshot-dir).", valueName: "SECONDS"))
+    var snapshotEvery: Double?
+
     @Flag(name: .long, help: "Show every native frame in Python stacks (the interpreter's own too).")
     var native = false
 
@@ -48,6 +57,15 @@ struct Run: ParsableCommand {
         if let depth, !(1...256).contains(depth) { throw ValidationError("--depth must be from 1 to 256") }
         guard wait >= 0, wait <= 3600 else { throw ValidationError("--wait must be from 0 to 3600 seconds") }
         guard frames >= 1 else { throw ValidationError("--frames must be at least 1") }
+        if (snapshotAt != nil || snapshotEvery != nil) && snapshotDir == nil {
+            throw ValidationError("--snapshot-at and --snapshot-every need --snapshot-dir")
+        }
+        if let at = snapshotAt, Self.threshold(at) == nil {
+            throw ValidationError("--snapshot-at must be a count (e.g. 900) or a share of the soft limit (e.g. 80%)")
+        }
+        if let every = snapshotEvery, !(every >= 0.1 && every <= 86400) {
+            throw ValidationError("--snapshot-every must be from 0.1 to 86400 seconds")
+        }
     }
 
     func run() throws {
@@ -55,7 +73,12 @@ struct Run: ParsableCommand {
             let library = try ShimLocator.locate()
             let textOut = try output.map { try ReportFile(path: $0) }
             let jsonOut = try json.map { try ReportFile(path: $0) }
-            let session = RunSession(command: command, library: library, depth: depth, lingerSeconds: wait, follow: !noFollow)
+            var session = RunSession(command: command, library: library, depth: depth, lingerSeconds: wait, follow: !noFollow)
+            if let dir = snapshotDir {
+                let at = snapshotAt.flatMap(Self.threshold)
+                session.snapshots = RunSession.SnapshotOptions(directory: dir, atCount: at?.count, atPercent: at?.percent,
+                                                               every: snapshotEvery)
+            }
             let outcome = try session.run(nativeFrames: native)
             let text = TextRenderer(maxFrames: frames, color: textOut == nil && isatty(2) != 0).render(outcome.report)
             if let textOut { try textOut.write(Data(text.utf8)) } else { FileHandle.standardError.write(Data(text.utf8)) }
@@ -67,6 +90,15 @@ struct Run: ParsableCommand {
             FileHandle.standardError.write(Data("fdtrace: \(e.message)\n".utf8))
             throw ExitCode(e.status)
         }
+    }
+}
+
+extension Run {
+    /// "900" or "80%".
+    static func threshold(_ s: String) -> (count: Int?, percent: Double?)? {
+        if s.hasSuffix("%"), let p = Double(s.dropLast()), p > 0, p <= 100 { return (nil, p) }
+        if let n = Int(s), n > 0 { return (n, nil) }
+        return nil
     }
 }
 

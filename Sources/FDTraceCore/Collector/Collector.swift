@@ -22,6 +22,13 @@ public final class Collector {
     /// started by `fdtrace run`, the owner in bare mode).
     public var treeRoots: Set<Int32> = []
     private var idleRounds = 0
+    /// Called to take a snapshot of process `key` ("EMFILE", "ENFILE",
+    /// "threshold"); the process that asked waits until it returns.
+    public var snapshotHook: ((_ key: Int, _ reason: String) -> Void)?
+    /// Open descriptors (given the soft limit) at which a process is
+    /// snapshotted, once per crossing.
+    public var snapshotThreshold: ((_ softLimit: UInt64) -> Int)?
+    private var aboveThreshold: Set<Int> = []
     public let socketPath: String
     private let listenFD: Int32
     private var connections: [Int32: Connection] = [:]
@@ -132,12 +139,30 @@ public final class Collector {
             }
         }
         for c in conns { drain(c, limit: 1 << 16) }
+        if let threshold = snapshotThreshold, let hook = snapshotHook {
+            for c in conns where connections[c.sock] != nil {
+                let p = processes[c.key]
+                let limit = threshold(p.rlimitSoft)
+                if p.table.count >= limit {
+                    if aboveThreshold.insert(c.key).inserted { hook(c.key, "threshold") }
+                } else {
+                    aboveThreshold.remove(c.key)
+                }
+            }
+        }
         for (i, c) in conns.enumerated() where fds[base + i].revents != 0 && connections[c.sock] != nil {
             var msg = fdt_msg_ack()
             let n = recv(c.sock, &msg, MemoryLayout<fdt_msg_ack>.size, Int32(MSG_DONTWAIT))
             if n == MemoryLayout<fdt_msg_ack>.size && msg.type == FDT_MSG_REPORT_REQUEST.rawValue {
                 drain(c, limit: .max)
                 processes[c.key].reportRequested = true
+            } else if n == MemoryLayout<fdt_msg_ack>.size && msg.type == FDT_MSG_SNAPSHOT_REQUEST.rawValue {
+                // Everything the process did before the failing call is in
+                // its ring: take it all, then the snapshot, then let it go on.
+                drain(c, limit: .max)
+                snapshotHook?(c.key, msg.status == UInt32(ENFILE) ? "ENFILE" : "EMFILE")
+                var done = fdt_msg_ack(type: FDT_MSG_SNAPSHOT_DONE.rawValue, status: 0)
+                _ = fdtc_send(c.sock, &done, MemoryLayout<fdt_msg_ack>.size)
             } else if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) {
                 finish(c)
             }

@@ -11,6 +11,20 @@ public struct RunSession {
     public var lingerSeconds: Double
     /// Trace fork children and exec'd programs too.
     public var follow: Bool
+    /// Snapshots while the program runs (--snapshot-dir and triggers).
+    public var snapshots: SnapshotOptions?
+
+    public struct SnapshotOptions {
+        public var directory: String
+        /// --snapshot-at: a count, or a share of the soft limit.
+        public var atCount: Int?
+        public var atPercent: Double?
+        /// --snapshot-every, seconds.
+        public var every: Double?
+        public init(directory: String, atCount: Int? = nil, atPercent: Double? = nil, every: Double? = nil) {
+            self.directory = directory; self.atCount = atCount; self.atPercent = atPercent; self.every = every
+        }
+    }
 
     public init(command: [String], library: String, depth: Int? = nil, lingerSeconds: Double = 2, follow: Bool = true) {
         self.command = command
@@ -32,6 +46,20 @@ public struct RunSession {
         // their credentials and ancestry (Collector.acceptAll).
         let socketPath = "@fdtrace-run-\(geteuid())-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
         let collector = try Collector(socketPath: socketPath)
+        let writer = try snapshots.map { try SnapshotWriter(directory: $0.directory, symbolizer: symbolizer, nativeFrames: nativeFrames) }
+        if let writer, let opts = snapshots {
+            let command = self.command
+            collector.snapshotHook = { [unowned collector] key, reason in
+                writer.write(processes: [collector.processes[key]], registry: collector.registry, command: command,
+                             reason: reason, pid: collector.processes[key].pid)
+            }
+            if let n = opts.atCount {
+                collector.snapshotThreshold = { _ in n }
+            } else if let pct = opts.atPercent {
+                collector.snapshotThreshold = { soft in max(1, Int(Double(min(soft, 1 << 30)) * pct / 100)) }
+            }
+        }
+        var nextPeriodic = snapshots?.every.map { monotonicNow() + UInt64($0 * 1e9) }
         let sfd = fdtc_signalfd()
         defer { if sfd >= 0 { close(sfd) } }
         var env = Launcher.environment(library: library, socket: socketPath, depth: depth)
@@ -48,6 +76,11 @@ public struct RunSession {
             if sfd >= 0 { extra.append(sfd) }
             if pidfd >= 0 && status == nil { extra.append(pidfd) }
             let ready = collector.poll(timeoutMs: 20, extra: extra)
+            if let due = nextPeriodic, let every = snapshots?.every, monotonicNow() >= due, status == nil {
+                writer?.write(processes: collector.processes, registry: collector.registry, command: command,
+                              reason: "periodic", pid: nil)
+                nextPeriodic = monotonicNow() + UInt64(every * 1e9)
+            }
             if sfd >= 0 && ready.contains(sfd) {
                 var fromUser: Int32 = 0
                 let sig = fdtc_read_signal(sfd, &fromUser)

@@ -5,6 +5,8 @@ import Foundation
 public struct TextRenderer {
     public var maxFrames: Int
     public var color: Bool
+    /// Rendering a snapshot of processes that still run.
+    var live = false
 
     public init(maxFrames: Int = 12, color: Bool = false) {
         self.maxFrames = maxFrames
@@ -12,6 +14,12 @@ public struct TextRenderer {
     }
 
     public func render(_ report: Report) -> String {
+        var r = self
+        r.live = report.snapshot != nil
+        return r.renderAll(report)
+    }
+
+    private func renderAll(_ report: Report) -> String {
         var out = ""
         let root = report.processes.first?.pid
         func isQuiet(_ p: ProcessReport) -> Bool {
@@ -48,14 +56,16 @@ public struct TextRenderer {
         }
         let apart = p.standard.count + p.inherited.count
         let limit = "limit \(Self.limit(p.rlimitSoft))/\(Self.limit(p.rlimitHard))"
-        out += "  \(p.openAtExit) descriptor\(p.openAtExit == 1 ? "" : "s") open at exit (peak \(p.peakOpen), \(limit))"
+        let when = p.ended == "running" ? "open now" : "open at exit"
+        out += "  \(p.openAtExit) descriptor\(p.openAtExit == 1 ? "" : "s") \(when) (peak \(p.peakOpen), \(limit))"
         out += apart > 0 ? ", \(apart) inherited or standard" : ""
         if let own = p.tracerDescriptors, own > 0 { out += "; +\(own) held by fdtrace" }
         out += "\n"
         if p.leaks.isEmpty {
             out += "  no leaks: every descriptor the program opened was closed\n"
         } else {
-            out += "  \(p.leakedDescriptors) leaked descriptor\(p.leakedDescriptors == 1 ? "" : "s") from \(p.leaks.count) site\(p.leaks.count == 1 ? "" : "s"):\n"
+            let what = live ? "open descriptor" : "leaked descriptor"
+            out += "  \(p.leakedDescriptors) \(what)\(p.leakedDescriptors == 1 ? "" : "s") from \(p.leaks.count) site\(p.leaks.count == 1 ? "" : "s"):\n"
         }
         for g in p.leaks { out += renderGroup(g) }
         if let peak = p.peak, !peak.sites.isEmpty, peak.open > p.openAtExit {
@@ -144,7 +154,7 @@ public struct TextRenderer {
         case "exited": return p.exitStatus.map { "exited \($0)" } ?? "exited"
         case "killed": return "was killed by \(Self.signalName(p.signal ?? 0))"
         case "exec": return "replaced itself by exec"
-        case "running": return "was still running"
+        case "running": return live ? "running" : "was still running"
         default: return "ended"
         }
     }

@@ -10,6 +10,8 @@ public struct Report: Codable, Sendable, Equatable {
     public var notes: [String]
     /// The collector's own cost (filled in by the command).
     public var collector: CollectorUsage?
+    /// Set when this is a snapshot taken while the program ran.
+    public var snapshot: SnapshotInfo?
 
     public var leakGroupCount: Int { processes.reduce(0) { $0 + $1.leaks.count } }
 }
@@ -66,6 +68,15 @@ public struct PeakSite: Codable, Sendable, Equatable {
     public var count: Int
     public var call: String
     public var site: FrameReport?
+}
+
+public struct SnapshotInfo: Codable, Sendable, Equatable {
+    /// "EMFILE", "ENFILE", "threshold", "periodic".
+    public var reason: String
+    /// The process that triggered it (nil for a periodic one).
+    public var pid: Int32?
+    /// ISO 8601, UTC.
+    public var takenAt: String
 }
 
 public struct CollectorUsage: Codable, Sendable, Equatable {

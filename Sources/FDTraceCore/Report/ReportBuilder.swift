@@ -68,10 +68,13 @@ public struct ReportBuilder {
         var openedBy: OpenedBy?
         var closed: CloseCause?
         var group: UInt32 = 0
+        /// Seconds after the process started.
+        var openedAt: Double?
 
-        init(_ t: TrackedFD, _ d: FDDescription, closed: CloseCause? = nil) {
+        init(_ t: TrackedFD, _ d: FDDescription, closed: CloseCause? = nil, start: UInt64? = nil) {
             fd = t.fd; call = t.call; stack = t.stack; cloexec = t.cloexec; tid = t.tid; description = d
             self.closed = closed; group = t.group
+            if let start, t.openedAt >= start { openedAt = Double(t.openedAt - start) / 1e9 }
         }
 
         init(_ l: InheritedLeak) {
@@ -93,7 +96,8 @@ public struct ReportBuilder {
                 // Closed at shutdown: described as the kernel saw it when
                 // the program began to exit (a socket's TCP state).
                 let view = r.cause == .shutdown ? p.table.exitViews[r.fd.fd] : nil
-                return Leak(r.fd, view.map(FDClassifier.describe) ?? FDClassifier.describe(r.fd.openingEvent), closed: r.cause)
+                return Leak(r.fd, view.map(FDClassifier.describe) ?? FDClassifier.describe(r.fd.openingEvent), closed: r.cause,
+                            start: p.startTime)
             }
             let inheritedLeaks = p.inheritedLeaks.map(Leak.init)
             for l in leaks + inheritedLeaks { if let s = l.stack, let frames = stackFrames(s) { wanted.formUnion(frames) } }
@@ -192,7 +196,7 @@ public struct ReportBuilder {
             } else if t.origin == .inherited {
                 inherited.append(fdReport(t.fd, desc, t, p))
             } else {
-                leaks.append(Leak(t, desc))
+                leaks.append(Leak(t, desc, start: p.startTime))
             }
         }
         if reconciled {
@@ -317,7 +321,7 @@ public struct ReportBuilder {
         let d = m.description
         return FDReport(fd: m.fd, kind: d.kind, path: d.path, deleted: d.deleted ? true : nil,
                         protocol: d.proto, local: d.local, peer: d.peer, state: d.state,
-                        cloexec: m.cloexec, call: m.call.name, thread: m.tid, openedAt: nil,
+                        cloexec: m.cloexec, call: m.call.name, thread: m.tid, openedAt: m.openedAt,
                         closed: m.closed.map(Self.closedName))
     }
 
