@@ -71,4 +71,21 @@ struct SnapshotTests {
         #expect(c.status == 70)
         #expect(c.stderr == "fdtrace: --snapshot-dir \(file.path) is not a directory\n")
     }
+
+    @Test("Growth: a site that keeps rising is flagged in the exit report with its rate")
+    func growth() throws {
+        let exe = try Fixture.build("slow_leak.c")
+        let line = try Fixture.leakLines("slow_leak.c")["open"]![0]
+        let (o, report) = try trace([exe])
+        #expect(o.status == 0)
+        let g = try #require(report.processes.first?.leaks.first)
+        #expect(g.site?.line == line && g.count == 30)
+        #expect(g.growing == true)
+        let rate = try #require(g.growthPerSecond)
+        #expect(rate > 5 && rate < 15, "\(rate)")
+        #expect((g.growthSeconds ?? 0) >= 2)
+        let text = TextRenderer().render(report)
+        #expect(text.contains("grew during the run: slow_leak.c:\(line) +"))
+        #expect(text.contains("[growing +"))
+    }
 }

@@ -29,6 +29,7 @@ public final class Collector {
     /// snapshotted, once per crossing.
     public var snapshotThreshold: ((_ softLimit: UInt64) -> Int)?
     private var aboveThreshold: Set<Int> = []
+    private var lastGrowthSample: UInt64 = 0
     public let socketPath: String
     private let listenFD: Int32
     private var connections: [Int32: Connection] = [:]
@@ -139,6 +140,12 @@ public final class Collector {
             }
         }
         for c in conns { drain(c, limit: 1 << 16) }
+        if now &- lastGrowthSample >= 1_000_000_000 {
+            lastGrowthSample = now
+            for c in conns where connections[c.sock] != nil {
+                processes[c.key].growth.add(time: now, counts: processes[c.key].table.stacksNow())
+            }
+        }
         if let threshold = snapshotThreshold, let hook = snapshotHook {
             for c in conns where connections[c.sock] != nil {
                 let p = processes[c.key]

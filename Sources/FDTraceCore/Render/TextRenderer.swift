@@ -68,6 +68,15 @@ public struct TextRenderer {
             out += "  \(p.leakedDescriptors) \(what)\(p.leakedDescriptors == 1 ? "" : "s") from \(p.leaks.count) site\(p.leaks.count == 1 ? "" : "s"):\n"
         }
         for g in p.leaks { out += renderGroup(g) }
+        let grew = p.leaks.filter { $0.growing == true }
+        if !grew.isEmpty && !live {
+            let list = grew.prefix(5).map { g -> String in
+                let site = g.highlight.map { g.frames[$0] }
+                let at = site.map { f in "\((f.file ?? f.module ?? "?").split(separator: "/").last ?? "")\(f.line.map { ":\($0)" } ?? "")" } ?? g.call
+                return "\(at) \(String(format: "%+.1f/s", g.growthPerSecond ?? 0))"
+            }
+            out += "  grew during the run: \(list.joined(separator: ", "))\n"
+        }
         if let peak = p.peak, !peak.sites.isEmpty, peak.open > p.openAtExit {
             let sites = peak.sites.prefix(3).map { s -> String in
                 let at = s.site.map { f in "\((f.file ?? f.module ?? "?").split(separator: "/").last ?? "")\(f.line.map { ":\($0)" } ?? "")" } ?? "?"
@@ -107,6 +116,9 @@ public struct TextRenderer {
         if let n = g.closedAtShutdown { closed.append(n == g.count ? "closed at shutdown" : "\(n) closed at shutdown") }
         if let n = g.closedByGc { closed.append(n == g.count ? "closed by GC" : "\(n) closed by GC") }
         if let n = g.closedByFinalizer { closed.append(n == g.count ? "closed by a finalizer" : "\(n) closed by a finalizer") }
+        if let rate = g.growthPerSecond, g.growing == true, let secs = g.growthSeconds {
+            closed.insert(String(format: "growing %+.1f/s over %.0f s", rate, secs), at: 0)
+        }
         if !closed.isEmpty { out += "  [\(closed.joined(separator: ", "))]" }
         if let by = g.openedBy { out += " in \(Self.commandLine(by.command, fallback: "?")) (pid \(by.pid))" }
         out += "\n"

@@ -126,6 +126,11 @@ public struct LeakGroup: Codable, Sendable, Equatable {
     public var closedByGc: Int?
     public var closedByFinalizer: Int?
     public var closedAtShutdown: Int?
+    /// Descriptors per second this site gained over the last minute the
+    /// process ran (sampled each second), and whether it kept rising.
+    public var growthPerSecond: Double?
+    public var growthSeconds: Double?
+    public var growing: Bool?
 }
 
 public struct LeakPart: Codable, Sendable, Equatable {

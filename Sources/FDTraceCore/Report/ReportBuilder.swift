@@ -114,7 +114,9 @@ public struct ReportBuilder {
         // 3. Group leaks by call and symbolized stack.
         var reports: [ProcessReport] = []
         for (i, (p, var report, leaks, inheritedLeaks)) in perProcess.enumerated() {
-            report.leaks = group(leaks, symbols: symbols)
+            let now = GrowthSeries.Sample(time: p.endTime ?? monotonicNow(), counts: p.table.stacksNow())
+            let growth: Growth = { ids in p.growth.growth(of: ids, now: now) }
+            report.leaks = group(leaks, symbols: symbols, growth: growth, processKey: p.key)
             report.inheritedLeaks = group(inheritedLeaks, symbols: symbols)
             report.leakedDescriptors = leaks.count
             if p.table.runtimeClosedDropped > 0 {
@@ -304,7 +306,9 @@ public struct ReportBuilder {
         return g
     }
 
-    private func group(_ leaks: [Leak], symbols: [RawFrame: [SymbolizedFrame]]) -> [LeakGroup] {
+    typealias Growth = (Set<UInt32>) -> GrowthSeries.Growth?
+
+    private func group(_ leaks: [Leak], symbols: [RawFrame: [SymbolizedFrame]], growth: Growth? = nil, processKey: Int = -1) -> [LeakGroup] {
         let sited = leaks.map { l -> Sited in
             let frames = sourceFrames(l, symbols)
             let key = SiteKey(call: l.call.name, frames: frames.map(Self.locationOnly), openedBy: l.openedBy)
@@ -313,6 +317,18 @@ public struct ReportBuilder {
         }
         var out = groupBySite(sited.filter { !$0.isPython })
         out += groupPythonBundles(sited.filter(\.isPython))
+        if let growth {
+            // Growth of a group: of the stacks its descriptors were opened by.
+            for i in out.indices {
+                let ids = Set(leaks.filter { l in out[i].fds.contains { $0.fd == l.fd && $0.call == l.call.name } }
+                    .compactMap { $0.stack?.process == processKey ? $0.stack?.id : nil })
+                if !ids.isEmpty, let g = growth(ids), g.perSecond != 0 {
+                    out[i].growthPerSecond = (g.perSecond * 10).rounded() / 10
+                    out[i].growthSeconds = g.seconds.rounded()
+                    out[i].growing = g.rising
+                }
+            }
+        }
         func line(_ g: LeakGroup) -> Int { g.highlight.flatMap { g.frames[$0].line } ?? 0 }
         return out.sorted { a, b in a.count != b.count ? a.count > b.count : line(a) < line(b) }
     }

@@ -54,6 +54,46 @@ public struct InheritedOrigin: Sendable, Equatable {
     public var cloexec: Bool
 }
 
+/// Open descriptors per opening stack, sampled about once a second over
+/// the last minute: how fast each site grows.
+public struct GrowthSeries: Sendable {
+    public static let window: UInt64 = 60_000_000_000
+    public static let maxSamples = 90
+    public struct Sample: Sendable {
+        public var time: UInt64
+        public var counts: [UInt32: Int]
+    }
+    public private(set) var samples: [Sample] = []
+
+    public init() {}
+
+    public mutating func add(time: UInt64, counts: [UInt32: Int]) {
+        samples.append(Sample(time: time, counts: counts))
+        while let first = samples.first, samples.count > Self.maxSamples || time &- first.time > Self.window {
+            samples.removeFirst()
+        }
+    }
+
+    public struct Growth: Sendable, Equatable {
+        public var perSecond: Double
+        public var seconds: Double
+        /// Never fell over the window, and rose.
+        public var rising: Bool
+    }
+
+    /// How the descriptors of `stacks` changed over the window, ending with
+    /// `now` (the latest counts); nil with less than a second of samples.
+    public func growth(of stacks: Set<UInt32>, now: Sample) -> Growth? {
+        let points = (samples + [now]).map { s in (s.time, stacks.reduce(0) { $0 + (s.counts[$1] ?? 0) }) }
+        guard let first = points.first, let last = points.last, last.0 > first.0,
+              Double(last.0 - first.0) / 1e9 >= 1 else { return nil }
+        let seconds = Double(last.0 - first.0) / 1e9
+        var rising = last.1 > first.1
+        for i in 1..<points.count where points[i].1 < points[i - 1].1 { rising = false }
+        return Growth(perSecond: Double(last.1 - first.1) / seconds, seconds: seconds, rising: rising)
+    }
+}
+
 /// A descriptor the program left to the runtime: closed by a garbage
 /// collection, by a finalizer, or at shutdown, not by the program's code.
 public struct RuntimeClosed: Sendable, Equatable {
@@ -94,6 +134,13 @@ struct SiteCounts: Sendable {
     }
 
     mutating func notePeak() { peakEvent = event }
+
+    /// Stack id → open descriptors now.
+    func countsNow() -> [UInt32: Int] {
+        var out: [UInt32: Int] = [:]
+        for i in current.indices where current[i] > 0 { out[UInt32(i)] = Int(current[i]) }
+        return out
+    }
 
     /// Stack id → open descriptors at the peak.
     func countsAtPeak() -> [UInt32: Int] {
@@ -221,6 +268,9 @@ public struct ProcessTable: Sendable {
     /// Opening stack id → descriptors open at the peak (this image's own
     /// stacks; descriptors copied from a fork parent are not counted).
     public func stacksAtPeak() -> [UInt32: Int] { sites.countsAtPeak() }
+
+    /// Opening stack id → descriptors open now (this image's own stacks).
+    public func stacksNow() -> [UInt32: Int] { sites.countsNow() }
 
     /// Records where an inherited descriptor was opened.
     public mutating func attribute(fd: Int32, to origin: InheritedOrigin) {

@@ -27,6 +27,8 @@ public struct TracedProcess: Sendable {
     public var table: ProcessTable
     public var stacks = StackStore()
     public var pythonCodes = PythonCodeStore()
+    /// Open descriptors per site, sampled while it runs.
+    public var growth = GrowthSeries()
     public var exitBegin: ExitBegin?
     public var kernelView: [KernelFD] = []
     public var kernelViewComplete = false
