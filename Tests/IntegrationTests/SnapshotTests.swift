@@ -88,4 +88,21 @@ struct SnapshotTests {
         #expect(text.contains("grew during the run: slow_leak.c:\(line) +"))
         #expect(text.contains("[growing +"))
     }
+
+    @Test("A traced server whose clients hung up: CLOSE_WAIT for exactly the leaked sockets")
+    func closeWaitOfATracedServer() throws {
+        let exe = try Fixture.build("leaky_accept.c")
+        let lines = try Fixture.leakLines("leaky_accept.c")
+        let (o, report) = try trace([exe])
+        #expect(o.status == 0)
+        let p = try #require(report.processes.first)
+        expectAccounted(p)
+        let accepted = try #require(p.leaks.first { $0.site?.line == lines["accept"]![0] })
+        #expect(accepted.count == 6)
+        #expect(accepted.fds.filter { $0.state == "CLOSE_WAIT" }.count == 5)
+        #expect(accepted.fds.filter { $0.state == "ESTABLISHED" }.count == 1)
+        #expect(accepted.summary.hasSuffix("5 CLOSE_WAIT, 1 ESTABLISHED"), "\(accepted.summary)")
+        #expect(p.leaks.first { $0.site?.line == lines["socket-listener"]![0] }?.fds.first?.state == "LISTEN")
+        #expect(p.leaks.first { $0.site?.line == lines["socket-client"]![0] }?.fds.map(\.state) == ["ESTABLISHED"])
+    }
 }
