@@ -38,7 +38,28 @@ int fdtc_spawn(pid_t *pid, const char *path, char *const argv[], char *const env
     return rc;
 }
 
-int fdtc_listen_unix(const char *path) {
+static int listen_unix(const char *path, int type);
+
+int fdtc_listen_unix(const char *path) { return listen_unix(path, SOCK_SEQPACKET); }
+
+/* A stream socket at a file path (queries of a running session). */
+int fdtc_listen_stream(const char *path) { return listen_unix(path, SOCK_STREAM); }
+
+int fdtc_connect_stream(const char *path) {
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof addr.sun_path) return -ENAMETOOLONG;
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+static int listen_unix(const char *path, int type) {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     size_t len = strlen(path);
     if (len >= sizeof addr.sun_path) return -ENAMETOOLONG;
@@ -50,7 +71,7 @@ int fdtc_listen_unix(const char *path) {
     } else {
         strcpy(addr.sun_path, path);
     }
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return -errno;
     mode_t old = umask(077);
     int r = bind(fd, (struct sockaddr *)&addr, alen);

@@ -2,19 +2,33 @@ import ArgumentParser
 import FDTraceCore
 import Foundation
 
-/// `fdtrace snapshot --pid N`: what any process has open now, from /proc.
+/// `fdtrace snapshot`: what is open now. A traced process (found by pid,
+/// by session name, or the only session running) is answered by its
+/// session with call sites; any other process from /proc.
 struct Snapshot: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the descriptors a process has open now, grouped (from /proc; works untraced).")
+        abstract: "Show what a process has open now: from its fdtrace session (call sites), or from /proc (any process).",
+        discussion: "With no option, the one running fdtrace session is queried. Exit status 1 when there is nothing to show.")
 
-    @Option(help: "The process to inspect.") var pid: Int32?
+    @Option(help: "The process: queried through its session if traced, else read from /proc.") var pid: Int32?
+    @Option(help: "The session started with `fdtrace run --name NAME`.") var name: String?
+    @Flag(help: "Read /proc only (needs --pid), even for a traced process.") var proc = false
     @Option(help: ArgumentHelp("Also write the snapshot as JSON to FILE.", valueName: "FILE")) var json: String?
 
+    mutating func validate() throws {
+        if proc && pid == nil { throw ValidationError("--proc needs --pid") }
+        if proc && name != nil { throw ValidationError("--proc and --name cannot go together") }
+    }
+
     func run() throws {
-        guard let pid else {
-            throw ValidationError("--pid is required (queries of running fdtrace sessions are not available yet)")
-        }
         do {
+            if !proc, let (socket, _) = try LiveSession.find(pid: pid, name: name) {
+                let report = try SessionQuery.snapshot(socket, pid: pid)
+                print(TextRenderer().render(report), terminator: "")
+                if let json { try ReportFile(path: json).write(try JSONRenderer.render(report)) }
+                return
+            }
+            guard let pid else { throw FDTraceError("no traced session is running (start one with fdtrace run, or give --pid N for any process)", status: 1) }
             let snap = try ProcSnapshot.take(pid: pid)
             print(snap.render(), terminator: "")
             if let json { try ReportFile(path: json).write(try JSONRenderer.encode(snap)) }
@@ -22,6 +36,30 @@ struct Snapshot: ParsableCommand {
             FileHandle.standardError.write(Data("fdtrace: \(e.message)\n".utf8))
             throw ExitCode(e.status)
         }
+    }
+}
+
+/// Which running session a query addresses.
+enum LiveSession {
+    /// nil when --pid names a process no session traces (the caller then
+    /// reads /proc); errors when the choice is impossible or ambiguous.
+    static func find(pid: Int32?, name: String?) throws -> (String, SessionInfo)? {
+        let sessions = SessionQuery.sessions()
+        if let name {
+            guard let s = sessions.first(where: { $0.info.name == name }) else {
+                throw FDTraceError("no running session named \(name)" + (sessions.isEmpty ? "" : " (running: \(describe(sessions)))"), status: 1)
+            }
+            return s
+        }
+        if let pid { return sessions.first { $0.info.pids.contains(pid) } }
+        if sessions.count == 1 { return sessions[0] }
+        if sessions.isEmpty { return nil }
+        throw FDTraceError("\(sessions.count) sessions are running, choose one with --name or --pid: \(describe(sessions))", status: 1)
+    }
+
+    static func describe(_ sessions: [(socket: String, info: SessionInfo)]) -> String {
+        sessions.map { s in "\(s.info.name ?? "(unnamed)") pid \(s.info.pids.map(String.init).joined(separator: ",")) \(s.info.command.first ?? "")" }
+            .joined(separator: "; ")
     }
 }
 

@@ -42,6 +42,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Snapshot every SECONDS while the program runs (needs --snapshot-dir).", valueName: "SECONDS"))
     var snapshotEvery: Double?
 
+    @Option(name: .long, help: ArgumentHelp("Name this session for `fdtrace snapshot --name` and `fdtrace top --name`.", valueName: "NAME"))
+    var name: String?
+
     @Flag(name: .long, help: "Show every native frame in Python stacks (the interpreter's own too).")
     var native = false
 
@@ -74,6 +77,7 @@ struct Run: ParsableCommand {
             let textOut = try output.map { try ReportFile(path: $0) }
             let jsonOut = try json.map { try ReportFile(path: $0) }
             var session = RunSession(command: command, library: library, depth: depth, lingerSeconds: wait, follow: !noFollow)
+            session.name = name
             if let dir = snapshotDir {
                 let at = snapshotAt.flatMap(Self.threshold)
                 session.snapshots = RunSession.SnapshotOptions(directory: dir, atCount: at?.count, atPercent: at?.percent,

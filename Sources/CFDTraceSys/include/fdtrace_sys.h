@@ -12,6 +12,8 @@ int fdtc_spawn(pid_t *pid, const char *path, char *const argv[], char *const env
 
 /* A listening unix SOCK_SEQPACKET socket at `path` (0600). fd or -errno. */
 int fdtc_listen_unix(const char *path);
+int fdtc_listen_stream(const char *path);
+int fdtc_connect_stream(const char *path);
 
 /* Accepts one connection (close-on-exec, non-blocking). fd or -errno. */
 int fdtc_accept(int listen_fd);

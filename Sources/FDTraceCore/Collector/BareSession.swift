@@ -28,8 +28,12 @@ public struct BareSession {
         close(readyFD)
         let start = monotonicNow()
         var deadline: UInt64? = nil
+        // Queries from other terminals (fdtrace snapshot / top); optional.
+        let queries = try? QueryServer(name: ProcessInfo.processInfo.environment["FDTRACE_NAME"],
+                                       command: Self.command(of: rootPID), symbolizer: LLVMSymbolizer())
         while true {
-            _ = collector.poll(timeoutMs: 20)
+            let ready = collector.poll(timeoutMs: 20, extra: queries.map { [$0.fd] } ?? [])
+            if let q = queries, ready.contains(q.fd) { q.handle(collector) }
             let now = monotonicNow()
             let requested = collector.reportRequested(by: rootPID)
             let rootGone = !collector.isConnected(rootPID) && !Self.alive(rootPID)
@@ -43,6 +47,11 @@ public struct BareSession {
             }
         }
         return collector
+    }
+
+    static func command(of pid: Int32) -> [String] {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return [] }
+        return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
     }
 
     static func alive(_ pid: Int32) -> Bool { kill(pid, 0) == 0 && !Collector.isZombie(pid) }

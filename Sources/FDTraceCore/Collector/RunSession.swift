@@ -13,6 +13,8 @@ public struct RunSession {
     public var follow: Bool
     /// Snapshots while the program runs (--snapshot-dir and triggers).
     public var snapshots: SnapshotOptions?
+    /// The session's name for `fdtrace snapshot --name` (--name).
+    public var name: String?
 
     public struct SnapshotOptions {
         public var directory: String
@@ -60,6 +62,13 @@ public struct RunSession {
             }
         }
         var nextPeriodic = snapshots?.every.map { monotonicNow() + UInt64($0 * 1e9) }
+        // Queries from other terminals; a session without one still runs.
+        var queryNote: String?
+        let queries: QueryServer?
+        do { queries = try QueryServer(name: name, command: command, symbolizer: symbolizer, nativeFrames: nativeFrames) } catch {
+            queries = nil
+            queryNote = "this session cannot be queried: \(error)"
+        }
         let sfd = fdtc_signalfd()
         defer { if sfd >= 0 { close(sfd) } }
         var env = Launcher.environment(library: library, socket: socketPath, depth: depth)
@@ -74,8 +83,10 @@ public struct RunSession {
         while true {
             var extra: [Int32] = []
             if sfd >= 0 { extra.append(sfd) }
+            if let q = queries { extra.append(q.fd) }
             if pidfd >= 0 && status == nil { extra.append(pidfd) }
             let ready = collector.poll(timeoutMs: 20, extra: extra)
+            if let q = queries, ready.contains(q.fd) { q.handle(collector) }
             if let due = nextPeriodic, let every = snapshots?.every, monotonicNow() >= due, status == nil {
                 writer?.write(processes: collector.processes, registry: collector.registry, command: command,
                               reason: "periodic", pid: nil)
@@ -111,6 +122,7 @@ public struct RunSession {
             collector.setWaitStatus(pid: pid, exitCode: s >= 128 ? nil : s, signal: s >= 128 ? s - 128 : nil)
         }
         var notes = collector.rejected
+        if let queryNote { notes.append(queryNote) }
         if !collector.processes.contains(where: { $0.pid == pid }) {
             var st = stat()
             if stat(path, &st) == 0 && st.st_mode & (S_ISUID | S_ISGID) != 0 {

@@ -13,8 +13,12 @@ public enum JSONRenderer {
     }
 
     public static func decode(_ data: Data) throws -> Report {
+        try decode(Report.self, from: data)
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
         let dec = JSONDecoder()
         dec.keyDecodingStrategy = .convertFromSnakeCase
-        return try dec.decode(Report.self, from: data)
+        return try dec.decode(type, from: data)
     }
 }

@@ -28,14 +28,12 @@ public final class SnapshotWriter {
         self.nativeFrames = nativeFrames
     }
 
-    /// Snapshots `processes` (the ones still running among them) and
-    /// returns the JSON file's path.
-    @discardableResult
-    public func write(processes: [TracedProcess], registry: ModuleRegistry, command: [String],
-                               reason: String, pid: Int32?) -> String? {
+    /// The report of `processes` as they are now (those still running):
+    /// their limits read again from /proc, durations up to now.
+    public static func liveReport(_ processes: [TracedProcess], registry: ModuleRegistry, command: [String],
+                                  symbolizer: Symbolizing, nativeFrames: Bool) -> Report {
         let now = monotonicNow()
         let running = processes.filter { $0.end == .running }.map { p -> TracedProcess in
-            // The program may have changed its limit since it connected.
             var p = p
             let (soft, hard) = ProcSnapshot.limits(p.pid)
             if let soft { p.rlimitSoft = soft }
@@ -43,10 +41,19 @@ public final class SnapshotWriter {
             p.endTime = now
             return p
         }
-        guard !running.isEmpty else { return nil }
-        sequence += 1
-        var report = ReportBuilder(processes: running, registry: registry, symbolizer: symbolizer, nativeFrames: nativeFrames)
+        return ReportBuilder(processes: running, registry: registry, symbolizer: symbolizer, nativeFrames: nativeFrames)
             .build(command: command, exitStatus: nil)
+    }
+
+    /// Snapshots `processes` (the ones still running among them) and
+    /// returns the JSON file's path.
+    @discardableResult
+    public func write(processes: [TracedProcess], registry: ModuleRegistry, command: [String],
+                               reason: String, pid: Int32?) -> String? {
+        guard processes.contains(where: { $0.end == .running }) else { return nil }
+        sequence += 1
+        var report = Self.liveReport(processes, registry: registry, command: command, symbolizer: symbolizer,
+                                     nativeFrames: nativeFrames)
         let stamp = ISO8601DateFormatter().string(from: Date())
         report.snapshot = SnapshotInfo(reason: reason, pid: pid, takenAt: stamp)
         let base = "\(directory)/snapshot-\(String(format: "%03d", sequence))-\(reason)\(pid.map { "-\($0)" } ?? "")"

@@ -1,0 +1,184 @@
+import CFDTraceSys
+import Foundation
+
+/// What a running session says about itself.
+public struct SessionInfo: Codable, Sendable, Equatable {
+    public var name: String?
+    public var collectorPid: Int32
+    public var command: [String]
+    /// Traced processes still running.
+    public var pids: [Int32]
+}
+
+/// Where running sessions listen for queries: one directory per user,
+/// mode 0700, one socket per collector (`<collector pid>.sock`).
+public enum SessionDirectory {
+    public static func path(uid: uid_t = geteuid()) -> String {
+        let base = ProcessInfo.processInfo.environment["FDTRACE_SESSION_DIR"] ?? "/tmp"
+        return "\(base)/fdtrace-\(uid)"
+    }
+
+    /// Creates (or checks) the directory: ours, a real directory, private.
+    static func prepare() throws -> String {
+        let dir = path()
+        if mkdir(dir, 0o700) != 0 && errno != EEXIST {
+            throw FDTraceError("cannot create \(dir): \(String(cString: strerror(errno)))", status: ExitStatus.tracerFailure)
+        }
+        var st = stat()
+        guard lstat(dir, &st) == 0, st.st_mode & S_IFMT == S_IFDIR, st.st_uid == geteuid(), st.st_mode & 0o077 == 0 else {
+            throw FDTraceError("\(dir) is not a private directory of this user", status: ExitStatus.tracerFailure)
+        }
+        return dir
+    }
+
+    /// The sockets of running sessions this user may query (root: all users').
+    public static func sockets() -> [String] {
+        var dirs = [path()]
+        if geteuid() == 0 {
+            let base = (path() as NSString).deletingLastPathComponent
+            let others = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
+            dirs += others.filter { $0.hasPrefix("fdtrace-") }.map { "\(base)/\($0)" }.filter { $0 != path() }
+        }
+        return dirs.flatMap { dir in
+            ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".sock") }.sorted().map { "\(dir)/\($0)" }
+        }
+    }
+}
+
+/// Answers queries of a running session (`fdtrace snapshot`, `fdtrace top`)
+/// from the collector's tables: "info", or "snapshot [PID]". Only the same
+/// user (or root) is answered.
+public final class QueryServer {
+    public let path: String
+    public let fd: Int32
+    public let name: String?
+    let command: [String]
+    var symbolizer: Symbolizing
+    var nativeFrames: Bool
+
+    public init(name: String?, command: [String], symbolizer: Symbolizing, nativeFrames: Bool = false) throws {
+        let dir = try SessionDirectory.prepare()
+        path = "\(dir)/\(getpid()).sock"
+        unlink(path)
+        let fd = fdtc_listen_stream(path)
+        guard fd >= 0 else {
+            throw FDTraceError("cannot listen on \(path): \(String(cString: strerror(-fd)))", status: ExitStatus.tracerFailure)
+        }
+        self.fd = fd
+        self.name = name
+        self.command = command
+        self.symbolizer = symbolizer
+        self.nativeFrames = nativeFrames
+    }
+
+    deinit {
+        close(fd)
+        unlink(path)
+    }
+
+    /// Serves the queries waiting on the socket.
+    public func handle(_ collector: Collector) {
+        while true {
+            let conn = fdtc_accept(fd)
+            if conn < 0 { return }
+            serve(conn, collector)
+            close(conn)
+        }
+    }
+
+    private func serve(_ conn: Int32, _ collector: Collector) {
+        var pid: pid_t = 0, uid: uid_t = 0, gid: gid_t = 0
+        guard fdtc_peer_cred(conn, &pid, &uid, &gid) == 0, uid == geteuid() || uid == 0 else {
+            reply(conn, Data("denied: another user's session\n".utf8))
+            return
+        }
+        guard let request = readLine(conn) else { return }
+        let words = request.split(separator: " ")
+        let running = collector.processes.filter { $0.end == .running }
+        switch words.first {
+        case "info":
+            let info = SessionInfo(name: name, collectorPid: getpid(), command: command, pids: running.map(\.pid))
+            reply(conn, (try? JSONRenderer.encode(info)) ?? Data())
+        case "snapshot":
+            let only = words.dropFirst().first.flatMap { Int32($0) }
+            let chosen = running.filter { only == nil || $0.pid == only }
+            var report = SnapshotWriter.liveReport(chosen, registry: collector.registry, command: command,
+                                                  symbolizer: symbolizer, nativeFrames: nativeFrames)
+            report.snapshot = SnapshotInfo(reason: "query", pid: only, takenAt: ISO8601DateFormatter().string(from: Date()))
+            reply(conn, (try? JSONRenderer.render(report)) ?? Data())
+        default:
+            reply(conn, Data("unknown request\n".utf8))
+        }
+    }
+
+    private func readLine(_ conn: Int32) -> String? {
+        var bytes: [UInt8] = []
+        var p = pollfd(fd: conn, events: Int16(POLLIN), revents: 0)
+        while bytes.count < 256 {
+            guard poll(&p, 1, 1000) == 1 else { return nil }
+            var b: UInt8 = 0
+            let n = read(conn, &b, 1)
+            if n <= 0 { break }
+            if b == 10 { break }
+            bytes.append(b)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private func reply(_ conn: Int32, _ data: Data) {
+        // The connection was accepted non-blocking: write it all, waiting
+        // (bounded) when the reader is slow.
+        _ = fcntl(conn, F_SETFL, fcntl(conn, F_GETFL) & ~O_NONBLOCK)
+        var tv = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        data.withUnsafeBytes { raw in
+            var off = 0
+            while off < raw.count {
+                let n = write(conn, raw.baseAddress! + off, raw.count - off)
+                if n <= 0 { return }
+                off += n
+            }
+        }
+    }
+}
+
+/// The client side: finds sessions and asks them.
+public enum SessionQuery {
+    public static func ask(_ socket: String, _ request: String) throws -> Data {
+        let fd = fdtc_connect_stream(socket)
+        guard fd >= 0 else { throw FDTraceError("cannot reach \(socket): \(String(cString: strerror(-fd)))", status: 1) }
+        defer { close(fd) }
+        var tv = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let line = Array((request + "\n").utf8)
+        guard write(fd, line, line.count) == line.count else { throw FDTraceError("cannot query \(socket)", status: 1) }
+        var out = Data()
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { break }
+            out.append(contentsOf: buf[0..<n])
+        }
+        if out.starts(with: Data("denied".utf8)) { throw FDTraceError("that session belongs to another user", status: 1) }
+        return out
+    }
+
+    /// Running sessions and what they say of themselves; sockets of
+    /// sessions that are gone are removed.
+    public static func sessions() -> [(socket: String, info: SessionInfo)] {
+        SessionDirectory.sockets().compactMap { s in
+            guard let data = try? ask(s, "info"), let info = try? JSONRenderer.decode(SessionInfo.self, from: data) else {
+                if fdtc_connect_stream(s) == -ECONNREFUSED { unlink(s) }
+                return nil
+            }
+            return (s, info)
+        }
+    }
+
+    public static func snapshot(_ socket: String, pid: Int32?) throws -> Report {
+        let data = try ask(socket, "snapshot" + (pid.map { " \($0)" } ?? ""))
+        do { return try JSONRenderer.decode(data) } catch {
+            throw FDTraceError("the session sent no report", status: 1)
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import FDTraceCore
+import Foundation
+import Testing
+
+/// A traced program held running until the test lets it go.
+struct RunningSession {
+    let process = Process()
+    let flag: String
+    let pid: Int32
+    let name: String
+    /// Sessions of this test only: other suites run sessions in parallel.
+    static let sessionDir = scratch().path
+    static var env: [String: String] {
+        ProcessInfo.processInfo.environment.merging(["FDTRACE_SESSION_DIR": sessionDir]) { $1 }
+    }
+
+    init(fixture: String, name: String) throws {
+        let exe = try Fixture.build(fixture)
+        self.name = name
+        flag = scratch().appendingPathComponent("go").path
+        process.executableURL = URL(fileURLWithPath: Paths.fdtrace)
+        process.arguments = ["run", "--name", name, "--", exe, flag]
+        process.environment = Self.env
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var line = ""
+        while !line.hasSuffix("\n") {
+            let d = out.fileHandleForReading.readData(ofLength: 1)
+            guard !d.isEmpty else { throw FixtureError(message: "\(fixture) did not start") }
+            line += String(decoding: d, as: UTF8.self)
+        }
+        guard let pid = Int32(line.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") else {
+            throw FixtureError(message: "no pid in \(line)")
+        }
+        self.pid = pid
+        // The session answers once its collector has the process's events.
+        usleep(200_000)
+    }
+
+    func finish() {
+        FileManager.default.createFile(atPath: flag, contents: nil)
+        process.waitUntilExit()
+    }
+}
+
+@Suite("Queries of a running session", .serialized)
+struct LiveQueryTests {
+    @Test("By name, by pid, or the only session: open descriptors per site, and they equal /proc/PID/fd")
+    func snapshotOfARunningSession() throws {
+        let s = try RunningSession(fixture: "hold_files.c", name: "live-\(getpid())")
+        defer { s.finish() }
+        let lines = try Fixture.leakLines("hold_files.c")
+        let dir = scratch()
+        for args in [["--name", s.name], ["--pid", String(s.pid)]] {
+            let json = dir.appendingPathComponent("q.json").path
+            let o = try run([Paths.fdtrace, "snapshot"] + args + ["--json", json], env: RunningSession.env)
+            #expect(o.status == 0, "\(o.stderr)")
+            #expect(o.stdout.contains("7 × file /etc/hostname"), "\(o.stdout)")
+            #expect(o.stdout.contains("hold_files.c:\(lines["open"]![0])"))
+            let report = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json)))
+            #expect(report.snapshot?.reason == "query")
+            let p = try #require(report.processes.first { $0.pid == s.pid })
+            #expect(p.ended == "running")
+            let sites = siteCounts(p)
+            #expect(sites["hold_files.c:\(lines["open"]![0]) open"] == 7)
+            #expect(sites["hold_files.c:\(lines["pipe"]![0]) pipe"] == 2)
+            #expect(sites["hold_files.c:\(lines["socket"]![0]) socket"] == 1)
+            #expect(p.leaks.flatMap(\.fds).allSatisfy { $0.openedAt != nil })
+            // The same descriptors as the kernel's table, but the tracer's own
+            // (kept at the top numbers below 1024).
+            let reported = Set(p.leaks.flatMap(\.fds).map(\.fd) + p.standard.map(\.fd) + p.inherited.map(\.fd))
+            let kernel = Set(try FileManager.default.contentsOfDirectory(atPath: "/proc/\(s.pid)/fd").compactMap { Int32($0) }
+                .filter { $0 < 1000 })
+            #expect(reported == kernel, "reported \(reported.sorted()), kernel \(kernel.sorted())")
+        }
+        // Only one session runs: no option needed.
+        let o = try run([Paths.fdtrace, "snapshot"], env: RunningSession.env)
+        #expect(o.status == 0)
+        #expect(o.stdout.contains("(pid \(s.pid))"))
+    }
+
+    @Test("Another user cannot query the session")
+    func otherUserRefused() throws {
+        let s = try RunningSession(fixture: "hold_files.c", name: "private-\(getpid())")
+        defer { s.finish() }
+        for args in [["--name", s.name], ["--pid", String(s.pid)]] {
+            let o = try run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", Paths.fdtrace, "snapshot"] + args,
+                            env: RunningSession.env)
+            #expect(o.status == 1, "\(o.stdout)")
+            #expect(!o.stdout.contains("hold_files.c"))
+            #expect(o.stderr.hasPrefix("fdtrace: ") && o.stderr.split(separator: "\n").count == 1, "\(o.stderr)")
+        }
+    }
+
+    @Test("No session: a clear error")
+    func noSession() throws {
+        let o = try run([Paths.fdtrace, "snapshot", "--name", "no-such-session-\(getpid())"], env: RunningSession.env)
+        #expect(o.status == 1)
+        #expect(o.stderr.hasPrefix("fdtrace: no running session named no-such-session-"))
+    }
+}
