@@ -16,6 +16,8 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 # For the benchmark's comparisons.
 command -v strace >/dev/null 2>&1 || missing+=(strace)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
+# For the test of `fdtrace top` in a terminal.
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 # libunwind's runtime library (the shim loads it with dlopen; no -dev needed).
 ldconfig -p 2>/dev/null | grep -q 'libunwind.so.8 ' || missing+=(libunwind8)
 symbolizer=""

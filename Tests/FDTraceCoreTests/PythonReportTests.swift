@@ -123,4 +123,19 @@ let pythonSymbols = TableSymbolizer(names: [
         #expect(t.peak == 7)
         #expect(t.stacksAtPeak() == [1: 1, 2: 6])
     }
+
+    @Test func topScreenFitsItsWidth() throws {
+        var r = Report(command: ["python3", "app.py"], exitStatus: nil, processes: [report()], notes: [])
+        r.processes[0].ended = "running"
+        let lines = TopRenderer(width: 80, height: 24).render(r, title: "svc: python3 app.py", clock: "12:00:00")
+        #expect(lines.allSatisfy { $0.count <= 80 }, "\(lines)")
+        #expect(lines[0].hasPrefix("fdtrace top — svc: python3 app.py") && lines[0].hasSuffix("12:00:00"))
+        #expect(lines.contains { $0.contains("open 9/1024") })
+        let row = try #require(lines.first { $0.contains("app.py:12 handler") })
+        #expect(row.hasPrefix("     9 "))
+        #expect(row.contains("3 × (eventpoll + 2 unix stream"))
+        #expect(lines.last == "q: quit")
+        let narrow = TopRenderer(width: 40, height: 10).render(r, title: String(repeating: "x", count: 100), clock: "12:00:00")
+        #expect(narrow.allSatisfy { $0.count <= 40 }, "\(narrow)")
+    }
 }

@@ -100,4 +100,48 @@ struct LiveQueryTests {
         #expect(o.status == 1)
         #expect(o.stderr.hasPrefix("fdtrace: no running session named no-such-session-"))
     }
+
+    @Test("fdtrace top in a terminal (tmux): the leaking site and its count; q restores the terminal")
+    func topInTmux() throws {
+        let s = try RunningSession(fixture: "hold_files.c", name: "top-\(getpid())")
+        defer { s.finish() }
+        let line = try Fixture.leakLines("hold_files.c")["open"]![0]
+        let dir = scratch()
+        let server = "fdtrace-test-\(getpid())"
+        func tmux(_ args: [String]) throws -> Outcome { try run(["tmux", "-L", server] + args) }
+        defer { _ = try? tmux(["kill-server"]) }
+        let shell = "env FDTRACE_SESSION_DIR=\(RunningSession.sessionDir) PS1='$ ' bash --norc --noprofile"
+        // The tmux server lives on: it must not keep the descriptor by which
+        // Foundation notices that a child ended (waitUntilExit would spin).
+        let closeAll = "n=3; while [ $n -lt 1024 ]; do eval \"exec $n>&-\"; n=$((n+1)); done; "
+        let start = "exec tmux -L \(server) new-session -d -s top -x 80 -y 24 \"\(shell)\""
+        #expect(try run(["/bin/bash", "-c", closeAll + start]).status == 0)
+        let serverPID = Int32(try tmux(["display-message", "-p", "#{pid}"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        defer { if serverPID > 0 { kill(serverPID, SIGKILL) } }
+        let before = dir.appendingPathComponent("before").path, after = dir.appendingPathComponent("after").path
+        let command = "stty -g > \(before); echo BEFORE-MARK; \(Paths.fdtrace) top --name \(s.name); echo AFTER-$?; stty -g > \(after)"
+        _ = try tmux(["send-keys", "-t", "top", command, "Enter"])
+        var screen = ""
+        for _ in 0..<50 {
+            usleep(100_000)
+            screen = try tmux(["capture-pane", "-p", "-t", "top"]).stdout
+            if screen.contains("hold_files.c:\(line)") { break }
+        }
+        #expect(screen.contains("fdtrace top — \(s.name)"), "\(screen)")
+        let row = screen.split(separator: "\n").first { $0.contains("hold_files.c:\(line)") }
+        #expect(row.map { $0.split(separator: " ").first == "7" } == true, "\(screen)")
+        #expect(screen.contains("open ") && screen.contains("q: quit"))
+        #expect(screen.split(separator: "\n").allSatisfy { $0.count <= 80 })
+        _ = try tmux(["send-keys", "-t", "top", "q"])
+        for _ in 0..<50 {
+            usleep(100_000)
+            screen = try tmux(["capture-pane", "-p", "-t", "top"]).stdout
+            if screen.contains("AFTER-") { break }
+        }
+        #expect(screen.contains("BEFORE-MARK") && screen.contains("AFTER-0"), "\(screen)")
+        #expect(!screen.contains("q: quit"), "the alternate screen is gone: \(screen)")
+        usleep(200_000)
+        let a = try String(contentsOfFile: before, encoding: .utf8), b = try String(contentsOfFile: after, encoding: .utf8)
+        #expect(!a.isEmpty && a == b, "terminal settings restored")
+    }
 }

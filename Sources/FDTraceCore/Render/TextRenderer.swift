@@ -40,7 +40,7 @@ public struct TextRenderer {
         return out
     }
 
-    static func commandLine(_ argv: [String], fallback: String) -> String {
+    public static func commandLine(_ argv: [String], fallback: String) -> String {
         let words = argv.isEmpty ? [fallback] : argv
         let line = words.map { $0.contains(" ") || $0.isEmpty ? "'\($0)'" : $0 }.joined(separator: " ")
         return line.count > 80 ? String(line.prefix(77)) + "..." : line
