@@ -9,6 +9,10 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -219,4 +223,47 @@ int fdtc_ring_create(unsigned long long capacity) {
     h->capacity = capacity;
     fdt_ring_unmap(h, capacity);
     return fd;
+}
+
+/* Unix sockets of this network namespace and their peers, from the
+ * kernel's sock_diag netlink interface (/proc/net/unix has no peer
+ * column). Fills up to cap (inode, peer inode) pairs; returns how many,
+ * or -errno. */
+int fdtc_unix_peers(unsigned long long *inodes, unsigned long long *peers, int cap) {
+    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (fd < 0) return -errno;
+    struct {
+        struct nlmsghdr nlh;
+        struct unix_diag_req req;
+    } msg = {
+        .nlh = { .nlmsg_len = sizeof msg, .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
+        .req = { .sdiag_family = AF_UNIX, .udiag_states = 0xffffffffu, .udiag_show = UDIAG_SHOW_PEER },
+    };
+    if (send(fd, &msg, sizeof msg, 0) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    static char buf[65536];
+    int count = 0;
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        int len = (int)n;
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+            if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) goto done;
+            struct unix_diag_msg *m = NLMSG_DATA(h);
+            int alen = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
+            for (struct rtattr *a = (struct rtattr *)(m + 1); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+                if (a->rta_type == UNIX_DIAG_PEER && count < cap) {
+                    inodes[count] = m->udiag_ino;
+                    peers[count] = *(uint32_t *)RTA_DATA(a);
+                    count++;
+                }
+            }
+        }
+    }
+done:
+    close(fd);
+    return count;
 }

@@ -46,4 +46,39 @@ import Testing
         #expect(o.status == 3)
         #expect(o.stderr.contains("never connected to the collector: it is a static binary"))
     }
+
+    @Test("Unix sockets: the peer from sock_diag (a socketpair's other end, or the process at the other end)")
+    func unixPeers() throws {
+        let dir = scratch()
+        let ready = dir.appendingPathComponent("ready").path, json = dir.appendingPathComponent("s.json").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", Paths.fixtures.appendingPathComponent("py_unix_peers.py").path,
+                       dir.appendingPathComponent("sock").path, ready]
+        try p.run()
+        var child: Int32 = 0
+        defer {
+            if child > 0 { kill(child, SIGKILL) }
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+        }
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: ready) { usleep(10_000) }
+        let f = try String(contentsOfFile: ready, encoding: .utf8).split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        try #require(f.count == 4)
+        child = f[3]
+        // The interpreter behind pyenv's shim is the process holding them.
+        var pid = p.processIdentifier
+        for _ in 0..<100 where (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8))?.contains("py_unix_peers") != true { usleep(10_000) }
+        if let kids = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8),
+           let first = kids.split(separator: " ").first.flatMap({ Int32($0) }), first != child { pid = first }
+        let o = try run([Paths.fdtrace, "snapshot", "--pid", String(pid), "--json", json])
+        #expect(o.status == 0, "\(o.stderr)")
+        let text = try String(contentsOfFile: json, encoding: .utf8)
+        struct Snap: Decodable { struct G: Decodable { struct F: Decodable { var fd: Int32; var peer: String? }; var fds: [F] }; var groups: [G] }
+        let snap = try JSONDecoder().decode(Snap.self, from: Data(text.utf8))
+        let peers = Dictionary(uniqueKeysWithValues: snap.groups.flatMap(\.fds).map { ($0.fd, $0.peer) })
+        #expect(peers[f[0]] == "fd \(f[1])", "\(peers)")
+        #expect(peers[f[1]] == "fd \(f[0])")
+        #expect(peers[f[2]] == "pid \(child)")
+    }
 }

@@ -14,6 +14,7 @@ int fdtc_spawn(pid_t *pid, const char *path, char *const argv[], char *const env
 int fdtc_listen_unix(const char *path);
 int fdtc_listen_stream(const char *path);
 int fdtc_connect_stream(const char *path);
+int fdtc_unix_peers(unsigned long long *inodes, unsigned long long *peers, int cap);
 
 /* Accepts one connection (close-on-exec, non-blocking). fd or -errno. */
 int fdtc_accept(int listen_fd);

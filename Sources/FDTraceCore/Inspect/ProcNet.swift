@@ -1,3 +1,4 @@
+import CFDTraceSys
 import Foundation
 
 /// Sockets of a network namespace as /proc/PID/net lists them, by inode:
@@ -30,6 +31,22 @@ public struct ProcNet: Sendable {
     }
 
     init(tcp: String) { parseInet(tcp, proto: "TCP") }
+
+    /// Unix socket inode → its peer's inode, from sock_diag (this network
+    /// namespace: the collector's, normally the program's too).
+    public static func unixPeers() -> [UInt64: UInt64] {
+        let cap = 1 << 16
+        var inodes = [UInt64](repeating: 0, count: cap), peers = [UInt64](repeating: 0, count: cap)
+        let n = inodes.withUnsafeMutableBufferPointer { i in
+            peers.withUnsafeMutableBufferPointer { p in
+                fdtc_unix_peers(i.baseAddress!.withMemoryRebound(to: CUnsignedLongLong.self, capacity: cap) { $0 },
+                                p.baseAddress!.withMemoryRebound(to: CUnsignedLongLong.self, capacity: cap) { $0 }, Int32(cap))
+            }
+        }
+        var out: [UInt64: UInt64] = [:]
+        for k in 0..<max(0, Int(n)) where peers[k] != 0 { out[inodes[k]] = peers[k] }
+        return out
+    }
 
     /// Lines of /proc/net/tcp: "sl local rem st tx:rx tr:when retr uid timeout inode ...".
     mutating func parseInet(_ text: String, proto: String) {

@@ -43,6 +43,29 @@ public struct ProcSnapshot: Codable, Sendable, Equatable {
             descs.append((fd, d, flags & 0o2000000 != 0))
         }
         descs.sort { $0.0 < $1.0 }
+        // Unix sockets: the peer, by sock_diag — another descriptor of this
+        // process (a socketpair), or the process holding it, if visible.
+        var inodeOf: [Int32: UInt64] = [:]
+        var fdOfInode: [UInt64: Int32] = [:]
+        for name in names {
+            guard let fd = Int32(name), let t = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\(name)"),
+                  t.hasPrefix("socket:["), let inode = UInt64(t.dropFirst(8).dropLast()) else { continue }
+            inodeOf[fd] = inode
+            fdOfInode[inode] = fd
+        }
+        if descs.contains(where: { $0.1.proto?.hasPrefix("unix") == true }) {
+            let peers = ProcNet.unixPeers()
+            var holders: [UInt64: Int32]? = nil
+            for i in descs.indices where descs[i].1.proto?.hasPrefix("unix") == true {
+                guard let inode = inodeOf[descs[i].0], let peer = peers[inode] else { continue }
+                if let fd = fdOfInode[peer] {
+                    descs[i].1.peer = "fd \(fd)"
+                } else {
+                    if holders == nil { holders = Self.socketHolders() }
+                    descs[i].1.peer = holders?[peer].map { "pid \($0)" } ?? "socket:[\(peer)]"
+                }
+            }
+        }
         var grouped: [String: [(Int32, FDDescription, Bool)]] = [:]
         var byKind: [String: Int] = [:]
         for d in descs {
@@ -67,6 +90,20 @@ public struct ProcSnapshot: Codable, Sendable, Equatable {
         let command = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
         return ProcSnapshot(pid: pid, command: command, open: descs.count, rlimitSoft: soft, rlimitHard: hard,
                             groups: groups, byKind: byKind)
+    }
+
+    /// Socket inode → a process holding it, among the processes we may read.
+    static func socketHolders() -> [UInt64: Int32] {
+        var out: [UInt64: Int32] = [:]
+        for p in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(p), let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(p)/fd") else { continue }
+            for f in fds {
+                guard let t = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(p)/fd/\(f)"),
+                      t.hasPrefix("socket:["), let inode = UInt64(t.dropFirst(8).dropLast()) else { continue }
+                if out[inode] == nil { out[inode] = pid }
+            }
+        }
+        return out
     }
 
     static func limits(_ pid: Int32) -> (UInt64?, UInt64?) {
