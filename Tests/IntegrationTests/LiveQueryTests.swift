@@ -81,6 +81,25 @@ struct LiveQueryTests {
         #expect(o.stdout.contains("(pid \(s.pid))"))
     }
 
+    @Test("A live snapshot describes sockets from /proc now: TCP states, unix peers")
+    func liveSocketStates() throws {
+        let s = try RunningSession(fixture: "hold_close_wait.c", name: "cw-\(getpid())")
+        defer { s.finish() }
+        let lines = try Fixture.leakLines("hold_close_wait.c")
+        let json = scratch().appendingPathComponent("q.json").path
+        let o = try run([Paths.fdtrace, "snapshot", "--name", s.name, "--json", json], env: RunningSession.env)
+        #expect(o.status == 0, "\(o.stderr)")
+        #expect(o.stdout.contains("5 CLOSE_WAIT"), "\(o.stdout)")
+        let p = try #require(try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json))).processes.first)
+        let accepted = try #require(p.leaks.first { $0.site?.line == lines["accept"]![0] })
+        #expect(accepted.fds.map(\.state) == Array(repeating: "CLOSE_WAIT", count: 5))
+        #expect(accepted.summary.hasSuffix(", 5 CLOSE_WAIT"), "\(accepted.summary)")
+        let pair = try #require(p.leaks.first { $0.site?.line == lines["socketpair"]![0] })
+        let fds = pair.fds.map(\.fd).sorted()
+        #expect(pair.fds.first { $0.fd == fds[0] }?.peer == "fd \(fds[1])")
+        #expect(pair.fds.first { $0.fd == fds[1] }?.peer == "fd \(fds[0])")
+    }
+
     @Test("Another user cannot query the session")
     func otherUserRefused() throws {
         let s = try RunningSession(fixture: "hold_files.c", name: "private-\(getpid())")

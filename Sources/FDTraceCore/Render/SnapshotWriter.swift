@@ -41,8 +41,48 @@ public final class SnapshotWriter {
             p.endTime = now
             return p
         }
-        return ReportBuilder(processes: running, registry: registry, symbolizer: symbolizer, nativeFrames: nativeFrames)
+        var report = ReportBuilder(processes: running, registry: registry, symbolizer: symbolizer, nativeFrames: nativeFrames)
             .build(command: command, exitStatus: nil)
+        for i in report.processes.indices { describeFromProc(&report.processes[i]) }
+        return report
+    }
+
+    /// What each socket is now, from /proc at report time (the opening call
+    /// only said which kind): addresses and TCP state from /proc/PID/net,
+    /// unix peers from sock_diag. Group summaries follow.
+    static func describeFromProc(_ p: inout ProcessReport) {
+        let dir = "/proc/\(p.pid)/fd"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+        var inodeOf: [Int32: UInt64] = [:], fdOf: [UInt64: Int32] = [:]
+        for n in names {
+            guard let fd = Int32(n), let t = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\(n)"),
+                  t.hasPrefix("socket:["), let inode = UInt64(t.dropFirst(8).dropLast()) else { continue }
+            inodeOf[fd] = inode
+            fdOf[inode] = fd
+        }
+        guard !inodeOf.isEmpty else { return }
+        let net = ProcNet(pid: p.pid)
+        let needPeers = net.byInode.values.contains { $0.proto.hasPrefix("unix") }
+        let peers = needPeers ? ProcNet.unixPeers() : [:]
+        func update(_ f: inout FDReport) {
+            guard f.kind == "socket", let inode = inodeOf[f.fd], let e = net.byInode[inode] else { return }
+            f.protocol = e.proto
+            f.local = e.local.isEmpty ? f.local : e.local
+            if e.proto.hasPrefix("unix") {
+                if let peer = peers[inode] { f.peer = fdOf[peer].map { "fd \($0)" } ?? "socket:[\(peer)]" }
+            } else {
+                f.peer = e.peer
+                f.state = e.state
+            }
+        }
+        for g in p.leaks.indices {
+            for k in p.leaks[g].fds.indices { update(&p.leaks[g].fds[k]) }
+            let ds = p.leaks[g].fds.map { FDDescription(kind: $0.kind, path: $0.path, proto: $0.protocol, local: $0.local,
+                                                         peer: $0.peer, state: $0.state, deleted: $0.deleted ?? false) }
+            if p.leaks[g].bundle == nil { p.leaks[g].summary = ReportBuilder.summarize(ds) }
+        }
+        for k in p.standard.indices { update(&p.standard[k]) }
+        for k in p.inherited.indices { update(&p.inherited[k]) }
     }
 
     /// Snapshots `processes` (the ones still running among them) and

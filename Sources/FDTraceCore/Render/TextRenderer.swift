@@ -67,7 +67,7 @@ public struct TextRenderer {
             let what = live ? "open descriptor" : "leaked descriptor"
             out += "  \(p.leakedDescriptors) \(what)\(p.leakedDescriptors == 1 ? "" : "s") from \(p.leaks.count) site\(p.leaks.count == 1 ? "" : "s"):\n"
         }
-        for g in p.leaks { out += renderGroup(g) }
+        for g in p.leaks { out += renderGroup(g, now: live ? p.durationSeconds : nil) }
         let grew = p.leaks.filter { $0.growing == true }
         if !grew.isEmpty && !live {
             let list = grew.prefix(5).map { g -> String in
@@ -105,7 +105,7 @@ public struct TextRenderer {
         return out
     }
 
-    func renderGroup(_ g: LeakGroup) -> String {
+    func renderGroup(_ g: LeakGroup, now: Double? = nil) -> String {
         var out: String
         if let bundle = g.bundle, let calls = g.calls {
             out = "  \(calls) × (\(bundle)), \(g.count) descriptors    \(g.call)"
@@ -118,6 +118,9 @@ public struct TextRenderer {
         if let n = g.closedByFinalizer { closed.append(n == g.count ? "closed by a finalizer" : "\(n) closed by a finalizer") }
         if let rate = g.growthPerSecond, g.growing == true, let secs = g.growthSeconds {
             closed.insert(String(format: "growing %+.1f/s over %.0f s", rate, secs), at: 0)
+        }
+        if let now, let first = g.fds.compactMap(\.openedAt).min() {
+            closed.append("oldest " + TopRenderer.age(max(0, now - first)))
         }
         if !closed.isEmpty { out += "  [\(closed.joined(separator: ", "))]" }
         if let by = g.openedBy { out += " in \(Self.commandLine(by.command, fallback: "?")) (pid \(by.pid))" }
