@@ -155,6 +155,11 @@ static uintptr_t this_thread_state(void) {
     return ts;
 }
 
+/* Whether the calling thread runs Python (it has a thread state). */
+int fdt_py_thread_active(void) {
+    return py.enabled && py.this_thread_state() != NULL;
+}
+
 static inline int is_code(uintptr_t obj) {
     return obj && RD(uintptr_t, obj + 8 /* ob_type */) == py.code_type;
 }

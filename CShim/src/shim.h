@@ -22,6 +22,7 @@ struct fdt_state {
     int sock_fd;          /* control socket, kept at a high number */
     pid_t pid;            /* pid that owns the current connection */
     unsigned depth;       /* native frames kept per stack */
+    unsigned py_depth;    /* ... in threads running Python (FDTRACE_DEPTH sets both) */
     struct fdt_ring_header *ring;
     char *ring_data;
     uint64_t ring_capacity;
@@ -111,6 +112,7 @@ struct fdt_py_scratch {
 void fdt_py_init(void);
 void fdt_py_send_note(void);
 void fdt_py_after_fork_child(int forked_from_main);
+int fdt_py_thread_active(void);
 unsigned fdt_py_merge(uint64_t *pcs, unsigned n, uint64_t *hash, struct fdt_py_scratch *scratch);
 void fdt_py_resolve(uint64_t *pcs, unsigned n, const struct fdt_py_scratch *scratch);
 uint16_t fdt_py_close_cause(uintptr_t caller);

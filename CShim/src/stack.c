@@ -119,11 +119,12 @@ void fdt_unwind_after_fork_child(void) {
  * merged in where the interpreter ran them) and returns its id. */
 uint32_t fdt_capture_stack(void) {
     void *raw[FDT_MAX_DEPTH + 16];
-    int n = fdt_native_backtrace(raw, (int)fdt_g.depth + 16);
+    unsigned depth = fdt_py_thread_active() ? fdt_g.py_depth : fdt_g.depth;
+    int n = fdt_native_backtrace(raw, (int)depth + 16);
     /* Cut the shim's own frames: the hook on top, and the main() wrapper
      * (`__libc_start_main`) at the bottom. */
     unsigned keep = 0;
-    for (int i = 0; i < n && keep < fdt_g.depth; i++)
+    for (int i = 0; i < n && keep < depth; i++)
         if (!in_self((uintptr_t)raw[i])) raw[keep++] = raw[i];
     _Static_assert(sizeof(void *) == sizeof(uint64_t), "64-bit pcs");
     uint64_t *pcs = (uint64_t *)raw;

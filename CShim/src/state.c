@@ -17,7 +17,13 @@
 #include <sched.h>
 #include <sys/stat.h>
 
-struct fdt_state fdt_g = { .sock_fd = -1, .depth = FDT_DEFAULT_DEPTH, .exit_status = -1, .follow = 1 };
+/* Python threads: their Python frames come from the interpreter, and the
+ * native frames past the first few are the interpreter's own machinery
+ * (hidden by default). Unwinding them costs most in threads that live for
+ * one request (libunwind's trace cache is per thread). */
+#define FDT_DEFAULT_PY_DEPTH 24u
+struct fdt_state fdt_g = { .sock_fd = -1, .depth = FDT_DEFAULT_DEPTH, .py_depth = FDT_DEFAULT_PY_DEPTH,
+                           .exit_status = -1, .follow = 1 };
 FDT_TLS int fdt_tls_busy;
 FDT_TLS int fdt_tls_vfork;
 FDT_TLS uint64_t fdt_tls_fork_id;
@@ -191,6 +197,7 @@ void fdt_ensure_init(void) {
     if (parse_depth(depth, &fdt_g.depth) < 0) {
         fdt_disable("FDTRACE_DEPTH must be a whole number from 1 to 256");
     } else {
+        if (depth && *depth) fdt_g.py_depth = fdt_g.depth; /* asked for: everywhere */
         find_own_text();
         fdt_unwinder_init();
         fdt_modules_init();

@@ -29,8 +29,13 @@ import Testing
         let o = try run([Paths.fdtrace, "snapshot", "--pid", "999999"])
         #expect(o.status == 1)
         #expect(o.stderr == "fdtrace: no process 999999\n")
-        let noPid = try run([Paths.fdtrace, "snapshot"])
-        #expect(noPid.status == 64)
+        // No session (in a directory of its own: other tests run sessions).
+        let env = ProcessInfo.processInfo.environment.merging(["FDTRACE_SESSION_DIR": scratch().path]) { $1 }
+        let none = try run([Paths.fdtrace, "snapshot"], env: env)
+        #expect(none.status == 1)
+        #expect(none.stderr.hasPrefix("fdtrace: no traced session is running"))
+        let usage = try run([Paths.fdtrace, "snapshot", "--proc"])
+        #expect(usage.status == 64)
     }
 
     @Test func watchShowsGrowth() throws {
