@@ -100,6 +100,32 @@ struct LiveQueryTests {
         #expect(pair.fds.first { $0.fd == fds[1] }?.peer == "fd \(fds[0])")
     }
 
+    @Test("A bare LD_PRELOAD session answers queries too (FDTRACE_NAME)")
+    func bareSessionQuery() throws {
+        let exe = try Fixture.build("hold_files.c")
+        let flag = scratch().appendingPathComponent("go").path
+        let name = "bare-\(getpid())"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = [flag]
+        p.environment = preloadedEnv(["FDTRACE_NAME": name, "FDTRACE_SESSION_DIR": RunningSession.sessionDir,
+                                      "FDTRACE_OUTPUT": scratch().appendingPathComponent("report.txt").path])
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        defer { FileManager.default.createFile(atPath: flag, contents: nil); p.waitUntilExit() }
+        _ = out.fileHandleForReading.readData(ofLength: 6) // "ready "
+        var o = Outcome(status: -1, stdout: "", stderr: "")
+        for _ in 0..<30 {
+            o = try run([Paths.fdtrace, "snapshot", "--name", name], env: RunningSession.env)
+            if o.status == 0 { break }
+            usleep(100_000)
+        }
+        #expect(o.status == 0, "\(o.stderr)")
+        #expect(o.stdout.contains("7 × file /etc/hostname"), "\(o.stdout)")
+        #expect(o.stdout.contains("(pid \(p.processIdentifier))"))
+    }
+
     @Test("Another user cannot query the session")
     func otherUserRefused() throws {
         let s = try RunningSession(fixture: "hold_files.c", name: "private-\(getpid())")

@@ -44,6 +44,14 @@ struct SnapshotTests {
         #expect(snaps.count == 1)
         let open = snaps.first?.processes.first?.leaks.reduce(0) { $0 + $1.count } ?? 0
         #expect(open >= 35 && open <= 60, "\(open)") // 40 including stdio and the inherited ones
+        // A share of the soft limit: 50 % of 64.
+        let dir2 = scratch()
+        let (o2, _) = try trace(["/bin/bash", "-c", "ulimit -n 64; exec \(exe)"], options: ["--snapshot-dir", dir2.path, "--snapshot-at", "50%"])
+        #expect(o2.status == 0)
+        let pct = try snapshots(dir2, reason: "threshold")
+        #expect(pct.count == 1)
+        let n = pct.first?.processes.first?.openAtExit ?? 0
+        #expect(n >= 32 && n <= 64, "\(n)") // taken as the collector sees the crossing; the program goes on
     }
 
     @Test("--snapshot-every: growing counts over time")

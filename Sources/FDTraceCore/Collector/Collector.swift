@@ -144,6 +144,12 @@ public final class Collector {
             lastGrowthSample = now
             for c in conns where connections[c.sock] != nil {
                 processes[c.key].growth.add(time: now, counts: processes[c.key].table.stacksNow())
+                // Programs raise or lower their limit after they start.
+                if snapshotThreshold != nil {
+                    let (soft, hard) = ProcSnapshot.limits(processes[c.key].pid)
+                    if let soft { processes[c.key].rlimitSoft = soft }
+                    if let hard { processes[c.key].rlimitHard = hard }
+                }
             }
         }
         if let threshold = snapshotThreshold, let hook = snapshotHook {
