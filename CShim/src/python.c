@@ -99,7 +99,12 @@ void fdt_py_init(void) {
     unsigned major = 0, minor = 0, micro = 0;
     if (!v || sscanf(v, "%u.%u.%u", &major, &minor, &micro) < 2) return;
     const char *why = NULL;
-    if (major == 3 && minor >= 8 && minor <= 13) {
+    if (strstr(v, "PyPy") || strstr(v, "GraalPy")) {
+        why = "fdtrace reads CPython's frames only";
+    } else if (dlsym(RTLD_DEFAULT, "_Py_ForgetReference") || dlsym(RTLD_DEFAULT, "_Py_RefTotal")) {
+        /* A debug build: its objects have other layouts. */
+        why = "a debug build of CPython";
+    } else if (major == 3 && minor >= 8 && minor <= 13) {
         py.runtime = (uintptr_t)dlsym(RTLD_DEFAULT, "_PyRuntime");
         py.code_type = (uintptr_t)dlsym(RTLD_DEFAULT, "PyCode_Type");
         py.this_thread_state = (void *(*)(void))dlsym(RTLD_DEFAULT, "PyGILState_GetThisThreadState");
