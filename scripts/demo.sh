@@ -10,3 +10,6 @@ echo "\$ fdtrace run -- ./leaky_server 100"
 echo
 echo "\$ LD_PRELOAD=libfdtrace.so ./leaky_server 10"
 (cd "$dir" && LD_PRELOAD=libfdtrace.so ./leaky_server 10)
+echo
+echo "\$ fdtrace run -- python3 demo/leaky_jobs.py"
+fdtrace run -- python3 demo/leaky_jobs.py
