@@ -145,24 +145,18 @@ void fdt_py_after_fork_child(int forked_from_main) {
     if (!forked_from_main) exit_detection_off = 1;
 }
 
-int fdt_py_enabled(void) { return py.enabled; }
-
 static inline int in_eval(uintptr_t pc) { return pc > py.eval_start && pc <= py.eval_end; }
 
 /* The calling thread's state, or 0 when it runs no Python. A thread other
  * than the finalizing one reads nothing once the runtime is finalizing:
  * its state may be freed under it. */
-static uintptr_t this_thread_state(void) {
+uintptr_t fdt_py_thread_state(void) {
+    if (!py.enabled) return 0;
     uintptr_t ts = (uintptr_t)py.this_thread_state();
     if (!ts) return 0;
     uintptr_t fin = RD(uintptr_t, py.runtime + py.L.rt_finalizing);
     if (fin && fin != ts) return 0;
     return ts;
-}
-
-/* Whether the calling thread runs Python (it has a thread state). */
-int fdt_py_thread_active(void) {
-    return py.enabled && py.this_thread_state() != NULL;
 }
 
 static inline int is_code(uintptr_t obj) {
@@ -387,10 +381,8 @@ static uint64_t mix(uint64_t h, uint64_t v) {
  * frames are marked with their code object's address until `fdt_py_resolve`
  * turns them into wire frames. Returns the new count and a hash of the
  * merged stack in *hash, or n unchanged when the thread runs no Python. */
-unsigned fdt_py_merge(uint64_t *pcs, unsigned n, uint64_t *hash, struct fdt_py_scratch *scratch) {
+unsigned fdt_py_merge(uintptr_t ts, uint64_t *pcs, unsigned n, uint64_t *hash, struct fdt_py_scratch *scratch) {
     scratch->count = 0;
-    if (!py.enabled) return n;
-    uintptr_t ts = this_thread_state();
     if (!ts) return n;
     struct pyframe frames[MAX_PY_FRAMES];
     uintptr_t outermost;
@@ -402,26 +394,23 @@ unsigned fdt_py_merge(uint64_t *pcs, unsigned n, uint64_t *hash, struct fdt_py_s
     memcpy(native, pcs, n * sizeof *pcs);
     unsigned out = 0, pi = 0;
     uint64_t h = 0x9e3779b97f4a7c15ull;
+    /* Appends Python frames up to the end of one eval call (all of them
+     * when `all`), marked by their index in the scratch. */
+#define EMIT_PYTHON(all) \
+    while (pi < np && out < FDT_MAX_DEPTH) { \
+        const struct pyframe *f = &frames[pi++]; \
+        scratch->code[scratch->count] = f->code; \
+        scratch->offset[scratch->count] = f->offset; \
+        pcs[out++] = FDT_PYFRAME_BIT | scratch->count++; \
+        h = mix(mix(mix(h, f->code), f->offset), RD(uintptr_t, f->code + py.L.co_filename)); \
+        if (!(all) && f->last_of_eval) break; \
+    }
     for (unsigned i = 0; i < n && out < FDT_MAX_DEPTH; i++) {
-        if (in_eval((uintptr_t)native[i])) {
-            while (pi < np && out < FDT_MAX_DEPTH) {
-                struct pyframe *f = &frames[pi++];
-                scratch->code[scratch->count] = f->code;
-                scratch->offset[scratch->count] = f->offset;
-                pcs[out++] = FDT_PYFRAME_BIT | scratch->count++;
-                h = mix(mix(mix(h, f->code), f->offset), RD(uintptr_t, f->code + py.L.co_filename));
-                if (f->last_of_eval) break;
-            }
-        }
+        if (in_eval((uintptr_t)native[i])) EMIT_PYTHON(0)
         if (out < FDT_MAX_DEPTH) { pcs[out++] = native[i]; h = mix(h, native[i]); }
     }
-    while (pi < np && out < FDT_MAX_DEPTH) {
-        struct pyframe *f = &frames[pi++];
-        scratch->code[scratch->count] = f->code;
-        scratch->offset[scratch->count] = f->offset;
-        pcs[out++] = FDT_PYFRAME_BIT | scratch->count++;
-        h = mix(mix(mix(h, f->code), f->offset), RD(uintptr_t, f->code + py.L.co_filename));
-    }
+    EMIT_PYTHON(1) /* frames whose eval call lies below the native depth */
+#undef EMIT_PYTHON
     *hash = mix(h, out);
     return out;
 }
@@ -478,8 +467,7 @@ static int in_finalizer(uintptr_t ts, uintptr_t caller) {
 /* Why the calling thread closes a descriptor: FDT_CLOSE_* bits, 0 for an
  * explicit close (or no Python). Also notices the program's exit. */
 uint16_t fdt_py_close_cause(uintptr_t caller) {
-    if (!py.enabled) return 0;
-    uintptr_t ts = this_thread_state();
+    uintptr_t ts = fdt_py_thread_state();
     if (!ts) return 0;
     if (on_main_thread() && !exit_latched && !exit_detection_off) {
         struct pyframe none[1];

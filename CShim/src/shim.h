@@ -112,8 +112,9 @@ struct fdt_py_scratch {
 void fdt_py_init(void);
 void fdt_py_send_note(void);
 void fdt_py_after_fork_child(int forked_from_main);
-int fdt_py_thread_active(void);
-unsigned fdt_py_merge(uint64_t *pcs, unsigned n, uint64_t *hash, struct fdt_py_scratch *scratch);
+/* The calling thread's Python thread state, or 0 (no Python here). */
+uintptr_t fdt_py_thread_state(void);
+unsigned fdt_py_merge(uintptr_t ts, uint64_t *pcs, unsigned n, uint64_t *hash, struct fdt_py_scratch *scratch);
 void fdt_py_resolve(uint64_t *pcs, unsigned n, const struct fdt_py_scratch *scratch);
 uint16_t fdt_py_close_cause(uintptr_t caller);
 

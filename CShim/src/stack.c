@@ -132,7 +132,8 @@ void fdt_unwind_after_fork_child(void) {
  * merged in where the interpreter ran them) and returns its id. */
 uint32_t fdt_capture_stack(void) {
     void *raw[FDT_MAX_DEPTH + 16];
-    unsigned depth = fdt_py_thread_active() ? fdt_g.py_depth : fdt_g.depth;
+    uintptr_t ts = fdt_py_thread_state();
+    unsigned depth = ts ? fdt_g.py_depth : fdt_g.depth;
     int n = fdt_native_backtrace(raw, (int)depth + 16);
     /* Cut the shim's own frames: the hook on top, and the main() wrapper
      * (`__libc_start_main`) at the bottom. */
@@ -143,7 +144,7 @@ uint32_t fdt_capture_stack(void) {
     uint64_t *pcs = (uint64_t *)raw;
     struct fdt_py_scratch py;
     uint64_t h = 0;
-    keep = fdt_py_merge(pcs, keep, &h, &py);
+    keep = fdt_py_merge(ts, pcs, keep, &h, &py);
     if (!py.count) h = hash_pcs((const uintptr_t *)pcs, keep);
     uint32_t idx = (uint32_t)h & (TABLE_SIZE - 1);
     for (unsigned probe = 0; probe < MAX_PROBE; probe++, idx = (idx + 1) & (TABLE_SIZE - 1)) {
