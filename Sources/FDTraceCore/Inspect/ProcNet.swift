@@ -32,6 +32,24 @@ public struct ProcNet: Sendable {
 
     init(tcp: String) { parseInet(tcp, proto: "TCP") }
 
+    /// "socket:[12345]" → 12345.
+    static func socketInode(_ linkTarget: String) -> UInt64? {
+        guard linkTarget.hasPrefix("socket:[") else { return nil }
+        return UInt64(linkTarget.dropFirst(8).dropLast())
+    }
+
+    /// The sockets a process holds: descriptor → inode (empty if /proc/PID/fd cannot be read).
+    static func socketInodes(pid: Int32) -> [Int32: UInt64] {
+        let dir = "/proc/\(pid)/fd"
+        var out: [Int32: UInt64] = [:]
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+            guard let fd = Int32(name), let t = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\(name)"),
+                  let inode = socketInode(t) else { continue }
+            out[fd] = inode
+        }
+        return out
+    }
+
     /// Unix socket inode → its peer's inode, from sock_diag (this network
     /// namespace: the collector's, normally the program's too).
     public static func unixPeers() -> [UInt64: UInt64] {

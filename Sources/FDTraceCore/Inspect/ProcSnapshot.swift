@@ -25,6 +25,7 @@ public struct ProcSnapshot: Codable, Sendable, Equatable {
         }
         let net = ProcNet(pid: pid)
         var descs: [(Int32, FDDescription, Bool)] = []
+        var inodeOf: [Int32: UInt64] = [:]
         for name in names {
             guard let fd = Int32(name) else { continue }
             guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\(name)") else { continue }
@@ -34,25 +35,21 @@ public struct ProcSnapshot: Codable, Sendable, Equatable {
             let flags = fdinfo.split(separator: "\n").first { $0.hasPrefix("flags:") }
                 .flatMap { Int($0.dropFirst(6).trimmingCharacters(in: " \t"), radix: 8) } ?? 0
             var d = FDClassifier.describe(KernelFD(fd: fd, mode: mode, inode: UInt64(st.st_ino), target: target))
-            if d.kind == "socket", let inode = UInt64(target.dropFirst("socket:[".count).dropLast()), let e = net.byInode[inode] {
-                d.proto = e.proto
-                d.local = e.local.isEmpty ? nil : e.local
-                d.peer = e.peer
-                d.state = e.state
+            if d.kind == "socket", let inode = ProcNet.socketInode(target) {
+                inodeOf[fd] = inode
+                if let e = net.byInode[inode] {
+                    d.proto = e.proto
+                    d.local = e.local.isEmpty ? nil : e.local
+                    d.peer = e.peer
+                    d.state = e.state
+                }
             }
             descs.append((fd, d, flags & 0o2000000 != 0))
         }
         descs.sort { $0.0 < $1.0 }
         // Unix sockets: the peer, by sock_diag — another descriptor of this
         // process (a socketpair), or the process holding it, if visible.
-        var inodeOf: [Int32: UInt64] = [:]
-        var fdOfInode: [UInt64: Int32] = [:]
-        for name in names {
-            guard let fd = Int32(name), let t = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\(name)"),
-                  t.hasPrefix("socket:["), let inode = UInt64(t.dropFirst(8).dropLast()) else { continue }
-            inodeOf[fd] = inode
-            fdOfInode[inode] = fd
-        }
+        let fdOfInode = Dictionary(inodeOf.map { ($1, $0) }) { a, _ in a }
         if descs.contains(where: { $0.1.proto?.hasPrefix("unix") == true }) {
             let peers = ProcNet.unixPeers()
             var holders: [UInt64: Int32]? = nil
@@ -96,12 +93,8 @@ public struct ProcSnapshot: Codable, Sendable, Equatable {
     static func socketHolders() -> [UInt64: Int32] {
         var out: [UInt64: Int32] = [:]
         for p in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let pid = Int32(p), let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(p)/fd") else { continue }
-            for f in fds {
-                guard let t = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(p)/fd/\(f)"),
-                      t.hasPrefix("socket:["), let inode = UInt64(t.dropFirst(8).dropLast()) else { continue }
-                if out[inode] == nil { out[inode] = pid }
-            }
+            guard let pid = Int32(p) else { continue }
+            for inode in ProcNet.socketInodes(pid: pid).values where out[inode] == nil { out[inode] = pid }
         }
         return out
     }

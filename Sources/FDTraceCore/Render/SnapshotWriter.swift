@@ -51,16 +51,9 @@ public final class SnapshotWriter {
     /// only said which kind): addresses and TCP state from /proc/PID/net,
     /// unix peers from sock_diag. Group summaries follow.
     static func describeFromProc(_ p: inout ProcessReport) {
-        let dir = "/proc/\(p.pid)/fd"
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
-        var inodeOf: [Int32: UInt64] = [:], fdOf: [UInt64: Int32] = [:]
-        for n in names {
-            guard let fd = Int32(n), let t = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\(n)"),
-                  t.hasPrefix("socket:["), let inode = UInt64(t.dropFirst(8).dropLast()) else { continue }
-            inodeOf[fd] = inode
-            fdOf[inode] = fd
-        }
+        let inodeOf = ProcNet.socketInodes(pid: p.pid)
         guard !inodeOf.isEmpty else { return }
+        let fdOf = Dictionary(inodeOf.map { ($1, $0) }) { a, _ in a }
         let net = ProcNet(pid: p.pid)
         let needPeers = net.byInode.values.contains { $0.proto.hasPrefix("unix") }
         let peers = needPeers ? ProcNet.unixPeers() : [:]
