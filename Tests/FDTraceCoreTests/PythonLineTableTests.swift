@@ -216,19 +216,8 @@ import Testing
         #expect(PythonLineTable(format: .locations, firstLine: 1, table: [0x10, 0x80]).line(atByteOffset: 0) == nil)
     }
 
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9e3779b97f4a7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58476d1ce4e5b9
-            z = (z ^ (z >> 27)) &* 0x94d049bb133111eb
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func randomTablesNeverCrashOrHang() {
-        var rng = SplitMix64(state: 0x5eed_11e7_ab1e)
+        var rng = FuzzTests.SplitMix64(state: 0x5eed_11e7_ab1e)
         let clock = ContinuousClock()
         let started = clock.now
         var answered = 0
@@ -255,7 +244,7 @@ import Testing
     }
 
     @Test func largeTableIsLinear() {
-        var rng = SplitMix64(state: 42)
+        var rng = FuzzTests.SplitMix64(state: 42)
         var table = [UInt8](repeating: 0, count: 1 << 20)
         for i in 0..<table.count { table[i] = UInt8.random(in: 0...255, using: &rng) }
         table[0] |= 0x80
