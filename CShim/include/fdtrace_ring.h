@@ -36,6 +36,29 @@ static inline char *fdt_ring_data(struct fdt_ring_header *h) {
     return (char *)h + FDT_RING_HEADER_SIZE;
 }
 
+/* A new ring's header, as its creator writes it before anyone reads it. */
+static inline void fdt_ring_init_header(struct fdt_ring_header *h, uint64_t capacity) {
+    h->magic = FDT_WIRE_MAGIC;
+    h->version = FDT_WIRE_VERSION;
+    h->header_size = FDT_RING_HEADER_SIZE;
+    h->capacity = capacity;
+}
+
+/* The request words of the header (shim: set; collector: clear when done). */
+enum fdt_ring_request { FDT_RING_REQ_SNAPSHOT = 0, FDT_RING_REQ_REPORT = 1 };
+static inline uint32_t *fdt_ring_request_word(struct fdt_ring_header *h, enum fdt_ring_request which) {
+    return which == FDT_RING_REQ_SNAPSHOT ? &h->ctl_snapshot : &h->ctl_report;
+}
+static inline uint32_t fdt_ring_load_request(struct fdt_ring_header *h, enum fdt_ring_request which) {
+    return __atomic_load_n(fdt_ring_request_word(h, which), __ATOMIC_ACQUIRE);
+}
+static inline void fdt_ring_set_collector(struct fdt_ring_header *h, int32_t pid) {
+    __atomic_store_n(&h->collector_pid, pid, __ATOMIC_RELEASE);
+}
+static inline void fdt_ring_set_detached(struct fdt_ring_header *h) {
+    __atomic_store_n(&h->detached, 1, __ATOMIC_RELEASE);
+}
+
 static inline int fdt_ring_capacity_valid(uint64_t capacity) {
     return capacity >= FDT_RING_MIN_CAPACITY && capacity <= FDT_RING_MAX_CAPACITY &&
            (capacity & (capacity - 1)) == 0;

@@ -2,16 +2,22 @@
  * fdtrace wire format: the one definition shared by the shim (C) and the
  * collector (Swift imports this header as the CFDTraceWire module).
  *
- * Two channels connect a traced process to the collector:
- *   - a unix SOCK_SEQPACKET control socket: HELLO (with the ring's memfd
- *     passed by SCM_RIGHTS) and the collector's ACK. Its EOF tells the
- *     collector that the process image is gone.
+ * A traced process holds no descriptor of fdtrace's between calls (programs
+ * list and count their descriptors, and close them all):
+ *   - a unix SOCK_SEQPACKET socket is used only for the handshake: HELLO
+ *     (with the ring's memfd passed by SCM_RIGHTS) and the collector's ACK;
+ *     then the process closes it, and the memfd. The collector watches the
+ *     process through a pidfd of its own.
  *   - an event ring in memory shared through that memfd. Writers reserve
- *     space with one atomic add on `head` (the reservation order is the
+ *     space with a compare-and-swap on `head` (the reservation order is the
  *     global order of events across threads), write the record, then publish
  *     it by storing its size last. The reader consumes at `tail`, zeroes what
  *     it consumed and advances `tail`. The ring is mapped twice back to back
  *     so that a record may straddle the end without being split.
+ *   - requests to the collector (a snapshot at EMFILE, the report at the
+ *     owner's exit) are words in the ring header; the shim waits on a futex
+ *     in the shared mapping, and may ring a doorbell (a connection that
+ *     sends FDT_MSG_WAKE and closes at once) so the collector looks now.
  *
  * All integers are native (little-endian x86-64 / aarch64). Records are
  * 8-byte aligned; `size` includes the header and padding.
@@ -23,7 +29,7 @@
 #include <stddef.h>
 
 #define FDT_WIRE_MAGIC 0x4644545243455246ULL /* "FERCRTDF" */
-#define FDT_WIRE_VERSION 1u
+#define FDT_WIRE_VERSION 2u
 
 /* Limits the collector enforces; the shim never exceeds them. */
 #define FDT_MAX_DEPTH 256u
@@ -38,6 +44,7 @@
 /* Environment variables read by the shim. */
 #define FDT_ENV_SOCKET "FDTRACE_SOCKET"
 #define FDT_ENV_DEPTH "FDTRACE_DEPTH"
+#define FDT_ENV_SESSION_DIR "FDTRACE_SESSION_DIR"
 
 /* ---- the ring header (first FDT_RING_HEADER_SIZE bytes of the memfd) ---- */
 struct fdt_ring_header {
@@ -55,18 +62,26 @@ struct fdt_ring_header {
     uint64_t records_lost;    /* reserved but abandoned (collector gone) */
     uint32_t reader_alive;    /* set by the collector while it consumes */
     uint32_t _pad3;
+    /* Control, instead of a socket the process would have to keep open. */
+    int32_t collector_pid;    /* the reader (set before the ACK): alive or not */
+    uint32_t detached;        /* the reader stopped reading this ring for good */
+    uint32_t ctl_snapshot;    /* shim: EMFILE/ENFILE, a snapshot is wanted now */
+    uint32_t ctl_report;      /* owner shim at exit: write the report now */
+    uint32_t ctl_done;        /* reader: bumped (and futex-woken) when it handled a request */
+    uint32_t _pad4;
 };
 
 /* ---- control messages on the socket ---- */
 enum fdt_msg_type {
     FDT_MSG_HELLO = 1, /* shim -> collector, carries the ring memfd */
     FDT_MSG_ACK = 2,   /* collector -> shim */
-    FDT_MSG_REPORT_REQUEST = 3, /* owner shim -> collector, after its exit view */
-    FDT_MSG_REPORT_DONE = 4,    /* collector -> owner shim: report written */
-    FDT_MSG_SNAPSHOT_REQUEST = 5, /* shim -> collector: a call failed for lack of
-                                   * descriptors (status = EMFILE or ENFILE);
-                                   * the shim waits for SNAPSHOT_DONE */
-    FDT_MSG_SNAPSHOT_DONE = 6,    /* collector -> shim: snapshot taken (or none wanted) */
+    FDT_MSG_WAKE = 3,  /* shim -> collector: a request waits in a ring header */
+};
+
+/* The doorbell: the whole message of a FDT_MSG_WAKE connection. */
+struct fdt_msg_wake {
+    uint32_t type;    /* FDT_MSG_WAKE */
+    uint32_t version; /* FDT_WIRE_VERSION */
 };
 
 /* Hello flags. */
@@ -141,6 +156,8 @@ enum fdt_call {
     FDT_CALL_MKSTEMPS, FDT_CALL_MKSTEMPS64, FDT_CALL_MKOSTEMPS, FDT_CALL_MKOSTEMPS64,
     FDT_CALL_OPENDIR, FDT_CALL_CLOSEDIR, FDT_CALL_POPEN, FDT_CALL_PCLOSE,
     FDT_CALL_IOCTL, FDT_CALL_GETPT, FDT_CALL_FCNTL64,
+    /* Reached only through syscall(): no libc wrapper. */
+    FDT_CALL_OPENAT2, FDT_CALL_USERFAULTFD, FDT_CALL_IO_URING_SETUP, FDT_CALL_PERF_EVENT_OPEN,
     FDT_CALL_COUNT
 };
 
@@ -158,7 +175,8 @@ enum fdt_call {
     "fopen", "fopen64", "freopen", "freopen64", "fclose", "tmpfile", "tmpfile64", \
     "mkstemp", "mkstemp64", "mkostemp", "mkostemp64", \
     "mkstemps", "mkstemps64", "mkostemps", "mkostemps64", \
-    "opendir", "closedir", "popen", "pclose", "ioctl", "getpt", "fcntl64"
+    "opendir", "closedir", "popen", "pclose", "ioctl", "getpt", "fcntl64", \
+    "openat2", "userfaultfd", "io_uring_setup", "perf_event_open"
 
 /* Every record starts with this header. `size` is stored last (release):
  * a zero size at the read position means "not yet published". */
@@ -324,7 +342,7 @@ struct fdt_rec_exit {
     uint64_t rlimit_hard;
     uint64_t max_rss_kb;   /* VmHWM (peak RSS of this image) at exit */
     uint64_t cpu_us;       /* user + system CPU time at exit */
-    uint32_t own_fds;      /* descriptors the shim itself holds (not listed) */
+    uint32_t _pad0;
     uint32_t _pad;
 };
 

@@ -1,6 +1,7 @@
-/* The control connection to the collector: connect, hand over the event
- * ring, and keep the shim's own descriptor out of the program's way (it sits
- * at a high number; the program's close/dup2 never touch it). */
+/* The handshake with the collector (connect, hand over the event ring,
+ * close: the process keeps no descriptor of ours), and requests to it
+ * through the ring header (a futex in the shared mapping, and a doorbell
+ * connection that lives for one call). */
 #include "shim.h"
 #include "fdtrace_ring.h"
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <linux/futex.h>
 #include <unistd.h>
 
 static char hello_buf[FDT_HELLO_MAX_BYTES];
@@ -95,33 +97,57 @@ static int wait_ack(int sock) {
     return 0;
 }
 
-/* Connects to the collector named by FDTRACE_SOCKET and hands it a fresh
- * ring. Returns 0 when the collector accepted this process. */
-int fdt_connect(int fork_parent) {
+
+/* The collector's address from FDTRACE_SOCKET ("@name": abstract). */
+static int collector_address(struct sockaddr_un *addr, socklen_t *alen) {
     const char *path = getenv(FDT_ENV_SOCKET);
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    if (!path || strlen(path) >= sizeof addr.sun_path) {
-        fdt_disable("FDTRACE_SOCKET is not a usable socket path");
-        return -1;
-    }
-    socklen_t alen = sizeof addr;
+    memset(addr, 0, sizeof *addr);
+    addr->sun_family = AF_UNIX;
+    if (!path || !*path || strlen(path) >= sizeof addr->sun_path) return -1;
     size_t plen = strlen(path);
     if (path[0] == '@') {
         /* Abstract namespace: "@name" -> "\0name", length exact. */
-        memcpy(addr.sun_path + 1, path + 1, plen - 1);
-        alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
+        memcpy(addr->sun_path + 1, path + 1, plen - 1);
+        *alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
     } else {
-        strcpy(addr.sun_path, path);
+        memcpy(addr->sun_path, path, plen);
+        *alen = (socklen_t)sizeof *addr;
     }
-    int sock = (int)syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (sock < 0) {
-        fdt_disable("cannot create the collector socket");
+    return 0;
+}
+
+/* A connected socket to the collector, or -1 (errno set). */
+static int dial_collector(void) {
+    struct sockaddr_un addr;
+    socklen_t alen;
+    if (collector_address(&addr, &alen) < 0) {
+        errno = EINVAL;
         return -1;
     }
+    int sock = (int)syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (sock < 0) return -1;
     if (syscall(SYS_connect, sock, &addr, alen) < 0) {
-        char why[160 + sizeof addr.sun_path];
-        snprintf(why, sizeof why, "cannot reach the collector at %s (%s)", path, strerror(errno));
+        int e = errno;
         syscall(SYS_close, sock);
+        errno = e;
+        return -1;
+    }
+    return sock;
+}
+
+/* Connects to the collector named by FDTRACE_SOCKET, hands it a fresh ring,
+ * and closes the socket and the memfd again. Returns 0 when the collector
+ * accepted this process. */
+int fdt_connect(int fork_parent) {
+    const char *path = getenv(FDT_ENV_SOCKET);
+    if (!path || !*path || strlen(path) >= sizeof ((struct sockaddr_un *)0)->sun_path) {
+        fdt_disable("FDTRACE_SOCKET is not a usable socket path");
+        return -1;
+    }
+    int sock = dial_collector();
+    if (sock < 0) {
+        char why[300];
+        snprintf(why, sizeof why, "cannot reach the collector at %s (%s)", path, strerror(errno));
         fdt_disable(why);
         return -1;
     }
@@ -136,56 +162,74 @@ int fdt_connect(int fork_parent) {
         fdt_disable("cannot create the shared event ring");
         return -1;
     }
-    ring->magic = FDT_WIRE_MAGIC;
-    ring->version = FDT_WIRE_VERSION;
-    ring->header_size = FDT_RING_HEADER_SIZE;
-    ring->capacity = cap;
+    fdt_ring_init_header(ring, cap);
     fdt_g.ring = ring;
     fdt_g.ring_data = fdt_ring_data(ring);
     fdt_g.ring_capacity = cap;
 
     int ok = send_hello(sock, memfd, fork_parent) == 0 && wait_ack(sock) == 0;
     syscall(SYS_close, memfd);
+    syscall(SYS_close, sock);
     if (!ok) {
-        syscall(SYS_close, sock);
         fdt_ring_unmap(ring, cap);
         fdt_g.ring = NULL;
         fdt_g.ring_data = NULL;
-        fdt_disable("the collector did not accept this process");
+        /* The collector logs refusals in its report; the program's own
+         * streams are not the place for them. */
+        fdt_disable(NULL);
         return -1;
     }
-    fdt_g.sock_fd = fdt_adopt_own_fd(sock);
     return 0;
 }
 
-/* The collector closed its end (it died, or gave up on us). */
+/* The collector died, or stopped reading this ring. */
 int fdt_collector_gone(void) {
-    int fd = fdt_g.sock_fd;
-    if (fd < 0) return 1;
-    char c;
-    ssize_t n = syscall(SYS_recvfrom, fd, &c, 1, MSG_DONTWAIT | MSG_PEEK, NULL, NULL);
-    if (n == 0) return 1;
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return 1;
+    struct fdt_ring_header *ring = fdt_g.ring;
+    if (!ring) return 1;
+    if (__atomic_load_n(&ring->detached, __ATOMIC_ACQUIRE)) return 1;
+    int pid = __atomic_load_n(&ring->collector_pid, __ATOMIC_ACQUIRE);
+    if (pid > 0 && syscall(SYS_kill, pid, 0) < 0 && errno == ESRCH) return 1;
     return 0;
+}
+
+/* Rings the collector's doorbell: one short connection that says "look at
+ * the ring headers now". Best effort (with no descriptor left, the
+ * collector finds the request on its next round anyway). */
+static void ring_doorbell(void) {
+    int saved = errno;
+    int sock = dial_collector();
+    if (sock >= 0) {
+        struct fdt_msg_wake w = { FDT_MSG_WAKE, FDT_WIRE_VERSION };
+        syscall(SYS_sendto, sock, &w, sizeof w, MSG_NOSIGNAL | MSG_DONTWAIT, NULL, 0);
+        syscall(SYS_close, sock);
+    }
+    errno = saved;
+}
+
+/* Posts a request (sets *word to value) and waits until the collector has
+ * handled it (cleared the word), it is gone, or the deadline passed. */
+static void request_and_wait(uint32_t *word, uint32_t value, uint64_t timeout_ns) {
+    struct fdt_ring_header *ring = fdt_g.ring;
+    if (!ring) return;
+    __atomic_store_n(word, value, __ATOMIC_RELEASE);
+    ring_doorbell();
+    uint64_t deadline = fdt_now_ns() + timeout_ns;
+    while (__atomic_load_n(word, __ATOMIC_ACQUIRE) != 0) {
+        uint32_t seen = __atomic_load_n(&ring->ctl_done, __ATOMIC_ACQUIRE);
+        if (__atomic_load_n(word, __ATOMIC_ACQUIRE) == 0 || fdt_collector_gone()) break;
+        uint64_t now = fdt_now_ns();
+        if (now >= deadline) break;
+        /* Not FUTEX_PRIVATE: the word is shared with another process. */
+        struct timespec ts = { 0, 50000000 }; /* re-check liveness every 50 ms */
+        syscall(SYS_futex, &ring->ctl_done, FUTEX_WAIT, seen, &ts, NULL, 0);
+    }
 }
 
 /* The owner of a bare-mode collector, at exit: ask for the report and wait
  * until it is written, so that it appears before the shell's prompt. */
 void fdt_wait_for_report(void) {
-    int fd = fdt_g.sock_fd;
-    if (fd < 0 || !fdt_g.owner) return;
-    struct fdt_msg_ack req = { FDT_MSG_REPORT_REQUEST, 0 };
-    if (syscall(SYS_sendto, fd, &req, sizeof req, MSG_NOSIGNAL, NULL, 0) != (long)sizeof req) return;
-    for (;;) {
-        struct pollfd pfd = { fd, POLLIN, 0 };
-        long r = syscall(SYS_poll, &pfd, 1, 60000);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return;
-        struct fdt_msg_ack done;
-        ssize_t n = syscall(SYS_recvfrom, fd, &done, sizeof done, 0, NULL, NULL);
-        if (n < 0 && errno == EINTR) continue;
-        return; /* the report is written, or the collector is gone */
-    }
+    if (!fdt_g.owner || !fdt_g.ring) return;
+    request_and_wait(fdt_ring_request_word(fdt_g.ring, FDT_RING_REQ_REPORT), 1, 60000000000ull);
 }
 
 /* A call failed with EMFILE/ENFILE: ask the collector for a snapshot and
@@ -200,28 +244,12 @@ void fdt_rearm_exhausted(void) {
 }
 
 void fdt_on_exhausted(int err) {
-    int fd = fdt_g.sock_fd;
-    if (fd < 0 || !fdt_should_record()) return;
+    if (!fdt_g.ring || !fdt_should_record()) return;
     int expected = 0;
     if (!__atomic_compare_exchange_n(&exhausted_latched, &expected, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) return;
     int saved = errno;
     fdt_tls_busy++;
-    struct fdt_msg_ack req = { FDT_MSG_SNAPSHOT_REQUEST, (uint32_t)err };
-    if (syscall(SYS_sendto, fd, &req, sizeof req, MSG_NOSIGNAL, NULL, 0) == (long)sizeof req) {
-        uint64_t deadline = fdt_now_ns() + 10000000000ull;
-        for (;;) {
-            uint64_t now = fdt_now_ns();
-            if (now >= deadline) break;
-            struct pollfd pfd = { fd, POLLIN, 0 };
-            long r = syscall(SYS_poll, &pfd, 1, (int)((deadline - now) / 1000000) + 1);
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) break;
-            struct fdt_msg_ack done;
-            ssize_t n = syscall(SYS_recvfrom, fd, &done, sizeof done, 0, NULL, NULL);
-            if (n < 0 && errno == EINTR) continue;
-            break; /* taken, or the collector is gone */
-        }
-    }
+    request_and_wait(fdt_ring_request_word(fdt_g.ring, FDT_RING_REQ_SNAPSHOT), (uint32_t)err, 10000000000ull);
     fdt_tls_busy--;
     errno = saved;
 }

@@ -5,20 +5,11 @@
 #include <stdarg.h>
 #include <sys/ioctl.h>
 
-/* A pipe made from inside the shim is libunwind's private one: it moves to
- * the shim's protected numbers and is not the program's. */
-static int adopt_if_ours(int r, int fds[2]) {
-    if (r != 0 || !fdt_tls_busy) return 0;
-    int saved = errno;
-    fds[0] = fdt_adopt_own_fd(fds[0]);
-    fds[1] = fdt_adopt_own_fd(fds[1]);
-    errno = saved;
-    return 1;
-}
-
+/* A pipe asked for from inside the shim is libunwind's private one: it gets
+ * no descriptors at all (see fdt_unwinder_pipe). */
 FDT_EXPORT int pipe(int fds[2]) {
+    if (FDT_UNLIKELY(fdt_tls_busy)) return fdt_unwinder_pipe(fds);
     int r = FDT_REAL(pipe)(fds);
-    if (adopt_if_ours(r, fds)) return r;
     fdt_check_exhausted(r != 0);
     if (r == 0 && fdt_should_record()) {
         struct fdt_open_info i = { FDT_CALL_PIPE, NULL, 0, -1, -1, -1, -1 };
@@ -28,8 +19,8 @@ FDT_EXPORT int pipe(int fds[2]) {
 }
 
 FDT_EXPORT int pipe2(int fds[2], int flags) {
+    if (FDT_UNLIKELY(fdt_tls_busy)) return fdt_unwinder_pipe(fds);
     int r = FDT_REAL(pipe2)(fds, flags);
-    if (adopt_if_ours(r, fds)) return r;
     fdt_check_exhausted(r != 0);
     if (r == 0 && fdt_should_record()) {
         struct fdt_open_info i = { FDT_CALL_PIPE2, NULL, (flags & O_CLOEXEC) != 0, -1, -1, -1, -1 };
@@ -56,14 +47,12 @@ FDT_EXPORT int dup(int oldfd) {
  * number in between, so one record after the call (an open that replaces
  * whatever the collector had at that number) keeps the order exact. */
 FDT_EXPORT int dup2(int oldfd, int newfd) {
-    if (oldfd != newfd) fdt_protect_own_fd_before_dup2(newfd);
     int fd = FDT_REAL(dup2)(oldfd, newfd);
     if (oldfd != newfd) record_dup(fd, oldfd, FDT_CALL_DUP2, 0);
     return fd;
 }
 
 FDT_EXPORT int dup3(int oldfd, int newfd, int flags) {
-    fdt_protect_own_fd_before_dup2(newfd);
     int fd = FDT_REAL(dup3)(oldfd, newfd, flags);
     record_dup(fd, oldfd, FDT_CALL_DUP3, (flags & O_CLOEXEC) != 0);
     return fd;

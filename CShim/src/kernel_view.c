@@ -76,12 +76,18 @@ static void send_fd(int fd, uint16_t type) {
     fdt_ring_commit(r, type, 0, size);
 }
 
-/* Emits one record per descriptor the kernel lists, the shim's own apart.
- * Returns -1 if the table could not be read. */
+/* Emits one record per descriptor the kernel lists. Returns -1 if the
+ * table could not be read. */
 static int walk_fds(uint16_t type) {
     int dir = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0 && errno == EMFILE && type == FDT_REC_KERNEL_FD && fdt_release_spare_own_fd() == 0)
-        dir = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0 && errno == EMFILE) {
+        /* A full table (the process holds no spare descriptor of ours): probe
+         * every number below the limit; readlink needs no descriptor. */
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return -1;
+        for (rlim_t fd = 0; fd < rl.rlim_cur && fd < (1u << 24); fd++) send_fd((int)fd, type);
+        return 0;
+    }
     if (dir < 0) return -1;
     char buf[4096];
     for (;;) {
@@ -93,7 +99,7 @@ static int walk_fds(uint16_t type) {
             if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
             int fd = 0;
             for (const char *c = d->d_name; *c; c++) fd = fd * 10 + (*c - '0');
-            if (fd == dir || fdt_is_own_fd(fd)) continue;
+            if (fd == dir) continue;
             send_fd(fd, type);
         }
     }
@@ -151,7 +157,6 @@ void fdt_send_exit_view(enum fdt_exit_how how, int status) {
         r->rlimit_soft = rl.rlim_cur;
         r->rlimit_hard = rl.rlim_max;
         r->max_rss_kb = peak_rss_kb();
-        r->own_fds = (uint32_t)fdt_own_fd_count();
         struct rusage ru;
         if (getrusage(RUSAGE_SELF, &ru) == 0) {
             r->cpu_us = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +

@@ -8,7 +8,33 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <errno.h>
+#include <unistd.h>
+#include <sys/syscall.h>
 #include "fdtrace_wire.h"
+
+/* The shim's own system calls go straight to the kernel. Not through
+ * syscall(): the shim exports a syscall() that records descriptor calls
+ * (libuv closes with syscall(SYS_close, fd)), and its own traffic must
+ * never be recorded or re-enter a hook. <unistd.h> is included first so
+ * that its prototype is not rewritten. x86-64 only, like the trampolines. */
+static inline long fdt_sys6(long n, long a, long b, long c, long d, long e, long f) {
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    if (ret < 0 && ret > -4096) {
+        errno = (int)-ret;
+        return -1;
+    }
+    return ret;
+}
+#define FDT_SYS_PICK(n, a, b, c, d, e, f, ...) \
+    fdt_sys6((long)(n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
+#define syscall(...) FDT_SYS_PICK(__VA_ARGS__, 0, 0, 0, 0, 0, 0, 0)
 
 #define FDT_EXPORT __attribute__((visibility("default")))
 #define FDT_TLS __thread __attribute__((tls_model("initial-exec")))
@@ -19,7 +45,6 @@
 struct fdt_state {
     int active;           /* atomic: events are being recorded */
     int init_phase;       /* atomic: 0 not started, 1 running, 2 done */
-    int sock_fd;          /* control socket, kept at a high number */
     pid_t pid;            /* pid that owns the current connection */
     unsigned depth;       /* native frames kept per stack */
     unsigned py_depth;    /* ... in threads running Python (FDTRACE_DEPTH sets both) */
@@ -80,18 +105,17 @@ static inline void fdt_check_exhausted(int failed) {
 }
 int fdt_collector_gone(void);
 
-/* ---- the shim's own descriptors (own_fds.c) ---- */
-int fdt_is_own_fd(int fd);
-int fdt_adopt_own_fd(int fd);
-void fdt_forget_own_fd(int fd);
-void fdt_protect_own_fd_before_dup2(int newfd);
-int fdt_close_range_except_own(unsigned first, unsigned last, int flags, int (*fn)(unsigned, unsigned, int));
-int fdt_lowest_own_at_or_above(int low);
-int fdt_release_spare_own_fd(void);
-int fdt_own_fd_count(void);
 
 /* ---- stacks and modules (stack.c, modules.c) ---- */
 void fdt_unwinder_init(void);
+/* libunwind's private pipe, emulated without descriptors (stack.c). */
+#define FDT_UNWINDER_PIPE_READ 2147483646  /* above any possible descriptor */
+#define FDT_UNWINDER_PIPE_WRITE 2147483647
+static inline int fdt_is_unwinder_pipe(long fd) {
+    return fd == FDT_UNWINDER_PIPE_READ || fd == FDT_UNWINDER_PIPE_WRITE;
+}
+int fdt_unwinder_pipe(int fds[2]);
+long fdt_unwinder_validate(const void *addr);
 int fdt_native_backtrace(void **out, int max);
 void fdt_unwind_fork_begin(void);
 void fdt_unwind_fork_end(void);

@@ -6,6 +6,7 @@
 #include <execinfo.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/uio.h>
 
 #define TABLE_SIZE 65536u /* ids 1..TABLE_SIZE; overflow stacks get ids above */
 #define MAX_PROBE 64u
@@ -34,12 +35,37 @@ void fdt_unwinder_init(void) {
         if (set_policy && local_as) set_policy(*local_as, 1 /* UNW_CACHE_GLOBAL */);
     }
     /* Warm up now, not in a hook: the first call sets up caches (and
-     * libunwind's private pipe, which the pipe hooks move out of the way;
-     * for backtrace(), loads libgcc_s). */
+     * libunwind's private pipe, see below; for backtrace(), loads
+     * libgcc_s). */
     void *warm[4];
     if (unw_bt) unw_bt(warm, 4);
     backtrace(warm, 4); /* loads libgcc_s now, not in a hook */
 }
+/* libunwind 1.6 keeps a pipe open for the life of the process (opened by
+ * its first unwind) to check that an address is readable: it writes one
+ * byte from the address into the pipe and drains it with read(). A program
+ * would see those two descriptors (and CPython's test_subprocess does). So
+ * its pipe2() (made from inside the shim, fdt_tls_busy set) gets two
+ * numbers no descriptor can have, its close() of them is a no-op (close
+ * hook), its read() fails with EBADF (it then "reopens" the pipe: pipe2 and
+ * close again, no system call), and its syscall(SYS_write, fd, addr, 1)
+ * comes here (syscall hook): the address is checked with
+ * process_vm_readv() on ourselves, which fails with EFAULT exactly where
+ * the write would. Measured: validation is rare (the cached trace reads
+ * memory without it). */
+int fdt_unwinder_pipe(int fds[2]) {
+    fds[0] = FDT_UNWINDER_PIPE_READ;
+    fds[1] = FDT_UNWINDER_PIPE_WRITE;
+    return 0;
+}
+
+long fdt_unwinder_validate(const void *addr) {
+    char byte;
+    struct iovec local = { &byte, 1 }, remote = { (void *)addr, 1 };
+    long r = syscall(SYS_process_vm_readv, fdt_g.pid, &local, 1, &remote, 1, 0);
+    return r == 1 ? 1 : -1;
+}
+
 static uint32_t overflow_seq = TABLE_SIZE;
 
 void fdt_stack_table_reset(void) {

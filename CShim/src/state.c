@@ -16,13 +16,14 @@
 #include <dlfcn.h>
 #include <sched.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 
 /* Python threads: their Python frames come from the interpreter, and the
  * native frames past the first few are the interpreter's own machinery
  * (hidden by default). Unwinding them costs most in threads that live for
  * one request (libunwind's trace cache is per thread). */
 #define FDT_DEFAULT_PY_DEPTH 24u
-struct fdt_state fdt_g = { .sock_fd = -1, .depth = FDT_DEFAULT_DEPTH, .py_depth = FDT_DEFAULT_PY_DEPTH,
+struct fdt_state fdt_g = { .depth = FDT_DEFAULT_DEPTH, .py_depth = FDT_DEFAULT_PY_DEPTH,
                            .exit_status = -1, .follow = 1 };
 FDT_TLS int fdt_tls_busy;
 FDT_TLS int fdt_tls_vfork;
@@ -64,11 +65,55 @@ void fdt_warn(const char *fmt, ...) {
     errno = saved;
 }
 
-/* Stops tracing for good in this image; the program runs on untraced. */
+/* Whether this process is the first of its session to warn: a marker file
+ * per session (FDTRACE_SOCKET and the process group) in the private session
+ * directory, created exclusively. A loop of children whose collector is gone
+ * prints one line, not one per process. A marker untouched for a minute is
+ * stale (nobody removes it when there is no collector); each suppressed
+ * warning touches it. */
+static int first_warning_of_session(void) {
+    const char *sock = getenv(FDT_ENV_SOCKET);
+    if (!sock || !*sock) return 1; /* no session yet: this process starts it */
+    const char *base = getenv(FDT_ENV_SESSION_DIR);
+    char dir[512], marker[800];
+    snprintf(dir, sizeof dir, "%s/fdtrace-%u", base && *base ? base : "/tmp", (unsigned)geteuid());
+    syscall(SYS_mkdir, dir, 0700);
+    struct stat st;
+    if (syscall(SYS_lstat, dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 077) != 0)
+        return 1;
+    int n = snprintf(marker, sizeof marker, "%s/warned-", dir);
+    for (const char *c = sock; *c && n < (int)sizeof marker - 16; c++)
+        marker[n++] = (*c == '/' || *c == '.') ? '_' : *c;
+    snprintf(marker + n, sizeof marker - (size_t)n, "-%ld", syscall(SYS_getpgid, 0));
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int fd = (int)syscall(SYS_openat, AT_FDCWD, marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0) {
+            syscall(SYS_close, fd);
+            return 1;
+        }
+        if (errno != EEXIST) return 1;
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (syscall(SYS_lstat, marker, &st) == 0 && now.tv_sec - st.st_mtim.tv_sec < 60) {
+            syscall(SYS_utimensat, AT_FDCWD, marker, NULL, AT_SYMLINK_NOFOLLOW);
+            return 0;
+        }
+        syscall(SYS_unlink, marker);
+    }
+    return 1;
+}
+
+/* Stops tracing for good in this image; the program runs on untraced. A
+ * reason is printed once per session (the collector reports refusals
+ * itself: those come with no reason). */
 void fdt_disable(const char *why) {
     __atomic_store_n(&fdt_g.active, 0, __ATOMIC_RELEASE);
-    if (why && !__atomic_exchange_n(&fdt_g.warned, 1, __ATOMIC_ACQ_REL))
-        fdt_warn("%s; the program continues untraced", why);
+    if (why && !__atomic_exchange_n(&fdt_g.warned, 1, __ATOMIC_ACQ_REL)) {
+        int saved = errno;
+        if (first_warning_of_session()) fdt_warn("%s; the program continues untraced", why);
+        errno = saved;
+    }
 }
 
 static int parse_depth(const char *s, unsigned *out) {
@@ -137,8 +182,8 @@ static void stop_following(void) {
 static void on_fork_prepare(void) {}
 static void on_fork_parent(void) {}
 
-/* In a fork child: the connection and the ring are the parent's. Drop them
- * (without touching the parent's ring) and connect as a new process. */
+/* In a fork child: the ring is the parent's. Drop it (without touching
+ * what the parent writes there) and connect as a new process. */
 void fdt_after_fork_child(void) {
     pid_t parent = fdt_g.pid;
     int from_main = fdt_gettid() == parent; /* still the parent's tid */
@@ -146,11 +191,6 @@ void fdt_after_fork_child(void) {
     int was_active = __atomic_load_n(&fdt_g.active, __ATOMIC_ACQUIRE);
     __atomic_store_n(&fdt_g.active, 0, __ATOMIC_RELEASE);
     fdt_tls_vfork = 0;
-    if (fdt_g.sock_fd >= 0) {
-        syscall(SYS_close, fdt_g.sock_fd);
-        fdt_forget_own_fd(fdt_g.sock_fd);
-        fdt_g.sock_fd = -1;
-    }
     if (fdt_g.ring) {
         fdt_ring_unmap(fdt_g.ring, fdt_g.ring_capacity);
         fdt_g.ring = NULL;

@@ -1,7 +1,10 @@
 /* syscall(): fork-like raw clones (SYS_fork, SYS_clone without CLONE_VM)
- * go to fdt_syscall_forklike, which reconnects the child; every other call
- * jumps to libc's syscall() with the registers and stack untouched, so a
- * raw vfork-like clone still returns straight to its caller. */
+ * go to fdt_syscall_forklike, which reconnects the child; vfork-like and
+ * thread-like ones (SYS_vfork, SYS_clone with CLONE_VM, SYS_clone3) jump to
+ * libc's syscall() with the registers and stack untouched, so the child
+ * returns straight to its caller; every other call goes to
+ * fdt_syscall_dispatch (hooks_syscall.c), which has syscall()'s own
+ * argument registers and stack. */
 #if defined(__x86_64__)
     .text
     .globl syscall
@@ -10,11 +13,16 @@ syscall:
     .cfi_startproc
     cmpq $57, %rdi          /* SYS_fork */
     je 1f
+    cmpq $58, %rdi          /* SYS_vfork */
+    je 2f
+    cmpq $435, %rdi         /* SYS_clone3 */
+    je 2f
     cmpq $56, %rdi          /* SYS_clone */
-    jne 2f
+    jne 4f
     testq $0x100, %rsi      /* CLONE_VM */
     jnz 2f
 1:  jmp fdt_syscall_forklike
+4:  jmp fdt_syscall_dispatch
 2:  movq fdt_real_syscall_ptr(%rip), %rax
     testq %rax, %rax
     jz 3f

@@ -17,6 +17,9 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/resource.h>
+#include <linux/futex.h>
+#include <limits.h>
 #include <unistd.h>
 
 /* What a shell gives a program it starts: every signal at its default
@@ -217,12 +220,37 @@ int fdtc_ring_create(unsigned long long capacity) {
         close(fd);
         return -e;
     }
-    h->magic = FDT_WIRE_MAGIC;
-    h->version = FDT_WIRE_VERSION;
-    h->header_size = FDT_RING_HEADER_SIZE;
-    h->capacity = capacity;
+    fdt_ring_init_header(h, capacity);
     fdt_ring_unmap(h, capacity);
     return fd;
+}
+
+/* A request in a ring header was handled: clear it and wake the waiter
+ * (a futex in memory shared with another process: not FUTEX_PRIVATE). */
+void fdtc_ring_complete(struct fdt_ring_header *h, int which) {
+    __atomic_store_n(fdt_ring_request_word(h, (enum fdt_ring_request)which), 0, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&h->ctl_done, 1, __ATOMIC_ACQ_REL);
+    syscall(SYS_futex, &h->ctl_done, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* A pidfd for the peer of a unix socket (SO_PEERPIDFD, Linux 6.5), else
+ * pidfd_open of its pid. fd or -errno. */
+int fdtc_peer_pidfd(int sock, pid_t pid) {
+    int fd = -1;
+    socklen_t len = sizeof fd;
+    if (getsockopt(sock, SOL_SOCKET, 77 /* SO_PEERPIDFD */, &fd, &len) == 0 && fd >= 0) return fd;
+    fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    return fd < 0 ? -errno : fd;
+}
+
+/* The soft descriptor limit raised to the hard one: the collector holds a
+ * pidfd per traced process. */
+void fdtc_raise_nofile(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 }
 
 /* Unix sockets of this network namespace and their peers, from the

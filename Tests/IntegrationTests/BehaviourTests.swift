@@ -111,6 +111,12 @@ import Testing
         let lines = o.stderr.split(separator: "\n")
         #expect(lines.count == 1)
         #expect(lines.first?.hasPrefix("fdtrace: cannot reach the collector") == true)
+        // Once per session, not once per process: a loop of 20 children.
+        let sock = "/nonexistent/fdtrace-\(UUID().uuidString.prefix(8)).sock"
+        let loop = try run(["/bin/bash", "-c", "for i in $(seq 20); do /bin/true; done; echo done"],
+                           env: preloadedEnv(["FDTRACE_SOCKET": sock]))
+        #expect(loop.stdout == "done\n")
+        #expect(loop.stderr.split(separator: "\n").count == 1, "stderr: \(loop.stderr)")
     }
 
     @Test func textReportNamesTheSites() throws {
@@ -181,8 +187,8 @@ import Testing
     }
 }
 
-/// The tracer's own descriptors (control socket, libunwind's private pipe)
-/// stay out of the program's way.
+/// The tracer keeps no descriptor in the program (the handshake socket is
+/// closed, libunwind's private pipe is emulated).
 @Suite struct OwnDescriptorTests {
     @Test func programSeesItsOwnNumbers() throws {
         let exe = try Fixture.build("own_fds.c")
@@ -198,32 +204,27 @@ import Testing
         #expect(p.leaks.isEmpty)
     }
 
-    @Test func tracerHoldsThreeDescriptorsAtTheTop() throws {
-        let src = """
-            #include <stdio.h>
-            #include <unistd.h>
-            #include <errno.h>
-            int main(void) {
-                char link[64], target[256];
-                int n = 0, closed = 0;
-                for (int fd = 3; fd < 1024; fd++) {
-                    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-                    ssize_t r = readlink(link, target, sizeof target - 1);
-                    if (r > 0 && fd > 1000) { n++; if (close(fd) == 0 || errno != EBADF) closed++; }
-                }
-                printf("%d high, %d closable\\n", n, closed);
-                return 0;
-            }
-            """
-        let dir = scratch()
-        let c = dir.appendingPathComponent("high.c"), exe = dir.appendingPathComponent("high").path
-        try src.write(to: c, atomically: true, encoding: .utf8)
-        #expect(try run(["cc", c.path, "-o", exe]).status == 0)
-        let (traced, report) = try trace([exe])
-        #expect(traced.stdout == "3 high, 0 closable\n")
-        let p = try #require(report.process(exe))
+    /// Between calls the tracer holds no descriptor: the program's view of
+    /// its table is the untraced one at any limit (started at 16, or
+    /// lowered by the program itself), in fork children too.
+    @Test(arguments: ["default", "start at 16", "lower to 12", "lower to 1024"])
+    func tableIsTheUntracedOne(limit: String) throws {
+        let exe = try Fixture.build("fd_view.c")
+        let lower = limit.hasPrefix("lower") ? String(limit.split(separator: " ").last!) : "0"
+        let argv = limit == "start at 16" ? ["/bin/bash", "-c", "ulimit -n 16 && exec \(exe) 0"] : [exe, lower]
+        let plain = try run(argv)
+        let (traced, report) = try trace(argv)
+        #expect(traced.status == 0)
+        #expect(traced.stdout == plain.stdout)
+        #expect(traced.stdout.contains("start: 0 1 2\nnew: 3 4 5\nafter opens: 0 1 2 3 4 5\nfork child: 0 1 2 3 4 5\n"))
+        // The parent (the fork child is the last image of exe).
+        let p = try #require(report.processes.first { $0.executable == exe })
         expectAccounted(p)
-        #expect(p.tracerDescriptors == 3)
-        #expect(try run([exe]).stdout == "0 high, 0 closable\n")
+        // Left open: the file, the pipe, and every /dev/null up to EMFILE but one.
+        let more = traced.stdout.split(separator: "\n").first { $0.hasPrefix("opened until EMFILE: ") }
+            .flatMap { Int($0.split(separator: " ")[3]) }
+        let expectedMore = ["start at 16": 10, "lower to 12": 6, "lower to 1024": 1018][limit]
+        if let expectedMore { #expect(more == expectedMore) }
+        #expect(p.leakedDescriptors == (more ?? -1) + 3 - 1)
     }
 }

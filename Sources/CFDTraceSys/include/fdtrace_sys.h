@@ -46,6 +46,13 @@ int fdtc_pipe_cloexec(int fds[2]);
  * for the collector benchmark and tests. fd or -errno. */
 int fdtc_ring_create(unsigned long long capacity);
 
+struct fdt_ring_header;
+/* Clears a handled request (enum fdt_ring_request) in a ring header and
+ * wakes the process waiting for it. */
+void fdtc_ring_complete(struct fdt_ring_header *h, int which);
+int fdtc_peer_pidfd(int sock, pid_t pid);
+void fdtc_raise_nofile(void);
+
 /* Starts the bare-mode collector in a new session: stdin/stdout on
  * /dev/null, stderr kept, `ready_fd` as descriptor 3, nothing else. */
 int fdtc_spawn_daemon(pid_t *pid, const char *path, char *const argv[], char *const envp[], int ready_fd);

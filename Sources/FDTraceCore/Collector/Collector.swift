@@ -2,9 +2,10 @@ import CFDTraceSys
 import CFDTraceWire
 import Foundation
 
-/// The collector: accepts traced processes on the session socket, maps each
-/// one's event ring, and drives its tables from the records, in one thread
-/// with one poll loop.
+/// The collector: accepts traced processes on the session socket (a
+/// handshake; the process then closes its end), maps each one's event ring,
+/// watches it through a pidfd, and drives its tables from the records, in
+/// one thread with one poll loop.
 public final class Collector {
     public private(set) var processes: [TracedProcess] = []
     public var registry: ModuleRegistry { applier.registry }
@@ -32,13 +33,14 @@ public final class Collector {
     private var lastGrowthSample: UInt64 = 0
     public let socketPath: String
     private let listenFD: Int32
+    /// Traced images being read, by the collector's pidfd of the process.
     private var connections: [Int32: Connection] = [:]
 
     private final class Connection {
-        let sock: Int32
+        let pidfd: Int32
         let ring: RingReader
         let key: Int
-        init(sock: Int32, ring: RingReader, key: Int) { self.sock = sock; self.ring = ring; self.key = key }
+        init(pidfd: Int32, ring: RingReader, key: Int) { self.pidfd = pidfd; self.ring = ring; self.key = key }
     }
 
     /// `socketPath` starting with "@" names an abstract socket (no file:
@@ -51,13 +53,23 @@ public final class Collector {
         }
         self.listenFD = fd
         self.socketPath = socketPath
+        fdtc_raise_nofile()
     }
 
     deinit {
-        for c in connections.values { close(c.sock) }
+        for c in connections.values {
+            c.ring.detach()
+            close(c.pidfd)
+        }
         for sock in pending.keys { close(sock) }
         close(listenFD)
         if !socketPath.hasPrefix("@") { unlink(socketPath) }
+        // The shims' "warned once in this session" markers (state.c).
+        let prefix = "warned-" + String(socketPath.map { $0 == "/" || $0 == "." ? "_" : $0 }) + "-"
+        let dir = SessionDirectory.path()
+        for f in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where f.hasPrefix(prefix) {
+            unlink("\(dir)/\(f)")
+        }
     }
 
     public var openConnections: Int { connections.count }
@@ -96,10 +108,7 @@ public final class Collector {
 
     /// Tells the owner that its report is written (it waits at exit).
     public func sendReportDone(to pid: Int32) {
-        for c in connections.values where processes[c.key].pid == pid {
-            var done = fdt_msg_ack(type: FDT_MSG_REPORT_DONE.rawValue, status: 0)
-            _ = fdtc_send(c.sock, &done, MemoryLayout<fdt_msg_ack>.size)
-        }
+        for c in connections.values where processes[c.key].pid == pid { c.ring.complete(FDT_RING_REQ_REPORT) }
     }
 
     /// Whether any image of `pid` is still connected.
@@ -117,12 +126,12 @@ public final class Collector {
         fds += waiting.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         let base = 1 + waiting.count
         let conns = Array(connections.values)
-        fds += conns.map { pollfd(fd: $0.sock, events: Int16(POLLIN), revents: 0) }
+        fds += conns.map { pollfd(fd: $0.pidfd, events: Int16(POLLIN), revents: 0) }
         fds += extra.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         // Rings fill without waking anyone: keep the wait short while busy.
         // Rings fill without a syscall, so nothing wakes us: wait briefly
         // after activity (1, 2, 4 ... ms) and longer only when idle.
-        let busy = conns.contains { $0.ring.pendingBytes > 0 } || !pending.isEmpty
+        let busy = conns.contains { $0.ring.pendingBytes > 0 || $0.ring.snapshotRequest != 0 } || !pending.isEmpty
         idleRounds = busy ? 0 : min(idleRounds + 1, 8)
         let wait = busy ? 0 : min(timeoutMs, Int32(1) << (idleRounds - 1))
         _ = Glibc.poll(&fds, nfds_t(fds.count), wait)
@@ -142,7 +151,7 @@ public final class Collector {
         for c in conns { drain(c, limit: 1 << 16) }
         if now &- lastGrowthSample >= 1_000_000_000 {
             lastGrowthSample = now
-            for c in conns where connections[c.sock] != nil {
+            for c in conns where connections[c.pidfd] != nil {
                 processes[c.key].growth.add(time: now, counts: processes[c.key].table.stacksNow())
                 // Programs raise or lower their limit after they start.
                 if snapshotThreshold != nil {
@@ -153,7 +162,7 @@ public final class Collector {
             }
         }
         if let threshold = snapshotThreshold, let hook = snapshotHook {
-            for c in conns where connections[c.sock] != nil {
+            for c in conns where connections[c.pidfd] != nil {
                 let p = processes[c.key]
                 let limit = threshold(p.rlimitSoft)
                 if p.table.count >= limit {
@@ -163,34 +172,35 @@ public final class Collector {
                 }
             }
         }
-        for (i, c) in conns.enumerated() where fds[base + i].revents != 0 && connections[c.sock] != nil {
-            var msg = fdt_msg_ack()
-            let n = recv(c.sock, &msg, MemoryLayout<fdt_msg_ack>.size, Int32(MSG_DONTWAIT))
-            if n == MemoryLayout<fdt_msg_ack>.size && msg.type == FDT_MSG_REPORT_REQUEST.rawValue {
-                drain(c, limit: .max)
-                processes[c.key].reportRequested = true
-            } else if n == MemoryLayout<fdt_msg_ack>.size && msg.type == FDT_MSG_SNAPSHOT_REQUEST.rawValue {
-                // Everything the process did before the failing call is in
-                // its ring: take it all, then the snapshot, then let it go on.
-                drain(c, limit: .max)
-                snapshotHook?(c.key, msg.status == UInt32(ENFILE) ? "ENFILE" : "EMFILE")
-                var done = fdt_msg_ack(type: FDT_MSG_SNAPSHOT_DONE.rawValue, status: 0)
-                _ = fdtc_send(c.sock, &done, MemoryLayout<fdt_msg_ack>.size)
-            } else if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) {
-                finish(c)
-            }
-        }
+        for c in conns where connections[c.pidfd] != nil { serveRequests(c) }
+        // A readable pidfd: the process has ended.
+        for (i, c) in conns.enumerated() where fds[base + i].revents != 0 && connections[c.pidfd] != nil { finish(c) }
         var ready = Set<Int32>()
         for (i, fd) in extra.enumerated() where fds[base + conns.count + i].revents != 0 { ready.insert(fd) }
         return ready
+    }
+
+    /// Requests waiting in a ring header (the process waits for the answer).
+    private func serveRequests(_ c: Connection) {
+        let snapshot = c.ring.snapshotRequest
+        if snapshot != 0 {
+            // Everything the process did before the failing call is in its
+            // ring: take it all, then the snapshot, then let it go on.
+            drain(c, limit: .max)
+            snapshotHook?(c.key, snapshot == UInt32(ENFILE) ? "ENFILE" : "EMFILE")
+            c.ring.complete(FDT_RING_REQ_SNAPSHOT)
+        }
+        if c.ring.reportRequested && !processes[c.key].reportRequested {
+            drain(c, limit: .max)
+            processes[c.key].reportRequested = true // answered by sendReportDone
+        }
     }
 
     /// Marks processes still connected as running (used when giving up).
     public func abandonRemaining() {
         for c in Array(connections.values) {
             drain(c, limit: .max)
-            close(c.sock)
-            connections.removeValue(forKey: c.sock)
+            drop(c)
         }
     }
 
@@ -244,10 +254,8 @@ public final class Collector {
 
     /// Reads a pending connection's hello; refusals are logged.
     private func handshake(_ sock: Int32, peerPID: pid_t) {
-        if let reason = accept(sock, peerPID: peerPID) {
-            rejected.append(reason)
-            close(sock)
-        }
+        if let reason = accept(sock, peerPID: peerPID) { rejected.append(reason) }
+        close(sock) // the process closes its end too: it keeps no descriptor of ours
     }
 
     /// Reads the HELLO with the ring's memfd; returns why it was refused.
@@ -256,6 +264,12 @@ public final class Collector {
         var memfd: Int32 = -1
         let n = buf.withUnsafeMutableBytes { fdtc_recv_with_fd(sock, $0.baseAddress, $0.count, &memfd, 0) }
         defer { if memfd >= 0 { close(memfd) } }
+        // A doorbell: some process posted a request in its ring header
+        // (served in this round). Nothing to answer, nothing to log.
+        if n == MemoryLayout<fdt_msg_wake>.size && memfd < 0,
+           buf.withUnsafeBytes({ $0.loadUnaligned(as: fdt_msg_wake.self) }).type == FDT_MSG_WAKE.rawValue {
+            return nil
+        }
         let helloSize = MemoryLayout<fdt_msg_hello>.size
         guard n >= helloSize else { return "refused pid \(peerPID): no valid hello" }
         let hello = buf.withUnsafeBytes { $0.loadUnaligned(as: fdt_msg_hello.self) }
@@ -272,6 +286,10 @@ public final class Collector {
         do { ring = try RingReader(memfd: memfd, capacity: hello.ring_capacity) } catch {
             return "refused pid \(peerPID): \(error)"
         }
+        let pidfd = fdtc_peer_pidfd(sock, peerPID)
+        guard pidfd >= 0 else { return "refused pid \(peerPID): it went away during the handshake" }
+        var keepPidfd = false
+        defer { if !keepPidfd { close(pidfd) } }
         let exe = String(decoding: buf[helloSize..<helloSize + Int(hello.exe_len)], as: UTF8.self)
         if hello.flags & FDT_HELLO_OWNER != 0 { ownerPID = hello.pid }
         let argvBytes = buf[helloSize + Int(hello.exe_len)..<helloSize + Int(hello.exe_len) + Int(hello.argv_len)]
@@ -286,10 +304,9 @@ public final class Collector {
         if let prev = processes.lastIndex(where: { $0.pid == hello.pid && $0.end != .execed }),
            processes[prev].exitBegin == nil, processes[prev].kernelStartTime == p.kernelStartTime {
             if let c = connections.values.first(where: { $0.key == prev }) {
-                // At exec the old image's socket closed before the new one
-                // started: a live one means a second connection, not exec.
-                var b: UInt8 = 0
-                guard recv(c.sock, &b, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) == 0 else {
+                // Exec unmaps the old image's ring before the new image
+                // starts: a ring still mapped means a second connection.
+                guard !Self.maps(pid: hello.pid, inode: c.ring.inode) else {
                     return "refused pid \(peerPID): it is already connected"
                 }
                 drain(c, limit: .max)
@@ -317,8 +334,16 @@ public final class Collector {
             processes[key].streamError = "the process went away during the handshake"
             return nil
         }
-        connections[sock] = Connection(sock: sock, ring: ring, key: key)
+        keepPidfd = true
+        connections[pidfd] = Connection(pidfd: pidfd, ring: ring, key: key)
         return nil
+    }
+
+    /// Whether /proc/PID/maps lists a mapping of `inode` (a ring's memfd).
+    static func maps(pid: Int32, inode: UInt64) -> Bool {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8) else { return false }
+        let needle = " \(inode) "
+        return text.split(separator: "\n").contains { $0.contains(needle) && $0.contains("fdtrace-ring") }
     }
 
     private func drain(_ c: Connection, limit: Int) {
@@ -369,14 +394,15 @@ public final class Collector {
     }
 
     private func drop(_ c: Connection) {
-        close(c.sock)
-        connections.removeValue(forKey: c.sock)
+        c.ring.detach()
+        close(c.pidfd)
+        connections.removeValue(forKey: c.pidfd)
     }
 
     private func finish(_ c: Connection) {
-        guard connections[c.sock] != nil else { return }
+        guard connections[c.pidfd] != nil else { return }
         drain(c, limit: .max)
-        guard connections[c.sock] != nil else { return }
+        guard connections[c.pidfd] != nil else { return }
         var p = processes[c.key]
         p.fullWaits = c.ring.fullWaits
         p.fullWaitNanoseconds = c.ring.fullWaitNanoseconds
@@ -384,8 +410,8 @@ public final class Collector {
         if p.end == .running { p.end = .exited(reconciled: p.kernelViewComplete) }
         if p.endTime == nil { p.endTime = monotonicNow() }
         processes[c.key] = p
-        close(c.sock)
-        connections.removeValue(forKey: c.sock)
+        close(c.pidfd)
+        connections.removeValue(forKey: c.pidfd)
     }
 }
 

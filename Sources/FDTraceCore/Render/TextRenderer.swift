@@ -59,7 +59,6 @@ public struct TextRenderer {
         let when = p.ended == "running" ? "open now" : "open at exit"
         out += "  \(p.openAtExit) descriptor\(p.openAtExit == 1 ? "" : "s") \(when) (peak \(p.peakOpen), \(limit))"
         out += apart > 0 ? ", \(apart) inherited or standard" : ""
-        if let own = p.tracerDescriptors, own > 0 { out += "; +\(own) held by fdtrace" }
         out += "\n"
         if p.leaks.isEmpty {
             out += "  no leaks: every descriptor the program opened was closed\n"

@@ -48,9 +48,6 @@ public struct ProcessReport: Codable, Sendable, Equatable {
     /// The process's own peak RSS and CPU time, as it reported at exit.
     public var maxRssKb: UInt64?
     public var cpuSeconds: Double?
-    /// Descriptors the tracer itself held in the process (not listed, not
-    /// counted in open_at_exit): its socket and libunwind's pipe.
-    public var tracerDescriptors: UInt32?
     /// When the most descriptors were open, and which sites held them.
     public var peak: PeakReport?
 }

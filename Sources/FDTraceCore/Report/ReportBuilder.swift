@@ -247,8 +247,7 @@ public struct ReportBuilder {
                 opensOverOpenDescriptors: p.table.replacedWithoutClose,
                 ringFullWaits: p.fullWaits, ringWaitMilliseconds: Double(p.fullWaitNanoseconds) / 1e6,
                 recordsLost: p.recordsLost),
-            maxRssKb: p.exitBegin.map(\.maxRSSKB), cpuSeconds: p.exitBegin.map { Double($0.cpuMicroseconds) / 1e6 },
-            tracerDescriptors: p.exitBegin.map(\.tracerDescriptors))
+            maxRssKb: p.exitBegin.map(\.maxRSSKB), cpuSeconds: p.exitBegin.map { Double($0.cpuMicroseconds) / 1e6 })
         return (report, leaks)
     }
 

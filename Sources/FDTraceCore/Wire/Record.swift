@@ -146,5 +146,4 @@ public struct ExitBegin: Equatable, Sendable {
     public var rlimitHard: UInt64
     public var maxRSSKB: UInt64 = 0
     public var cpuMicroseconds: UInt64 = 0
-    public var tracerDescriptors: UInt32 = 0
 }

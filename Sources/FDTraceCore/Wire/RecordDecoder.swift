@@ -87,8 +87,7 @@ public enum RecordDecoder {
             let r: fdt_rec_exit = try fixed(bytes)
             guard let how = ExitBegin.How(rawValue: r.how) else { throw DecodeError("unknown exit kind \(r.how)") }
             return .exitBegin(ExitBegin(time: time, status: r.status, how: how, rlimitSoft: r.rlimit_soft,
-                                        rlimitHard: r.rlimit_hard, maxRSSKB: r.max_rss_kb, cpuMicroseconds: r.cpu_us,
-                                        tracerDescriptors: r.own_fds))
+                                        rlimitHard: r.rlimit_hard, maxRSSKB: r.max_rss_kb, cpuMicroseconds: r.cpu_us))
         case FDT_REC_EXIT_END.rawValue:
             return .exitEnd(time: time, viewFailed: header.flags & UInt16(FDT_EXIT_VIEW_FAILED) != 0)
         case FDT_REC_NOTE.rawValue:

@@ -1,3 +1,4 @@
+import CFDTraceSys
 import CFDTraceWire
 #if canImport(Glibc)
 import Glibc
@@ -9,6 +10,9 @@ public final class RingReader {
     private let header: UnsafeMutablePointer<fdt_ring_header>
     private let data: UnsafeMutableRawPointer
     public let capacity: UInt64
+    /// The memfd's inode: the ring is still mapped by the image that made
+    /// it while /proc/PID/maps lists this inode.
+    public let inode: UInt64
 
     /// Maps the ring passed by the shim. Throws if the memfd is not a ring.
     public init(memfd: Int32, capacity: UInt64) throws {
@@ -26,10 +30,21 @@ public final class RingReader {
         header = h
         data = UnsafeMutableRawPointer(fdt_ring_data(h))
         self.capacity = capacity
+        self.inode = UInt64(st.st_ino)
         fdt_ring_set_reader_alive(h, 1)
+        fdt_ring_set_collector(h, getpid())
     }
 
     deinit { fdt_ring_unmap(header, capacity) }
+
+    /// The writer's request for a snapshot: EMFILE or ENFILE, or 0.
+    public var snapshotRequest: UInt32 { fdt_ring_load_request(header, FDT_RING_REQ_SNAPSHOT) }
+    /// The bare-mode owner asks for the report at its exit.
+    public var reportRequested: Bool { fdt_ring_load_request(header, FDT_RING_REQ_REPORT) != 0 }
+    /// Tells the waiting writer that its request was handled.
+    public func complete(_ which: fdt_ring_request) { fdtc_ring_complete(header, Int32(which.rawValue)) }
+    /// This ring is not read any more: its writers stop recording.
+    public func detach() { fdt_ring_set_detached(header) }
 
     /// Appends an encoded record as a single writer would (benchmark, tests).
     /// Returns false when the ring is full.
