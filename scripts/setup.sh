@@ -18,6 +18,8 @@ command -v strace >/dev/null 2>&1 || missing+=(strace)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 # For the test of `fdtrace top` in a terminal.
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+# Real software the tests run under the tracer.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
 # libunwind's runtime library (the shim loads it with dlopen; no -dev needed).
 ldconfig -p 2>/dev/null | grep -q 'libunwind.so.8 ' || missing+=(libunwind8)
 symbolizer=""

@@ -71,6 +71,17 @@ import Testing
         #expect(summaries["shm_open"]?.hasSuffix("(deleted)") == true)
     }
 
+    /// libuv (node) and other runtimes call syscall() directly: every
+    /// descriptor call made that way is seen, closes included.
+    @Test func rawSyscalls() throws {
+        let p = try #require(try check("syscall_family.c", k: 3))
+        #expect(p.leaks.first { $0.call == "openat2" }?.fds.allSatisfy { $0.cloexec } == true)
+        #expect(p.leaks.first { $0.call == "dup3" }?.fds.map(\.fd) == [300, 301, 302])
+        #expect(p.leaks.first { $0.call == "socket" }?.summary == "TCP")
+        #expect(p.leaks.first { $0.call == "signalfd" }?.summary == "signalfd")
+        #expect(p.events.closesOfUnknownDescriptors == 0)
+    }
+
     @Test func closeRangeAndClosefrom() throws {
         let p = try #require(try check("close_family.c", k: 5))
         #expect(p.leaks.flatMap(\.fds).allSatisfy { $0.cloexec })
