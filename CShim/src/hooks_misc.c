@@ -135,7 +135,12 @@ FDT_EXPORT int openpty(int *amaster, int *aslave, char *name, const struct termi
 
 FDT_EXPORT pid_t forkpty(int *amaster, char *name, const struct termios *termp,
                          const struct winsize *winp) {
+    fdt_tls_fork_id = 0;
     pid_t pid = FDT_REAL(forkpty)(amaster, name, termp, winp);
-    if (pid > 0) record(*amaster, FDT_CALL_FORKPTY, "/dev/ptmx", 0, -1);
+    if (pid > 0) {
+        /* glibc's own fork inside was recorded by our atfork handler. */
+        fdt_record_child(fdt_tls_fork_id, pid);
+        record(*amaster, FDT_CALL_FORKPTY, "/dev/ptmx", 0, -1);
+    }
     return pid;
 }

@@ -18,12 +18,12 @@ FDT_EXPORT void _Exit(int status) {
     __builtin_unreachable();
 }
 
-/* The child reconnects in our atfork handler (state.c); the parent tells
- * the collector which child to expect. */
+/* The fork is recorded and the child reconnects in our atfork handlers
+ * (state.c); the parent tells the collector which child to expect. */
 FDT_EXPORT pid_t fork(void) {
-    uint64_t id = fdt_record_fork();
+    fdt_tls_fork_id = 0;
     pid_t pid = FDT_REAL(fork)();
-    if (pid != 0) fdt_record_child(id, pid);
+    if (pid != 0) fdt_record_child(fdt_tls_fork_id, pid);
     return pid;
 }
 

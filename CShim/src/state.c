@@ -179,8 +179,11 @@ static void stop_following(void) {
     else unsetenv("LD_PRELOAD");
 }
 
-static void on_fork_prepare(void) {}
-static void on_fork_parent(void) {}
+/* Every fork that runs atfork handlers is recorded here, before it happens:
+ * fork() and the ones glibc makes internally without the PLT (forkpty,
+ * daemon), so the child's table is copied as of this moment. */
+static void on_fork_prepare(void) { fdt_record_fork(); }
+static void on_fork_parent(void) { fdt_unwind_fork_end(); }
 
 /* In a fork child: the ring is the parent's. Drop it (without touching
  * what the parent writes there) and connect as a new process. */

@@ -32,6 +32,54 @@ import Testing
         #expect(text.contains("(pid \(workers[0].pid), parent \(parent.pid)) exited 0"))
     }
 
+    /// glibc's forkpty forks without the PLT: the child still starts with
+    /// the parent's table as of the fork (no master it never saw, no
+    /// negative age), and keeps its own leak.
+    @Test func forkptyChild() throws {
+        let exe = try Fixture.build("forkpty_child.c")
+        let (o, report) = try trace([exe])
+        #expect(o.status == 0)
+        #expect(o.stdout == "parent read something\n")
+        let marks = try Fixture.leakLines("forkpty_child.c")
+        let parent = try #require(report.processes.first)
+        expectAccounted(parent)
+        #expect(siteCounts(parent) == ["forkpty_child.c:\(marks["forkpty"]![0]) forkpty": 1])
+        let child = try #require(report.processes.first { $0.ppid == parent.pid })
+        expectAccounted(child)
+        #expect(siteCounts(child) == ["forkpty_child.c:\(marks["open"]![0]) open": 1])
+        #expect(report.processes.flatMap { $0.leaks.flatMap(\.fds) }.allSatisfy { ($0.openedAt ?? 0) < 3600 })
+    }
+
+    /// Short-lived grandchildren of parents that are already gone (bash
+    /// process substitution, coprocs), 100 sessions: every process accepted,
+    /// nothing written into the program's streams.
+    @Test func processSubstitutionAndCoprocs() throws {
+        let dir = scratch()
+        let line = "cat <(echo a) <(echo b) >/dev/null; coproc { cat /etc/hostname; }; cat <&${COPROC[0]} >/dev/null; wait; echo ok"
+        let driver = """
+            run() { LD_PRELOAD='\(Paths.library)' FDTRACE_JSON=\(dir.path)/$1.json FDTRACE_OUTPUT=/dev/null \\
+                bash -c '\(line)' >\(dir.path)/$1.out 2>\(dir.path)/$1.err; }
+            export -f run
+            seq 100 | xargs -P 4 -I N bash -c 'run N'
+            """
+        let o = try run(["/bin/bash", "-c", driver])
+        #expect(o.status == 0, "\(o.stderr)")
+        var refusals: [String] = [], unaccounted: [String] = []
+        for i in 1...100 {
+            let out = try String(contentsOfFile: "\(dir.path)/\(i).out", encoding: .utf8)
+            let err = try String(contentsOfFile: "\(dir.path)/\(i).err", encoding: .utf8)
+            #expect(out == "ok\n" && err.isEmpty, "run \(i): stdout \(out), stderr \(err)")
+            let report = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: "\(dir.path)/\(i).json")))
+            refusals += report.notes
+            for p in report.processes where !p.unknownOrigin.isEmpty || !p.internalErrors.isEmpty {
+                unaccounted.append("run \(i) pid \(p.pid) \(p.command.first ?? "")")
+            }
+            #expect(report.processes.count >= 7)
+        }
+        #expect(refusals.isEmpty, "\(refusals)")
+        #expect(unaccounted.isEmpty, "\(unaccounted)")
+    }
+
     @Test func noFollowTracesOnlyTheProgram() throws {
         let exe = try Fixture.build("fork_workers.c")
         let (o, report) = try trace([exe], options: ["--no-follow"])
