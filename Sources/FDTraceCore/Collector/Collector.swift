@@ -161,17 +161,7 @@ public final class Collector {
                 }
             }
         }
-        if let threshold = snapshotThreshold, let hook = snapshotHook {
-            for c in conns where connections[c.pidfd] != nil {
-                let p = processes[c.key]
-                let limit = threshold(p.rlimitSoft)
-                if p.table.count >= limit {
-                    if aboveThreshold.insert(c.key).inserted { hook(c.key, "threshold") }
-                } else {
-                    aboveThreshold.remove(c.key)
-                }
-            }
-        }
+        for c in conns where connections[c.pidfd] != nil { checkThreshold(c) }
         for c in conns where connections[c.pidfd] != nil { serveRequests(c) }
         // A readable pidfd: the process has ended.
         for (i, c) in conns.enumerated() where fds[base + i].revents != 0 && connections[c.pidfd] != nil { finish(c) }
@@ -180,13 +170,26 @@ public final class Collector {
         return ready
     }
 
+    /// A snapshot, once per crossing, when a process holds the threshold.
+    private func checkThreshold(_ c: Connection) {
+        guard let threshold = snapshotThreshold, let hook = snapshotHook else { return }
+        let p = processes[c.key]
+        if p.table.count >= threshold(p.rlimitSoft) {
+            if aboveThreshold.insert(c.key).inserted { hook(c.key, "threshold") }
+        } else {
+            aboveThreshold.remove(c.key)
+        }
+    }
+
     /// Requests waiting in a ring header (the process waits for the answer).
     private func serveRequests(_ c: Connection) {
         let snapshot = c.ring.snapshotRequest
         if snapshot != 0 {
             // Everything the process did before the failing call is in its
-            // ring: take it all, then the snapshot, then let it go on.
+            // ring: take it all (a threshold it crossed on the way first),
+            // then the snapshot, then let it go on.
             drain(c, limit: .max)
+            checkThreshold(c)
             snapshotHook?(c.key, snapshot == UInt32(ENFILE) ? "ENFILE" : "EMFILE")
             c.ring.complete(FDT_RING_REQ_SNAPSHOT)
         }
@@ -381,7 +384,7 @@ public final class Collector {
         let origin: InheritedOrigin
         if t.origin == .inherited, let earlier = src.table.inheritedOrigins[k.fd] {
             origin = earlier // carried through several execs
-        } else if t.origin == .traced {
+        } else if t.origin == .traced || t.origin == .forked {
             origin = InheritedOrigin(processKey: src.key, pid: src.pid, command: src.command, call: t.call,
                                      stack: t.stack, cloexec: t.cloexec)
         } else {

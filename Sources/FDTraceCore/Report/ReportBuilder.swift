@@ -184,7 +184,7 @@ public struct ReportBuilder {
                 continue
             }
             let desc = k.map(FDClassifier.describe) ?? p.table.inheritedViews[t.fd].map(FDClassifier.describe)
-                ?? (t.origin == .traced ? FDClassifier.describe(t.openingEvent) : FDDescription(kind: "unknown"))
+                ?? (t.origin != .inherited ? FDClassifier.describe(t.openingEvent) : FDDescription(kind: "unknown"))
             if p.end == .execed {
                 // At exec, close-on-exec descriptors ended and the others
                 // went on into the next image, which reports them.
@@ -195,7 +195,8 @@ public struct ReportBuilder {
                 standard.append(fdReport(t.fd, desc, t, p))
             } else if t.origin == .inherited && p.table.inheritedOrigins[t.fd] != nil {
                 continue // listed with the inherited leaks
-            } else if t.origin == .inherited {
+            } else if t.origin == .inherited || t.origin == .forked {
+                // Forked: the parent's, reported at its site in the parent.
                 inherited.append(fdReport(t.fd, desc, t, p))
             } else {
                 leaks.append(Leak(t, desc, start: p.startTime))

@@ -12,6 +12,7 @@ public struct TrackedFD: Sendable, Equatable {
     public enum Origin: UInt8, Sendable, Equatable {
         case traced      // opened while traced, by the call below
         case inherited   // open when the image started
+        case forked      // opened by the fork parent (call and stack are its), untouched here
     }
     public var fd: Int32
     public var origin: Origin
@@ -278,11 +279,14 @@ public struct ProcessTable: Sendable {
     }
 
     /// The table a fork child starts with: its parent's, entries keeping
-    /// the parent's opening stacks.
+    /// the parent's opening stacks and marked as the parent's (not the
+    /// child's leaks while the child leaves them alone).
     public func copy(to key: Int) -> ProcessTable {
         var t = ProcessTable(processKey: key)
         t.dense = dense
         t.sparse = sparse
+        for i in t.dense.indices where t.dense[i]?.origin == .traced { t.dense[i]!.origin = .forked }
+        for (fd, e) in t.sparse where e.origin == .traced { t.sparse[fd]!.origin = .forked }
         t.inheritedViews = inheritedViews
         t.inheritedOrigins = inheritedOrigins
         t.count = count
