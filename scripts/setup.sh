@@ -20,6 +20,9 @@ command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 # Real software the tests run under the tracer.
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v go >/dev/null 2>&1 || missing+=(golang-go)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 # libunwind's runtime library (the shim loads it with dlopen; no -dev needed).
 ldconfig -p 2>/dev/null | grep -q 'libunwind.so.8 ' || missing+=(libunwind8)
 symbolizer=""

@@ -66,6 +66,24 @@ enum Fixture {
         return exe
     }
 
+    /// A Go fixture (a directory with go.mod), built with cgo so that it is
+    /// dynamically linked and loads the shim. Offline, cache under scratch.
+    static func buildGo(_ name: String) throws -> String {
+        guard let go = ["/usr/bin/go", "/usr/lib/go/bin/go"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw FixtureError(message: "go is not installed (make setup installs golang-go)")
+        }
+        let exe = scratch().appendingPathComponent(name).path
+        var env = ProcessInfo.processInfo.environment
+        env["CGO_ENABLED"] = "1"
+        env["GOPROXY"] = "off"
+        env["GOFLAGS"] = "-mod=mod"
+        env["GOCACHE"] = env["GOCACHE"] ?? "\(NSTemporaryDirectory())/fdtrace-test-gocache"
+        env["HOME"] = env["HOME"] ?? NSTemporaryDirectory()
+        let o = try run([go, "build", "-o", exe, "."], env: env, cwd: Paths.fixtures.appendingPathComponent(name))
+        guard o.status == 0 else { throw FixtureError(message: "cannot build \(name): \(o.stderr)") }
+        return exe
+    }
+
     /// Lines marked LEAK(name) in a fixture: name → line numbers.
     static func leakLines(_ name: String) throws -> [String: [Int]] {
         let text = try String(contentsOf: Paths.fixtures.appendingPathComponent(name), encoding: .utf8)

@@ -149,6 +149,7 @@ public final class Collector {
             }
         }
         for c in conns { drain(c, limit: 1 << 16) }
+        for c in conns where processes[c.key].blindness != nil { sampleProc(c, now: now) }
         if now &- lastGrowthSample >= 1_000_000_000 {
             lastGrowthSample = now
             for c in conns where connections[c.pidfd] != nil {
@@ -168,6 +169,25 @@ public final class Collector {
         var ready = Set<Int32>()
         for (i, fd) in extra.enumerated() where fds[base + conns.count + i].revents != 0 { ready.insert(fd) }
         return ready
+    }
+
+    /// The /proc view of an image the shim is blind to, every 200 ms: the
+    /// last one is what the exit report can say about it.
+    private func sampleProc(_ c: Connection, now: UInt64) {
+        let pid = processes[c.key].pid
+        guard now &- processes[c.key].lastProcViewTime >= 200_000_000,
+              let view = try? ProcSnapshot.take(pid: pid) else { return }
+        // A process in exit has lost its memory (and its exe link) before
+        // the kernel closes its descriptors: a table read then is half gone.
+        var buf = [CChar](repeating: 0, count: 8)
+        guard readlink("/proc/\(pid)/exe", &buf, buf.count) > 0 else { return }
+        processes[c.key].lastProcView = view
+        processes[c.key].lastProcViewTime = now
+    }
+
+    /// Every ring read to its head (before a live report).
+    public func drainAll() {
+        for c in connections.values { drain(c, limit: .max) }
     }
 
     /// A snapshot, once per crossing, when a process holds the threshold.
@@ -302,6 +322,7 @@ public final class Collector {
         var p = TracedProcess(key: key, pid: hello.pid, ppid: hello.ppid, forkParent: hello.fork_parent,
                               command: command, executable: exe, startTime: hello.start_time_ns,
                               rlimitSoft: hello.rlimit_soft, rlimitHard: hello.rlimit_hard)
+        p.blindness = BlindRuntime.reason(executable: exe)
         // A new image of a pid whose previous image did not exit: exec.
         p.kernelStartTime = Self.kernelStartTime(hello.pid)
         if let prev = processes.lastIndex(where: { $0.pid == hello.pid && $0.end != .execed }),

@@ -93,6 +93,8 @@ public final class QueryServer {
             return
         }
         guard let request = readLine(conn) else { return }
+        // Everything the processes did before the question, in the tables.
+        collector.drainAll()
         let words = request.split(separator: " ")
         let running = collector.processes.filter { $0.end == .running }
         switch words.first {

@@ -88,6 +88,7 @@ public struct RunSession {
             let ready = collector.poll(timeoutMs: 20, extra: extra)
             if let q = queries, ready.contains(q.fd) { q.handle(collector) }
             if let due = nextPeriodic, let every = snapshots?.every, monotonicNow() >= due, status == nil {
+                collector.drainAll()
                 writer?.write(processes: collector.processes, registry: collector.registry, command: command,
                               reason: "periodic", pid: nil)
                 nextPeriodic = monotonicNow() + UInt64(every * 1e9)

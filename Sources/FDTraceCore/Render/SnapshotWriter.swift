@@ -43,7 +43,10 @@ public final class SnapshotWriter {
         }
         var report = ReportBuilder(processes: running, registry: registry, symbolizer: symbolizer, nativeFrames: nativeFrames)
             .build(command: command, exitStatus: nil)
-        for i in report.processes.indices { describeFromProc(&report.processes[i]) }
+        for i in report.processes.indices {
+            if let view = try? ProcSnapshot.take(pid: report.processes[i].pid) { report.processes[i].reconcile(with: view) }
+            describeFromProc(&report.processes[i])
+        }
         return report
     }
 

@@ -24,6 +24,7 @@ public struct TextRenderer {
         let root = report.processes.first?.pid
         func isQuiet(_ p: ProcessReport) -> Bool {
             p.leaks.isEmpty && p.inheritedLeaks.isEmpty && p.unknownOrigin.isEmpty && p.internalErrors.isEmpty && p.notes.isEmpty
+                && p.incomplete == nil
         }
         let quiet = report.processes.filter(isQuiet)
         let loud = report.processes.filter { !isQuiet($0) }
@@ -60,8 +61,13 @@ public struct TextRenderer {
         out += "  \(p.openAtExit) descriptor\(p.openAtExit == 1 ? "" : "s") \(when) (peak \(p.peakOpen), \(limit))"
         out += apart > 0 ? ", \(apart) inherited or standard" : ""
         out += "\n"
-        if p.leaks.isEmpty {
+        if let why = p.incomplete {
+            out += "  incomplete: \(why)\n"
+        }
+        if p.leaks.isEmpty && p.incomplete == nil {
             out += "  no leaks: every descriptor the program opened was closed\n"
+        } else if p.leaks.isEmpty {
+            out += "  no leaks among the descriptors the shim saw\n"
         } else {
             let what = live ? "open descriptor" : "leaked descriptor"
             out += "  \(p.leakedDescriptors) \(what)\(p.leakedDescriptors == 1 ? "" : "s") from \(p.leaks.count) site\(p.leaks.count == 1 ? "" : "s"):\n"

@@ -50,6 +50,10 @@ public struct ProcessReport: Codable, Sendable, Equatable {
     public var cpuSeconds: Double?
     /// When the most descriptors were open, and which sites held them.
     public var peak: PeakReport?
+    /// Why this report cannot be exact (the shim does not see all of the
+    /// process's descriptors: a Go program), or nil. An incomplete report
+    /// never says "no leaks".
+    public var incomplete: String?
 }
 
 public struct PeakReport: Codable, Sendable, Equatable {

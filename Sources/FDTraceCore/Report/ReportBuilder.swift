@@ -206,6 +206,9 @@ public struct ReportBuilder {
             for k in p.kernelView.sorted(by: { $0.fd < $1.fd }) where p.table[k.fd] == nil {
                 unknown.append(fdReport(k.fd, FDClassifier.describe(k), nil, p, cloexec: k.cloexec))
             }
+        } else if let view = p.lastProcView, p.end != .execed {
+            // No view at exit (a raw exit_group): the last one from /proc.
+            unknown = view.groups.flatMap(\.fds).filter { p.table[$0.fd] == nil }.sorted { $0.fd < $1.fd }
         }
         let ended: String
         var exitCode: Int32? = nil, signal: Int32? = nil
@@ -230,7 +233,7 @@ public struct ReportBuilder {
         var notes = p.notes
         if let err = p.streamError { notes.append(err) }
         if !reconciled && ending != .execed && ending != .running {
-            notes.append("unreconciled: the process ended without reporting its descriptors (killed by a signal?); the table is the tracer's view")
+            notes.append(Self.unreconciledNote(p))
         }
         let report = ProcessReport(
             pid: p.pid, ppid: p.ppid, command: p.command, executable: p.executable,
@@ -248,8 +251,30 @@ public struct ReportBuilder {
                 opensOverOpenDescriptors: p.table.replacedWithoutClose,
                 ringFullWaits: p.fullWaits, ringWaitMilliseconds: Double(p.fullWaitNanoseconds) / 1e6,
                 recordsLost: p.recordsLost),
-            maxRssKb: p.exitBegin.map(\.maxRSSKB), cpuSeconds: p.exitBegin.map { Double($0.cpuMicroseconds) / 1e6 })
+            maxRssKb: p.exitBegin.map(\.maxRSSKB), cpuSeconds: p.exitBegin.map { Double($0.cpuMicroseconds) / 1e6 },
+            incomplete: p.blindness)
         return (report, leaks)
+    }
+
+    /// Why an ended process has no kernel view at exit, as far as known.
+    static func unreconciledNote(_ p: TracedProcess) -> String {
+        var why: String
+        if let signal = p.waitStatus?.signal {
+            why = "it was killed by signal \(signal)"
+        } else if let code = p.waitStatus?.exitCode {
+            why = "it exited (status \(code)) without passing through libc's exit (a raw exit_group)"
+        } else if p.blindness != nil {
+            why = "Go's runtime exits with a raw exit_group"
+        } else {
+            why = "it ended without reporting its descriptors (a signal, or a raw exit_group)"
+        }
+        if let view = p.lastProcView, let end = p.endTime {
+            let ms = Double(end &- p.lastProcViewTime) / 1e6
+            why += "; origin unknown lists /proc/\(p.pid)/fd as last read, \(String(format: "%.0f", ms)) ms before it ended (\(view.open) open)"
+        } else {
+            why += "; the table is the tracer's view"
+        }
+        return "unreconciled: " + why
     }
 
     private func fdReport(_ fd: Int32, _ d: FDDescription, _ t: TrackedFD?, _ p: TracedProcess, cloexec: Bool? = nil) -> FDReport {

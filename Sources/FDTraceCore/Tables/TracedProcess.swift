@@ -52,6 +52,14 @@ public struct TracedProcess: Sendable {
     /// The owner (bare mode) asked for the report.
     public var reportRequested = false
     public var kernelStartTime: UInt64?
+    /// Why the shim cannot see all of this image's descriptors (a Go
+    /// program), or nil: its report is then marked incomplete.
+    public var blindness: String?
+    /// For such images, the latest view of /proc/PID/fd while it ran (the
+    /// kernel's table at exit cannot be read from inside: Go exits with a
+    /// raw exit_group), and when it was taken.
+    public var lastProcView: ProcSnapshot?
+    public var lastProcViewTime: UInt64 = 0
 
     public init(key: Int, pid: Int32, ppid: Int32, forkParent: Int32, command: [String], executable: String,
                 startTime: UInt64, rlimitSoft: UInt64, rlimitHard: UInt64) {

@@ -1,0 +1,3 @@
+module fdtrace/fixtures/goserver
+
+go 1.19
