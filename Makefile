@@ -5,6 +5,7 @@
 #   make test    set up, build and run the whole test suite
 #   make bench   overhead benchmark (see README); BENCH_SIZE=tiny for a quick run
 #   make fuzz    the decoder fuzzer, one million inputs
+#   make realworld  CPython's regression tests untraced, bare and under fdtrace run: same results
 
 CC ?= cc
 PREFIX ?= /usr/local
@@ -20,7 +21,7 @@ LDFLAGS_SHIM := -shared -Wl,--no-undefined -Wl,-z,now -Wl,--version-script=CShim
 
 SWIFT_BIN = $(shell swift build -c $(CONFIG) --show-bin-path 2>/dev/null)
 
-.PHONY: all shim swift setup demo test install bench fuzz clean
+.PHONY: all shim swift setup demo test install bench fuzz realworld clean
 
 all: shim swift
 
@@ -60,6 +61,12 @@ fuzz: setup
 	$(MAKE) CONFIG=debug all
 	swift build --build-tests
 	FDTRACE_FUZZ_ITERATIONS=$${FDTRACE_FUZZ_ITERATIONS:-1000000} swift test --skip-build --filter FuzzTests
+
+# CPython's own regression tests for descriptors, processes and sockets, three
+# ways; every test must have the same result (a few minutes; CI runs it).
+realworld: setup
+	$(MAKE) CONFIG=debug all
+	scripts/realworld.py
 
 clean:
 	rm -rf $(SHIM_BUILD) .build

@@ -23,6 +23,9 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v go >/dev/null 2>&1 || missing+=(golang-go)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# CPython's regression tests (make realworld), when python3 has none.
+python3 -c 'import test.libregrtest' >/dev/null 2>&1 || /usr/bin/python3 -c 'import test.libregrtest' >/dev/null 2>&1 \
+  || missing+=(libpython3.11-testsuite)
 # libunwind's runtime library (the shim loads it with dlopen; no -dev needed).
 ldconfig -p 2>/dev/null | grep -q 'libunwind.so.8 ' || missing+=(libunwind8)
 symbolizer=""

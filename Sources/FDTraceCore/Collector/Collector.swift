@@ -144,7 +144,7 @@ public final class Collector {
                 handshake(sock, peerPID: pid)
             } else if now > deadline {
                 pending.removeValue(forKey: sock)
-                rejected.append("refused pid \(pid): no hello within 2 s")
+                if Self.isAlive(pid) { rejected.append("refused pid \(pid): no hello within 2 s") }
                 close(sock)
             }
         }
@@ -268,6 +268,13 @@ public final class Collector {
         return false
     }
 
+    /// Running (not gone, not a zombie).
+    static func isAlive(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
+    }
+
     static func parentPID(_ pid: Int32) -> Int32? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = stat.lastIndex(of: ")") else { return nil }
@@ -294,7 +301,13 @@ public final class Collector {
             return nil
         }
         let helloSize = MemoryLayout<fdt_msg_hello>.size
-        guard n >= helloSize else { return "refused pid \(peerPID): no valid hello" }
+        guard n >= helloSize else {
+            // Killed while connecting: it was still in the shim's
+            // constructor (or fork hook), so none of its code ran to open
+            // anything. Nothing was missed; nothing to say.
+            if n == 0 && !Self.isAlive(peerPID) { return nil }
+            return "refused pid \(peerPID): no valid hello"
+        }
         let hello = buf.withUnsafeBytes { $0.loadUnaligned(as: fdt_msg_hello.self) }
         guard hello.type == FDT_MSG_HELLO.rawValue, hello.version == FDT_WIRE_VERSION else {
             return "refused pid \(peerPID): wire version \(hello.version), expected \(FDT_WIRE_VERSION)"
