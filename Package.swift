@@ -25,6 +25,7 @@ let package = Package(
             name: "fdtrace",
             dependencies: [
                 "FDTraceCore",
+                "CFDTraceWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

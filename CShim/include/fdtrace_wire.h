@@ -41,10 +41,8 @@
 #define FDT_RING_MAX_CAPACITY (1u << 30)
 #define FDT_RING_DEFAULT_CAPACITY (1u << 21) /* 2 MiB of events (~37 000 records) */
 
-/* Environment variables read by the shim. */
-#define FDT_ENV_SOCKET "FDTRACE_SOCKET"
-#define FDT_ENV_DEPTH "FDTRACE_DEPTH"
-#define FDT_ENV_SESSION_DIR "FDTRACE_SESSION_DIR"
+/* Environment variables: fdtrace_env.h. */
+#include "fdtrace_env.h"
 
 /* ---- the ring header (first FDT_RING_HEADER_SIZE bytes of the memfd) ---- */
 struct fdt_ring_header {
@@ -259,6 +257,10 @@ struct fdt_rec_stack {
 #define FDT_PYFRAME(code_id, offset) (FDT_PYFRAME_BIT | ((uint64_t)((code_id) & 0x7fffffffu) << 32) | (uint32_t)(offset))
 #define FDT_PYFRAME_CODE(v) ((uint32_t)(((v) >> 32) & 0x7fffffffu))
 #define FDT_PYFRAME_OFFSET(v) ((uint32_t)(v))
+/* The same, for Swift (which imports functions, not function-like macros). */
+static inline int fdt_pyframe_is(uint64_t v) { return (v & FDT_PYFRAME_BIT) != 0; }
+static inline uint32_t fdt_pyframe_code(uint64_t v) { return FDT_PYFRAME_CODE(v); }
+static inline uint32_t fdt_pyframe_offset(uint64_t v) { return FDT_PYFRAME_OFFSET(v); }
 
 /* How a code object maps instruction offsets to lines. */
 enum fdt_py_lines {

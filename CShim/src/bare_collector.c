@@ -25,7 +25,7 @@ static int executable(const char *p) { return access(p, X_OK) == 0; }
 
 /* fdtrace next to this library, in ../bin beside it, or on PATH. */
 static int find_fdtrace(char *out, size_t cap) {
-    const char *env = getenv("FDTRACE_COLLECTOR");
+    const char *env = getenv(FDT_ENV_COLLECTOR);
     if (env && *env) {
         snprintf(out, cap, "%s", env);
         return executable(out) ? 0 : -1;
@@ -115,6 +115,6 @@ int fdt_start_collector(void) {
     char owner[32];
     snprintf(owner, sizeof owner, "%d", (int)fdt_g.pid);
     setenv(FDT_ENV_SOCKET, sock, 1);
-    setenv("FDTRACE_OWNER", owner, 1);
+    setenv(FDT_ENV_OWNER, owner, 1);
     return 0;
 }

@@ -35,7 +35,7 @@ static size_t read_small_file(const char *path, char *buf, size_t cap) {
 }
 
 static uint64_t ring_capacity_from_env(void) {
-    const char *s = getenv("FDTRACE_RING_KB");
+    const char *s = getenv(FDT_ENV_RING_KB);
     if (s && *s) {
         char *end;
         unsigned long kb = strtoul(s, &end, 10);

@@ -234,8 +234,8 @@ void fdt_ensure_init(void) {
     fdt_g.pid = (pid_t)syscall(SYS_getpid);
     const char *sock = getenv(FDT_ENV_SOCKET);
     const char *depth = getenv(FDT_ENV_DEPTH);
-    const char *owner = getenv("FDTRACE_OWNER");
-    const char *follow = getenv("FDTRACE_FOLLOW");
+    const char *owner = getenv(FDT_ENV_OWNER);
+    const char *follow = getenv(FDT_ENV_FOLLOW);
     fdt_g.follow = !(follow && strcmp(follow, "0") == 0);
     if (parse_depth(depth, &fdt_g.depth) < 0) {
         fdt_disable("FDTRACE_DEPTH must be a whole number from 1 to 256");

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CFDTraceWire
 import FDTraceCore
 import Foundation
 
@@ -21,7 +22,7 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Exit 99 if the program exited 0 but leaked descriptors.")
     var failOnLeak = false
 
-    @Option(name: .long, help: ArgumentHelp("Native frames kept per stack (1-256, default 64).", valueName: "N"))
+    @Option(name: .long, help: ArgumentHelp("Native frames kept per stack (1-\(FDT_MAX_DEPTH), default \(FDT_DEFAULT_DEPTH)).", valueName: "N"))
     var depth: Int?
 
     @Option(name: .long, help: ArgumentHelp("Seconds to wait for other traced processes after the program ended (default 2).", valueName: "SECONDS"))
@@ -57,7 +58,7 @@ struct Run: ParsableCommand {
         }
         if command.first == "--" { command.removeFirst() }
         guard !command.isEmpty else { throw ValidationError("no command given: fdtrace run [options] -- CMD ARGS...") }
-        if let depth, !(1...256).contains(depth) { throw ValidationError("--depth must be from 1 to 256") }
+        if let depth, !(1...Int(FDT_MAX_DEPTH)).contains(depth) { throw ValidationError("--depth must be from 1 to \(FDT_MAX_DEPTH)") }
         guard wait >= 0, wait <= 3600 else { throw ValidationError("--wait must be from 0 to 3600 seconds") }
         guard frames >= 1 else { throw ValidationError("--frames must be at least 1") }
         if (snapshotAt != nil || snapshotEvery != nil) && snapshotDir == nil {
@@ -111,7 +112,7 @@ extension Run {
 enum ShimLocator {
     static func locate() throws -> String {
         let fm = FileManager.default
-        if let env = ProcessInfo.processInfo.environment["FDTRACE_LIB"], !env.isEmpty {
+        if let env = ProcessInfo.processInfo.environment[FDT_ENV_LIB], !env.isEmpty {
             guard fm.fileExists(atPath: env) else { throw FDTraceError("FDTRACE_LIB=\(env) does not exist", status: ExitStatus.tracerFailure) }
             return env
         }

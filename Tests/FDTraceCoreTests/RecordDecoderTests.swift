@@ -2,15 +2,9 @@ import CFDTraceWire
 @testable import FDTraceCore
 import Testing
 
-/// Encodes a C record struct followed by `tail`, padded to 8 bytes, with
-/// the header's size and type filled in.
+/// RecordEncoder.encode, at time 7 unless told.
 func encode<T>(_ value: T, type: fdt_rec_type, tail: [UInt8] = [], flags: UInt16 = 0, time: UInt64 = 7) -> [UInt8] {
-    var v = value
-    var bytes = withUnsafeBytes(of: &v) { Array($0) } + tail
-    while bytes.count % 8 != 0 { bytes.append(0) }
-    var h = fdt_rec_header(size: UInt32(bytes.count), type: UInt16(type.rawValue), flags: flags, time_ns: time)
-    withUnsafeBytes(of: &h) { for (i, b) in $0.enumerated() { bytes[i] = b } }
-    return bytes
+    RecordEncoder.encode(value, type: type, tail: tail, flags: flags, time: time)
 }
 
 func decode(_ bytes: [UInt8]) throws -> Record {
@@ -40,8 +34,7 @@ func decode(_ bytes: [UInt8]) throws -> Record {
         var r = fdt_rec_stack()
         r.stack_id = 5; r.depth = 3
         let pcs: [UInt64] = [0x1000, 0x2000, 0x3000]
-        let tail = pcs.flatMap { pc in withUnsafeBytes(of: pc) { Array($0) } }
-        #expect(try decode(encode(r, type: FDT_REC_STACK, tail: tail)) == .stack(StackRecord(id: 5, pcs: pcs)))
+        #expect(try decode(encode(r, type: FDT_REC_STACK, tail: RecordEncoder.tail(pcs))) == .stack(StackRecord(id: 5, pcs: pcs)))
     }
 
     @Test func kernelFDWithAddresses() throws {

@@ -1,4 +1,5 @@
 import CFDTraceSys
+import CFDTraceWire
 import Foundation
 
 /// The collector a bare `LD_PRELOAD=libfdtrace.so CMD` starts: it serves
@@ -29,7 +30,7 @@ public struct BareSession {
         let start = monotonicNow()
         var deadline: UInt64? = nil
         // Queries from other terminals (fdtrace snapshot / top); optional.
-        let queries = try? QueryServer(name: ProcessInfo.processInfo.environment["FDTRACE_NAME"],
+        let queries = try? QueryServer(name: ProcessInfo.processInfo.environment[FDT_ENV_NAME],
                                        command: Self.command(of: rootPID), symbolizer: LLVMSymbolizer())
         while true {
             let ready = collector.poll(timeoutMs: 20, extra: queries.map { [$0.fd] } ?? [])

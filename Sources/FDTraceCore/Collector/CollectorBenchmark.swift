@@ -57,27 +57,18 @@ public enum CollectorBenchmark {
         return Result(events: applier.records, seconds: seconds, maxRssKb: UInt64(ru.ru_maxrss))
     }
 
-    static func record<T>(_ value: T, type: fdt_rec_type, tail: [UInt8] = []) -> [UInt8] {
-        var v = value
-        var bytes = withUnsafeBytes(of: &v) { Array($0) } + tail
-        while bytes.count % 8 != 0 { bytes.append(0) }
-        var h = fdt_rec_header(size: UInt32(bytes.count), type: UInt16(type.rawValue), flags: 0, time_ns: 1)
-        withUnsafeBytes(of: &h) { for (i, b) in $0.enumerated() { bytes[i] = b } }
-        return bytes
-    }
-
     static func encodeModule() -> [UInt8] {
         var m = fdt_rec_module()
         m.base = 0; m.start = 0; m.end = 1 << 40
         let path = Array("/bench/program".utf8)
         m.path_len = UInt16(path.count)
-        return record(m, type: FDT_REC_MODULE, tail: path)
+        return RecordEncoder.encode(m, type: FDT_REC_MODULE, tail: path, time: 1)
     }
 
     static func encodeStack(id: UInt32, pcs: [UInt64]) -> [UInt8] {
         var s = fdt_rec_stack()
         s.stack_id = id; s.depth = UInt32(pcs.count)
-        return record(s, type: FDT_REC_STACK, tail: pcs.flatMap { pc in withUnsafeBytes(of: pc) { Array($0) } })
+        return RecordEncoder.encode(s, type: FDT_REC_STACK, tail: RecordEncoder.tail(pcs), time: 1)
     }
 
     static func encodeOpen(fd: Int32, stack: UInt32) -> [UInt8] {
@@ -86,12 +77,12 @@ public enum CollectorBenchmark {
         o.source_fd = -1; o.domain = -1; o.sock_type = -1; o.protocol = -1
         let path = Array("/dev/null".utf8)
         o.path_len = UInt16(path.count)
-        return record(o, type: FDT_REC_OPEN, tail: path)
+        return RecordEncoder.encode(o, type: FDT_REC_OPEN, tail: path, time: 1)
     }
 
     static func encodeClose(fd: Int32) -> [UInt8] {
         var c = fdt_rec_close()
         c.fd = fd; c.call = UInt16(FDT_CALL_CLOSE.rawValue); c.tid = 1
-        return record(c, type: FDT_REC_CLOSE)
+        return RecordEncoder.encode(c, type: FDT_REC_CLOSE, time: 1)
     }
 }

@@ -1,4 +1,5 @@
 import CFDTraceSys
+import CFDTraceWire
 import Foundation
 
 /// Finds and starts the traced program with the shim preloaded, exactly as
@@ -38,8 +39,8 @@ public enum Launcher {
         var env = base
         let existing = env["LD_PRELOAD"].map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
         env["LD_PRELOAD"] = existing.isEmpty ? library : "\(library) \(existing)"
-        env["FDTRACE_SOCKET"] = socket
-        if let depth { env["FDTRACE_DEPTH"] = String(depth) }
+        env[FDT_ENV_SOCKET] = socket
+        if let depth { env[FDT_ENV_DEPTH] = String(depth) }
         return env.map { "\($0.key)=\($0.value)" }.sorted()
     }
 

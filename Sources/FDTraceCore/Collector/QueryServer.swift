@@ -1,4 +1,5 @@
 import CFDTraceSys
+import CFDTraceWire
 import Foundation
 
 /// What a running session says about itself.
@@ -14,7 +15,7 @@ public struct SessionInfo: Codable, Sendable, Equatable {
 /// mode 0700, one socket per collector (`<collector pid>.sock`).
 public enum SessionDirectory {
     public static func path(uid: uid_t = geteuid()) -> String {
-        let base = ProcessInfo.processInfo.environment["FDTRACE_SESSION_DIR"] ?? "/tmp"
+        let base = ProcessInfo.processInfo.environment[FDT_ENV_SESSION_DIR] ?? "/tmp"
         return "\(base)/fdtrace-\(uid)"
     }
 

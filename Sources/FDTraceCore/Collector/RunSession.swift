@@ -1,4 +1,5 @@
 import CFDTraceSys
+import CFDTraceWire
 import Foundation
 
 /// `fdtrace run`: starts the program under the shim, collects until the
@@ -72,7 +73,7 @@ public struct RunSession {
         let sfd = fdtc_signalfd()
         defer { if sfd >= 0 { close(sfd) } }
         var env = Launcher.environment(library: library, socket: socketPath, depth: depth)
-        if !follow { env.append("FDTRACE_FOLLOW=0") }
+        if !follow { env.append("\(FDT_ENV_FOLLOW)=0") }
         let pid = try Launcher.spawn(path: path, argv: command, env: env)
         collector.treeRoots.insert(pid)
         let pidfd = fdtc_pidfd_open(pid)

@@ -1,13 +1,3 @@
-/// How a code object maps instruction offsets to lines (matches enum fdt_py_lines in CShim/include/fdtrace_wire.h).
-public enum PythonLineFormat: UInt16, Sendable, Codable {
-    /// CPython 3.8 and 3.9 `co_lnotab`: (address delta, signed line delta) byte pairs.
-    case lnotab = 1
-    /// CPython 3.10 `co_linetable`: (range length, signed line delta) byte pairs; -128 is "no line".
-    case linetable = 2
-    /// CPython 3.11+ `co_linetable`: location entries (Objects/locations.md).
-    case locations = 3
-}
-
 /// A CPython code object's line table, copied out of the traced process,
 /// and the interpreter's own offset-to-line lookup over it.
 ///

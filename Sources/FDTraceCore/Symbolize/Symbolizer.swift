@@ -1,3 +1,4 @@
+import CFDTraceWire
 import Foundation
 
 /// A source-level frame. One return address yields several when calls
@@ -32,7 +33,7 @@ public struct LLVMSymbolizer: Symbolizing {
     public static func locate() -> String? {
         let env = ProcessInfo.processInfo.environment
         var candidates: [String] = []
-        if let e = env["FDTRACE_SYMBOLIZER"], !e.isEmpty { candidates.append(e) }
+        if let e = env[FDT_ENV_SYMBOLIZER], !e.isEmpty { candidates.append(e) }
         for dir in (env["PATH"] ?? "").split(separator: ":") {
             candidates.append("\(dir)/llvm-symbolizer")
             // The Swift toolchain ships one next to swift itself.

@@ -1,3 +1,4 @@
+import CFDTraceWire
 /// A frame before symbolization: a module of the registry and the address
 /// inside it (the return address minus the module's load bias).
 public struct RawFrame: Hashable, Sendable {
@@ -118,9 +119,9 @@ public struct StackStore: Sendable {
         }
         frameCount += s.pcs.count
         stacks[s.id] = s.pcs.map { pc in
-            if pc & PythonFrameBits.flag != 0 {
-                return RawFrame(module: nil, address: pc & PythonFrameBits.offsetMask,
-                                python: PythonCodeRef(process: processKey, id: UInt32((pc >> 32) & 0x7fff_ffff)))
+            if fdt_pyframe_is(pc) != 0 {
+                return RawFrame(module: nil, address: UInt64(fdt_pyframe_offset(pc)),
+                                python: PythonCodeRef(process: processKey, id: fdt_pyframe_code(pc)))
             }
             if let m = modules.last(where: { pc >= $0.record.start && pc < $0.record.end }) {
                 return RawFrame(module: m.id, address: pc &- m.record.base)
@@ -135,9 +136,3 @@ public struct StackStore: Sendable {
     public func copy() -> StackStore { self }
 }
 
-/// How a Python frame is packed into a stack's 64-bit entry (see
-/// FDT_PYFRAME in fdtrace_wire.h).
-enum PythonFrameBits {
-    static let flag: UInt64 = 1 << 63
-    static let offsetMask: UInt64 = 0xffff_ffff
-}

@@ -138,7 +138,18 @@ public struct KernelFD: Equatable, Sendable {
 }
 
 public struct ExitBegin: Equatable, Sendable {
-    public enum How: UInt32, Sendable { case normal = 1, underscoreExit = 2 }
+    /// enum fdt_exit_how: exit() or main's return, or _exit.
+    public enum How: RawRepresentable, Sendable {
+        case normal, underscoreExit
+        public init?(rawValue: UInt32) {
+            switch rawValue {
+            case FDT_EXIT_NORMAL.rawValue: self = .normal
+            case FDT_EXIT_UNDERSCORE.rawValue: self = .underscoreExit
+            default: return nil
+            }
+        }
+        public var rawValue: UInt32 { self == .normal ? FDT_EXIT_NORMAL.rawValue : FDT_EXIT_UNDERSCORE.rawValue }
+    }
     public var time: UInt64
     public var status: Int32
     public var how: How
