@@ -52,6 +52,10 @@ struct Run: ParsableCommand {
     var command: [String] = []
 
     mutating func validate() throws {
+        // The passthrough capture takes every word the parser does not know,
+        // its help flags too: `fdtrace run --help` is a request for help
+        // (`fdtrace run -- prog --help` passes it to prog).
+        if let first = command.first, first == "--help" || first == "-h" { throw CleanExit.helpRequest(Self.self) }
         if let first = command.first, first != "--", first.hasPrefix("-") {
             throw ValidationError("unknown option '\(first)' (the program goes after --)")
         }
@@ -72,28 +76,23 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        do {
-            let library = try ShimLocator.locate()
-            let textOut = try output.map { try ReportFile(path: $0) }
-            let jsonOut = try json.map { try ReportFile(path: $0) }
-            var session = RunSession(command: command, library: library, depth: depth, lingerSeconds: wait, follow: !noFollow)
-            session.name = name
-            if let dir = snapshotDir {
-                let at = snapshotAt.flatMap(Self.threshold)
-                session.snapshots = RunSession.SnapshotOptions(directory: dir, atCount: at?.count, atPercent: at?.percent,
-                                                               every: snapshotEvery)
-            }
-            let outcome = try session.run(nativeFrames: native)
-            let text = TextRenderer(maxFrames: frames, color: textOut == nil && isatty(2) != 0).render(outcome.report)
-            if let textOut { try textOut.write(Data(text.utf8)) } else { FileHandle.standardError.write(Data(text.utf8)) }
-            if let jsonOut { try jsonOut.write(try JSONRenderer.render(outcome.report)) }
-            var status = outcome.status
-            if failOnLeak && status == 0 && outcome.report.leakGroupCount > 0 { status = ExitStatus.leaksFound }
-            throw ExitCode(status)
-        } catch let e as FDTraceError {
-            FileHandle.standardError.write(Data("fdtrace: \(e.message)\n".utf8))
-            throw ExitCode(e.status)
+        let library = try ShimLocator.locate()
+        let textOut = try output.map { try ReportFile(path: $0) }
+        let jsonOut = try json.map { try ReportFile(path: $0) }
+        var session = RunSession(command: command, library: library, depth: depth, lingerSeconds: wait, follow: !noFollow)
+        session.name = name
+        if let dir = snapshotDir {
+            let at = snapshotAt.flatMap(Self.threshold)
+            session.snapshots = RunSession.SnapshotOptions(directory: dir, atCount: at?.count, atPercent: at?.percent,
+                                                           every: snapshotEvery)
         }
+        let outcome = try session.run(nativeFrames: native)
+        let text = TextRenderer(maxFrames: frames, color: textOut == nil && isatty(2) != 0).render(outcome.report)
+        if let textOut { try textOut.write(Data(text.utf8)) } else { FileHandle.standardError.write(Data(text.utf8)) }
+        if let jsonOut { try jsonOut.write(try JSONRenderer.render(outcome.report)) }
+        var status = outcome.status
+        if failOnLeak && status == 0 && outcome.report.leakGroupCount > 0 { status = ExitStatus.leaksFound }
+        throw ExitCode(status)
     }
 }
 
