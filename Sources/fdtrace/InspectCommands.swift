@@ -66,8 +66,8 @@ struct Watch: ParsableCommand {
         abstract: "Sample a process's open descriptors every few seconds and show growth by kind (from /proc).")
 
     @Option(help: "The process to watch.") var pid: Int32
-    @Option(help: "Seconds between samples (default 1).") var interval: Double = 1
-    @Option(help: "Stop after this many samples (default: until the process ends).") var count: Int?
+    @Option(help: "Seconds between samples.") var interval: Double = 1
+    @Option(help: "Stop after this many samples. (default: until the process ends)") var count: Int?
 
     mutating func validate() throws {
         try PIDOption.validate(pid)

@@ -21,16 +21,16 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Exit 99 if the program exited 0 but leaked descriptors.")
     var failOnLeak = false
 
-    @Option(name: .long, help: ArgumentHelp("Native frames kept per stack (1-256, default 64).", valueName: "N"))
+    @Option(name: .long, help: ArgumentHelp("Native frames kept per stack, 1-256. (default: 64)", valueName: "N"))
     var depth: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Seconds to wait for other traced processes after the program ended (default 2).", valueName: "SECONDS"))
+    @Option(name: .long, help: ArgumentHelp("Seconds to wait for other traced processes after the program ended.", valueName: "SECONDS"))
     var wait: Double = 2
 
     @Flag(name: .long, help: "Trace only the program itself, not the programs it starts or forks.")
     var noFollow = false
 
-    @Option(name: .long, help: ArgumentHelp("Frames shown per site in the text report (default 12).", valueName: "N"))
+    @Option(name: .long, help: ArgumentHelp("Frames shown per site in the text report.", valueName: "N"))
     var frames: Int = 12
 
     @Option(name: .long, help: ArgumentHelp("Write snapshots (JSON and text) into DIR while the program runs: when a call fails with EMFILE/ENFILE, and at --snapshot-at / --snapshot-every.", valueName: "DIR"))

@@ -11,7 +11,7 @@ struct Top: ParsableCommand {
 
     @Option(help: "A process of the session.") var pid: Int32?
     @Option(help: "The session started with `fdtrace run --name NAME`.") var name: String?
-    @Option(help: "Seconds between refreshes (default 1).") var interval: Double = 1
+    @Option(help: "Seconds between refreshes.") var interval: Double = 1
 
     mutating func validate() throws {
         try PIDOption.validate(pid)

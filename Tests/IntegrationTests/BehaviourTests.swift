@@ -190,6 +190,21 @@ import Testing
         #expect(o.stdout.contains("USAGE: \(usage)"), "\(o.stdout)")
     }
 
+    @Test("No option's help states its default twice", arguments: ["run", "snapshot", "top", "watch", "collect", "bench-collector"])
+    func eachDefaultStatedOnce(command: String) throws {
+        let o = try run([Paths.fdtrace, command, "--help"])
+        #expect(o.status == 0)
+        // One entry per option: its first line starts "  -", wrapped lines are indented further.
+        var entries: [String] = []
+        for line in o.stdout.split(separator: "\n").drop(while: { $0 != "OPTIONS:" }).dropFirst() {
+            if line.hasPrefix("  -") { entries.append(String(line)) } else if !entries.isEmpty { entries[entries.count - 1] += " " + line }
+        }
+        #expect(entries.count >= 2, "\(o.stdout)")
+        for entry in entries {
+            #expect(entry.lowercased().components(separatedBy: "default").count - 1 <= 1, "\(entry)")
+        }
+    }
+
     @Test("After --, --help is the program's")
     func helpAfterTheTerminatorIsTheProgramsArgument() throws {
         let o = try run([Paths.fdtrace, "run", "--output", "/dev/null", "--", "/bin/sh", "-c", "echo \"$1\"", "sh", "--help"])
