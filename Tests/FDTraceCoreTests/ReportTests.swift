@@ -12,9 +12,9 @@ struct TableSymbolizer: Symbolizing {
     }
 }
 
-func sampleProcess() -> (TracedProcess, ModuleRegistry) {
+func sampleProcess(key: Int = 0) -> (TracedProcess, ModuleRegistry) {
     var reg = ModuleRegistry()
-    var p = TracedProcess(key: 0, pid: 4242, ppid: 1, forkParent: 0, command: ["./server", "1000"],
+    var p = TracedProcess(key: key, pid: 4242, ppid: 1, forkParent: 0, command: ["./server", "1000"],
                           executable: "/srv/server", startTime: 0, rlimitSoft: 1024, rlimitHard: 524288)
     let records: [Record] = [
         .module(ModuleRecord(base: 0, start: 0x1000, end: 0x9000, path: "/srv/server", buildID: [])),
@@ -74,6 +74,16 @@ let sampleSymbols = TableSymbolizer(names: [
         #expect(p.standard.map(\.fd) == [0])
         #expect(p.openAtExit == 7 && p.peakOpen == 7 && p.leakedDescriptors == 5)
         #expect(p.internalErrors.isEmpty)
+    }
+
+    @Test("A report of some of the session's processes (a live one: those still running) keeps their stacks")
+    func stacksOfAProcessThatIsNotFirstInTheSession() throws {
+        // Key 3: the fourth process the collector saw, the only one still running.
+        let (p, reg) = sampleProcess(key: 3)
+        let live = ReportBuilder(processes: [p], registry: reg, symbolizer: sampleSymbols).build(command: ["sh"], exitStatus: nil)
+        let leaks = try #require(live.processes.first?.leaks)
+        #expect(leaks.map(\.frames) == report().processes.first?.leaks.map(\.frames))
+        #expect(leaks.map { g in g.highlight.flatMap { g.frames[$0].line } } == [17, 60])
     }
 
     @Test func internalErrorWhenTheKernelLacksADescriptor() throws {
