@@ -86,6 +86,17 @@ let sampleSymbols = TableSymbolizer(names: [
         #expect(leaks.map { g in g.highlight.flatMap { g.frames[$0].line } } == [17, 60])
     }
 
+    @Test("A site is named by its highlighted frame's file and line, else by its call")
+    func siteLabel() throws {
+        var g = try #require(report().processes.first?.leaks.first)
+        #expect(SiteLabel.of(g) == "server.c:17")
+        g.highlight = 99
+        #expect(SiteLabel.of(g) == "fopen")
+        g.frames = []
+        g.highlight = nil
+        #expect(SiteLabel.of(g) == "fopen")
+    }
+
     @Test func internalErrorWhenTheKernelLacksADescriptor() throws {
         var (p, reg) = sampleProcess()
         p.kernelView.removeAll { $0.fd == 4 }

@@ -75,18 +75,11 @@ public struct TextRenderer {
         for g in p.leaks { out += renderGroup(g, now: live ? p.durationSeconds : nil) }
         let grew = p.leaks.filter { $0.growing == true }
         if !grew.isEmpty && !live {
-            let list = grew.prefix(5).map { g -> String in
-                let site = g.highlight.map { g.frames[$0] }
-                let at = site.map { f in "\((f.file ?? f.module ?? "?").split(separator: "/").last ?? "")\(f.line.map { ":\($0)" } ?? "")" } ?? g.call
-                return "\(at) \(String(format: "%+.1f/s", g.growthPerSecond ?? 0))"
-            }
+            let list = grew.prefix(5).map { "\(SiteLabel.of($0)) \(String(format: "%+.1f/s", $0.growthPerSecond ?? 0))" }
             out += "  grew during the run: \(list.joined(separator: ", "))\n"
         }
         if let peak = p.peak, !peak.sites.isEmpty, peak.open > p.openAtExit {
-            let sites = peak.sites.prefix(3).map { s -> String in
-                let at = s.site.map { f in "\((f.file ?? f.module ?? "?").split(separator: "/").last ?? "")\(f.line.map { ":\($0)" } ?? "")" } ?? "?"
-                return "\(s.count) from \(at)"
-            }
+            let sites = peak.sites.prefix(3).map { "\($0.count) from \(SiteLabel.at($0.site) ?? "?")" }
             out += "  peak: \(peak.open) open at \(Self.seconds(peak.atSeconds)): \(sites.joined(separator: ", "))\(peak.sites.count > 3 ? ", …" : "")\n"
         }
         if !p.inheritedLeaks.isEmpty {
