@@ -97,6 +97,28 @@ let sampleSymbols = TableSymbolizer(names: [
         #expect(SiteLabel.of(g) == "fopen")
     }
 
+    @Test("Processes without leaks: one line, by program name, most first; a process that exec'd counts once, as what it became")
+    func leakFreeProcessesInOneLine() throws {
+        var base = try #require(report().processes.first)
+        base.leaks = []
+        base.unknownOrigin = []
+        func process(_ pid: Int32, _ argv0: String, ended: String = "exited") -> ProcessReport {
+            var p = base
+            p.pid = pid
+            p.command = [argv0, "x"]
+            p.ended = ended
+            return p
+        }
+        let quiet = [process(10, "/usr/bin/env", ended: "exec"), process(10, "true"), process(11, "/bin/true"),
+                     process(12, "/bin/bash"), process(13, "bash")]
+        let alone = TextRenderer().render(Report(command: ["sh"], exitStatus: 0, processes: quiet, notes: []))
+        #expect(alone == "fdtrace: 4 processes without leaks: bash ×2, true ×2\n")
+        var leaky = try #require(report().processes.first)
+        leaky.pid = 9
+        let after = TextRenderer().render(Report(command: ["sh"], exitStatus: 0, processes: [leaky] + quiet, notes: []))
+        #expect(after.hasSuffix("\nfdtrace: 4 more processes without leaks: bash ×2, true ×2\n"), "\(after)")
+    }
+
     @Test func internalErrorWhenTheKernelLacksADescriptor() throws {
         var (p, reg) = sampleProcess()
         p.kernelView.removeAll { $0.fd == 4 }

@@ -26,15 +26,19 @@ public struct TextRenderer {
             p.leaks.isEmpty && p.inheritedLeaks.isEmpty && p.unknownOrigin.isEmpty && p.internalErrors.isEmpty && p.notes.isEmpty
                 && p.incomplete == nil
         }
-        let quiet = report.processes.filter(isQuiet)
+        // A process that replaced itself by exec is one process: counted
+        // once, as the program it became (its next section, same pid).
+        let lastSection = Dictionary(report.processes.enumerated().map { ($1.pid, $0) }) { max($0, $1) }
+        let quiet = report.processes.enumerated().filter { i, p in
+            isQuiet(p) && !(p.ended == "exec" && (lastSection[p.pid] ?? i) > i)
+        }.map(\.element)
         let loud = report.processes.filter { !isQuiet($0) }
         for p in loud { out += renderProcess(p, root: root) }
         if !quiet.isEmpty {
             if loud.isEmpty && quiet.count == 1 {
                 out += renderProcess(quiet[0], root: root)
             } else {
-                let names = quiet.prefix(5).map { "\(Self.commandLine($0.command, fallback: $0.executable)) (\($0.pid))" }
-                out += "fdtrace: \(quiet.count) more process\(quiet.count == 1 ? "" : "es") without leaks: \(names.joined(separator: ", "))\(quiet.count > 5 ? ", …" : "")\n"
+                out += "fdtrace: \(LeakFreeSummary.line(quiet, more: !loud.isEmpty))\n"
             }
         }
         for n in report.notes { out += "fdtrace: \(n)\n" }
