@@ -18,35 +18,30 @@ struct Collect: ParsableCommand {
     @Flag(help: "Serve (the daemon itself).") var serve = false
 
     func run() throws {
-        do {
-            if !serve {
-                let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-                try BareSession.startDaemon(executable: exe, arguments: ["collect", "--serve", "--socket", socket, "--root", String(root)])
-                return
-            }
-            let env = ProcessInfo.processInfo.environment
-            let linger = env[FDT_ENV_WAIT].flatMap(Double.init) ?? 2
-            let session = BareSession(socketPath: socket, rootPID: root, lingerSeconds: linger)
-            let collector = try session.serve(readyFD: 3)
-            let rootImage = collector.processes.last { $0.pid == root }
-            let status = rootImage?.exitBegin.map { $0.status >= 0 ? $0.status : nil } ?? nil
-            let builder = ReportBuilder(processes: collector.processes, registry: collector.registry, symbolizer: LLVMSymbolizer(),
-                                        nativeFrames: ProcessInfo.processInfo.environment[FDT_ENV_NATIVE] == "1")
-            var report = builder.build(command: collector.processes.first?.command ?? [], exitStatus: status, notes: collector.rejected)
-            report.collector = CollectorUsage.current(events: collector.recordsRead)
-            let text = TextRenderer().render(report)
-            if let out = env[FDT_ENV_OUTPUT], !out.isEmpty {
-                try ReportFile(path: out).write(Data(text.utf8))
-            } else {
-                FileHandle.standardError.write(Data(text.utf8))
-            }
-            if let json = env[FDT_ENV_JSON], !json.isEmpty {
-                try ReportFile(path: json).write(try JSONRenderer.render(report))
-            }
-            collector.sendReportDone(to: root)
-        } catch let e as FDTraceError {
-            FileHandle.standardError.write(Data("fdtrace: \(e.message)\n".utf8))
-            throw ExitCode(e.status)
+        if !serve {
+            let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+            try BareSession.startDaemon(executable: exe, arguments: ["collect", "--serve", "--socket", socket, "--root", String(root)])
+            return
         }
+        let env = ProcessInfo.processInfo.environment
+        let linger = env[FDT_ENV_WAIT].flatMap(Double.init) ?? 2
+        let session = BareSession(socketPath: socket, rootPID: root, lingerSeconds: linger)
+        let collector = try session.serve(readyFD: 3)
+        let rootImage = collector.processes.last { $0.pid == root }
+        let status = rootImage?.exitBegin.map { $0.status >= 0 ? $0.status : nil } ?? nil
+        let builder = ReportBuilder(processes: collector.processes, registry: collector.registry, symbolizer: LLVMSymbolizer(),
+                                    nativeFrames: ProcessInfo.processInfo.environment[FDT_ENV_NATIVE] == "1")
+        var report = builder.build(command: collector.processes.first?.command ?? [], exitStatus: status, notes: collector.rejected)
+        report.collector = CollectorUsage.current(events: collector.recordsRead)
+        let text = TextRenderer().render(report)
+        if let out = env[FDT_ENV_OUTPUT], !out.isEmpty {
+            try ReportFile(path: out).write(Data(text.utf8))
+        } else {
+            FileHandle.standardError.write(Data(text.utf8))
+        }
+        if let json = env[FDT_ENV_JSON], !json.isEmpty {
+            try ReportFile(path: json).write(try JSONRenderer.render(report))
+        }
+        collector.sendReportDone(to: root)
     }
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import FDTraceCore
 import Foundation
 
-@main
+/// The root command: only subcommands (the program starts in Entry.swift).
 struct FDTrace: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fdtrace",

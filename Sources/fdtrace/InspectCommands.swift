@@ -16,26 +16,22 @@ struct Snapshot: ParsableCommand {
     @Option(help: ArgumentHelp("Also write the snapshot as JSON to FILE.", valueName: "FILE")) var json: String?
 
     mutating func validate() throws {
+        try PIDOption.validate(pid)
         if proc && pid == nil { throw ValidationError("--proc needs --pid") }
         if proc && name != nil { throw ValidationError("--proc and --name cannot go together") }
     }
 
     func run() throws {
-        do {
-            if !proc, let (socket, _) = try LiveSession.find(pid: pid, name: name) {
-                let report = try SessionQuery.snapshot(socket, pid: pid)
-                print(TextRenderer().render(report), terminator: "")
-                if let json { try ReportFile(path: json).write(try JSONRenderer.render(report)) }
-                return
-            }
-            guard let pid else { throw FDTraceError("no traced session is running (start one with fdtrace run, or give --pid N for any process)", status: 1) }
-            let snap = try ProcSnapshot.take(pid: pid)
-            print(snap.render(), terminator: "")
-            if let json { try ReportFile(path: json).write(try JSONRenderer.encode(snap)) }
-        } catch let e as FDTraceError {
-            FileHandle.standardError.write(Data("fdtrace: \(e.message)\n".utf8))
-            throw ExitCode(e.status)
+        if !proc, let (socket, _) = try LiveSession.find(pid: pid, name: name) {
+            let report = try SessionQuery.snapshot(socket, pid: pid)
+            print(TextRenderer().render(report), terminator: "")
+            if let json { try ReportFile(path: json).write(try JSONRenderer.render(report)) }
+            return
         }
+        guard let pid else { throw FDTraceError("no traced session is running (start one with fdtrace run, or give --pid N for any process)", status: 1) }
+        let snap = try ProcSnapshot.take(pid: pid)
+        print(snap.render(), terminator: "")
+        if let json { try ReportFile(path: json).write(try JSONRenderer.encode(snap)) }
     }
 }
 
@@ -70,10 +66,11 @@ struct Watch: ParsableCommand {
         abstract: "Sample a process's open descriptors every few seconds and show growth by kind (from /proc).")
 
     @Option(help: "The process to watch.") var pid: Int32
-    @Option(help: "Seconds between samples (default 1).") var interval: Double = 1
-    @Option(help: "Stop after this many samples (default: until the process ends).") var count: Int?
+    @Option(help: "Seconds between samples.") var interval: Double = 1
+    @Option(help: "Stop after this many samples. (default: until the process ends)") var count: Int?
 
     mutating func validate() throws {
+        try PIDOption.validate(pid)
         guard interval >= 0.05, interval <= 3600 else { throw ValidationError("--interval must be from 0.05 to 3600 seconds") }
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
     }
@@ -85,8 +82,7 @@ struct Watch: ParsableCommand {
             let snap: ProcSnapshot
             do { snap = try ProcSnapshot.take(pid: pid) } catch let e as FDTraceError {
                 if previous != nil { print("fdtrace: process \(pid) is gone"); return }
-                FileHandle.standardError.write(Data("fdtrace: \(e.message)\n".utf8))
-                throw ExitCode(e.status)
+                throw e
             }
             let now = Date()
             var line = "\(Self.clock(now))  open \(snap.open)"

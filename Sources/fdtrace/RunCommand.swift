@@ -22,16 +22,16 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Exit 99 if the program exited 0 but leaked descriptors.")
     var failOnLeak = false
 
-    @Option(name: .long, help: ArgumentHelp("Native frames kept per stack (1-\(FDT_MAX_DEPTH), default \(FDT_DEFAULT_DEPTH)).", valueName: "N"))
+    @Option(name: .long, help: ArgumentHelp("Native frames kept per stack, 1-\(FDT_MAX_DEPTH). (default: \(FDT_DEFAULT_DEPTH))", valueName: "N"))
     var depth: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Seconds to wait for other traced processes after the program ended (default 2).", valueName: "SECONDS"))
+    @Option(name: .long, help: ArgumentHelp("Seconds to wait for other traced processes after the program ended.", valueName: "SECONDS"))
     var wait: Double = 2
 
     @Flag(name: .long, help: "Trace only the program itself, not the programs it starts or forks.")
     var noFollow = false
 
-    @Option(name: .long, help: ArgumentHelp("Frames shown per site in the text report (default 12).", valueName: "N"))
+    @Option(name: .long, help: ArgumentHelp("Frames shown per site in the text report.", valueName: "N"))
     var frames: Int = 12
 
     @Option(name: .long, help: ArgumentHelp("Write snapshots (JSON and text) into DIR while the program runs: when a call fails with EMFILE/ENFILE, and at --snapshot-at / --snapshot-every.", valueName: "DIR"))
@@ -53,6 +53,10 @@ struct Run: ParsableCommand {
     var command: [String] = []
 
     mutating func validate() throws {
+        // The passthrough capture takes every word the parser does not know,
+        // its help flags too: `fdtrace run --help` is a request for help
+        // (`fdtrace run -- prog --help` passes it to prog).
+        if let first = command.first, first == "--help" || first == "-h" { throw CleanExit.helpRequest(Self.self) }
         if let first = command.first, first != "--", first.hasPrefix("-") {
             throw ValidationError("unknown option '\(first)' (the program goes after --)")
         }
@@ -73,28 +77,23 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        do {
-            let library = try ShimLocator.locate()
-            let textOut = try output.map { try ReportFile(path: $0) }
-            let jsonOut = try json.map { try ReportFile(path: $0) }
-            var session = RunSession(command: command, library: library, depth: depth, lingerSeconds: wait, follow: !noFollow)
-            session.name = name
-            if let dir = snapshotDir {
-                let at = snapshotAt.flatMap(Self.threshold)
-                session.snapshots = RunSession.SnapshotOptions(directory: dir, atCount: at?.count, atPercent: at?.percent,
-                                                               every: snapshotEvery)
-            }
-            let outcome = try session.run(nativeFrames: native)
-            let text = TextRenderer(maxFrames: frames, color: textOut == nil && isatty(2) != 0).render(outcome.report)
-            if let textOut { try textOut.write(Data(text.utf8)) } else { FileHandle.standardError.write(Data(text.utf8)) }
-            if let jsonOut { try jsonOut.write(try JSONRenderer.render(outcome.report)) }
-            var status = outcome.status
-            if failOnLeak && status == 0 && outcome.report.leakGroupCount > 0 { status = ExitStatus.leaksFound }
-            throw ExitCode(status)
-        } catch let e as FDTraceError {
-            FileHandle.standardError.write(Data("fdtrace: \(e.message)\n".utf8))
-            throw ExitCode(e.status)
+        let library = try ShimLocator.locate()
+        let textOut = try output.map { try ReportFile(path: $0) }
+        let jsonOut = try json.map { try ReportFile(path: $0) }
+        var session = RunSession(command: command, library: library, depth: depth, lingerSeconds: wait, follow: !noFollow)
+        session.name = name
+        if let dir = snapshotDir {
+            let at = snapshotAt.flatMap(Self.threshold)
+            session.snapshots = RunSession.SnapshotOptions(directory: dir, atCount: at?.count, atPercent: at?.percent,
+                                                           every: snapshotEvery)
         }
+        let outcome = try session.run(nativeFrames: native)
+        let text = TextRenderer(maxFrames: frames, color: textOut == nil && isatty(2) != 0).render(outcome.report)
+        if let textOut { try textOut.write(Data(text.utf8)) } else { FileHandle.standardError.write(Data(text.utf8)) }
+        if let jsonOut { try jsonOut.write(try JSONRenderer.render(outcome.report)) }
+        var status = outcome.status
+        if failOnLeak && status == 0 && outcome.report.leakGroupCount > 0 { status = ExitStatus.leaksFound }
+        throw ExitCode(status)
     }
 }
 
@@ -113,7 +112,7 @@ enum ShimLocator {
     static func locate() throws -> String {
         let fm = FileManager.default
         if let env = ProcessInfo.processInfo.environment[FDT_ENV_LIB], !env.isEmpty {
-            guard fm.fileExists(atPath: env) else { throw FDTraceError("FDTRACE_LIB=\(env) does not exist", status: ExitStatus.tracerFailure) }
+            guard fm.fileExists(atPath: env) else { throw FDTraceError("\(FDT_ENV_LIB)=\(env) does not exist", status: ExitStatus.tracerFailure) }
             return env
         }
         let exe = (try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]

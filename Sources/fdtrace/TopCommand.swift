@@ -11,22 +11,16 @@ struct Top: ParsableCommand {
 
     @Option(help: "A process of the session.") var pid: Int32?
     @Option(help: "The session started with `fdtrace run --name NAME`.") var name: String?
-    @Option(help: "Seconds between refreshes (default 1).") var interval: Double = 1
+    @Option(help: "Seconds between refreshes.") var interval: Double = 1
 
     mutating func validate() throws {
+        try PIDOption.validate(pid)
         guard interval >= 0.2, interval <= 3600 else { throw ValidationError("--interval must be from 0.2 to 3600 seconds") }
     }
 
     func run() throws {
-        let session: (String, SessionInfo)
-        do {
-            guard let s = try LiveSession.find(pid: pid, name: name) else {
-                throw FDTraceError(pid != nil ? "process \(pid!) is not traced by a running session" : "no traced session is running", status: 1)
-            }
-            session = s
-        } catch let e as FDTraceError {
-            FileHandle.standardError.write(Data("fdtrace: \(e.message)\n".utf8))
-            throw ExitCode(e.status)
+        guard let session = try LiveSession.find(pid: pid, name: name) else {
+            throw FDTraceError(pid.map { "process \($0) is not traced by a running session" } ?? "no traced session is running", status: 1)
         }
         let title = (session.1.name.map { "\($0): " } ?? "") + TextRenderer.commandLine(session.1.command, fallback: "?")
         let tty = isatty(1) != 0 && isatty(0) != 0

@@ -131,9 +131,9 @@ let pythonSymbols = TableSymbolizer(names: [
         #expect(lines.allSatisfy { $0.count <= 80 }, "\(lines)")
         #expect(lines[0].hasPrefix("fdtrace top — svc: python3 app.py") && lines[0].hasSuffix("12:00:00"))
         #expect(lines.contains { $0.contains("open 9/1024") })
-        let row = try #require(lines.first { $0.contains("app.py:12 handler") })
+        // The site as the exit report names it (SiteLabel), then what it holds.
+        let row = try #require(lines.first { $0.contains("app.py:12  3 × (eventpoll + 2 unix stream") })
         #expect(row.hasPrefix("     9 "))
-        #expect(row.contains("3 × (eventpoll + 2 unix stream"))
         #expect(lines.last == "q: quit")
         let narrow = TopRenderer(width: 40, height: 10).render(r, title: String(repeating: "x", count: 100), clock: "12:00:00")
         #expect(narrow.allSatisfy { $0.count <= 40 }, "\(narrow)")

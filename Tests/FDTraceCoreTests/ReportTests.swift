@@ -12,9 +12,9 @@ struct TableSymbolizer: Symbolizing {
     }
 }
 
-func sampleProcess() -> (TracedProcess, ModuleRegistry) {
+func sampleProcess(key: Int = 0) -> (TracedProcess, ModuleRegistry) {
     var reg = ModuleRegistry()
-    var p = TracedProcess(key: 0, pid: 4242, ppid: 1, forkParent: 0, command: ["./server", "1000"],
+    var p = TracedProcess(key: key, pid: 4242, ppid: 1, forkParent: 0, command: ["./server", "1000"],
                           executable: "/srv/server", startTime: 0, rlimitSoft: 1024, rlimitHard: 524288)
     let records: [Record] = [
         .module(ModuleRecord(base: 0, start: 0x1000, end: 0x9000, path: "/srv/server", buildID: [])),
@@ -74,6 +74,49 @@ let sampleSymbols = TableSymbolizer(names: [
         #expect(p.standard.map(\.fd) == [0])
         #expect(p.openAtExit == 7 && p.peakOpen == 7 && p.leakedDescriptors == 5)
         #expect(p.internalErrors.isEmpty)
+    }
+
+    @Test("A report of some of the session's processes (a live one: those still running) keeps their stacks")
+    func stacksOfAProcessThatIsNotFirstInTheSession() throws {
+        // Key 3: the fourth process the collector saw, the only one still running.
+        let (p, reg) = sampleProcess(key: 3)
+        let live = ReportBuilder(processes: [p], registry: reg, symbolizer: sampleSymbols).build(command: ["sh"], exitStatus: nil)
+        let leaks = try #require(live.processes.first?.leaks)
+        #expect(leaks.map(\.frames) == report().processes.first?.leaks.map(\.frames))
+        #expect(leaks.map { g in g.highlight.flatMap { g.frames[$0].line } } == [17, 60])
+    }
+
+    @Test("A site is named by its highlighted frame's file and line, else by its call")
+    func siteLabel() throws {
+        var g = try #require(report().processes.first?.leaks.first)
+        #expect(SiteLabel.of(g) == "server.c:17")
+        g.highlight = 99
+        #expect(SiteLabel.of(g) == "fopen")
+        g.frames = []
+        g.highlight = nil
+        #expect(SiteLabel.of(g) == "fopen")
+    }
+
+    @Test("Processes without leaks: one line, by program name, most first; a process that exec'd counts once, as what it became")
+    func leakFreeProcessesInOneLine() throws {
+        var base = try #require(report().processes.first)
+        base.leaks = []
+        base.unknownOrigin = []
+        func process(_ pid: Int32, _ argv0: String, ended: String = "exited") -> ProcessReport {
+            var p = base
+            p.pid = pid
+            p.command = [argv0, "x"]
+            p.ended = ended
+            return p
+        }
+        let quiet = [process(10, "/usr/bin/env", ended: "exec"), process(10, "true"), process(11, "/bin/true"),
+                     process(12, "/bin/bash"), process(13, "bash")]
+        let alone = TextRenderer().render(Report(command: ["sh"], exitStatus: 0, processes: quiet, notes: []))
+        #expect(alone == "fdtrace: 4 processes without leaks: bash ×2, true ×2\n")
+        var leaky = try #require(report().processes.first)
+        leaky.pid = 9
+        let after = TextRenderer().render(Report(command: ["sh"], exitStatus: 0, processes: [leaky] + quiet, notes: []))
+        #expect(after.hasSuffix("\nfdtrace: 4 more processes without leaks: bash ×2, true ×2\n"), "\(after)")
     }
 
     @Test func internalErrorWhenTheKernelLacksADescriptor() throws {

@@ -147,18 +147,70 @@ import Testing
     @Test(arguments: [
         (["run"], Int32(64), "no command given"),
         (["run", "--depth", "0", "--", "true"], 64, "--depth"),
-        (["run", "--bogus", "--", "true"], 64, "bogus"),
+        (["run", "--bogus", "--", "true"], 64, "unknown option '--bogus'"),
+        (["run", "--wait"], 64, "missing value for '--wait <SECONDS>'"),
+        (["run", "--wait", "abc", "--", "true"], 64, "the value 'abc' is invalid for '--wait <SECONDS>'"),
+        (["run", "--snapshot-dir", "/tmp", "--snapshot-at", "xyz", "--", "true"], 64, "--snapshot-at must be a count"),
         (["frobnicate"], 64, "frobnicate"),
+        (["--bogus"], 64, "unknown option '--bogus'"),
+        (["snapshot", "--pid", "x"], 64, "the value 'x' is invalid for '--pid <pid>'"),
+        (["snapshot", "--pid=0"], 64, "--pid must be a process id"),
+        (["watch"], 64, "missing expected argument '--pid <pid>'"),
+        (["top", "--interval", "0"], 64, "--interval must be from"),
         (["run", "--", "/nonexistent/program"], 127, "/nonexistent/program: no such file"),
         (["run", "--", "no-such-command-fdtrace"], 127, "command not found"),
         (["run", "--", "/etc/hostname"], 126, "/etc/hostname: cannot execute"),
         (["run", "--output", "/nonexistent/dir/r.txt", "--", "true"], 70, "cannot write /nonexistent/dir/r.txt"),
+        (["run", "--output", "/dev/full", "--", "true"], 70, "cannot write /dev/full: No space left on device"),
     ])
     func usageError(args: [String], status: Int32, message: String) throws {
         let o = try run([Paths.fdtrace] + args)
         #expect(o.status == status)
-        #expect(o.stderr.contains(message), "stderr: \(o.stderr)")
+        let lines = o.stderr.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].hasPrefix("fdtrace: ") && lines[0].contains(message), "stderr: \(o.stderr)")
         #expect(o.stdout.isEmpty)
+    }
+
+    @Test("Help on stdout, status 0: for fdtrace and each command, as --help or `help CMD`", arguments: [
+        (["--help"], "fdtrace <subcommand>"),
+        (["help"], "fdtrace <subcommand>"),
+        (["run", "--help"], "fdtrace run [<options>]"),
+        (["run", "-h"], "fdtrace run [<options>]"),
+        (["run", "--json", "r.json", "--help"], "fdtrace run [<options>]"),
+        (["help", "run"], "fdtrace run [<options>]"),
+        (["snapshot", "--help"], "fdtrace snapshot"),
+        (["top", "--help"], "fdtrace top"),
+        (["watch", "--help"], "fdtrace watch"),
+        (["help", "watch"], "fdtrace watch"),
+    ])
+    func help(args: [String], usage: String) throws {
+        let o = try run([Paths.fdtrace] + args)
+        #expect(o.status == 0)
+        #expect(o.stderr.isEmpty, "\(o.stderr)")
+        #expect(o.stdout.contains("USAGE: \(usage)"), "\(o.stdout)")
+    }
+
+    @Test("No option's help states its default twice", arguments: ["run", "snapshot", "top", "watch", "collect", "bench-collector"])
+    func eachDefaultStatedOnce(command: String) throws {
+        let o = try run([Paths.fdtrace, command, "--help"])
+        #expect(o.status == 0)
+        // One entry per option: its first line starts "  -", wrapped lines are indented further.
+        var entries: [String] = []
+        for line in o.stdout.split(separator: "\n").drop(while: { $0 != "OPTIONS:" }).dropFirst() {
+            if line.hasPrefix("  -") { entries.append(String(line)) } else if !entries.isEmpty { entries[entries.count - 1] += " " + line }
+        }
+        #expect(entries.count >= 2, "\(o.stdout)")
+        for entry in entries {
+            #expect(entry.lowercased().components(separatedBy: "default").count - 1 <= 1, "\(entry)")
+        }
+    }
+
+    @Test("After --, --help is the program's")
+    func helpAfterTheTerminatorIsTheProgramsArgument() throws {
+        let o = try run([Paths.fdtrace, "run", "--output", "/dev/null", "--", "/bin/sh", "-c", "echo \"$1\"", "sh", "--help"])
+        #expect(o.status == 0)
+        #expect(o.stdout == "--help\n")
+        #expect(o.stderr.isEmpty, "\(o.stderr)")
     }
 }
 

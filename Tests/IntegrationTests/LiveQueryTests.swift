@@ -151,6 +151,24 @@ struct LiveQueryTests {
         #expect(o.stderr.hasPrefix("fdtrace: no running session named no-such-session-"))
     }
 
+    @Test("fdtrace top names a site by the user's line, as the exit report does: a Python program exec'd by a shell (not the session's first process)")
+    func topNamesSitesByTheUsersLine() throws {
+        let python = try Python.interpreter("3.11")
+        let script = Python.fixture("py_hold_files.py")
+        let site = try #require(try pythonMarkers("py_hold_files.py")["open"])
+        let s = try RunningSession(name: "topsite-\(getpid())", options: ["--output", "/dev/null"]) {
+            ["/bin/sh", "-c", "exec \"$0\" \"$@\"", python, script, $0]
+        }
+        defer { s.finish() }
+        // Without a terminal, top prints one screen.
+        let o = try run([Paths.fdtrace, "top", "--name", s.name], env: RunningSession.env)
+        #expect(o.status == 0, "\(o.stderr)")
+        let row = o.stdout.split(separator: "\n").first { $0.contains("file /etc/hostname") }
+        #expect(row.map { $0.split(separator: " ").first == "5" && $0.hasSuffix("  \(site)  file /etc/hostname") } == true, "\(o.stdout)")
+        let snapshot = try run([Paths.fdtrace, "snapshot", "--name", s.name], env: RunningSession.env)
+        #expect(snapshot.stdout.contains(site), "\(snapshot.stdout)")
+    }
+
     @Test("fdtrace top in a terminal (tmux): the leaking site and its count; q restores the terminal")
     func topInTmux() throws {
         let s = try RunningSession(fixture: "hold_files.c", name: "top-\(getpid())")

@@ -159,6 +159,24 @@ import Testing
         #expect(text.split(separator: "\n").filter { $0.hasPrefix("fdtrace:") }.count == 2)
     }
 
+    @Test("20 children without leaks: one line with their program names and counts")
+    func leakFreeChildrenSummarised() throws {
+        // 10 true, 5 env → true (one process each), 3 sleep, echo, basename;
+        // then the shell itself leaks fd 3 (after the loop: no child inherits it).
+        let script = """
+            i=0; while [ $i -lt 10 ]; do /bin/true; i=$((i+1)); done
+            for i in 1 2 3 4 5; do /usr/bin/env true; done
+            for i in 1 2 3; do /bin/sleep 0; done
+            /bin/echo x; /usr/bin/basename /a/b
+            exec 3</etc/hostname
+            """
+        let o = try run([Paths.fdtrace, "run", "--", "/bin/sh", "-c", script])
+        #expect(o.status == 0)
+        #expect(o.stdout == "x\nb\n")
+        let summary = o.stderr.split(separator: "\n").filter { $0.contains("without leaks") }
+        #expect(summary == ["fdtrace: 20 more processes without leaks: true ×15, sleep ×3, basename ×1, echo ×1"], "\(o.stderr)")
+    }
+
     @Test(arguments: ["sh-exec", "env", "bash-wrapper"])
     func wrappersReportTheProgramAsIfRunDirectly(wrapper: String) throws {
         let exe = try Fixture.build("open_family.c")

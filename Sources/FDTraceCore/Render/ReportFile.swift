@@ -15,7 +15,20 @@ public final class ReportFile {
         self.fd = fd
     }
     deinit { close(fd) }
+    /// A failed write (a full disk) is one "cannot write" line, like a bad path.
     public func write(_ data: Data) throws {
-        try FileHandle(fileDescriptor: fd, closeOnDealloc: false).write(contentsOf: data)
+        try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+            guard let base = bytes.baseAddress else { return }
+            var done = 0
+            while done < bytes.count {
+                let n = Glibc.write(fd, base + done, bytes.count - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    let reason = n < 0 ? String(cString: strerror(errno)) : "nothing written"
+                    throw FDTraceError("cannot write \(path): \(reason)", status: ExitStatus.tracerFailure)
+                }
+                done += n
+            }
+        }
     }
 }

@@ -26,15 +26,19 @@ public struct TextRenderer {
             p.leaks.isEmpty && p.inheritedLeaks.isEmpty && p.unknownOrigin.isEmpty && p.internalErrors.isEmpty && p.notes.isEmpty
                 && p.incomplete == nil
         }
-        let quiet = report.processes.filter(isQuiet)
+        // A process that replaced itself by exec is one process: counted
+        // once, as the program it became (its next section, same pid).
+        let lastSection = Dictionary(report.processes.enumerated().map { ($1.pid, $0) }) { max($0, $1) }
+        let quiet = report.processes.enumerated().filter { i, p in
+            isQuiet(p) && !(p.ended == "exec" && (lastSection[p.pid] ?? i) > i)
+        }.map(\.element)
         let loud = report.processes.filter { !isQuiet($0) }
         for p in loud { out += renderProcess(p, root: root) }
         if !quiet.isEmpty {
             if loud.isEmpty && quiet.count == 1 {
                 out += renderProcess(quiet[0], root: root)
             } else {
-                let names = quiet.prefix(5).map { "\(Self.commandLine($0.command, fallback: $0.executable)) (\($0.pid))" }
-                out += "fdtrace: \(quiet.count) more process\(quiet.count == 1 ? "" : "es") without leaks: \(names.joined(separator: ", "))\(quiet.count > 5 ? ", …" : "")\n"
+                out += "fdtrace: \(LeakFreeSummary.line(quiet, more: !loud.isEmpty))\n"
             }
         }
         for n in report.notes { out += "fdtrace: \(n)\n" }
@@ -75,18 +79,11 @@ public struct TextRenderer {
         for g in p.leaks { out += renderGroup(g, now: live ? p.durationSeconds : nil) }
         let grew = p.leaks.filter { $0.growing == true }
         if !grew.isEmpty && !live {
-            let list = grew.prefix(5).map { g -> String in
-                let site = g.highlight.map { g.frames[$0] }
-                let at = site.map { f in "\((f.file ?? f.module ?? "?").split(separator: "/").last ?? "")\(f.line.map { ":\($0)" } ?? "")" } ?? g.call
-                return "\(at) \(String(format: "%+.1f/s", g.growthPerSecond ?? 0))"
-            }
+            let list = grew.prefix(5).map { "\(SiteLabel.of($0)) \(String(format: "%+.1f/s", $0.growthPerSecond ?? 0))" }
             out += "  grew during the run: \(list.joined(separator: ", "))\n"
         }
         if let peak = p.peak, !peak.sites.isEmpty, peak.open > p.openAtExit {
-            let sites = peak.sites.prefix(3).map { s -> String in
-                let at = s.site.map { f in "\((f.file ?? f.module ?? "?").split(separator: "/").last ?? "")\(f.line.map { ":\($0)" } ?? "")" } ?? "?"
-                return "\(s.count) from \(at)"
-            }
+            let sites = peak.sites.prefix(3).map { "\($0.count) from \(SiteLabel.at($0.site) ?? "?")" }
             out += "  peak: \(peak.open) open at \(Self.seconds(peak.atSeconds)): \(sites.joined(separator: ", "))\(peak.sites.count > 3 ? ", …" : "")\n"
         }
         if !p.inheritedLeaks.isEmpty {

@@ -29,12 +29,8 @@ public struct TopRenderer {
             lines.append(fit("pid \(p.pid) \(TextRenderer.commandLine(p.command, fallback: p.executable))",
                              right: "open \(open)/\(limit)\(pct)  peak \(p.peakOpen)"))
             for g in p.leaks {
-                let f = g.highlight.map { g.frames[$0] }
-                let site = f.map { f in
-                    "\((f.file ?? f.module ?? "?").split(separator: "/").last ?? "")\(f.line.map { ":\($0)" } ?? "") \(f.function ?? "")"
-                } ?? g.call
                 let opened = g.fds.compactMap(\.openedAt).min()
-                rows.append((g.count, g.growthPerSecond, opened.map { max(0, p.durationSeconds - $0) }, site,
+                rows.append((g.count, g.growthPerSecond, opened.map { max(0, p.durationSeconds - $0) }, SiteLabel.of(g),
                              g.bundle.map { "\(g.calls ?? 0) × (\($0))" } ?? g.summary))
             }
         }

@@ -130,7 +130,7 @@ public struct ReportBuilder {
 
     /// A Python frame from its code object: file, function, line.
     private func pythonFrame(_ f: RawFrame) -> SymbolizedFrame {
-        guard let ref = f.python, ref.process < processes.count, let code = processes[ref.process].pythonCodes[ref.id] else {
+        guard let ref = f.python, let code = process(key: ref.process)?.pythonCodes[ref.id] else {
             return SymbolizedFrame(function: nil, file: nil, line: nil, module: nil, address: f.address)
         }
         return SymbolizedFrame(function: code.name, file: code.filename, line: code.line(at: f.address), module: nil, address: f.address)
@@ -167,8 +167,15 @@ public struct ReportBuilder {
     }
 
     private func stackFrames(_ ref: StackRef) -> [RawFrame]? {
-        guard ref.process < processes.count else { return nil }
-        return processes[ref.process].stacks.frames(ref.id)
+        process(key: ref.process)?.stacks.frames(ref.id)
+    }
+
+    /// The process a stack or code reference belongs to, by its key: its
+    /// index in the collector's list, which a live report (running
+    /// processes only) does not keep.
+    private func process(key: Int) -> TracedProcess? {
+        if processes.indices.contains(key), processes[key].key == key { return processes[key] }
+        return processes.first { $0.key == key }
     }
 
     private func classify(_ p: TracedProcess) -> (ProcessReport, [Leak]) {
