@@ -23,5 +23,7 @@ extension ProcessReport {
             + standard.map(\.fd) + inherited.map(\.fd))
         unknownOrigin = kernel.filter { !known.contains($0.fd) }.sorted { $0.fd < $1.fd }
         openAtExit = kernel.count
+        // The tracer's peak never counted what it did not see.
+        peakOpen = max(peakOpen, openAtExit)
     }
 }
