@@ -107,6 +107,34 @@ import Testing
         }
     }
 
+    /// Stacks are kept per process: a live snapshot of one fork child (or
+    /// of a set of images that does not start with the first one) still
+    /// names each of its sites with its own frames.
+    @Test func liveSnapshotOfOneForkChildHasItsStacks() throws {
+        let exe = try Fixture.build("fork_hold.c")
+        let marks = try Fixture.leakLines("fork_hold.c")
+        let env = ProcessInfo.processInfo.environment.merging(["FDTRACE_SESSION_DIR": scratch().path]) { $1 }
+        let s = try RunningSession(name: "forkone-\(getpid())", env: env) { [exe, $0] }
+        defer { s.finish() }
+        let all = scratch().appendingPathComponent("all.json").path
+        #expect(try run([Paths.fdtrace, "snapshot", "--name", s.name, "--json", all], env: env).status == 0)
+        let workers = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: all))).processes.filter { $0.ppid == s.pid }
+        #expect(workers.count == 2)
+        for w in workers {
+            let json = scratch().appendingPathComponent("one.json").path
+            let o = try run([Paths.fdtrace, "snapshot", "--pid", String(w.pid), "--json", json], env: env)
+            #expect(o.status == 0, "\(o.stderr)")
+            #expect(!o.stdout.contains("(no stack)"), "\(o.stdout)")
+            let report = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json)))
+            #expect(report.processes.map(\.pid) == [w.pid])
+            let p = try #require(report.processes.first)
+            #expect(siteCounts(p) == ["fork_hold.c:\(marks["worker-a"]![0]) open": 1,
+                                      "fork_hold.c:\(marks["worker-b"]![0]) open": 1], "\(o.stdout)")
+            #expect(p.leaks.allSatisfy { $0.frames.contains { $0.function == "main" } })
+            #expect(p.leaks.map(\.frames) == w.leaks.map(\.frames))
+        }
+    }
+
     @Test func noFollowTracesOnlyTheProgram() throws {
         let exe = try Fixture.build("fork_workers.c")
         let (o, report) = try trace([exe], options: ["--no-follow"])

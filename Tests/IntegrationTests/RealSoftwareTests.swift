@@ -48,6 +48,89 @@ struct RealSoftwareTests {
         #expect(p.leaks.filter { $0.summary == "file /etc/hostname" }.allSatisfy { $0.frames.contains { $0.function == "uv_fs_open" } })
     }
 
+    /// `fdtrace snapshot --name N [--pid P] --json` of a running session.
+    func snapshot(_ name: String, pid: Int32? = nil) throws -> (Outcome, Report?) {
+        let json = scratch().appendingPathComponent("live.json").path
+        let o = try run([Paths.fdtrace, "snapshot", "--name", name] + (pid.map { ["--pid", String($0)] } ?? []) + ["--json", json],
+                        env: Self.env)
+        return (o, try? JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json))))
+    }
+
+    /// A live snapshot once `count` traced processes run their steady state.
+    func snapshot(_ name: String, waitingFor count: Int) throws -> (Outcome, Report) {
+        for _ in 0..<100 {
+            let (o, r) = try snapshot(name)
+            if let r, r.processes.count == count, r.processes.allSatisfy({ !$0.leaks.isEmpty }) {
+                usleep(300_000) // settled: the same once more
+                let (o2, r2) = try snapshot(name)
+                if let r2, r2.processes.count == count { return (o2, r2) }
+                return (o, r)
+            }
+            usleep(100_000)
+        }
+        throw FixtureError(message: "\(count) traced processes never showed up in \(name)")
+    }
+
+    /// One site per call and stack: a worker's sites, comparable across reports.
+    func sites(_ p: ProcessReport) -> [String: [FrameReport]] {
+        Dictionary(p.leaks.map { ($0.call, $0.frames) }) { a, _ in a }
+    }
+
+    /// nginx with a master and two workers (started through sh, which
+    /// execs it: the master is the second image of the session). A live
+    /// snapshot, of all or of one worker, gives every site of each worker
+    /// its own stack, as the exit report does.
+    @Test("nginx master + 2 workers: live snapshots give each worker's sites their stacks")
+    func nginxWorkersLive() throws {
+        guard NginxSetup.installed else {
+            Issue.record("nginx is not installed (make setup installs nginx-light)")
+            return
+        }
+        let nginx = try NginxSetup(daemon: false)
+        let json = scratch().appendingPathComponent("exit.json").path
+        let s = try RunningSession(name: "nginx-\(getpid())", options: ["--json", json], env: Self.env) { _ in
+            ["/bin/sh", "-c", "echo pid $$; exec " + nginx.argv.joined(separator: " ")]
+        }
+        var stopped = false
+        defer { if !stopped { kill(s.pid, SIGTERM); s.finish() } }
+        let (o, live) = try snapshot(s.name, waitingFor: 3)
+        #expect(o.status == 0, "\(o.stderr)")
+        #expect(!o.stdout.contains("(no stack)"), "\(o.stdout)")
+        let master = try #require(live.processes.first { $0.pid == s.pid })
+        #expect(Dictionary(master.leaks.map { ($0.call, $0.count) }) { $0 + $1 } == ["socketpair": 4, "open64": 1, "socket": 1])
+        let workers = live.processes.filter { $0.ppid == s.pid }
+        #expect(workers.count == 2)
+        for w in workers {
+            // Two opening sites stay two groups, each with its own frames.
+            let calls = w.leaks.map(\.call)
+            #expect(Set(calls).count == calls.count, "\(calls)")
+            #expect(Set(calls).isSuperset(of: ["epoll_create", "eventfd"]) && Set(calls).isSubset(of: ["epoll_create", "eventfd", "recvmsg"]))
+            #expect(w.leaks.allSatisfy { $0.count == 1 })
+            for g in w.leaks {
+                #expect(g.frames.contains { $0.function == "ngx_spawn_process" } && g.frames.contains { $0.function == "main" }, "\(g)")
+                #expect(g.site?.module == NginxSetup.binary)
+            }
+            #expect(sites(w)["epoll_create"] != sites(w)["eventfd"])
+            // The same, asked for this worker alone.
+            let (one, alone) = try snapshot(s.name, pid: w.pid)
+            #expect(!one.stdout.contains("(no stack)"), "\(one.stdout)")
+            let a = try #require(alone?.processes.first)
+            #expect(alone?.processes.count == 1 && a.pid == w.pid)
+            #expect(sites(a) == sites(w))
+        }
+        // At exit (SIGTERM to the master, which stops its workers): the same sites.
+        kill(s.pid, SIGTERM)
+        s.finish()
+        stopped = true
+        let report = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json)))
+        for w in workers {
+            let e = try #require(report.processes.last { $0.pid == w.pid })
+            #expect(e.ended == "exited" && e.exitStatus == 0)
+            expectAccounted(e)
+            #expect(sites(e) == sites(w))
+        }
+    }
+
     /// A Go server linked with cgo: the shim is loaded but Go's runtime makes
     /// its own system calls. Live and at exit the report says it is
     /// incomplete, lists what /proc shows as origin unknown with kind and

@@ -52,7 +52,7 @@ public struct RunSession {
         if let writer, let opts = snapshots {
             let command = self.command
             collector.snapshotHook = { [unowned collector] key, reason in
-                writer.write(processes: [collector.processes[key]], registry: collector.registry, command: command,
+                writer.write(processes: collector.processes, keys: [key], registry: collector.registry, command: command,
                              reason: reason, pid: collector.processes[key].pid)
             }
             if let n = opts.atCount {

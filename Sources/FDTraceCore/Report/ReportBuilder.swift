@@ -4,14 +4,24 @@ import Foundation
 /// table with the kernel's view at exit, symbolizes the stacks of what was
 /// left open, and groups descriptors by opening site.
 public struct ReportBuilder {
-    public var processes: [TracedProcess]
+    /// The images to report.
+    public let processes: [TracedProcess]
+    /// Every image the collector knows, by key: a stack or code object is
+    /// named by the image that sent it (a fork parent, the image before an
+    /// exec), which a live report of some processes does not include, and
+    /// keys are not positions in `processes`.
+    private var images: [Int: TracedProcess] = [:]
     public var registry: ModuleRegistry
     public var symbolizer: Symbolizing
     /// Keep the interpreter's own native frames in Python stacks.
     public var nativeFrames: Bool
 
-    public init(processes: [TracedProcess], registry: ModuleRegistry, symbolizer: Symbolizing, nativeFrames: Bool = false) {
+    /// `images`: all the collector's images (default: `processes`).
+    public init(processes: [TracedProcess], images: [TracedProcess]? = nil, registry: ModuleRegistry, symbolizer: Symbolizing,
+                nativeFrames: Bool = false) {
         self.processes = processes
+        for p in images ?? processes { self.images[p.key] = p }
+        for p in processes { self.images[p.key] = p }
         self.registry = registry
         self.symbolizer = symbolizer
         self.nativeFrames = nativeFrames
@@ -130,7 +140,7 @@ public struct ReportBuilder {
 
     /// A Python frame from its code object: file, function, line.
     private func pythonFrame(_ f: RawFrame) -> SymbolizedFrame {
-        guard let ref = f.python, ref.process < processes.count, let code = processes[ref.process].pythonCodes[ref.id] else {
+        guard let ref = f.python, let code = images[ref.process]?.pythonCodes[ref.id] else {
             return SymbolizedFrame(function: nil, file: nil, line: nil, module: nil, address: f.address)
         }
         return SymbolizedFrame(function: code.name, file: code.filename, line: code.line(at: f.address), module: nil, address: f.address)
@@ -167,8 +177,7 @@ public struct ReportBuilder {
     }
 
     private func stackFrames(_ ref: StackRef) -> [RawFrame]? {
-        guard ref.process < processes.count else { return nil }
-        return processes[ref.process].stacks.frames(ref.id)
+        images[ref.process]?.stacks.frames(ref.id)
     }
 
     private func classify(_ p: TracedProcess) -> (ProcessReport, [Leak]) {
