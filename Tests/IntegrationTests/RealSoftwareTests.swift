@@ -79,8 +79,10 @@ struct RealSoftwareTests {
     /// nginx with a master and two workers (started through sh, which
     /// execs it: the master is the second image of the session). A live
     /// snapshot, of all or of one worker, gives every site of each worker
-    /// its own stack, as the exit report does.
-    @Test("nginx master + 2 workers: live snapshots give each worker's sites their stacks")
+    /// its own stack, as the exit report does. Each process is labelled as
+    /// it shows itself (nginx rewrites its argv: "nginx: worker process"),
+    /// live and at exit.
+    @Test("nginx master + 2 workers: live snapshots give each worker's sites their stacks; labels as ps shows them")
     func nginxWorkersLive() throws {
         guard NginxSetup.installed else {
             Issue.record("nginx is not installed (make setup installs nginx-light)")
@@ -100,6 +102,17 @@ struct RealSoftwareTests {
         #expect(Dictionary(master.leaks.map { ($0.call, $0.count) }) { $0 + $1 } == ["socketpair": 4, "open64": 1, "socket": 1])
         let workers = live.processes.filter { $0.ppid == s.pid }
         #expect(workers.count == 2)
+        // Labels: as ps shows them (no quotes, no padding), started as nginx.
+        #expect(master.command == [nginx.masterTitle])
+        // (80 columns at most: the long title is cut with "...")
+        let shown = TextRenderer.commandLine([nginx.masterTitle], fallback: "")
+        #expect(shown.hasPrefix("nginx: master process /usr/sbin/nginx -p "))
+        #expect(o.stdout.contains("fdtrace: \(shown) (pid \(s.pid)) running after "), "\(o.stdout)")
+        for w in workers {
+            #expect(w.command == ["nginx: worker process"])
+            #expect(o.stdout.contains("fdtrace: nginx: worker process (pid \(w.pid), parent \(s.pid)) running after "))
+        }
+        #expect(live.processes.allSatisfy { $0.startedAs == "nginx" })
         for w in workers {
             // Two opening sites stay two groups, each with its own frames.
             let calls = w.leaks.map(\.call)
@@ -128,7 +141,58 @@ struct RealSoftwareTests {
             #expect(e.ended == "exited" && e.exitStatus == 0)
             expectAccounted(e)
             #expect(sites(e) == sites(w))
+            #expect(e.command == ["nginx: worker process"])
         }
+        // The master as it exited: its title, not the argv it started with.
+        #expect(report.processes.last { $0.pid == s.pid }?.command == [nginx.masterTitle])
+        let text = TextRenderer().render(report)
+        #expect(text.contains("fdtrace: \(shown) (pid \(s.pid)) exited 0 after "), "\(text)")
+        #expect(text.contains("fdtrace: nginx: worker process (pid \(workers[0].pid), parent \(s.pid)) exited 0 after "))
+    }
+
+    /// redis-server renames itself ("redis-server unixsocket:PATH", padded
+    /// with NULs over its old arguments) and is a symlink to
+    /// redis-check-rdb: it is labelled as it shows itself, and its frames
+    /// are named redis-server, live and at exit (SIGTERM: a clean exit).
+    @Test("redis-server: labelled as ps shows it, its frames named by the name it was started as")
+    func redisLabels() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server") else {
+            Issue.record("redis-server is not installed (make setup installs redis-server)")
+            return
+        }
+        let dir = scratch().path
+        let sock = dir + "/redis.sock"
+        let json = scratch().appendingPathComponent("exit.json").path
+        let s = try RunningSession(name: "redis-\(getpid())", options: ["--json", json], env: Self.env) { _ in
+            ["/bin/sh", "-c", "echo pid $$; exec redis-server --port 0 --unixsocket \(sock) --save '' --dir \(dir)"]
+        }
+        var stopped = false
+        defer { if !stopped { kill(s.pid, SIGTERM); s.finish() } }
+        let title = "redis-server unixsocket:\(sock)"
+        let (o, live) = try snapshot(s.name, waitingFor: 1)
+        #expect(o.status == 0, "\(o.stderr)")
+        let p = try #require(live.processes.first)
+        #expect(p.pid == s.pid && p.executable == "/usr/bin/redis-check-rdb" && p.startedAs == "redis-server")
+        #expect(p.command == [title])
+        #expect(o.stdout.hasPrefix("fdtrace: \(title) (pid \(s.pid)) running after "), "\(o.stdout)")
+        #expect(!o.stdout.contains("''"))
+        #expect(Dictionary(p.leaks.map { ($0.call, $0.count) }) { $0 + $1 } == ["pipe2": 2, "epoll_create": 1, "socket": 1])
+        #expect(p.leaks.allSatisfy { $0.site?.module == "/usr/bin/redis-check-rdb" })
+        #expect(o.stdout.contains("main                redis-server+0x"), "\(o.stdout)")
+        #expect(!o.stdout.contains("redis-check-rdb"), "\(o.stdout)")
+        kill(s.pid, SIGTERM)
+        s.finish()
+        stopped = true
+        let report = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json)))
+        let e = try #require(report.processes.last { $0.pid == s.pid })
+        expectAccounted(e)
+        #expect(e.ended == "exited" && e.exitStatus == 0)
+        #expect(e.command == [title])
+        #expect(Dictionary(e.leaks.map { ($0.call, $0.count) }) { $0 + $1 } == ["pipe2": 2, "epoll_create": 1])
+        let text = TextRenderer().render(report)
+        #expect(text.contains("fdtrace: \(title) (pid \(s.pid)) exited 0 after "), "\(text)")
+        #expect(text.contains("→ anetPipe                  redis-server+0x"), "\(text)")
+        #expect(!text.contains("redis-check-rdb"), "\(text)")
     }
 
     /// A Go server linked with cgo: the shim is loaded but Go's runtime makes

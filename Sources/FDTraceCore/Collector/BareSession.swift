@@ -49,10 +49,7 @@ public struct BareSession {
         return collector
     }
 
-    static func command(of pid: Int32) -> [String] {
-        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return [] }
-        return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-    }
+    static func command(of pid: Int32) -> [String] { ProcCommandLine.read(pid: pid) ?? [] }
 
     static func alive(_ pid: Int32) -> Bool { kill(pid, 0) == 0 && !Collector.isZombie(pid) }
 

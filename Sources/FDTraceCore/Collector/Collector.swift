@@ -316,8 +316,7 @@ public final class Collector {
         let exe = String(decoding: buf[helloSize..<helloSize + Int(hello.exe_len)], as: UTF8.self)
         if hello.flags & FDT_HELLO_OWNER != 0 { ownerPID = hello.pid }
         let argvBytes = buf[helloSize + Int(hello.exe_len)..<helloSize + Int(hello.exe_len) + Int(hello.argv_len)]
-        let argv = argvBytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
-        let command = argv.last == "" ? Array(argv.dropLast()) : argv
+        let command = ProcCommandLine.parse(argvBytes)
         let key = processes.count
         var p = TracedProcess(key: key, pid: hello.pid, ppid: hello.ppid, forkParent: hello.fork_parent,
                               command: command, executable: exe, startTime: hello.start_time_ns,
@@ -350,6 +349,8 @@ public final class Collector {
                 p.table = processes[parent].table.copy(to: key)
             }
             processes[parent].expectedChildren.removeValue(forKey: hello.pid)
+            // Its hello shows the parent's title by now, not its name.
+            p.startedAs = processes[parent].startedAs
         }
         processes.append(p)
         var ack = fdt_msg_ack(type: FDT_MSG_ACK.rawValue, status: 0)

@@ -39,6 +39,8 @@ public final class SnapshotWriter {
             let (soft, hard) = ProcSnapshot.limits(p.pid)
             if let soft { p.rlimitSoft = soft }
             if let hard { p.rlimitHard = hard }
+            // As it shows itself now (it may have renamed itself).
+            if let argv = ProcCommandLine.read(pid: p.pid) { p.command = argv }
             p.endTime = now
             return p
         }

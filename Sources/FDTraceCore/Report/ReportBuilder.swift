@@ -261,7 +261,7 @@ public struct ReportBuilder {
                 ringFullWaits: p.fullWaits, ringWaitMilliseconds: Double(p.fullWaitNanoseconds) / 1e6,
                 recordsLost: p.recordsLost),
             maxRssKb: p.exitBegin.map(\.maxRSSKB), cpuSeconds: p.exitBegin.map { Double($0.cpuMicroseconds) / 1e6 },
-            incomplete: p.blindness)
+            incomplete: p.blindness, startedAs: p.startedAs.isEmpty ? nil : p.startedAs)
         return (report, leaks)
     }
 
