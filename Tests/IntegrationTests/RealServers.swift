@@ -1,3 +1,4 @@
+import FDTraceCore
 import Foundation
 
 /// A loopback TCP port nothing listens on now (bound, read back, released).
@@ -15,6 +16,22 @@ func freeLoopbackPort() throws -> UInt16 {
     }
     guard ok else { throw FixtureError(message: "bind: \(errno)") }
     return UInt16(bigEndian: addr.sin_port)
+}
+
+/// `fdtrace run --json` on a program that leaves a daemon behind. The
+/// daemon must not inherit the descriptor by which Foundation notices that
+/// its child ended (waitUntilExit would wait for the daemon): descriptors
+/// from 3 up are closed before the command starts.
+func traceLeavingDaemon(_ argv: [String], options: [String] = []) throws -> (Outcome, Report) {
+    let json = scratch().appendingPathComponent("report.json").path
+    let o = try runLeavingDaemon([Paths.fdtrace, "run", "--json", json] + options + ["--"] + argv)
+    return (o, try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json))))
+}
+
+/// Runs argv (which leaves a daemon behind) to completion.
+func runLeavingDaemon(_ argv: [String]) throws -> Outcome {
+    let closeAll = "n=3; while [ $n -lt 1024 ]; do eval \"exec $n>&-\"; n=$((n+1)); done; "
+    return try run(["/bin/bash", "-c", closeAll + "exec " + argv.map { "'\($0)'" }.joined(separator: " ")])
 }
 
 /// A private nginx (Debian's nginx-light): its own prefix, configuration,
@@ -54,6 +71,19 @@ struct NginxSetup {
 
     /// The argv that runs it (the caller adds fdtrace around it).
     var argv: [String] { [Self.binary, "-p", prefix, "-c", conf] }
+
+    /// Stops a daemonized master (by its pid file) and waits until it is
+    /// gone (or a zombie: nobody may reap an orphan here).
+    func stop() {
+        guard let pid = masterPID(timeout: 1) else { return }
+        kill(pid, SIGTERM)
+        for _ in 0..<100 {
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            guard let close = stat.lastIndex(of: ")"), !stat[stat.index(after: close)...].hasPrefix(" Z") else { break }
+            usleep(50_000)
+        }
+        unlink(pidFile)
+    }
 
     /// The master's pid, from its pid file (written once it runs).
     func masterPID(timeout: Double = 10) -> Int32? {

@@ -150,6 +150,56 @@ struct RealSoftwareTests {
         #expect(text.contains("fdtrace: nginx: worker process (pid \(workers[0].pid), parent \(s.pid)) exited 0 after "))
     }
 
+    /// nginx with `daemon on`: the program (the first nginx) exits at once,
+    /// its daemon and workers outlive it and the wait. The report says so
+    /// plainly, with how long each had run, named as each shows itself:
+    /// under `fdtrace run --wait 1` and bare with FDTRACE_WAIT=1.
+    @Test("nginx daemon: still running after the wait, it outlived the program, real durations")
+    func nginxDaemon() throws {
+        guard NginxSetup.installed else {
+            Issue.record("nginx is not installed (make setup installs nginx-light)")
+            return
+        }
+        let nginx = try NginxSetup(daemon: true)
+        defer { nginx.stop() }
+        let json = scratch().appendingPathComponent("bare.json").path
+        let bare = ["/usr/bin/env", "LD_PRELOAD=\(Paths.library)", "FDTRACE_WAIT=1", "FDTRACE_JSON=\(json)",
+                    "FDTRACE_SESSION_DIR=\(scratch().path)"] + nginx.argv
+        for (mode, wait) in [("run", "--wait 1 s"), ("bare", "FDTRACE_WAIT 1 s")] {
+            let o: Outcome, report: Report
+            if mode == "run" {
+                (o, report) = try traceLeavingDaemon(nginx.argv, options: ["--wait", "1"])
+            } else {
+                o = try runLeavingDaemon(bare)
+                report = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json)))
+            }
+            #expect(o.status == 0, "\(o.stderr)")
+            let daemon = try #require(nginx.masterPID())
+            let root = try #require(report.processes.first)
+            #expect(root.ended == "exited" && root.exitStatus == 0 && root.command == nginx.argv)
+            let master = try #require(report.processes.first { $0.pid == daemon })
+            #expect(master.ppid == root.pid && master.ended == "running")
+            #expect(master.command == [nginx.masterTitle])
+            #expect(master.durationSeconds >= 0.9 && master.durationSeconds < 30, "\(master.durationSeconds)")
+            let note = "still running after \(wait): it outlived the program (a daemon: it started a session of its own); its descriptors are as they were when the wait ran out"
+            #expect(master.notes == [note])
+            #expect(Dictionary(master.leaks.map { ($0.call, $0.count) }) { $0 + $1 } == ["socketpair": 4])
+            let workers = report.processes.filter { $0.ppid == daemon }
+            #expect(workers.count == 2)
+            for w in workers {
+                #expect(w.ended == "running" && w.command == ["nginx: worker process"])
+                #expect(w.durationSeconds >= 0.8 && w.durationSeconds < 30, "\(w.durationSeconds)")
+                #expect(w.notes == ["still running after \(wait): it outlived the program; its descriptors are as they were when the wait ran out"])
+                #expect(w.leaks.allSatisfy { !$0.frames.isEmpty })
+            }
+            #expect(o.stderr.contains("(pid \(daemon), parent \(root.pid)) was still running after 1."), "\(o.stderr)")
+            #expect(!o.stderr.contains("after 0.0 ms"))
+            #expect(o.stderr.contains("  4 open descriptors from 1 site:\n"), "\(o.stderr)")
+            #expect(o.stderr.contains("  note: \(note)\n"))
+            nginx.stop()
+        }
+    }
+
     /// redis-server renames itself ("redis-server unixsocket:PATH", padded
     /// with NULs over its old arguments) and is a symlink to
     /// redis-check-rdb: it is labelled as it shows itself, and its frames

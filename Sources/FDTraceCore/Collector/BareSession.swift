@@ -41,7 +41,11 @@ public struct BareSession {
                 if deadline == nil { deadline = now + UInt64(lingerSeconds * 1e9) }
                 let others = collector.openConnections - (collector.isConnected(rootPID) ? 1 : 0)
                 if others == 0 && collector.pendingChildren.isEmpty { break }
-                if now > deadline! { break }
+                if now > deadline! {
+                    // The owner waits for its report: it stays connected.
+                    collector.abandonRemaining(wait: "FDTRACE_WAIT \(String(format: "%g", lingerSeconds)) s", except: rootPID)
+                    break
+                }
             } else if collector.processes.isEmpty && now - start > UInt64(idleTimeoutSeconds * 1e9) {
                 break
             }

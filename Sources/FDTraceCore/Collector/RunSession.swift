@@ -115,7 +115,10 @@ public struct RunSession {
             }
             if status != nil {
                 if collector.openConnections == 0 && collector.pendingChildren.isEmpty { break }
-                if let d = lingerDeadline, monotonicNow() > d { collector.abandonRemaining(); break }
+                if let d = lingerDeadline, monotonicNow() > d {
+                    collector.abandonRemaining(wait: "--wait \(String(format: "%g", lingerSeconds)) s")
+                    break
+                }
             }
         }
         // The root's status may have been recorded before its image listed.

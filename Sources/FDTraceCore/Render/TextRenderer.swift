@@ -71,7 +71,7 @@ public struct TextRenderer {
         } else if p.leaks.isEmpty {
             out += "  no leaks among the descriptors the shim saw\n"
         } else {
-            let what = live ? "open descriptor" : "leaked descriptor"
+            let what = live || p.ended == "running" ? "open descriptor" : "leaked descriptor"
             out += "  \(p.leakedDescriptors) \(what)\(p.leakedDescriptors == 1 ? "" : "s") from \(p.leaks.count) site\(p.leaks.count == 1 ? "" : "s"):\n"
         }
         for g in p.leaks { out += renderGroup(g, now: live ? p.durationSeconds : nil, in: p) }

@@ -238,7 +238,8 @@ public struct ReportBuilder {
                 ended = p.exitBegin != nil ? "exited" : "unknown"
             }
         }
-        let end = p.endTime ?? p.startTime
+        // Still running: its life so far, up to when the session left it.
+        let end = p.endTime ?? p.abandonedAt ?? p.startTime
         var notes = p.notes
         if let err = p.streamError { notes.append(err) }
         if !reconciled && ending != .execed && ending != .running {

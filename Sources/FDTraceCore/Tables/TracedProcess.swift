@@ -27,6 +27,9 @@ public struct TracedProcess: Sendable {
     public var executable: String
     public var startTime: UInt64
     public var endTime: UInt64?
+    /// When the session stopped following it while it still ran (it
+    /// outlived the program and the wait after it).
+    public var abandonedAt: UInt64?
     public var rlimitSoft: UInt64
     public var rlimitHard: UInt64
     public var table: ProcessTable
