@@ -166,6 +166,45 @@ import Testing
         }
     }
 
+    /// A chain of 50 execs, each image opening one descriptor without
+    /// O_CLOEXEC: every descriptor is listed once (in the image it ended
+    /// in, with the line that opened it), not once per image it went
+    /// through; the images between count what they passed on.
+    @Test func execChainListsEachDescriptorOnce() throws {
+        let exe = try Fixture.build("exec_chain.c")
+        let line = try #require(try Fixture.leakLines("exec_chain.c")["open"]?.first)
+        let (o, report) = try trace([exe, "50"])
+        #expect(o.status == 0)
+        #expect(o.stdout == "51 images, 50 descriptors inherited\n")
+        #expect(report.processes.count == 51)
+        let entries = report.processes.reduce(0) { n, p in
+            n + p.leaks.reduce(0) { $0 + $1.fds.count } + p.inheritedLeaks.reduce(0) { $0 + $1.fds.count }
+                + p.standard.count + p.inherited.count + p.unknownOrigin.count + p.internalErrors.count
+        }
+        #expect(entries <= 2 * 50 + 3, "\(entries) descriptor entries")
+        let images = report.processes.filter { $0.ended == "exec" }
+        #expect(images.count == 50)
+        for (k, p) in images.enumerated() {
+            #expect(p.pid == report.processes[0].pid)
+            #expect(p.inheritedLeaks.isEmpty)
+            #expect(p.passedOnAtExec == k + 1, "image \(k + 1)")
+        }
+        let last = try #require(report.processes.last)
+        expectAccounted(last)
+        #expect(last.ended == "exited" && last.exitStatus == 0 && last.leaks.isEmpty)
+        #expect(last.inheritedLeaks.reduce(0) { $0 + $1.count } == 50)
+        #expect(Set(last.inheritedLeaks.flatMap(\.fds).map(\.fd)).count == 50)
+        for g in last.inheritedLeaks {
+            #expect(g.call == "open" && g.summary == "file /etc/hostname")
+            #expect(g.site?.line == line && g.site?.file?.hasSuffix("exec_chain.c") == true)
+            #expect(g.openedBy?.pid == last.pid)
+        }
+        let text = TextRenderer().render(report)
+        #expect(text.contains("  50 descriptors inherited without close-on-exec (leaked into this program):\n"), "\(text)")
+        #expect(text.contains("exec_chain.c:\(line)"))
+        #expect(text.contains("  50 × file /etc/hostname    open in \(exe) 50 (pid \(last.pid))\n"), "\(text)")
+    }
+
     @Test func pythonSubprocessChildrenCollapse() throws {
         let python = try run(["python3", "-c", "import sys; print(sys.executable)"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let script = Paths.fixtures.appendingPathComponent("subprocess_loop.py").path

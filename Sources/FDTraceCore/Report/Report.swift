@@ -59,6 +59,10 @@ public struct ProcessReport: Codable, Sendable, Equatable {
     /// frames of `executable` by it (redis-server, a symlink to the
     /// redis-check-rdb that `executable` names).
     public var startedAs: String?
+    /// For an image that exec'd: the descriptors it passed on to the next
+    /// image without close-on-exec, which that image lists (once, with the
+    /// line that opened them) among its inherited leaks.
+    public var passedOnAtExec: Int?
 }
 
 public struct PeakReport: Codable, Sendable, Equatable {

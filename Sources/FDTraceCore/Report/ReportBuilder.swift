@@ -109,7 +109,11 @@ public struct ReportBuilder {
                 return Leak(r.fd, view.map(FDClassifier.describe) ?? FDClassifier.describe(r.fd.openingEvent), closed: r.cause,
                             start: p.startTime)
             }
-            let inheritedLeaks = p.inheritedLeaks.map(Leak.init)
+            // An image that exec'd lists only what ended in it: what went on
+            // into the next image is listed there, once (a chain of execs
+            // would repeat each descriptor in every image after its own).
+            let inheritedLeaks = p.inheritedLeaks.filter { p.end != .execed || !Self.goesOn(p.table[$0.fd], in: p.table) }
+                .map(Leak.init)
             for l in leaks + inheritedLeaks { if let s = l.stack, let frames = stackFrames(s) { wanted.formUnion(frames) } }
             let peak = p.table.peak > 0 ? p.table.stacksAtPeak() : [:]
             for id in peak.keys { if let frames = stackFrames(StackRef(process: p.key, id: id)) { wanted.formUnion(frames) } }
@@ -128,6 +132,9 @@ public struct ReportBuilder {
             let growth: Growth = { ids in p.growth.growth(of: ids, now: now) }
             report.leaks = group(leaks, symbols: symbols, growth: growth, processKey: p.key)
             report.inheritedLeaks = group(inheritedLeaks, symbols: symbols)
+            if p.end == .execed {
+                report.passedOnAtExec = p.table.descriptors.filter { Self.goesOn($0, in: p.table) }.count
+            }
             report.leakedDescriptors = leaks.count
             if p.table.runtimeClosedDropped > 0 {
                 report.notes.append("\(p.table.runtimeClosedDropped) more descriptors closed by the runtime were not kept (limit \(ProcessTable.runtimeClosedLimit))")
@@ -174,6 +181,15 @@ public struct ReportBuilder {
               let shell = command[0].split(separator: "/").last, shells.contains(String(shell)) else { return false }
         let script = command[1]
         return path == script || (!script.hasPrefix("/") && path.hasSuffix("/" + script))
+    }
+
+    /// Whether a descriptor an image held at its exec reaches the next image
+    /// as a leak it reports (Collector.attributeInherited): past 0-2, not
+    /// close-on-exec, opened by a traced image (this one, a fork parent, or
+    /// one before).
+    static func goesOn(_ t: TrackedFD?, in table: ProcessTable) -> Bool {
+        guard let t, t.fd > 2, !t.cloexec else { return false }
+        return t.origin != .inherited || table.inheritedOrigins[t.fd] != nil
     }
 
     private func stackFrames(_ ref: StackRef) -> [RawFrame]? {
