@@ -29,7 +29,7 @@
 #include <stddef.h>
 
 #define FDT_WIRE_MAGIC 0x4644545243455246ULL /* "FERCRTDF" */
-#define FDT_WIRE_VERSION 2u
+#define FDT_WIRE_VERSION 3u
 
 /* Limits the collector enforces; the shim never exceeds them. */
 #define FDT_MAX_DEPTH 256u
@@ -130,6 +130,7 @@ enum fdt_rec_type {
     FDT_REC_PYCODE_MORE = 15,/* the rest of a long line table */
     FDT_REC_PY_EXIT = 16,    /* the Python program began to exit */
     FDT_REC_PY_EXIT_FD = 17, /* one descriptor as the kernel saw it then */
+    FDT_REC_CMDLINE = 18,    /* the command line the process shows at exit */
 };
 
 /* Calls that create or release descriptors. Keep in sync with fdt_call_names. */
@@ -346,6 +347,22 @@ struct fdt_rec_exit {
     uint64_t cpu_us;       /* user + system CPU time at exit */
     uint32_t _pad0;
     uint32_t _pad;
+};
+
+/* FDT_REC_CMDLINE, sent after FDT_REC_EXIT_BEGIN: /proc/self/cmdline as
+ * the process exits. A process that renamed itself (setproctitle: nginx's
+ * "nginx: worker process") shows its title there, not the argv of its
+ * hello; the collector cannot read it later (an exited process has none).
+ * At most FDT_MAX_CMDLINE bytes (FDT_CMDLINE_TRUNCATED in the header flags
+ * when there were more). */
+#define FDT_MAX_CMDLINE 4096u
+#define FDT_CMDLINE_TRUNCATED 0x1u
+
+struct fdt_rec_cmdline {
+    struct fdt_rec_header h;
+    uint32_t len;
+    uint32_t _pad;
+    /* char bytes[len]: NUL-separated, as /proc/self/cmdline gives them */
 };
 
 /* Header flag of FDT_REC_EXIT_END: /proc/self/fd could not be read. */

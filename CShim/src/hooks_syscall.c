@@ -35,6 +35,14 @@ static long opened_raw(long fd, enum fdt_call call, int cloexec) {
 }
 
 long fdt_syscall_dispatch(long n, long a1, long a2, long a3, long a4, long a5, long a6) {
+    /* Before the shim began to initialise (another library's constructor
+     * runs before ours), a raw syscall() passes through and does not start
+     * it: allocators make them inside malloc with their lock held (jemalloc
+     * reads /proc/sys/vm/overcommit_memory as it initialises, which
+     * redis-server reaches from libgpg-error's constructor), and starting
+     * the shim there (dlopen) would malloc and deadlock. What such a call
+     * leaves open is listed as inherited when the shim starts. */
+    if (FDT_UNLIKELY(__atomic_load_n(&fdt_g.init_phase, __ATOMIC_ACQUIRE) == 0)) return syscall(n, a1, a2, a3, a4, a5, a6);
     switch (n) {
     case SYS_close: return close((int)a1);
     case SYS_close_range: return close_range((unsigned)a1, (unsigned)a2, (int)a3);

@@ -131,6 +131,33 @@ static uint64_t peak_rss_kb(void) {
     return kb;
 }
 
+/* The command line as the process shows it now (its title, if it renamed
+ * itself). Skipped when no descriptor is left to read it. */
+static void send_cmdline(void) {
+    char buf[FDT_MAX_CMDLINE + 1];
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    size_t n = 0;
+    while (n < sizeof buf) {
+        ssize_t r = syscall(SYS_read, fd, buf + n, sizeof buf - n);
+        if (r <= 0) break;
+        n += (size_t)r;
+    }
+    syscall(SYS_close, fd);
+    uint16_t flags = 0;
+    if (n > FDT_MAX_CMDLINE) {
+        n = FDT_MAX_CMDLINE;
+        flags = FDT_CMDLINE_TRUNCATED;
+    }
+    uint32_t size = fdt_align8((uint32_t)(sizeof(struct fdt_rec_cmdline) + n));
+    struct fdt_rec_cmdline *r = fdt_ring_reserve(size);
+    if (!r) return;
+    r->h.time_ns = fdt_now_ns();
+    r->len = (uint32_t)n;
+    memcpy(r + 1, buf, n);
+    fdt_ring_commit(r, FDT_REC_CMDLINE, flags, size);
+}
+
 void fdt_send_inherited(void) {
     fdt_tls_busy++;
     walk_fds(FDT_REC_INHERITED);
@@ -164,6 +191,7 @@ void fdt_send_exit_view(enum fdt_exit_how how, int status) {
         }
         fdt_ring_commit(r, FDT_REC_EXIT_BEGIN, 0, sizeof *r);
     }
+    send_cmdline();
     int failed = walk_fds(FDT_REC_KERNEL_FD) < 0;
     struct fdt_rec_header *end = fdt_ring_reserve(sizeof *end);
     if (end) {

@@ -62,6 +62,8 @@ import Testing
         pc.filename_len = 6; pc.name_len = 4; pc.table_len = 4; pc.table_total = 6
         var more = fdt_rec_pycode_more()
         more.code_id = 7; more.offset = 4; more.table_len = 2
+        var cmd = fdt_rec_cmdline()
+        cmd.len = 9
         var cl = fdt_rec_close()
         cl.fd = 4; cl.cause = UInt16(FDT_CLOSE_BY_GC)
         // A stack mixing a native frame and a Python frame (code 7, offset 8).
@@ -85,6 +87,7 @@ import Testing
             encode(s, type: FDT_REC_STACK, tail: mixed),
             encode(fdt_rec_py_exit(), type: FDT_REC_PY_EXIT),
             encode(k, type: FDT_REC_PY_EXIT_FD, tail: Array("socket:[12]".utf8) + Array(repeating: 0, count: 16)),
+            encode(cmd, type: FDT_REC_CMDLINE, tail: Array("nginx: w\0".utf8)),
         ]
     }
 

@@ -107,6 +107,34 @@ import Testing
         }
     }
 
+    /// Stacks are kept per process: a live snapshot of one fork child (or
+    /// of a set of images that does not start with the first one) still
+    /// names each of its sites with its own frames.
+    @Test func liveSnapshotOfOneForkChildHasItsStacks() throws {
+        let exe = try Fixture.build("fork_hold.c")
+        let marks = try Fixture.leakLines("fork_hold.c")
+        let env = ProcessInfo.processInfo.environment.merging(["FDTRACE_SESSION_DIR": scratch().path]) { $1 }
+        let s = try RunningSession(name: "forkone-\(getpid())", env: env) { [exe, $0] }
+        defer { s.finish() }
+        let all = scratch().appendingPathComponent("all.json").path
+        #expect(try run([Paths.fdtrace, "snapshot", "--name", s.name, "--json", all], env: env).status == 0)
+        let workers = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: all))).processes.filter { $0.ppid == s.pid }
+        #expect(workers.count == 2)
+        for w in workers {
+            let json = scratch().appendingPathComponent("one.json").path
+            let o = try run([Paths.fdtrace, "snapshot", "--pid", String(w.pid), "--json", json], env: env)
+            #expect(o.status == 0, "\(o.stderr)")
+            #expect(!o.stdout.contains("(no stack)"), "\(o.stdout)")
+            let report = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json)))
+            #expect(report.processes.map(\.pid) == [w.pid])
+            let p = try #require(report.processes.first)
+            #expect(siteCounts(p) == ["fork_hold.c:\(marks["worker-a"]![0]) open": 1,
+                                      "fork_hold.c:\(marks["worker-b"]![0]) open": 1], "\(o.stdout)")
+            #expect(p.leaks.allSatisfy { $0.frames.contains { $0.function == "main" } })
+            #expect(p.leaks.map(\.frames) == w.leaks.map(\.frames))
+        }
+    }
+
     @Test func noFollowTracesOnlyTheProgram() throws {
         let exe = try Fixture.build("fork_workers.c")
         let (o, report) = try trace([exe], options: ["--no-follow"])
@@ -136,6 +164,45 @@ import Testing
             #expect(text.contains("1 descriptor inherited without close-on-exec (leaked into this program):"))
             #expect(text.contains("exec_inherit.c:\(line)"))
         }
+    }
+
+    /// A chain of 50 execs, each image opening one descriptor without
+    /// O_CLOEXEC: every descriptor is listed once (in the image it ended
+    /// in, with the line that opened it), not once per image it went
+    /// through; the images between count what they passed on.
+    @Test func execChainListsEachDescriptorOnce() throws {
+        let exe = try Fixture.build("exec_chain.c")
+        let line = try #require(try Fixture.leakLines("exec_chain.c")["open"]?.first)
+        let (o, report) = try trace([exe, "50"])
+        #expect(o.status == 0)
+        #expect(o.stdout == "51 images, 50 descriptors inherited\n")
+        #expect(report.processes.count == 51)
+        let entries = report.processes.reduce(0) { n, p in
+            n + p.leaks.reduce(0) { $0 + $1.fds.count } + p.inheritedLeaks.reduce(0) { $0 + $1.fds.count }
+                + p.standard.count + p.inherited.count + p.unknownOrigin.count + p.internalErrors.count
+        }
+        #expect(entries <= 2 * 50 + 3, "\(entries) descriptor entries")
+        let images = report.processes.filter { $0.ended == "exec" }
+        #expect(images.count == 50)
+        for (k, p) in images.enumerated() {
+            #expect(p.pid == report.processes[0].pid)
+            #expect(p.inheritedLeaks.isEmpty)
+            #expect(p.passedOnAtExec == k + 1, "image \(k + 1)")
+        }
+        let last = try #require(report.processes.last)
+        expectAccounted(last)
+        #expect(last.ended == "exited" && last.exitStatus == 0 && last.leaks.isEmpty)
+        #expect(last.inheritedLeaks.reduce(0) { $0 + $1.count } == 50)
+        #expect(Set(last.inheritedLeaks.flatMap(\.fds).map(\.fd)).count == 50)
+        for g in last.inheritedLeaks {
+            #expect(g.call == "open" && g.summary == "file /etc/hostname")
+            #expect(g.site?.line == line && g.site?.file?.hasSuffix("exec_chain.c") == true)
+            #expect(g.openedBy?.pid == last.pid)
+        }
+        let text = TextRenderer().render(report)
+        #expect(text.contains("  50 descriptors inherited without close-on-exec (leaked into this program):\n"), "\(text)")
+        #expect(text.contains("exec_chain.c:\(line)"))
+        #expect(text.contains("  50 × file /etc/hostname    open in \(exe) 50 (pid \(last.pid))\n"), "\(text)")
     }
 
     @Test func pythonSubprocessChildrenCollapse() throws {

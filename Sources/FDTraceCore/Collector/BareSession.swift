@@ -42,7 +42,11 @@ public struct BareSession {
                 if deadline == nil { deadline = now + UInt64(lingerSeconds * 1e9) }
                 let others = collector.openConnections - (collector.isConnected(rootPID) ? 1 : 0)
                 if others == 0 && collector.pendingChildren.isEmpty { break }
-                if now > deadline! { break }
+                if now > deadline! {
+                    // The owner waits for its report: it stays connected.
+                    collector.abandonRemaining(wait: "FDTRACE_WAIT \(String(format: "%g", lingerSeconds)) s", except: rootPID)
+                    break
+                }
             } else if collector.processes.isEmpty && now - start > UInt64(idleTimeoutSeconds * 1e9) {
                 break
             }
@@ -50,10 +54,7 @@ public struct BareSession {
         return collector
     }
 
-    static func command(of pid: Int32) -> [String] {
-        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return [] }
-        return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-    }
+    static func command(of pid: Int32) -> [String] { ProcCommandLine.read(pid: pid) ?? [] }
 
     static func alive(_ pid: Int32) -> Bool { kill(pid, 0) == 0 && !Collector.isZombie(pid) }
 

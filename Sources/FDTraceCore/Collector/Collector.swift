@@ -219,12 +219,30 @@ public final class Collector {
         }
     }
 
-    /// Marks processes still connected as running (used when giving up).
-    public func abandonRemaining() {
-        for c in Array(connections.values) {
+    /// Stops following the processes still connected (but `except`) when
+    /// the wait after the program ended ran out (`wait` names it, e.g.
+    /// "--wait 2 s"): they outlived the program. Each keeps its table as of
+    /// now, the command line it shows now, and a note saying so.
+    public func abandonRemaining(wait: String, except: Int32? = nil) {
+        let now = monotonicNow()
+        for c in Array(connections.values) where processes[c.key].pid != except {
             drain(c, limit: .max)
+            let pid = processes[c.key].pid
+            if let argv = ProcCommandLine.read(pid: pid) { processes[c.key].command = argv }
+            processes[c.key].abandonedAt = now
+            // setsid (daemon(3) calls it): a session of its own.
+            let what = Self.sessionID(pid) == pid ? " (a daemon: it started a session of its own)" : ""
+            processes[c.key].notes.append("still running after \(wait): it outlived the program\(what); its descriptors are as they were when the wait ran out")
             drop(c)
         }
+    }
+
+    /// The session a process belongs to (/proc/PID/stat field 6).
+    static func sessionID(_ pid: Int32) -> Int32? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 3 ? Int32(fields[3]) : nil
     }
 
     public func setWaitStatus(pid: Int32, exitCode: Int32?, signal: Int32?) {
@@ -329,10 +347,12 @@ public final class Collector {
         let exe = String(decoding: buf[helloSize..<helloSize + Int(hello.exe_len)], as: UTF8.self)
         if hello.flags & FDT_HELLO_OWNER != 0 { ownerPID = hello.pid }
         let argvBytes = buf[helloSize + Int(hello.exe_len)..<helloSize + Int(hello.exe_len) + Int(hello.argv_len)]
-        let argv = argvBytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
-        let command = argv.last == "" ? Array(argv.dropLast()) : argv
+        let command = ProcCommandLine.parse(argvBytes)
         let key = processes.count
-        var p = TracedProcess(key: key, pid: hello.pid, ppid: hello.ppid, forkParent: hello.fork_parent,
+        // A fork child's parent is the process that forked it, even if that
+        // one exited before the child said hello (a daemonizing parent).
+        let ppid = hello.fork_parent != 0 ? hello.fork_parent : hello.ppid
+        var p = TracedProcess(key: key, pid: hello.pid, ppid: ppid, forkParent: hello.fork_parent,
                               command: command, executable: exe, startTime: hello.start_time_ns,
                               rlimitSoft: hello.rlimit_soft, rlimitHard: hello.rlimit_hard)
         p.blindness = BlindRuntime.reason(executable: exe)
@@ -363,6 +383,8 @@ public final class Collector {
                 p.table = processes[parent].table.copy(to: key)
             }
             processes[parent].expectedChildren.removeValue(forKey: hello.pid)
+            // Its hello shows the parent's title by now, not its name.
+            p.startedAs = processes[parent].startedAs
         }
         processes.append(p)
         var ack = fdt_msg_ack(type: FDT_MSG_ACK.rawValue, status: 0)

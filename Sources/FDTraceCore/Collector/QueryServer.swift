@@ -104,8 +104,8 @@ public final class QueryServer {
             reply(conn, (try? JSONRenderer.encode(info)) ?? Data())
         case "snapshot":
             let only = words.dropFirst().first.flatMap { Int32($0) }
-            let chosen = running.filter { only == nil || $0.pid == only }
-            var report = SnapshotWriter.liveReport(chosen, registry: collector.registry, command: command,
+            let chosen = Set(running.filter { only == nil || $0.pid == only }.map(\.key))
+            var report = SnapshotWriter.liveReport(collector.processes, keys: chosen, registry: collector.registry, command: command,
                                                   symbolizer: symbolizer, nativeFrames: nativeFrames)
             report.snapshot = SnapshotInfo(reason: "query", pid: only, takenAt: ISO8601DateFormatter().string(from: Date()))
             reply(conn, (try? JSONRenderer.render(report)) ?? Data())

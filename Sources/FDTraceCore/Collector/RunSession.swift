@@ -53,7 +53,7 @@ public struct RunSession {
         if let writer, let opts = snapshots {
             let command = self.command
             collector.snapshotHook = { [unowned collector] key, reason in
-                writer.write(processes: [collector.processes[key]], registry: collector.registry, command: command,
+                writer.write(processes: collector.processes, keys: [key], registry: collector.registry, command: command,
                              reason: reason, pid: collector.processes[key].pid)
             }
             if let n = opts.atCount {
@@ -116,7 +116,10 @@ public struct RunSession {
             }
             if status != nil {
                 if collector.openConnections == 0 && collector.pendingChildren.isEmpty { break }
-                if let d = lingerDeadline, monotonicNow() > d { collector.abandonRemaining(); break }
+                if let d = lingerDeadline, monotonicNow() > d {
+                    collector.abandonRemaining(wait: "--wait \(String(format: "%g", lingerSeconds)) s")
+                    break
+                }
             }
         }
         // The root's status may have been recorded before its image listed.

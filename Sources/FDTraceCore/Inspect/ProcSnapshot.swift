@@ -83,8 +83,7 @@ public struct ProcSnapshot: Codable, Sendable, Equatable {
                   })
         }.sorted { $0.count != $1.count ? $0.count > $1.count : $0.summary < $1.summary }
         let (soft, hard) = limits(pid)
-        let cmdline = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
-        let command = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        let command = ProcCommandLine.read(pid: pid) ?? []
         return ProcSnapshot(pid: pid, command: command, open: descs.count, rlimitSoft: soft, rlimitHard: hard,
                             groups: groups, byKind: byKind)
     }

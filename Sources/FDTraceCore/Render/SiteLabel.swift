@@ -4,15 +4,21 @@
 /// line, e.g. "slowleak.py:4"), or by the opening call when there is no
 /// symbolized stack.
 public enum SiteLabel {
-    public static func of(_ g: LeakGroup) -> String {
+    /// `module` names a module by its path (the text report names the
+    /// program's own executable by the name it was started as).
+    public static func of(_ g: LeakGroup, module: (String) -> String = baseName) -> String {
         let frame = g.highlight.flatMap { g.frames.indices.contains($0) ? g.frames[$0] : nil }
-        return at(frame) ?? g.call
+        return at(frame, module: module) ?? g.call
     }
 
     /// "file:line" of a frame; its module's name when it has no source file.
-    public static func at(_ frame: FrameReport?) -> String? {
+    public static func at(_ frame: FrameReport?, module: (String) -> String = baseName) -> String? {
         guard let frame else { return nil }
-        let place = (frame.file ?? frame.module ?? "?").split(separator: "/").last.map(String.init) ?? "?"
+        let place = frame.file.map(baseName) ?? frame.module.map(module) ?? "?"
         return place + (frame.line.map { ":\($0)" } ?? "")
+    }
+
+    public static func baseName(_ path: String) -> String {
+        path.split(separator: "/").last.map(String.init) ?? path
     }
 }

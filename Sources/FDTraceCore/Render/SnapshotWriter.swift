@@ -28,20 +28,24 @@ public final class SnapshotWriter {
         self.nativeFrames = nativeFrames
     }
 
-    /// The report of `processes` as they are now (those still running):
-    /// their limits read again from /proc, durations up to now.
-    public static func liveReport(_ processes: [TracedProcess], registry: ModuleRegistry, command: [String],
-                                  symbolizer: Symbolizing, nativeFrames: Bool) -> Report {
+    /// The report of the images among `processes` (all the collector's)
+    /// whose key is in `keys` (default: all) as they are now, those still
+    /// running: their limits read again from /proc, durations up to now.
+    public static func liveReport(_ processes: [TracedProcess], keys: Set<Int>? = nil, registry: ModuleRegistry,
+                                  command: [String], symbolizer: Symbolizing, nativeFrames: Bool) -> Report {
         let now = monotonicNow()
-        let running = processes.filter { $0.end == .running }.map { p -> TracedProcess in
+        let running = processes.filter { $0.end == .running && keys?.contains($0.key) != false }.map { p -> TracedProcess in
             var p = p
             let (soft, hard) = ProcSnapshot.limits(p.pid)
             if let soft { p.rlimitSoft = soft }
             if let hard { p.rlimitHard = hard }
+            // As it shows itself now (it may have renamed itself).
+            if let argv = ProcCommandLine.read(pid: p.pid) { p.command = argv }
             p.endTime = now
             return p
         }
-        var report = ReportBuilder(processes: running, registry: registry, symbolizer: symbolizer, nativeFrames: nativeFrames)
+        var report = ReportBuilder(processes: running, images: processes, registry: registry, symbolizer: symbolizer,
+                                   nativeFrames: nativeFrames)
             .build(command: command, exitStatus: nil)
         for i in report.processes.indices {
             if let view = try? ProcSnapshot.take(pid: report.processes[i].pid) { report.processes[i].reconcile(with: view) }
@@ -81,14 +85,15 @@ public final class SnapshotWriter {
         for k in p.inherited.indices { update(&p.inherited[k]) }
     }
 
-    /// Snapshots `processes` (the ones still running among them) and
+    /// Snapshots the images of `processes` (all the collector's) whose key
+    /// is in `keys` (default: all), the ones still running among them, and
     /// returns the JSON file's path.
     @discardableResult
-    public func write(processes: [TracedProcess], registry: ModuleRegistry, command: [String],
-                               reason: String, pid: Int32?) -> String? {
-        guard processes.contains(where: { $0.end == .running }) else { return nil }
+    public func write(processes: [TracedProcess], keys: Set<Int>? = nil, registry: ModuleRegistry, command: [String],
+                      reason: String, pid: Int32?) -> String? {
+        guard processes.contains(where: { $0.end == .running && keys?.contains($0.key) != false }) else { return nil }
         sequence += 1
-        var report = Self.liveReport(processes, registry: registry, command: command, symbolizer: symbolizer,
+        var report = Self.liveReport(processes, keys: keys, registry: registry, command: command, symbolizer: symbolizer,
                                      nativeFrames: nativeFrames)
         let stamp = ISO8601DateFormatter().string(from: Date())
         report.snapshot = SnapshotInfo(reason: reason, pid: pid, takenAt: stamp)

@@ -47,7 +47,9 @@ public struct TextRenderer {
 
     public static func commandLine(_ argv: [String], fallback: String) -> String {
         let words = argv.isEmpty ? [fallback] : argv
-        let line = words.map { $0.contains(" ") || $0.isEmpty ? "'\($0)'" : $0 }.joined(separator: " ")
+        // One string is shown as is, as ps shows it: mostly a title the
+        // process gave itself ("nginx: worker process").
+        let line = words.count == 1 ? words[0] : words.map { $0.contains(" ") || $0.isEmpty ? "'\($0)'" : $0 }.joined(separator: " ")
         return line.count > 80 ? String(line.prefix(77)) + "..." : line
     }
 
@@ -73,23 +75,23 @@ public struct TextRenderer {
         } else if p.leaks.isEmpty {
             out += "  no leaks among the descriptors the shim saw\n"
         } else {
-            let what = live ? "open descriptor" : "leaked descriptor"
+            let what = live || p.ended == "running" ? "open descriptor" : "leaked descriptor"
             out += "  \(p.leakedDescriptors) \(what)\(p.leakedDescriptors == 1 ? "" : "s") from \(p.leaks.count) site\(p.leaks.count == 1 ? "" : "s"):\n"
         }
-        for g in p.leaks { out += renderGroup(g, now: live ? p.durationSeconds : nil) }
+        for g in p.leaks { out += renderGroup(g, now: live ? p.durationSeconds : nil, in: p) }
         let grew = p.leaks.filter { $0.growing == true }
         if !grew.isEmpty && !live {
-            let list = grew.prefix(5).map { "\(SiteLabel.of($0)) \(String(format: "%+.1f/s", $0.growthPerSecond ?? 0))" }
+            let list = grew.prefix(5).map { "\(SiteLabel.of($0, module: { Self.moduleName($0, in: p) })) \(String(format: "%+.1f/s", $0.growthPerSecond ?? 0))" }
             out += "  grew during the run: \(list.joined(separator: ", "))\n"
         }
         if let peak = p.peak, !peak.sites.isEmpty, peak.open > p.openAtExit {
-            let sites = peak.sites.prefix(3).map { "\($0.count) from \(SiteLabel.at($0.site) ?? "?")" }
+            let sites = peak.sites.prefix(3).map { "\($0.count) from \(SiteLabel.at($0.site, module: { Self.moduleName($0, in: p) }) ?? "?")" }
             out += "  peak: \(peak.open) open at \(Self.seconds(peak.atSeconds)): \(sites.joined(separator: ", "))\(peak.sites.count > 3 ? ", …" : "")\n"
         }
         if !p.inheritedLeaks.isEmpty {
             let n = p.inheritedLeaks.reduce(0) { $0 + $1.count }
             out += "  \(n) descriptor\(n == 1 ? "" : "s") inherited without close-on-exec (leaked into this program):\n"
-            for g in p.inheritedLeaks { out += renderGroup(g) }
+            for g in p.inheritedLeaks { out += renderGroup(g, in: p) }
         }
         if !p.unknownOrigin.isEmpty {
             out += "  \(p.unknownOrigin.count) of origin unknown (opened where the shim cannot see, e.g. raw syscalls):\n"
@@ -107,7 +109,8 @@ public struct TextRenderer {
         return out
     }
 
-    func renderGroup(_ g: LeakGroup, now: Double? = nil) -> String {
+    /// `p`: the process whose section shows the group (names its executable).
+    func renderGroup(_ g: LeakGroup, now: Double? = nil, in p: ProcessReport? = nil) -> String {
         var out: String
         if let bundle = g.bundle, let calls = g.calls {
             out = "  \(calls) × (\(bundle)), \(g.count) descriptors    \(g.call)"
@@ -140,8 +143,7 @@ public struct TextRenderer {
                 let short = file.split(separator: "/").last.map(String.init) ?? file
                 loc = f.line.map { "\(short):\($0)" } ?? short
             } else {
-                let mod = f.module.flatMap { $0.split(separator: "/").last.map(String.init) } ?? "?"
-                loc = "\(mod)+\(f.address)"
+                loc = "\(Self.moduleName(f.module, in: p))+\(f.address)"
             }
             if f.inlined { loc += " (inlined)" }
             var line = "    \(marker)\(fn)\(pad)   \(loc)"
@@ -159,6 +161,15 @@ public struct TextRenderer {
         var end = frames.count
         while end > 1, frames[end - 1].python != true, ReportBuilder.isRuntimeModule(frames[end - 1].module) { end -= 1 }
         return Array(frames[..<end])
+    }
+
+    /// A module as the text names it: the process's own executable by the
+    /// name it was started as (redis-server, not the redis-check-rdb file
+    /// the symlink leads to), others by their file name.
+    static func moduleName(_ path: String?, in p: ProcessReport?) -> String {
+        guard let path else { return "?" }
+        if let p, path == p.executable, let name = p.startedAs, !name.isEmpty { return name }
+        return path.split(separator: "/").last.map(String.init) ?? path
     }
 
     static func describe(_ f: FDReport) -> String {

@@ -54,6 +54,15 @@ public struct ProcessReport: Codable, Sendable, Equatable {
     /// process's descriptors: a Go program), or nil. An incomplete report
     /// never says "no leaks".
     public var incomplete: String?
+    /// The name the program was started as (argv[0]'s basename before it
+    /// could rename itself; a fork child's is its parent's): the text names
+    /// frames of `executable` by it (redis-server, a symlink to the
+    /// redis-check-rdb that `executable` names).
+    public var startedAs: String?
+    /// For an image that exec'd: the descriptors it passed on to the next
+    /// image without close-on-exec, which that image lists (once, with the
+    /// line that opened them) among its inherited leaks.
+    public var passedOnAtExec: Int?
 }
 
 public struct PeakReport: Codable, Sendable, Equatable {

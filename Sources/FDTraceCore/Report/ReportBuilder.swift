@@ -4,14 +4,24 @@ import Foundation
 /// table with the kernel's view at exit, symbolizes the stacks of what was
 /// left open, and groups descriptors by opening site.
 public struct ReportBuilder {
-    public var processes: [TracedProcess]
+    /// The images to report.
+    public let processes: [TracedProcess]
+    /// Every image the collector knows, by key: a stack or code object is
+    /// named by the image that sent it (a fork parent, the image before an
+    /// exec), which a live report of some processes does not include, and
+    /// keys are not positions in `processes`.
+    private var images: [Int: TracedProcess] = [:]
     public var registry: ModuleRegistry
     public var symbolizer: Symbolizing
     /// Keep the interpreter's own native frames in Python stacks.
     public var nativeFrames: Bool
 
-    public init(processes: [TracedProcess], registry: ModuleRegistry, symbolizer: Symbolizing, nativeFrames: Bool = false) {
+    /// `images`: all the collector's images (default: `processes`).
+    public init(processes: [TracedProcess], images: [TracedProcess]? = nil, registry: ModuleRegistry, symbolizer: Symbolizing,
+                nativeFrames: Bool = false) {
         self.processes = processes
+        for p in images ?? processes { self.images[p.key] = p }
+        for p in processes { self.images[p.key] = p }
         self.registry = registry
         self.symbolizer = symbolizer
         self.nativeFrames = nativeFrames
@@ -99,7 +109,11 @@ public struct ReportBuilder {
                 return Leak(r.fd, view.map(FDClassifier.describe) ?? FDClassifier.describe(r.fd.openingEvent), closed: r.cause,
                             start: p.startTime)
             }
-            let inheritedLeaks = p.inheritedLeaks.map(Leak.init)
+            // An image that exec'd lists only what ended in it: what went on
+            // into the next image is listed there, once (a chain of execs
+            // would repeat each descriptor in every image after its own).
+            let inheritedLeaks = p.inheritedLeaks.filter { p.end != .execed || !Self.goesOn(p.table[$0.fd], in: p.table) }
+                .map(Leak.init)
             for l in leaks + inheritedLeaks { if let s = l.stack, let frames = stackFrames(s) { wanted.formUnion(frames) } }
             let peak = p.table.peak > 0 ? p.table.stacksAtPeak() : [:]
             for id in peak.keys { if let frames = stackFrames(StackRef(process: p.key, id: id)) { wanted.formUnion(frames) } }
@@ -118,6 +132,9 @@ public struct ReportBuilder {
             let growth: Growth = { ids in p.growth.growth(of: ids, now: now) }
             report.leaks = group(leaks, symbols: symbols, growth: growth, processKey: p.key)
             report.inheritedLeaks = group(inheritedLeaks, symbols: symbols)
+            if p.end == .execed {
+                report.passedOnAtExec = p.table.descriptors.filter { Self.goesOn($0, in: p.table) }.count
+            }
             report.leakedDescriptors = leaks.count
             if p.table.runtimeClosedDropped > 0 {
                 report.notes.append("\(p.table.runtimeClosedDropped) more descriptors closed by the runtime were not kept (limit \(ProcessTable.runtimeClosedLimit))")
@@ -130,7 +147,7 @@ public struct ReportBuilder {
 
     /// A Python frame from its code object: file, function, line.
     private func pythonFrame(_ f: RawFrame) -> SymbolizedFrame {
-        guard let ref = f.python, let code = process(key: ref.process)?.pythonCodes[ref.id] else {
+        guard let ref = f.python, let code = images[ref.process]?.pythonCodes[ref.id] else {
             return SymbolizedFrame(function: nil, file: nil, line: nil, module: nil, address: f.address)
         }
         return SymbolizedFrame(function: code.name, file: code.filename, line: code.line(at: f.address), module: nil, address: f.address)
@@ -166,16 +183,17 @@ public struct ReportBuilder {
         return path == script || (!script.hasPrefix("/") && path.hasSuffix("/" + script))
     }
 
-    private func stackFrames(_ ref: StackRef) -> [RawFrame]? {
-        process(key: ref.process)?.stacks.frames(ref.id)
+    /// Whether a descriptor an image held at its exec reaches the next image
+    /// as a leak it reports (Collector.attributeInherited): past 0-2, not
+    /// close-on-exec, opened by a traced image (this one, a fork parent, or
+    /// one before).
+    static func goesOn(_ t: TrackedFD?, in table: ProcessTable) -> Bool {
+        guard let t, t.fd > 2, !t.cloexec else { return false }
+        return t.origin != .inherited || table.inheritedOrigins[t.fd] != nil
     }
 
-    /// The process a stack or code reference belongs to, by its key: its
-    /// index in the collector's list, which a live report (running
-    /// processes only) does not keep.
-    private func process(key: Int) -> TracedProcess? {
-        if processes.indices.contains(key), processes[key].key == key { return processes[key] }
-        return processes.first { $0.key == key }
+    private func stackFrames(_ ref: StackRef) -> [RawFrame]? {
+        images[ref.process]?.stacks.frames(ref.id)
     }
 
     private func classify(_ p: TracedProcess) -> (ProcessReport, [Leak]) {
@@ -236,7 +254,8 @@ public struct ReportBuilder {
                 ended = p.exitBegin != nil ? "exited" : "unknown"
             }
         }
-        let end = p.endTime ?? p.startTime
+        // Still running: its life so far, up to when the session left it.
+        let end = p.endTime ?? p.abandonedAt ?? p.startTime
         var notes = p.notes
         if let err = p.streamError { notes.append(err) }
         if !reconciled && ending != .execed && ending != .running {
@@ -259,7 +278,7 @@ public struct ReportBuilder {
                 ringFullWaits: p.fullWaits, ringWaitMilliseconds: Double(p.fullWaitNanoseconds) / 1e6,
                 recordsLost: p.recordsLost),
             maxRssKb: p.exitBegin.map(\.maxRSSKB), cpuSeconds: p.exitBegin.map { Double($0.cpuMicroseconds) / 1e6 },
-            incomplete: p.blindness)
+            incomplete: p.blindness, startedAs: p.startedAs.isEmpty ? nil : p.startedAs)
         return (report, leaks)
     }
 

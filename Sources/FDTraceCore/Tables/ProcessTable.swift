@@ -229,7 +229,7 @@ public struct ProcessTable: Sendable {
             markExitBegan(time)
         case .pyExitFD(let k):
             if exitViews.count < Self.runtimeClosedLimit { exitViews[k.fd] = k }
-        case .stack, .module, .exitBegin, .kernelFD, .exitEnd, .note, .fork, .child, .pyCode, .pyCodeMore:
+        case .stack, .module, .exitBegin, .kernelFD, .exitEnd, .note, .fork, .child, .pyCode, .pyCodeMore, .commandLine:
             break
         }
     }

@@ -18,10 +18,18 @@ public struct TracedProcess: Sendable {
     public var pid: Int32
     public var ppid: Int32
     public var forkParent: Int32
+    /// The command line as the process shows it (retitled at exit and in
+    /// live reports: a process may rename itself).
     public var command: [String]
+    /// argv[0]'s basename as the image started (before main could rename
+    /// it); a fork child's is its parent's.
+    public var startedAs: String
     public var executable: String
     public var startTime: UInt64
     public var endTime: UInt64?
+    /// When the session stopped following it while it still ran (it
+    /// outlived the program and the wait after it).
+    public var abandonedAt: UInt64?
     public var rlimitSoft: UInt64
     public var rlimitHard: UInt64
     public var table: ProcessTable
@@ -65,6 +73,7 @@ public struct TracedProcess: Sendable {
                 startTime: UInt64, rlimitSoft: UInt64, rlimitHard: UInt64) {
         self.key = key; self.pid = pid; self.ppid = ppid; self.forkParent = forkParent
         self.command = command; self.executable = executable; self.startTime = startTime
+        self.startedAs = command.first.flatMap { $0.split(separator: "/").last.map(String.init) } ?? ""
         self.rlimitSoft = rlimitSoft; self.rlimitHard = rlimitHard
         self.table = ProcessTable(processKey: key)
         self.stacks.processKey = key
@@ -73,6 +82,20 @@ public struct TracedProcess: Sendable {
     /// Stands in the collector's array while a process is being updated.
     static let placeholder = TracedProcess(key: -1, pid: -1, ppid: -1, forkParent: 0, command: [], executable: "",
                                            startTime: 0, rlimitSoft: 0, rlimitHard: 0)
+
+    /// The command line the process shows now (from /proc, or sent at
+    /// exit). A truncated one that only cuts short the known command line
+    /// leaves it whole.
+    public mutating func retitle(_ bytes: [UInt8], truncated: Bool = false) {
+        let argv = ProcCommandLine.parse(bytes)
+        guard !argv.isEmpty else { return }
+        if truncated {
+            var cut = bytes[...]
+            while cut.last == 0 { cut = cut.dropLast() }
+            if Array(command.joined(separator: "\0").utf8).starts(with: cut) { return }
+        }
+        command = argv
+    }
 
     /// Applies one record of this process's stream, in ring order.
     public mutating func apply(_ record: Record, registry: inout ModuleRegistry) {
@@ -98,6 +121,8 @@ public struct TracedProcess: Sendable {
             if forkSnapshots.count < 4096 { forkSnapshots[id] = table }
         case .child(_, let id, let pid):
             if expectedChildren.count < 65536 { expectedChildren[pid] = id }
+        case .commandLine(_, let bytes, let truncated):
+            retitle(bytes, truncated: truncated)
         case .pyCode(let c): pythonCodes.add(c)
         case .pyCodeMore(let id, let offset, let table): pythonCodes.addMore(id: id, offset: offset, table: table)
         default:

@@ -25,6 +25,9 @@ public enum Record: Equatable, Sendable {
     case pyExit(time: UInt64, tid: Int32)
     /// A descriptor open when the Python program began to exit.
     case pyExitFD(KernelFD)
+    /// /proc/self/cmdline as the process exited (its title, if it renamed
+    /// itself); `truncated`: it had more than these bytes.
+    case commandLine(time: UInt64, bytes: [UInt8], truncated: Bool)
 }
 
 public struct PyCodeRecord: Equatable, Sendable {

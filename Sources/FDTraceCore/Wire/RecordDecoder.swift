@@ -122,6 +122,11 @@ public enum RecordDecoder {
         case FDT_REC_PY_EXIT.rawValue:
             let r: fdt_rec_py_exit = try fixed(bytes)
             return .pyExit(time: time, tid: r.tid)
+        case FDT_REC_CMDLINE.rawValue:
+            let r: fdt_rec_cmdline = try fixed(bytes)
+            guard r.len <= FDT_MAX_CMDLINE else { throw DecodeError("command line of \(r.len) bytes over the limit") }
+            return .commandLine(time: time, bytes: try raw(bytes, at: MemoryLayout<fdt_rec_cmdline>.size, length: Int(r.len)),
+                                truncated: header.flags & UInt16(FDT_CMDLINE_TRUNCATED) != 0)
         default:
             throw DecodeError("unknown record type \(header.type)")
         }
