@@ -280,6 +280,11 @@ struct GoFunc {
         // The record names the entry the function table gave.
         let recordedEntry = t.format == .go116 ? recorded : t.textStart &+ recorded
         guard recordedEntry == entry, npcdata < 1 << 16 else { return nil }
+        // The pcdata and funcdata slots are all in the table: a record cut
+        // short is malformed, not a function without inline tree.
+        var slots = header + 4 + 4 * Int(npcdata)
+        if t.format == .go116 && t.pointerSize == 8 && (t.address &+ UInt64(slots)) % 8 != 0 { slots += 4 }
+        guard slots + Int(nfuncdata) * (t.format == .go116 ? t.pointerSize : 4) <= b.count else { return nil }
         self.entry = entry; self.nameOffset = nameOffset; self.pcfile = pcfile; self.pcln = pcln
         self.npcdata = npcdata; self.cuOffset = cuOffset; self.nfuncdata = nfuncdata
         self.dataStart = header + 4
