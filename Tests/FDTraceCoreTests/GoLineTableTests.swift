@@ -68,6 +68,33 @@ import Testing
         #expect(truth.dump[acceptIndex + 1].frames.last?.function == "main.acceptLoop")
     }
 
+    /// The report's symbolizer resolves frames of a stripped Go module
+    /// through the Go table (no llvm-symbolizer given: it could not).
+    @Test(arguments: [GoFixture.Variant.strippedCgo, .pie])
+    func symbolizerUsesTheGoTable(_ v: GoFixture.Variant) throws {
+        let (_, truth, bias) = try Self.checkAgainstRuntime(v)
+        let path = try GoFixture.path(v)
+        var registry = ModuleRegistry()
+        let interned = registry.intern(ModuleRecord(base: bias, start: 0, end: 0, path: path, buildID: ElfBuildID.read(path: path) ?? []))
+        let module = try #require(interned)
+        let frames = truth.dump.map { RawFrame(module: module, address: $0.pc &- bias) }
+        let symbols = LLVMSymbolizer(executable: nil).symbolize(Set(frames), modules: registry)
+        for (raw, site) in zip(frames, truth.dump) {
+            let got = try #require(symbols[raw])
+            #expect(got.map(\.function) == site.frames.map(\.function))
+            #expect(got.map(\.file) == site.frames.map(\.file))
+            #expect(got.map(\.line) == site.frames.map(\.line))
+            #expect(got.map(\.inlined) == site.frames.map(\.inlined))
+            #expect(got.allSatisfy { $0.module == path && $0.address == raw.address })
+        }
+        // A module whose file is not the one that ran is left alone.
+        var other = ModuleRegistry()
+        let staleModule = other.intern(ModuleRecord(base: 0, start: 0, end: 0, path: path, buildID: [1, 2, 3]))
+        let stale = try #require(staleModule)
+        let raw = RawFrame(module: stale, address: frames[0].address)
+        #expect(LLVMSymbolizer(executable: nil).symbolize([raw], modules: other)[raw]?.first?.function == nil)
+    }
+
     /// Stripping removes the symbol table and DWARF, not the pclntab.
     @Test func strippedBinariesHaveNoSymbols() throws {
         for v in [GoFixture.Variant.strippedInternal, .strippedCgo] {
