@@ -1,5 +1,6 @@
 @testable import FDTraceCore
 import Foundation
+import Glibc
 import Testing
 
 /// A small pclntab written here in each layout (1.16-1.17, 1.18-1.19,
@@ -249,5 +250,44 @@ import Testing
         }
         #expect(parsed > 100 && answered > 100, "parsed \(parsed), answered \(answered)")
         #expect(clock.now - started < .seconds(60))
+    }
+
+    /// Damaged copies of a real binary (ELF headers, program and section
+    /// headers, the pclntab's header, data around the moduledata; cut
+    /// short): loading answers a table or nil, never traps.
+    @Test func damagedBinariesNeverCrash() throws {
+        let path = try GoFixture.path(.strippedCgo)
+        let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        let elf = try #require(ElfFile(path: path))
+        let pcln = try #require(elf.section(named: ".gopclntab"))
+        let shoff = Int(ElfFile.le(original, 40, 8)), phoff = Int(ElfFile.le(original, 32, 8))
+        let data = try #require(elf.segments.first { $0.type == ElfFile.Segment.load && $0.flags & ElfFile.Segment.write != 0 })
+        let hot: [Range<Int>] = [0..<64, phoff..<phoff + 56 * 12, shoff..<original.count, Int(pcln.offset)..<Int(pcln.offset) + 72,
+                                 Int(data.offset)..<min(original.count, Int(data.offset) + 4096)]
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fdtrace-goelf-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var rng = FuzzTests.SplitMix64(state: 0xe1f)
+        var loaded = 0
+        for round in 0..<120 {
+            var bytes = original
+            if round % 4 == 3 {
+                bytes.removeLast(Int.random(in: 1..<bytes.count, using: &rng))
+            } else {
+                for _ in 0..<Int.random(in: 1...6, using: &rng) {
+                    let r = hot[Int.random(in: 0..<hot.count, using: &rng)].clamped(to: 0..<bytes.count)
+                    guard !r.isEmpty else { continue }
+                    bytes[Int.random(in: r, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+                }
+            }
+            let copy = dir.appendingPathComponent("\(round)")
+            try Data(bytes).write(to: copy)
+            if let t = GoLineTable.load(path: copy.path) {
+                loaded += 1
+                for pc in stride(from: t.textStart, to: t.textStart + 0x4000, by: 0x101) { _ = t.frames(returnAddress: pc) }
+            }
+            try? FileManager.default.removeItem(at: copy)
+        }
+        #expect(loaded > 0)
     }
 }

@@ -35,7 +35,7 @@ extension GoLineTable {
             return GoLineTable(pclntab: bytes, address: section.address, inlineTrees: GoInlineTree(gofunc: nil, regions: regions))
         case .go118, .go120:
             guard let md = GoModuleData.locate(in: elf, table: bare), let s = elf.loadSegment(containing: md.gofunc),
-                  let b = elf.read(offset: s.offset + (md.gofunc - s.address), count: Int(min(s.fileSize - (md.gofunc - s.address), 1 << 30))) else {
+                  let b = elf.read(offset: s.offset &+ (md.gofunc - s.address), count: Int(min(s.fileSize - (md.gofunc - s.address), 1 << 30))) else {
                 return bare // names, files and lines, without inlined frames
             }
             return GoLineTable(pclntab: bytes, address: section.address, textStart: md.text,
