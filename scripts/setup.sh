@@ -21,6 +21,8 @@ command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 # Real software the tests run under the tracer.
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v go >/dev/null 2>&1 || missing+=(golang-go)
+# A stripped Go program from Debian (Go 1.19, cgo) for the Go line table tests.
+[ -x /usr/bin/prometheus-pushgateway ] || missing+=(prometheus-pushgateway)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 # CPython's regression tests (make realworld), when python3 has none.

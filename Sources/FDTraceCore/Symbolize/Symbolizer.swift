@@ -24,6 +24,7 @@ public protocol Symbolizing {
 
 /// Symbolization by llvm-symbolizer (function names demangled, file:line,
 /// inlined frames, debug files found by build id), run once per report.
+/// Frames in Go binaries come from Go's own line table (GoSymbolizer).
 public struct LLVMSymbolizer: Symbolizing {
     public let executable: String?
     public private(set) var notes: [String] = []
@@ -53,7 +54,11 @@ public struct LLVMSymbolizer: Symbolizing {
         for f in frames where f.module == nil {
             result[f] = [SymbolizedFrame(function: nil, file: nil, line: nil, module: nil, address: f.address)]
         }
-        let known = frames.filter { $0.module != nil }.sorted { ($0.module!, $0.address) < ($1.module!, $1.address) }
+        var known = frames.filter { $0.module != nil }.sorted { ($0.module!, $0.address) < ($1.module!, $1.address) }
+        var go = GoSymbolizer()
+        let viaGo = go.symbolize(known, modules: modules)
+        result.merge(viaGo) { a, _ in a }
+        known.removeAll { viaGo[$0] != nil }
         // Which name to give llvm-symbolizer for each module: the file if it
         // is still the one that ran, else its build id (debug file lookup).
         var objectName: [Int: String] = [:]

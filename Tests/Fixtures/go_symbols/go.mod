@@ -1,0 +1,3 @@
+module fdtrace/fixtures/gosymbols
+
+go 1.19
