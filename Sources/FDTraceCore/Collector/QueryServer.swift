@@ -97,7 +97,12 @@ public final class QueryServer {
         // Everything the processes did before the question, in the tables.
         collector.drainAll()
         let words = request.split(separator: " ")
-        let running = collector.processes.filter { $0.end == .running }
+        // Running as far as the collector knows, and still the same process:
+        // an end not yet noticed leaves a pid that another process may have
+        // taken since (pids wrap at 32768 here), whose queries are not ours.
+        let running = collector.processes.filter {
+            $0.end == .running && ($0.kernelStartTime == nil || Collector.kernelStartTime($0.pid) == $0.kernelStartTime)
+        }
         switch words.first {
         case "info":
             let info = SessionInfo(name: name, collectorPid: getpid(), command: command, pids: running.map(\.pid))
