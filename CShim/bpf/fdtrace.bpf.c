@@ -131,6 +131,9 @@ struct {
     __type(value, u32);
 } stack_ids SEC(".maps");
 
+/* Set by the loader: a quarter of the ring buffer. */
+const volatile __u64 ring_wakeup_bytes = 4 << 20;
+
 /* The last stack id handed out (ids are unique in the session). */
 __u32 last_stack_id = 0;
 
@@ -145,12 +148,11 @@ struct {
  * what the exit handler hands to the functions that build them. */
 struct work {
     u64 ip, sp, bp;       /* user registers at the call */
+    u64 code_lo;          /* the executable's text start: no code below */
     u64 fp;               /* the stack walk: next frame, frames so far, hash */
     u32 depth;
     u32 image;
     u64 hash;
-    s32 first_ret;        /* the scan's first return address (window index) */
-    u32 _pad;
     u64 scan_end;         /* the scan stops at this window index */
     u64 start, len, offset; /* an executable mapping */
     s32 fds[2];           /* the descriptors made (n of them) */
@@ -171,7 +173,7 @@ struct work {
 struct scratch {
     struct work w;
     u64 pcs[FDT_KEV_STACK_DEPTH];
-    u64 window[FDT_KEV_SCAN_WORDS];
+    u64 window[FDT_KEV_SCAN_WORDS]; /* the words at the stack pointer */
     u8 ev[EV_BYTES];
     char path[PATH_BUF];
 };
@@ -212,7 +214,13 @@ static __always_inline void emit(struct scratch *s, u32 size, u32 tgid) {
     ev->size = size;
     ev->tgid = tgid;
     if (size > EV_BYTES) return;
-    if (bpf_ringbuf_output(&events, s->ev, size, 0) == 0) {
+    /* Waking the reader for every event costs the program more than the
+     * event itself (an interrupt, a wake-up: ~1 us here). The reader looks
+     * at least every FDTK_MAX_WAIT_MS; it is woken early only when the ring
+     * is a quarter full. */
+    u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ring_wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+                                                                                 : BPF_RB_NO_WAKEUP;
+    if (bpf_ringbuf_output(&events, s->ev, size, flags) == 0) {
         if (c) count(&c->events);
         return;
     }
@@ -464,8 +472,7 @@ static __always_inline void emit_setfd(struct scratch *s, u32 tgid, s32 fd, int 
 /* Whether the bytes before `ret` are a call instruction (x86-64: call
  * rel32, or call through a register or memory operand): a word on the
  * stack is taken for a return address only then. */
-static __always_inline int is_call_site(u64 ret) {
-    if (ret < 0x10000 || ret >= 0x800000000000ULL) return 0;
+static __always_inline int call_before(u64 ret) {
     u8 b[8];
     if (bpf_probe_read_user(b, sizeof b, (const void *)(ret - 8))) return 0;
     if (b[3] == 0xe8) return 1;                                                /* e8 rel32 */
@@ -480,7 +487,55 @@ static __always_inline int is_call_site(u64 ret) {
     return 0;
 }
 
+/* Reading user memory costs ~90 ns a word here, ~700 ns for an address
+ * that is not mapped (a fault): each CPU keeps the answers for the last
+ * addresses it checked, direct-mapped, in a per-CPU array (no lock, no
+ * sharing; a shared LRU hash costs ~25 ns a lookup more). */
+#define SITE_CACHE 1024
+struct site_entry {
+    u64 addr;
+    u32 tgid;
+    u32 image_answer; /* image << 1 | answer */
+};
+struct site_cache {
+    struct site_entry e[SITE_CACHE];
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, u32);
+    __type(value, struct site_cache);
+} call_sites SEC(".maps");
+
+static __always_inline int is_call_site(struct site_cache *cache, struct work *w, u64 ret) {
+    /* Code lies above the executable's text: smaller values (counters,
+     * sizes) are not read, which would fault (a fault costs ~1 us). */
+    if (ret < w->code_lo || ret >= 0x800000000000ULL) return 0;
+    u32 slot = (u32)((ret * 0x9e3779b97f4a7c15ULL) >> 54) & (SITE_CACHE - 1);
+    struct site_entry *e = &cache->e[slot];
+    if (e->addr == ret && e->tgid == w->tgid && e->image_answer >> 1 == w->image) return e->image_answer & 1;
+    u32 yes = call_before(ret);
+    e->addr = ret;
+    e->tgid = w->tgid;
+    e->image_answer = w->image << 1 | yes;
+    return yes;
+}
+
 #define STACK_SPAN (8ULL << 20) /* how far above the stack pointer frames may be */
+
+/* A word of the user stack: from the words already read at the stack
+ * pointer when it is among them. */
+static __always_inline int stack_word(struct scratch *s, u64 addr, u64 *out) {
+    u64 off = addr - s->w.sp;
+    if (off < 8 * FDT_KEV_SCAN_WORDS && (off & 7) == 0) {
+        u64 i = off / 8;
+        asm volatile("" : "+r"(i)); /* keep the mask where the verifier sees it */
+        *out = s->window[i & (FDT_KEV_SCAN_WORDS - 1)];
+        return 0;
+    }
+    return bpf_probe_read_user(out, sizeof *out, (const void *)addr);
+}
 
 static __always_inline int plausible_fp(u64 fp, u64 above, u64 sp) {
     return (fp & 15) == 0 && fp > above && fp < sp + STACK_SPAN;
@@ -494,34 +549,23 @@ static __always_inline void push_frame(struct scratch *s, u64 pc) {
     s->w.hash = (s->w.hash ^ pc) * 0x100000001b3ULL;
 }
 
-/* The open's user stack, interned: returns its id (sending the frames
- * first if this image has not used this stack before), or 0.
- *
- * glibc is built without frame pointers, and its system call wrappers use
- * %rbp as a general register (open64 keeps the path there): a plain
- * frame-pointer walk from the registers stops at the wrapper or wanders
- * into data. So the frames are:
- *   - the address after the system call instruction;
- *   - the return addresses among the words at the stack pointer (a word is
- *     one when the bytes before it are a call instruction): the wrapper's
- *     caller, and the callers of libc functions between it and the first
- *     frame that keeps a frame pointer;
- *   - a frame-pointer walk from that frame: the %rbp the wrappers left
- *     alone, or the one a wrapper saved right below its return address.
- * Stale return addresses left in those libc frames' slots may add frames
- * that were not called (libc ones, mostly). */
-/* The first return address the scan found, at window index w->first_ret:
- * decides where the frame-pointer walk starts (w->fp) and how far the scan
- * goes on (w->scan_end). */
-static __always_inline void first_return(struct scratch *s, u64 ret) {
+/* The first return address the scan found, at window index `found`:
+ * pushes it, and decides where the frame-pointer walk starts (w->fp) and
+ * how far the scan goes on (w->scan_end). Global: the verifier checks it
+ * once, not once per index the scan may stop at. */
+__noinline int fdt_first_return(struct scratch *s, u32 found, u64 ret) {
+    if (!s) return 0;
+    u32 zero = 0;
+    struct site_cache *cache = bpf_map_lookup_elem(&call_sites, &zero);
+    if (!cache) return 0;
     struct work *w = &s->w;
     u64 sp = w->sp, bp = w->bp;
-    u32 found = (u32)w->first_ret & (FDT_KEV_SCAN_WORDS - 1);
+    found &= FDT_KEV_SCAN_WORDS - 1;
     u64 slot = sp + 8 * (u64)found;
     if (bp + 8 == slot) {
         w->fp = bp; /* the leaf keeps a frame pointer: the walk finds its return */
         w->scan_end = 0;
-        return;
+        return 0;
     }
     push_frame(s, ret);
     if (plausible_fp(bp, slot, sp)) {
@@ -534,8 +578,8 @@ static __always_inline void first_return(struct scratch *s, u64 ret) {
             u64 v = s->window[(found - j) & (FDT_KEV_SCAN_WORDS - 1)];
             u64 next_ret = 0;
             if (plausible_fp(v, slot, sp) &&
-                bpf_probe_read_user(&next_ret, sizeof next_ret, (const void *)(v + 8)) == 0 &&
-                is_call_site(next_ret)) {
+                stack_word(s, v + 8, &next_ret) == 0 &&
+                is_call_site(cache, w, next_ret)) {
                 w->fp = v;
                 break;
             }
@@ -544,42 +588,82 @@ static __always_inline void first_return(struct scratch *s, u64 ret) {
     /* Further return addresses up to the frame the walk starts from belong
      * to libc functions between the wrapper and that frame. */
     w->scan_end = w->fp ? (w->fp - sp) / 8 : FDT_KEV_SCAN_WORDS;
+    return 0;
 }
 
+/* The second pass: return addresses from window index `from` up to
+ * w->scan_end. */
+__noinline int fdt_more_returns(struct scratch *s, u32 from) {
+    if (!s) return 0;
+    u32 zero = 0;
+    struct site_cache *cache = bpf_map_lookup_elem(&call_sites, &zero);
+    if (!cache) return 0;
+    struct work *w = &s->w;
+    u64 sp = w->sp, end = w->scan_end;
+    for (u64 k = 0; k < FDT_KEV_SCAN_WORDS; k++) {
+        u64 i = (u64)from + k;
+        if (i >= end) break;
+        /* The verifier must see the bound where the index is used. */
+        asm volatile("" : "+r"(i));
+        if (i >= FDT_KEV_SCAN_WORDS) break;
+        u64 v = s->window[i];
+        if (v - sp < STACK_SPAN) continue;
+        if (is_call_site(cache, w, v)) push_frame(s, v);
+    }
+    return 0;
+}
+
+/* The open's user stack, interned: returns its id (sending the frames
+ * first if this image has not used this stack before), or 0.
+ *
+ * glibc is built without frame pointers, and its system call wrappers use
+ * %rbp as a general register (open64 keeps the path there): a plain
+ * frame-pointer walk from the registers stops at the wrapper or wanders
+ * into data. So the frames are:
+ *   - the address after the system call instruction;
+ *   - the return addresses among the FDT_KEV_SCAN_WORDS words at the stack
+ *     pointer (a word is one when the bytes before it are a call
+ *     instruction): the wrapper's caller, and the callers of libc functions
+ *     between it and the first frame that keeps a frame pointer (in code
+ *     built without frame pointers: every caller those words reach);
+ *   - a frame-pointer walk from that frame: the %rbp the wrappers left
+ *     alone, or the one a wrapper saved right below its return address.
+ * Stale return addresses left in those libc frames' slots may add frames
+ * that were not called (libc ones, mostly). */
 __noinline int fdt_user_stack(struct scratch *s) {
     if (!s) return 0;
+    u32 zero = 0;
+    struct site_cache *cache = bpf_map_lookup_elem(&call_sites, &zero);
+    if (!cache) return 0;
     struct work *w = &s->w;
     struct fdt_kcounts *c = counters();
     u64 sp = w->sp;
     w->depth = 0;
     w->hash = 0xcbf29ce484222325ULL;
     w->fp = 0;
-    w->first_ret = -1;
     w->scan_end = FDT_KEV_SCAN_WORDS;
     push_frame(s, w->ip);
     if (bpf_probe_read_user(s->window, sizeof s->window, (const void *)sp))
         __builtin_memset(s->window, 0, sizeof s->window);
-    /* One pass; what it found so far lives in the map value, so that the
-     * verifier checks each iteration once rather than once per history. */
-    volatile s32 *first = &w->first_ret;
-    volatile u64 *scan_end = &w->scan_end;
+    /* The first return address. */
+    int found = -1;
+    u64 ret = 0;
     for (int i = 0; i < (int)FDT_KEV_SCAN_WORDS; i++) {
-        if ((u64)i >= *scan_end) break;
         u64 v = s->window[i];
-        if (v >= sp && v < sp + STACK_SPAN) continue; /* a stack address */
-        if (!is_call_site(v)) continue;
-        if (*first < 0) {
-            *first = i;
-            first_return(s, v);
-        } else {
-            push_frame(s, v);
+        if (v - sp < STACK_SPAN) continue; /* a stack address */
+        if (is_call_site(cache, w, v)) {
+            found = i;
+            ret = v;
+            break;
         }
     }
-    if (*first < 0) {
+    if (found < 0) {
         if (c) count(&c->callers_missing);
         if (plausible_fp(w->bp, sp, sp)) w->fp = w->bp;
-    } else if (c) {
-        count(&c->callers_found);
+    } else {
+        if (c) count(&c->callers_found);
+        fdt_first_return(s, (u32)found, ret);
+        fdt_more_returns(s, (u32)found + 1);
     }
     /* The frame-pointer walk; its state lives in the map value so that the
      * verifier checks one iteration, not every sequence of them. */
@@ -588,7 +672,7 @@ __noinline int fdt_user_stack(struct scratch *s) {
         u64 at = *fp;
         if (!at || w->depth >= FDT_KEV_STACK_DEPTH) break;
         u64 frame[2];
-        if (bpf_probe_read_user(frame, sizeof frame, (const void *)at) || frame[1] < 0x10000) break;
+        if (stack_word(s, at, &frame[0]) || stack_word(s, at + 8, &frame[1]) || frame[1] < 0x10000) break;
         push_frame(s, frame[1]);
         *fp = frame[0] > at && frame[0] < at + STACK_SPAN ? frame[0] : 0;
     }
@@ -616,6 +700,8 @@ __noinline int fdt_user_stack(struct scratch *s) {
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret) {
     (void)ctx;
+    /* Every system call on the machine comes here: the cheap test first. */
+    if (!recorded_at_exit((long)regs->orig_ax)) return 0;
     u32 tgid = current_tgid();
     struct fdt_ktraced *t = bpf_map_lookup_elem(&traced, &tgid);
     if (!t) return 0;
@@ -767,6 +853,10 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret) {
     w->ip = regs->ip;
     w->sp = regs->sp;
     w->bp = regs->bp;
+    /* No code below the executable's text, unless the executable itself
+     * was mapped high (a program run as "ld.so PROGRAM"). */
+    w->code_lo = BPF_CORE_READ(bpf_get_current_task_btf(), mm, start_code);
+    if (w->code_lo < 0x10000 || w->code_lo >= 0x700000000000ULL) w->code_lo = 0x10000;
     w->image = t->image;
     w->stack_id = fdt_user_stack(s);
     fdt_emit_opens(s, p);

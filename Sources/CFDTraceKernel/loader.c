@@ -7,6 +7,7 @@
 #include "fdtrace_kernel_loader.h"
 #include "fdtrace_kernel.h"
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +139,7 @@ struct fdtk *fdtk_open(const struct fdtk_options *opts, char *err, size_t errlen
     }
     step = "sizing its maps";
     if ((e = -bpf_map__set_max_entries(k->skel->maps.events, ring)) != 0) goto fail;
+    k->skel->rodata->ring_wakeup_bytes = ring / 4;
     step = "loading the BPF program";
     if ((e = -fdtrace_bpf__load(k->skel)) != 0) goto fail;
     step = "attaching to the system call and process tracepoints";
@@ -185,10 +187,18 @@ int fdtk_fd(const struct fdtk *k) { return k && k->rb ? ring_buffer__epoll_fd(k-
 
 int fdtk_poll(struct fdtk *k, int timeout_ms, fdtk_event_fn fn, void *ctx) {
     if (!k || !k->rb) return -EINVAL;
+    /* The program wakes the reader only when the ring fills up (see
+     * emit() in fdtrace.bpf.c): wait a bounded time, then read whatever
+     * is there, woken or not. */
+    if (timeout_ms != 0) {
+        int wait = timeout_ms < 0 || timeout_ms > FDTK_MAX_WAIT_MS ? FDTK_MAX_WAIT_MS : timeout_ms;
+        struct pollfd p = { .fd = ring_buffer__epoll_fd(k->rb), .events = POLLIN, .revents = 0 };
+        if (poll(&p, 1, wait) < 0 && errno != EINTR) return -errno;
+    }
     k->fn = fn;
     k->ctx = ctx;
     k->stop = 0;
-    int n = timeout_ms == 0 ? ring_buffer__consume(k->rb) : ring_buffer__poll(k->rb, timeout_ms);
+    int n = ring_buffer__consume(k->rb);
     k->fn = NULL;
     k->ctx = NULL;
     /* A callback that stopped the round makes libbpf return its value (1):

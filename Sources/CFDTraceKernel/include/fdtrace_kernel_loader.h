@@ -40,8 +40,15 @@ int fdtk_fd(const struct fdtk *k);
  * (struct fdt_kev first). A non-zero return stops this round. */
 typedef int (*fdtk_event_fn)(void *ctx, const void *event, size_t size);
 
-/* Waits up to timeout_ms (0: no wait, -1: forever) for events, then hands
- * every ready one to `fn`. Returns how many, or -errno (-EINTR allowed). */
+/* The program wakes the reader only when a quarter of the ring is full
+ * (a wake-up per event would cost the traced programs more than the event):
+ * fdtk_poll waits at most this long, then reads what is there. */
+#define FDTK_MAX_WAIT_MS 20
+
+/* Waits up to timeout_ms (0: no wait; -1 or more than FDTK_MAX_WAIT_MS:
+ * FDTK_MAX_WAIT_MS) for the ring to fill, then hands every event there to
+ * `fn`. Returns how many, or -errno. Call it again and again: events wait
+ * in the ring until then. */
 int fdtk_poll(struct fdtk *k, int timeout_ms, fdtk_event_fn fn, void *ctx);
 
 /* The program's counters, summed over CPUs. */

@@ -70,6 +70,7 @@ public final class KernelSource {
     private var sink: ((Event) -> Void)?
     private var decodeErrors: UInt64 = 0
     private var elfCache: [String: (segments: ElfSegments, buildID: [UInt8])] = [:]
+    private var paths = PathCache()
 
     /// Loads and attaches the program. Throws an FDTraceError whose message
     /// says why it cannot (not root, no BTF, a build without the program).
@@ -91,7 +92,8 @@ public final class KernelSource {
         handle = nil
     }
 
-    /// Readable when events wait (for poll(2) beside other descriptors).
+    /// Readable when the ring buffer is a quarter full (for poll(2) beside
+    /// other descriptors); events below that wait for the next `poll`.
     public var fileDescriptor: Int32 { fdtk_fd(handle) }
 
     public var ringBytes: UInt32 { fdtk_ring_bytes(handle) }
@@ -129,9 +131,11 @@ public final class KernelSource {
                         decodeErrors: decodeErrors)
     }
 
-    /// Waits up to `timeoutMs` (0: not at all, -1: forever) for events and
-    /// hands each one to `body`, in order. Returns how many kernel events
-    /// were read.
+    /// Waits up to `timeoutMs` (0: not at all; at most FDTK_MAX_WAIT_MS,
+    /// 20 ms: the program wakes the reader only when its ring is a quarter
+    /// full) and hands every event there to `body`, in order. Call it again
+    /// and again (from a poll loop: `fileDescriptor` is readable when the
+    /// ring fills up). Returns how many kernel events were read.
     @discardableResult
     public func poll(timeoutMs: Int32, _ body: (Event) -> Void) throws -> Int {
         guard handle != nil else { throw FDTraceError("the kernel event source is closed", status: ExitStatus.tracerFailure) }
@@ -160,7 +164,7 @@ public final class KernelSource {
     private func consume(_ bytes: UnsafeRawBufferPointer) {
         guard let sink else { return }
         let pid: Int32, event: KernelEvent
-        do { (pid, event) = try KernelEventDecoder.decode(bytes) } catch {
+        do { (pid, event) = try KernelEventDecoder.decode(bytes, paths: &paths) } catch {
             decodeErrors += 1
             return
         }

@@ -74,8 +74,9 @@ public struct KernelExit: Equatable, Sendable {
 public enum KernelEventDecoder {
     public static let envelopeSize = MemoryLayout<fdt_kev>.size
 
-    /// The process an event belongs to, and the event.
-    public static func decode(_ bytes: UnsafeRawBufferPointer) throws -> (pid: Int32, event: KernelEvent) {
+    /// The process an event belongs to, and the event. `paths` hands back
+    /// the same String for a path seen before (no allocation per open).
+    public static func decode(_ bytes: UnsafeRawBufferPointer, paths: inout PathCache) throws -> (pid: Int32, event: KernelEvent) {
         guard bytes.count >= envelopeSize + RecordDecoder.headerSize else { throw DecodeError("kernel event of \(bytes.count) bytes") }
         let ev = bytes.loadUnaligned(as: fdt_kev.self)
         guard Int(ev.size) <= bytes.count, ev.size % 8 == 0, Int(ev.size) >= envelopeSize + RecordDecoder.headerSize else {
@@ -88,13 +89,25 @@ public enum KernelEventDecoder {
             throw DecodeError("kernel record size \(header.size) in an event of \(ev.size) bytes")
         }
         let body = UnsafeRawBufferPointer(rebasing: record[0..<Int(header.size)])
-        return (Int32(ev.tgid), try decodeRecord(body, header: header))
+        return (Int32(ev.tgid), try decodeRecord(body, header: header, paths: &paths))
     }
 
-    private static func decodeRecord(_ bytes: UnsafeRawBufferPointer, header: fdt_rec_header) throws -> KernelEvent {
+    public static func decode(_ bytes: UnsafeRawBufferPointer) throws -> (pid: Int32, event: KernelEvent) {
+        var paths = PathCache()
+        return try decode(bytes, paths: &paths)
+    }
+
+    private static func decodeRecord(_ bytes: UnsafeRawBufferPointer, header: fdt_rec_header,
+                                     paths: inout PathCache) throws -> KernelEvent {
         let time = header.time_ns
         switch UInt32(header.type) {
-        case FDT_REC_OPEN.rawValue, FDT_REC_CLOSE.rawValue, FDT_REC_CLOSE_RANGE.rawValue, FDT_REC_SETFD.rawValue,
+        case FDT_REC_OPEN.rawValue:
+            let (r, path) = try RecordDecoder.open(bytes, paths: &paths)
+            return .record(.open(OpenEvent(
+                time: time, fd: r.fd, call: Call(rawValue: r.call), cloexec: r.fd_flags & UInt16(FDT_FD_CLOEXEC) != 0,
+                stackID: r.stack_id, tid: r.tid, sourceFD: r.source_fd, domain: r.domain, sockType: r.sock_type,
+                proto: r.protocol, group: r.group, path: path)))
+        case FDT_REC_CLOSE.rawValue, FDT_REC_CLOSE_RANGE.rawValue, FDT_REC_SETFD.rawValue,
              FDT_REC_STACK.rawValue, FDT_REC_CHILD.rawValue:
             return .record(try RecordDecoder.decode(bytes))
         case FDT_KREC_EXEC.rawValue:
