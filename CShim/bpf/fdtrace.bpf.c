@@ -178,12 +178,20 @@ struct scratch {
     char path[PATH_BUF];
 };
 
-struct {
-    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-    __uint(max_entries, 1);
-    __type(key, u32);
-    __type(value, struct scratch);
-} scratch SEC(".maps");
+/* One per program kind: if a program could be preempted (system call
+ * tracepoints may run preemptibly), another on the same CPU never writes
+ * into what it is building. The same program cannot run twice on one CPU
+ * at once (the kernel skips and counts such a run: fdtk_missed). */
+#define SCRATCH_MAP(name)                             \
+    struct {                                          \
+        __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);      \
+        __uint(max_entries, 1);                       \
+        __type(key, u32);                             \
+        __type(value, struct scratch);                \
+    } name SEC(".maps")
+SCRATCH_MAP(scratch_enter);
+SCRATCH_MAP(scratch_exit);
+SCRATCH_MAP(scratch_process);
 
 /* Where the record starts in an event: after the envelope. */
 #define REC sizeof(struct fdt_kev)
@@ -197,9 +205,14 @@ static __always_inline struct fdt_kcounts *counters(void) {
 
 static __always_inline void count(u64 *field) { __sync_fetch_and_add(field, 1); }
 
-static __always_inline struct scratch *get_scratch(void) {
+static __always_inline struct scratch *get_scratch(void *map) {
     u32 zero = 0;
-    return bpf_map_lookup_elem(&scratch, &zero);
+    return bpf_map_lookup_elem(map, &zero);
+}
+
+/* A 32-bit system call (int 0x80): other numbers, not traced. */
+static __always_inline int compat_call(void) {
+    return (bpf_get_current_task_btf()->thread_info.status & 0x0002 /* TS_COMPAT */) != 0;
 }
 
 static __always_inline u32 current_tgid(void) { return bpf_get_current_pid_tgid() >> 32; }
@@ -333,10 +346,10 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id) {
     (void)ctx;
     if (id != NR_close && id != NR_close_range && !recorded_at_exit(id)) return 0;
     u32 tgid = current_tgid();
-    if (!bpf_map_lookup_elem(&traced, &tgid)) return 0;
+    if (!bpf_map_lookup_elem(&traced, &tgid) || compat_call()) return 0;
     struct scratch *s;
     if (id == NR_close) {
-        if (!(s = get_scratch())) return 0;
+        if (!(s = get_scratch(&scratch_enter))) return 0;
             struct fdt_rec_close *r = record_at(s, REC, FDT_REC_CLOSE, sizeof *r);
         r->fd = (s32)regs->di;
         r->call = FDT_CALL_CLOSE;
@@ -348,7 +361,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id) {
     }
     if (id == NR_close_range) {
         u32 first = (u32)regs->di, last = (u32)regs->si;
-        if (first > last || !(s = get_scratch())) return 0;
+        if (first > last || !(s = get_scratch(&scratch_enter))) return 0;
             struct fdt_rec_close_range *r = record_at(s, REC, FDT_REC_CLOSE_RANGE, sizeof *r);
         if (regs->dx & CLOSE_RANGE_CLOEXEC_) r->h.flags = FDT_RANGE_CLOEXEC_ONLY;
         r->first = first;
@@ -706,11 +719,11 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret) {
     struct fdt_ktraced *t = bpf_map_lookup_elem(&traced, &tgid);
     if (!t) return 0;
     struct pending *p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
-    if (!p || p->nr < 0) return 0;
+    if (!p || p->nr < 0 || compat_call()) return 0;
     long nr = p->nr;
     p->nr = -1;
     if ((long)regs->orig_ax != nr || ret < 0) return 0; /* another call, or it failed */
-    struct scratch *s = get_scratch();
+    struct scratch *s = get_scratch(&scratch_exit);
     if (!s) return 0;
     u64 a0 = p->args[0], a1 = p->args[1], a2 = p->args[2], a3 = p->args[3];
     if (nr == NR_fcntl && a1 == F_SETFD_) {
@@ -873,8 +886,11 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
     struct fdt_ktraced *t = bpf_map_lookup_elem(&traced, &ptgid);
     if (!t) return 0;
     struct fdt_ktraced fresh = {};
-    bpf_map_update_elem(&traced, &ctgid, &fresh, BPF_ANY);
-    struct scratch *s = get_scratch();
+    if (bpf_map_update_elem(&traced, &ctgid, &fresh, BPF_ANY)) {
+        struct fdt_kcounts *c = counters();
+        if (c) count(&c->untraced_children);
+    }
+    struct scratch *s = get_scratch(&scratch_process);
     if (!s) return 0;
     u32 seq = __sync_add_and_fetch(&t->fork_seq, 1);
     struct fdt_rec_fork *r = record_at(s, REC, FDT_REC_CHILD, sizeof *r);
@@ -892,7 +908,7 @@ int BPF_PROG(sched_process_exec, struct task_struct *task, pid_t old_pid, struct
     struct fdt_ktraced *t = bpf_map_lookup_elem(&traced, &tgid);
     if (!t) return 0;
     __sync_fetch_and_add(&t->image, 1); /* its stacks are sent again */
-    struct scratch *s = get_scratch();
+    struct scratch *s = get_scratch(&scratch_process);
     if (!s) return 0;
     /* What the new image starts with: the kernel closed the close-on-exec
      * descriptors already. */
@@ -931,7 +947,7 @@ int BPF_PROG(sched_process_exit, struct task_struct *task) {
     if (!t) return 0;
     /* The process ends with its last thread. */
     if (BPF_CORE_READ(task, signal, live.counter) != 0) return 0;
-    struct scratch *s = get_scratch();
+    struct scratch *s = get_scratch(&scratch_process);
     if (s) {
         /* What it held: the kernel closes these after this point. */
         fdt_emit_fds(s, tgid);

@@ -101,6 +101,7 @@ struct fdt_kcounts {
     uint64_t path_retries;     /* paths unreadable at entry (page not present), read at exit */
     uint64_t path_failures;    /* paths unreadable at exit too (sent without a path) */
     uint64_t storage_failures; /* calls not recorded: no per-thread storage */
+    uint64_t untraced_children; /* fork children not traced: the traced set was full */
 };
 
 /* A traced process (the BPF map `traced`, keyed by tgid). */

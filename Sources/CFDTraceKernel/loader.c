@@ -225,6 +225,7 @@ void fdtk_counts(struct fdtk *k, struct fdt_kcounts *out) {
             out->path_retries += per[i].path_retries;
             out->path_failures += per[i].path_failures;
             out->storage_failures += per[i].storage_failures;
+            out->untraced_children += per[i].untraced_children;
         }
     }
     free(per);

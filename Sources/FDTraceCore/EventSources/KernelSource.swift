@@ -53,6 +53,8 @@ public final class KernelSource {
         public var pathFailures: UInt64 = 0
         /// Calls not recorded: no per-thread storage for them.
         public var storageFailures: UInt64 = 0
+        /// Fork children not traced: the traced set (65536 processes) was full.
+        public var untracedChildren: UInt64 = 0
         /// Program runs the kernel skipped (another BPF program was
         /// running on that CPU): their events are lost.
         public var missedRuns: UInt64 = 0
@@ -60,7 +62,7 @@ public final class KernelSource {
         public var decodeErrors: UInt64 = 0
 
         /// Everything that means an event was lost.
-        public var lost: UInt64 { ringDrops + storageFailures + missedRuns + decodeErrors }
+        public var lost: UInt64 { ringDrops + storageFailures + missedRuns + decodeErrors + untracedChildren }
     }
 
     private var handle: OpaquePointer?
@@ -127,7 +129,8 @@ public final class KernelSource {
         return Counters(events: k.events, ringDrops: k.ring_drops, stacksSent: k.stacks_sent,
                         callersFound: k.callers_found, callersMissing: k.callers_missing,
                         pathRetries: k.path_retries, pathFailures: k.path_failures,
-                        storageFailures: k.storage_failures, missedRuns: fdtk_missed(handle),
+                        storageFailures: k.storage_failures, untracedChildren: k.untraced_children,
+                        missedRuns: fdtk_missed(handle),
                         decodeErrors: decodeErrors)
     }
 
