@@ -131,8 +131,9 @@ struct {
     __type(value, u32);
 } stack_ids SEC(".maps");
 
-/* Set by the loader: a quarter of the ring buffer. */
+/* Set by the loader: a quarter of the ring buffer; whether opens carry stacks. */
 const volatile __u64 ring_wakeup_bytes = 4 << 20;
+const volatile __u32 capture_stacks = 1;
 
 /* The last stack id handed out (ids are unique in the session). */
 __u32 last_stack_id = 0;
@@ -871,7 +872,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret) {
     w->code_lo = BPF_CORE_READ(bpf_get_current_task_btf(), mm, start_code);
     if (w->code_lo < 0x10000 || w->code_lo >= 0x700000000000ULL) w->code_lo = 0x10000;
     w->image = t->image;
-    w->stack_id = fdt_user_stack(s);
+    w->stack_id = capture_stacks ? fdt_user_stack(s) : 0;
     fdt_emit_opens(s, p);
     return 0;
 }

@@ -140,6 +140,7 @@ struct fdtk *fdtk_open(const struct fdtk_options *opts, char *err, size_t errlen
     step = "sizing its maps";
     if ((e = -bpf_map__set_max_entries(k->skel->maps.events, ring)) != 0) goto fail;
     k->skel->rodata->ring_wakeup_bytes = ring / 4;
+    k->skel->rodata->capture_stacks = opts && opts->no_stacks ? 0 : 1;
     step = "loading the BPF program";
     if ((e = -fdtrace_bpf__load(k->skel)) != 0) goto fail;
     step = "attaching to the system call and process tracepoints";

@@ -17,6 +17,7 @@ struct fdt_kcounts; /* fdtrace_kernel.h (the CFDTraceWire module) */
 
 struct fdtk_options {
     uint32_t ring_bytes; /* BPF ring buffer size, a power of two >= 4096 (0: 16 MiB) */
+    uint32_t no_stacks;  /* 1: opens carry no stack (cheaper: ~0.35 us an open less) */
 };
 
 /* Opens, loads and attaches the program (five BTF tracepoints). Returns NULL

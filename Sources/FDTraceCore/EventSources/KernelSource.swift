@@ -19,7 +19,9 @@ public final class KernelSource {
         /// The BPF ring buffer's size: a power of two of at least 4096
         /// bytes, shared by every traced process (0: 16 MiB).
         public var ringBytes: UInt32
-        public init(ringBytes: UInt32 = 0) { self.ringBytes = ringBytes }
+        /// Opens carry their stack (the program's costliest part).
+        public var stacks: Bool
+        public init(ringBytes: UInt32 = 0, stacks: Bool = true) { self.ringBytes = ringBytes; self.stacks = stacks }
     }
 
     public enum Event: Equatable, Sendable {
@@ -77,7 +79,7 @@ public final class KernelSource {
     /// Loads and attaches the program. Throws an FDTraceError whose message
     /// says why it cannot (not root, no BTF, a build without the program).
     public init(options: Options = Options()) throws {
-        var opts = fdtk_options(ring_bytes: options.ringBytes)
+        var opts = fdtk_options(ring_bytes: options.ringBytes, no_stacks: options.stacks ? 0 : 1)
         var err = [CChar](repeating: 0, count: 512)
         guard let h = fdtk_open(&opts, &err, err.count) else {
             let message = String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
