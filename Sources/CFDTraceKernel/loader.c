@@ -79,7 +79,7 @@ static int is_power_of_two(uint32_t v) { return v && (v & (v - 1)) == 0; }
 static void explain(char *err, size_t errlen, const char *step, int e) {
     if (e == EPERM || e == EACCES) {
         set_error(err, errlen,
-                  "the kernel event source needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE): %s was refused (%s)",
+                  "the kernel event source needs root (CAP_BPF and CAP_PERFMON): %s was refused (%s)",
                   step, strerror(e));
     } else if (last_warning[0]) {
         set_error(err, errlen, "the kernel event source cannot start: %s failed (%s); libbpf: %s", step, strerror(e),
