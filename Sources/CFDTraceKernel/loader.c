@@ -33,6 +33,7 @@ struct fdtk {
     fdtk_event_fn fn;
     void *ctx;
     int stop;
+    int delivered;
     uint32_t ring_bytes;
     int traced_fd, counts_fd;
 };
@@ -89,12 +90,14 @@ static void explain(char *err, size_t errlen, const char *step, int e) {
     }
 }
 
+/* libbpf has consumed an event before it calls this: a negative return
+ * stops the round after it. */
 static int on_event(void *ctx, void *data, size_t size) {
     struct fdtk *k = ctx;
-    if (k->stop) return 1;
+    k->delivered++;
     if (k->fn && k->fn(k->ctx, data, size) != 0) {
         k->stop = 1;
-        return 1;
+        return -ECANCELED;
     }
     return 0;
 }
@@ -199,13 +202,11 @@ int fdtk_poll(struct fdtk *k, int timeout_ms, fdtk_event_fn fn, void *ctx) {
     k->fn = fn;
     k->ctx = ctx;
     k->stop = 0;
+    k->delivered = 0;
     int n = ring_buffer__consume(k->rb);
     k->fn = NULL;
     k->ctx = NULL;
-    /* A callback that stopped the round makes libbpf return its value (1):
-     * the events handed over so far were consumed. */
-    if (k->stop && n >= 0) return n;
-    return n;
+    return (k->stop || n >= 0) ? k->delivered : n;
 }
 
 void fdtk_counts(struct fdtk *k, struct fdt_kcounts *out) {

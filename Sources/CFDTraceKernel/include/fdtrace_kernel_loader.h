@@ -38,7 +38,8 @@ int fdtk_is_traced(struct fdtk *k, int32_t pid);
 int fdtk_fd(const struct fdtk *k);
 
 /* Called for each event, in ring order, with the bytes of one event
- * (struct fdt_kev first). A non-zero return stops this round. */
+ * (struct fdt_kev first). A non-zero return stops this round after that
+ * event; the rest wait in the ring for the next fdtk_poll. */
 typedef int (*fdtk_event_fn)(void *ctx, const void *event, size_t size);
 
 /* The program wakes the reader only when a quarter of the ring is full
