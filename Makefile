@@ -49,7 +49,8 @@ $(SHIM): $(SHIM_SRCS) $(SHIM_HDRS) CShim/exports.map
 
 bpf: $(BPF_SKEL)
 
-$(BPF_BUILD)/vmlinux.h: $(VMLINUX_BTF)
+$(BPF_BUILD)/vmlinux.h: $(wildcard $(VMLINUX_BTF))
+	@test -r "$(VMLINUX_BTF)" || { echo "make: no kernel BTF at $(VMLINUX_BTF) (a kernel built with CONFIG_DEBUG_INFO_BTF; or set VMLINUX_BTF)" >&2; exit 1; }
 	@mkdir -p $(BPF_BUILD)
 	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp
 	@mv $@.tmp $@
