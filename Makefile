@@ -1,6 +1,7 @@
 # fdtrace: build, install, demo and tests.
 #   make setup   install missing system packages (apt) and Python test deps
-#   make         build libfdtrace.so (C compiler) and the fdtrace command (SwiftPM)
+#   make         build libfdtrace.so (C compiler), the kernel event source's BPF
+#                object (clang -target bpf, bpftool) and the fdtrace command (SwiftPM)
 #   make demo    set up, build, install, and run the bundled leaky program
 #   make test    set up, build and run the whole test suite
 #   make bench   overhead benchmark (see README); BENCH_SIZE=tiny for a quick run
@@ -19,9 +20,24 @@ CFLAGS_SHIM := -std=c11 -D_GNU_SOURCE -O2 -g -fPIC -fvisibility=hidden -fno-omit
 	-Wall -Wextra -Werror -ICShim/include -ICShim/src
 LDFLAGS_SHIM := -shared -Wl,--no-undefined -Wl,-z,now -Wl,--version-script=CShim/exports.map
 
+# The kernel event source (CShim/bpf): compiled for the BPF target against a
+# vmlinux.h dumped from this kernel's BTF, then embedded into the loader
+# (Sources/CFDTraceKernel) as a skeleton header. Nothing of it is committed.
+BPF_BUILD := .build-bpf
+BPF_SKEL := $(BPF_BUILD)/fdtrace.skel.h
+BPF_OBJ := $(BPF_BUILD)/fdtrace.bpf.o
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+# A clang with the BPF target: the Swift toolchain's, else Debian's.
+BPF_CLANG ?= $(shell for c in "$$(dirname "$$(readlink -f "$$(command -v swift)")")/clang" /opt/swift/usr/bin/clang clang; do \
+	if command -v "$$c" >/dev/null 2>&1 && "$$c" -print-targets 2>/dev/null | grep -qw bpf; then echo "$$c"; break; fi; done)
+# Strips the DWARF (the BTF stays): 110 KB embedded instead of 750 KB.
+BPF_OBJCOPY ?= $(shell c="$(dir $(BPF_CLANG))llvm-objcopy"; test -x "$$c" && echo "$$c" || command -v llvm-objcopy 2>/dev/null)
+CFLAGS_BPF := -target bpf -O2 -g -D__TARGET_ARCH_x86 -Wall -Wextra -Werror -I$(BPF_BUILD) -ICShim/include
+
 SWIFT_BIN = $(shell swift build -c $(CONFIG) --show-bin-path 2>/dev/null)
 
-.PHONY: all shim swift setup demo test install bench fuzz realworld clean
+.PHONY: all shim bpf swift setup demo test install bench fuzz realworld clean
 
 all: shim swift
 
@@ -31,7 +47,25 @@ $(SHIM): $(SHIM_SRCS) $(SHIM_HDRS) CShim/exports.map
 	@mkdir -p $(SHIM_BUILD)
 	$(CC) $(CFLAGS_SHIM) $(SHIM_SRCS) $(LDFLAGS_SHIM) -o $@
 
-swift: shim
+bpf: $(BPF_SKEL)
+
+$(BPF_BUILD)/vmlinux.h: $(wildcard $(VMLINUX_BTF))
+	@test -r "$(VMLINUX_BTF)" || { echo "make: no kernel BTF at $(VMLINUX_BTF) (a kernel built with CONFIG_DEBUG_INFO_BTF; or set VMLINUX_BTF)" >&2; exit 1; }
+	@mkdir -p $(BPF_BUILD)
+	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp
+	@mv $@.tmp $@
+
+$(BPF_OBJ): CShim/bpf/fdtrace.bpf.c CShim/include/fdtrace_kernel.h CShim/include/fdtrace_wire.h \
+		CShim/include/fdtrace_env.h $(BPF_BUILD)/vmlinux.h
+	@test -n "$(BPF_CLANG)" || { echo "make: no clang with the BPF target (the Swift toolchain's has it; or apt-get install clang)" >&2; exit 1; }
+	$(BPF_CLANG) $(CFLAGS_BPF) -c $< -o $@
+	@if [ -n "$(BPF_OBJCOPY)" ]; then $(BPF_OBJCOPY) --strip-debug $@; fi
+
+$(BPF_SKEL): $(BPF_OBJ)
+	$(BPFTOOL) gen skeleton $< name fdtrace_bpf > $@.tmp
+	@mv $@.tmp $@
+
+swift: shim bpf
 	swift build -c $(CONFIG)
 	cp $(SHIM) "$$(swift build -c $(CONFIG) --show-bin-path)/libfdtrace.so"
 
@@ -69,4 +103,4 @@ realworld: setup
 	scripts/realworld.py
 
 clean:
-	rm -rf $(SHIM_BUILD) .build
+	rm -rf $(SHIM_BUILD) $(BPF_BUILD) .build

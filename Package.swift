@@ -19,7 +19,16 @@ let package = Package(
         // The collector applies millions of records a second to value types
         // held by a class; dynamic exclusivity checks cost a third of that
         // (measured with perf). Static checks stay on.
-        .target(name: "FDTraceCore", dependencies: ["CFDTraceWire", "CFDTraceSys"],
+        // The kernel event source's loader (libbpf). Its BPF object is
+        // embedded from .build-bpf/fdtrace.skel.h, which `make bpf`
+        // generates (clang -target bpf, bpftool gen skeleton): SwiftPM
+        // cannot run those steps. Without that header the target still
+        // builds, and opening the source says what is missing.
+        .target(name: "CFDTraceKernel", path: "Sources/CFDTraceKernel",
+                cSettings: [.headerSearchPath("../../CShim/include"), .headerSearchPath("../../.build-bpf"),
+                            .unsafeFlags(["-Wall", "-Wextra", "-Werror"])],
+                linkerSettings: [.linkedLibrary("bpf")]),
+        .target(name: "FDTraceCore", dependencies: ["CFDTraceWire", "CFDTraceSys", "CFDTraceKernel"],
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
         .executableTarget(
             name: "fdtrace",
@@ -30,7 +39,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "FDTraceCoreTests", dependencies: ["FDTraceCore", "CFDTraceWire", "CFDTraceSys"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["FDTraceCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["FDTraceCore", "CFDTraceWire"]),
     ],
     swiftLanguageModes: [.v6]
 )

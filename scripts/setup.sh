@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing fdtrace needs and is missing on a fresh
 # Debian 12 machine with Swift: a C/C++ compiler, binutils (readelf, nm),
-# make, and llvm-symbolizer (the Swift toolchain usually ships one).
+# make, libbpf and bpftool (the kernel event source), and llvm-symbolizer
+# (the Swift toolchain usually ships one).
 set -euo pipefail
 
 SUDO=""
@@ -28,6 +29,17 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 # CPython's regression tests (make realworld), when python3 has none.
 python3 -c 'import test.libregrtest' >/dev/null 2>&1 || /usr/bin/python3 -c 'import test.libregrtest' >/dev/null 2>&1 \
   || missing+=(libpython3.11-testsuite)
+# The kernel event source: libbpf (the loader links it) and bpftool (dumps
+# the kernel's BTF as vmlinux.h, embeds the BPF object as a skeleton); the
+# BPF object is compiled by a clang with the BPF target (the Swift
+# toolchain's has one; Debian's clang otherwise).
+[ -f /usr/include/bpf/libbpf.h ] || missing+=(libbpf-dev)
+command -v bpftool >/dev/null 2>&1 || [ -x /usr/sbin/bpftool ] || missing+=(bpftool)
+bpf_clang=""
+for c in "$(dirname "$(readlink -f "$(command -v swift)")")/clang" /opt/swift/usr/bin/clang "$(command -v clang || true)"; do
+  if [ -n "$c" ] && [ -x "$c" ] && "$c" -print-targets 2>/dev/null | grep -qw bpf; then bpf_clang="$c"; break; fi
+done
+[ -n "$bpf_clang" ] || missing+=(clang)
 # libunwind's runtime library (the shim loads it with dlopen; no -dev needed).
 ldconfig -p 2>/dev/null | grep -q 'libunwind.so.8 ' || missing+=(libunwind8)
 symbolizer=""

@@ -25,8 +25,12 @@
 #ifndef FDTRACE_WIRE_H
 #define FDTRACE_WIRE_H
 
+/* The kernel event source's BPF program includes this header too, after
+ * the kernel's vmlinux.h, which defines the fixed-width integer types. */
+#ifndef __bpf__
 #include <stdint.h>
 #include <stddef.h>
+#endif
 
 #define FDT_WIRE_MAGIC 0x4644545243455246ULL /* "FERCRTDF" */
 #define FDT_WIRE_VERSION 3u
