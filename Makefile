@@ -6,6 +6,8 @@
 #   make bench   overhead benchmark (see README); BENCH_SIZE=tiny for a quick run
 #   make fuzz    the decoder fuzzer, one million inputs
 #   make realworld  CPython's regression tests untraced, bare and under fdtrace run: same results
+#   make check-shim  the shim under ASan+UBSan and under TSan, running the hook-family and
+#                    torture fixtures with a collector: no sanitizer report (scripts/check-shim.sh)
 
 CC ?= cc
 PREFIX ?= /usr/local
@@ -19,9 +21,15 @@ CFLAGS_SHIM := -std=c11 -D_GNU_SOURCE -O2 -g -fPIC -fvisibility=hidden -fno-omit
 	-Wall -Wextra -Werror -ICShim/include -ICShim/src
 LDFLAGS_SHIM := -shared -Wl,--no-undefined -Wl,-z,now -Wl,--version-script=CShim/exports.map
 
+# The same sources with sanitizers (make check-shim).
+SHIM_ASAN := $(SHIM_BUILD)/asan/libfdtrace.so
+SHIM_TSAN := $(SHIM_BUILD)/tsan/libfdtrace.so
+SANITIZE_ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+SANITIZE_TSAN := -fsanitize=thread
+
 SWIFT_BIN = $(shell swift build -c $(CONFIG) --show-bin-path 2>/dev/null)
 
-.PHONY: all shim swift setup demo test install bench fuzz realworld clean
+.PHONY: all shim swift setup demo test install bench fuzz realworld check-shim clean
 
 all: shim swift
 
@@ -30,6 +38,14 @@ shim: $(SHIM)
 $(SHIM): $(SHIM_SRCS) $(SHIM_HDRS) CShim/exports.map
 	@mkdir -p $(SHIM_BUILD)
 	$(CC) $(CFLAGS_SHIM) $(SHIM_SRCS) $(LDFLAGS_SHIM) -o $@
+
+$(SHIM_ASAN): $(SHIM_SRCS) $(SHIM_HDRS) CShim/exports.map
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SHIM) $(SANITIZE_ASAN) $(SHIM_SRCS) $(LDFLAGS_SHIM) -o $@
+
+$(SHIM_TSAN): $(SHIM_SRCS) $(SHIM_HDRS) CShim/exports.map
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SHIM) $(SANITIZE_TSAN) $(SHIM_SRCS) $(LDFLAGS_SHIM) -o $@
 
 swift: shim
 	swift build -c $(CONFIG)
@@ -67,6 +83,12 @@ fuzz: setup
 realworld: setup
 	$(MAKE) CONFIG=debug all
 	scripts/realworld.py
+
+# The shim with sanitizers, under a collector (a few minutes).
+check-shim: setup
+	$(MAKE) CONFIG=debug all
+	$(MAKE) $(SHIM_ASAN) $(SHIM_TSAN)
+	scripts/check-shim.sh $(SHIM_ASAN) $(SHIM_TSAN)
 
 clean:
 	rm -rf $(SHIM_BUILD) .build

@@ -54,8 +54,10 @@ void fdt_unwinder_init(void) {
  * the write would. Measured: validation is rare (the cached trace reads
  * memory without it). */
 int fdt_unwinder_pipe(int fds[2]) {
-    fds[0] = FDT_UNWINDER_PIPE_READ;
-    fds[1] = FDT_UNWINDER_PIPE_WRITE;
+    /* libunwind's one static array, from any thread: the same two values
+     * every time, stored atomically. */
+    __atomic_store_n(&fds[0], FDT_UNWINDER_PIPE_READ, __ATOMIC_RELAXED);
+    __atomic_store_n(&fds[1], FDT_UNWINDER_PIPE_WRITE, __ATOMIC_RELAXED);
     return 0;
 }
 
