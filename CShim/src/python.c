@@ -10,6 +10,7 @@
  * frames and one note. */
 #include "shim.h"
 #include "python_layout.h"
+#include "intern.h"
 #include <dlfcn.h>
 #include <link.h>
 #include <stdio.h>
@@ -17,8 +18,6 @@
 #include <string.h>
 
 #define MAX_PY_FRAMES FDT_PY_MAX_FRAMES
-#define CODE_TABLE_SIZE 65536u
-#define CODE_MAX_PROBE 64u
 
 static struct {
     int enabled;               /* frames can be read */
@@ -38,8 +37,7 @@ static uintptr_t last_rejected_entry;
 static int exit_latched;
 static int exit_detection_off;
 
-static uint64_t code_table[CODE_TABLE_SIZE];
-static uint32_t code_overflow_seq = CODE_TABLE_SIZE;
+static struct fdt_intern_table code_table;
 
 #define RD(type, addr) (*(const type *)(uintptr_t)(addr))
 
@@ -127,8 +125,7 @@ void fdt_py_init(void) {
     }
     symbol_range("PyObject_CallFinalizerFromDealloc", &py.fin_start[0], &py.fin_end[0]);
     symbol_range("PyObject_CallFinalizer", &py.fin_start[1], &py.fin_end[1]);
-    memset(code_table, 0, sizeof code_table);
-    code_overflow_seq = CODE_TABLE_SIZE;
+    fdt_intern_reset(&code_table);
     py.enabled = 1;
 }
 
@@ -140,8 +137,7 @@ void fdt_py_send_note(void) {
 /* A fork child sends its own code records; a child forked from a thread
  * other than the main one has no main script on its stack. */
 void fdt_py_after_fork_child(int forked_from_main) {
-    memset(code_table, 0, sizeof code_table);
-    code_overflow_seq = CODE_TABLE_SIZE;
+    fdt_intern_reset(&code_table);
     if (!forked_from_main) exit_detection_off = 1;
 }
 
@@ -304,26 +300,15 @@ static uint64_t code_key(uintptr_t code) {
     uint64_t k = 0x243f6a8885a308d3ull;
     uint64_t parts[4] = { code, RD(uintptr_t, code + py.L.co_filename), RD(uintptr_t, code + py.L.co_linetable),
                           (uint64_t)(uint32_t)RD(int, code + py.L.co_firstlineno) };
-    for (unsigned i = 0; i < 4; i++) { k ^= parts[i]; k *= 0xff51afd7ed558ccdull; k ^= k >> 33; }
-    return k ? k : 1;
+    for (unsigned i = 0; i < 4; i++) k = fdt_hash_mix(k, parts[i]);
+    return k;
 }
 
+/* Code ids fit in 31 bits of a Python frame (FDT_PYFRAME). */
 static uint32_t intern_code(uintptr_t code) {
-    uint64_t k = code_key(code);
-    uint32_t idx = (uint32_t)k & (CODE_TABLE_SIZE - 1);
-    for (unsigned probe = 0; probe < CODE_MAX_PROBE; probe++, idx = (idx + 1) & (CODE_TABLE_SIZE - 1)) {
-        uint64_t cur = __atomic_load_n(&code_table[idx], __ATOMIC_ACQUIRE);
-        if (cur == k) return idx + 1;
-        if (cur == 0) {
-            if (__atomic_compare_exchange_n(&code_table[idx], &cur, k, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-                send_code(idx + 1, code);
-                return idx + 1;
-            }
-            if (cur == k) return idx + 1;
-        }
-    }
-    uint32_t id = __atomic_add_fetch(&code_overflow_seq, 1, __ATOMIC_RELAXED) & 0x7fffffffu;
-    send_code(id, code);
+    int fresh;
+    uint32_t id = fdt_intern(&code_table, code_key(code), &fresh) & 0x7fffffffu;
+    if (fresh) send_code(id, code);
     return id;
 }
 
@@ -369,12 +354,6 @@ static inline int on_main_thread(void) { return fdt_gettid() == fdt_g.pid; }
 
 /* ---- stacks ---- */
 
-static uint64_t mix(uint64_t h, uint64_t v) {
-    h ^= v;
-    h *= 0xff51afd7ed558ccdull;
-    return h ^ (h >> 33);
-}
-
 /* Merges the thread's Python frames into the native stack `pcs` (n frames,
  * innermost first, room for FDT_MAX_DEPTH): each native frame of
  * _PyEval_EvalFrameDefault is preceded by the Python frames it ran. Python
@@ -402,16 +381,16 @@ unsigned fdt_py_merge(uintptr_t ts, uint64_t *pcs, unsigned n, uint64_t *hash, s
         scratch->code[scratch->count] = f->code; \
         scratch->offset[scratch->count] = f->offset; \
         pcs[out++] = FDT_PYFRAME_BIT | scratch->count++; \
-        h = mix(mix(mix(h, f->code), f->offset), RD(uintptr_t, f->code + py.L.co_filename)); \
+        h = fdt_hash_mix(fdt_hash_mix(fdt_hash_mix(h, f->code), f->offset), RD(uintptr_t, f->code + py.L.co_filename)); \
         if (!(all) && f->last_of_eval) break; \
     }
     for (unsigned i = 0; i < n && out < FDT_MAX_DEPTH; i++) {
         if (in_eval((uintptr_t)native[i])) EMIT_PYTHON(0)
-        if (out < FDT_MAX_DEPTH) { pcs[out++] = native[i]; h = mix(h, native[i]); }
+        if (out < FDT_MAX_DEPTH) { pcs[out++] = native[i]; h = fdt_hash_mix(h, native[i]); }
     }
     EMIT_PYTHON(1) /* frames whose eval call lies below the native depth */
 #undef EMIT_PYTHON
-    *hash = mix(h, out);
+    *hash = fdt_hash_mix(h, out);
     return out;
 }
 
@@ -449,10 +428,10 @@ static uint64_t cause_cache[CAUSE_CACHE];
 static int in_finalizer(uintptr_t ts, uintptr_t caller) {
     uintptr_t f = first_frame(ts);
     uint64_t key = 0x517cc1b727220a95ull;
-    key = mix(key, caller);
+    key = fdt_hash_mix(key, caller);
     if (f) {
-        key = mix(key, RD(uintptr_t, f + py.L.frame_code));
-        key = mix(key, py.L.model == PY_FRAMES_OBJECTS ? (uint64_t)(uint32_t)RD(int, f + py.L.frame_instr)
+        key = fdt_hash_mix(key, RD(uintptr_t, f + py.L.frame_code));
+        key = fdt_hash_mix(key, py.L.model == PY_FRAMES_OBJECTS ? (uint64_t)(uint32_t)RD(int, f + py.L.frame_instr)
                                                        : RD(uintptr_t, f + py.L.frame_instr));
     }
     key &= ~3ull;

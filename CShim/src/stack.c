@@ -1,17 +1,14 @@
 /* Native stack capture and interning: each distinct stack is sent once, as
- * an FDT_REC_STACK record; events refer to it by id. The intern table is a
- * fixed lock-free hash set (no allocation, safe from any thread). */
+ * an FDT_REC_STACK record; events refer to it by id (intern.h). */
 #include "shim.h"
+#include "intern.h"
 #include <dlfcn.h>
 #include <execinfo.h>
 #include <string.h>
 #include <sched.h>
 #include <sys/uio.h>
 
-#define TABLE_SIZE 65536u /* ids 1..TABLE_SIZE; overflow stacks get ids above */
-#define MAX_PROBE 64u
-
-static uint64_t table[TABLE_SIZE];
+static struct fdt_intern_table stacks;
 
 /* libunwind's unw_backtrace, loaded RTLD_LOCAL so that none of its symbols
  * (it exports _Unwind_* and a weak backtrace) reach the program. Measured in
@@ -68,11 +65,8 @@ long fdt_unwinder_validate(const void *addr) {
     return r == 1 ? 1 : -1;
 }
 
-static uint32_t overflow_seq = TABLE_SIZE;
-
 void fdt_stack_table_reset(void) {
-    memset(table, 0, sizeof table);
-    overflow_seq = TABLE_SIZE;
+    fdt_intern_reset(&stacks);
 }
 
 static inline int in_self(uintptr_t pc) {
@@ -81,12 +75,8 @@ static inline int in_self(uintptr_t pc) {
 
 static uint64_t hash_pcs(const uintptr_t *pcs, unsigned n) {
     uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-    for (unsigned i = 0; i < n; i++) {
-        h ^= pcs[i];
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 33;
-    }
-    return h ? h : 1;
+    for (unsigned i = 0; i < n; i++) h = fdt_hash_mix(h, pcs[i]);
+    return h;
 }
 
 static void send_stack(uint32_t id, const uint64_t *pcs, unsigned n) {
@@ -174,23 +164,11 @@ uint32_t fdt_capture_stack(void) {
     uint64_t h = 0;
     keep = fdt_py_merge(ts, pcs, keep, &h, &py);
     if (!py.count) h = hash_pcs((const uintptr_t *)pcs, keep);
-    uint32_t idx = (uint32_t)h & (TABLE_SIZE - 1);
-    for (unsigned probe = 0; probe < MAX_PROBE; probe++, idx = (idx + 1) & (TABLE_SIZE - 1)) {
-        uint64_t cur = __atomic_load_n(&table[idx], __ATOMIC_ACQUIRE);
-        if (cur == h) return idx + 1;
-        if (cur == 0) {
-            if (__atomic_compare_exchange_n(&table[idx], &cur, h, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-                /* Another thread may refer to this id before the record
-                 * lands: the collector resolves stack ids lazily. */
-                if (py.count) fdt_py_resolve(pcs, keep, &py);
-                send_stack(idx + 1, pcs, keep);
-                return idx + 1;
-            }
-            if (cur == h) return idx + 1;
-        }
+    int fresh;
+    uint32_t id = fdt_intern(&stacks, h, &fresh);
+    if (fresh) {
+        if (py.count) fdt_py_resolve(pcs, keep, &py);
+        send_stack(id, pcs, keep);
     }
-    uint32_t id = __atomic_add_fetch(&overflow_seq, 1, __ATOMIC_RELAXED);
-    if (py.count) fdt_py_resolve(pcs, keep, &py);
-    send_stack(id, pcs, keep);
     return id;
 }
