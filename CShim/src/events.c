@@ -1,6 +1,7 @@
 /* Building the event records that hooks emit. Every function keeps errno
  * as the real call left it. */
 #include "shim.h"
+#include "python.h"
 #include <errno.h>
 #include <string.h>
 
@@ -32,7 +33,10 @@ static void record_opens(const int *fds, int n, const struct fdt_open_info *info
     int saved = errno;
     fdt_tls_busy++;
     fdt_rearm_exhausted();
-    uint32_t stack = fdt_capture_stack();
+    struct fdt_py_stack py;
+    fdt_py_read_stack(&py);
+    if (py.ts && fdt_py_exit_pending()) fdt_py_check_exit(py.outermost);
+    uint32_t stack = fdt_capture_stack(&py);
     int tid = fdt_gettid();
     uint32_t group = next_group();
     uint16_t plen = info->path ? (uint16_t)strnlen(info->path, FDT_MAX_PATH) : 0;
@@ -65,7 +69,9 @@ void fdt_record_open_pair(const int fds[2], const struct fdt_open_info *info) {
 void fdt_record_close(int fd, enum fdt_call call, uintptr_t caller) {
     int saved = errno;
     fdt_tls_busy++;
-    uint16_t cause = fdt_py_close_cause(caller);
+    uintptr_t ts = fdt_py_thread_state();
+    if (ts && fdt_py_exit_pending()) fdt_py_check_exit(fdt_py_outermost(ts));
+    uint16_t cause = ts ? fdt_py_close_cause(ts, caller) : 0;
     fdt_tls_busy--;
     struct fdt_rec_close *r = fdt_ring_reserve(sizeof *r);
     if (r) {

@@ -120,27 +120,13 @@ int fdt_native_backtrace(void **out, int max);
 void fdt_unwind_fork_begin(void);
 void fdt_unwind_fork_end(void);
 void fdt_unwind_after_fork_child(void);
-uint32_t fdt_capture_stack(void);
+/* The calling thread's stack, its Python frames (py, python.h) merged in. */
+struct fdt_py_stack;
+uint32_t fdt_capture_stack(const struct fdt_py_stack *py);
 void fdt_stack_table_reset(void);
 int fdt_modules_init(void);
 void fdt_modules_ensure_known(const uintptr_t *pcs, unsigned n);
 void fdt_modules_reset_sent(void);
-
-/* ---- CPython frames, close causes and exit (python.c) ---- */
-#define FDT_PY_MAX_FRAMES 128u
-struct fdt_py_scratch {
-    unsigned count;
-    uintptr_t code[FDT_PY_MAX_FRAMES];
-    uint32_t offset[FDT_PY_MAX_FRAMES];
-};
-void fdt_py_init(void);
-void fdt_py_send_note(void);
-void fdt_py_after_fork_child(int forked_from_main);
-/* The calling thread's Python thread state, or 0 (no Python here). */
-uintptr_t fdt_py_thread_state(void);
-unsigned fdt_py_merge(uintptr_t ts, uint64_t *pcs, unsigned n, uint64_t *hash, struct fdt_py_scratch *scratch);
-void fdt_py_resolve(uint64_t *pcs, unsigned n, const struct fdt_py_scratch *scratch);
-uint16_t fdt_py_close_cause(uintptr_t caller);
 
 /* ---- events (events.c) ---- */
 struct fdt_open_info {

@@ -2,6 +2,7 @@
  * an FDT_REC_STACK record; events refer to it by id (intern.h). */
 #include "shim.h"
 #include "intern.h"
+#include "python.h"
 #include <dlfcn.h>
 #include <execinfo.h>
 #include <string.h>
@@ -148,10 +149,9 @@ void fdt_unwind_after_fork_child(void) {
 
 /* Captures the caller's stack (frames of the shim cut; Python frames
  * merged in where the interpreter ran them) and returns its id. */
-uint32_t fdt_capture_stack(void) {
+uint32_t fdt_capture_stack(const struct fdt_py_stack *py) {
     void *raw[FDT_MAX_DEPTH + 16];
-    uintptr_t ts = fdt_py_thread_state();
-    unsigned depth = ts ? fdt_g.py_depth : fdt_g.depth;
+    unsigned depth = py->ts ? fdt_g.py_depth : fdt_g.depth;
     int n = fdt_native_backtrace(raw, (int)depth + 16);
     /* Cut the shim's own frames: the hook on top, and the main() wrapper
      * (`__libc_start_main`) at the bottom. */
@@ -160,14 +160,13 @@ uint32_t fdt_capture_stack(void) {
         if (!in_self((uintptr_t)raw[i])) raw[keep++] = raw[i];
     _Static_assert(sizeof(void *) == sizeof(uint64_t), "64-bit pcs");
     uint64_t *pcs = (uint64_t *)raw;
-    struct fdt_py_scratch py;
-    uint64_t h = 0;
-    keep = fdt_py_merge(ts, pcs, keep, &h, &py);
-    if (!py.count) h = hash_pcs((const uintptr_t *)pcs, keep);
+    uint64_t h;
+    if (py->count) keep = fdt_py_merge(py, pcs, keep, &h);
+    else h = hash_pcs((const uintptr_t *)pcs, keep);
     int fresh;
     uint32_t id = fdt_intern(&stacks, h, &fresh);
     if (fresh) {
-        if (py.count) fdt_py_resolve(pcs, keep, &py);
+        if (py->count) fdt_py_resolve(py, pcs, keep);
         send_stack(id, pcs, keep);
     }
     return id;

@@ -3,6 +3,7 @@
  * the report of the kernel's view at exit. */
 #include "shim.h"
 #include "fdtrace_ring.h"
+#include "python.h"
 #include <errno.h>
 #include <execinfo.h>
 #include <pthread.h>
@@ -206,7 +207,8 @@ void fdt_after_fork_child(void) {
     if (!was_active || !fdt_g.follow) return;
     fdt_stack_table_reset();
     fdt_modules_reset_sent();
-    fdt_py_after_fork_child(from_main);
+    fdt_py_codes_reset();
+    fdt_py_exit_after_fork_child(from_main);
     int saved = errno;
     fdt_tls_busy++;
     if (fdt_connect(parent) == 0) {
