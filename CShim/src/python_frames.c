@@ -3,6 +3,7 @@
  * interpreter ran them (see python.h). */
 #include "python.h"
 #include "intern.h"
+#include "report.h"
 #include <dlfcn.h>
 #include <link.h>
 #include <stdio.h>

@@ -77,11 +77,16 @@ void fdt_disable(const char *why);
 uint64_t fdt_now_ns(void);
 int fdt_gettid(void);
 
+/* True in a vfork child (it shares our memory: it records nothing). */
+static inline int fdt_in_vfork_child(void) {
+    return FDT_UNLIKELY(fdt_tls_vfork) && fdt_vfork_child_check();
+}
+
 /* True when this thread may record an event now. Cheap on the hot path. */
 static inline int fdt_should_record(void) {
     if (FDT_UNLIKELY(__atomic_load_n(&fdt_g.init_phase, __ATOMIC_ACQUIRE) != 2))
         fdt_ensure_init();
-    if (FDT_UNLIKELY(fdt_tls_vfork) && fdt_vfork_child_check()) return 0;
+    if (fdt_in_vfork_child()) return 0;
     return __atomic_load_n(&fdt_g.active, __ATOMIC_RELAXED) && !fdt_tls_busy;
 }
 
@@ -91,20 +96,17 @@ static inline int fdt_should_record(void) {
 /* ---- the event ring (ring_writer.c) ---- */
 void *fdt_ring_reserve(uint32_t size);
 void fdt_ring_commit(void *rec, uint16_t type, uint16_t flags, uint32_t size);
+/* One record built beforehand: rec (len bytes, starting with its header;
+ * the header's size is ignored) then tail (tail_len bytes). 0, or -1 when
+ * it could not be written (fdt_ring_reserve). */
+int fdt_ring_put(const void *rec, uint32_t len, const void *tail, uint32_t tail_len, uint16_t type,
+                  uint16_t flags);
 
 /* ---- the control connection (connection.c) ---- */
 int fdt_connect(int fork_parent);
 void fdt_on_exhausted(int err);
 void fdt_rearm_exhausted(void);
-/* After a creating call: if it failed for lack of descriptors, snapshot. */
-static inline void fdt_check_exhausted(int failed) {
-    if (FDT_UNLIKELY(failed)) {
-        int e = errno;
-        if (e == EMFILE || e == ENFILE) fdt_on_exhausted(e);
-    }
-}
 int fdt_collector_gone(void);
-
 
 /* ---- stacks and modules (stack.c, modules.c) ---- */
 void fdt_unwinder_init(void);
@@ -128,25 +130,7 @@ int fdt_modules_init(void);
 void fdt_modules_ensure_known(const uintptr_t *pcs, unsigned n);
 void fdt_modules_reset_sent(void);
 
-/* ---- events (events.c) ---- */
-struct fdt_open_info {
-    enum fdt_call call;
-    const char *path;   /* may be NULL */
-    int cloexec;
-    int source_fd;
-    int domain, sock_type, protocol;
-};
-void fdt_record_open(int fd, const struct fdt_open_info *info);
-void fdt_record_open_pair(const int fds[2], const struct fdt_open_info *info);
-void fdt_record_open_many(const int *fds, int n, const struct fdt_open_info *info);
-/* caller: the return address of the hook (who called close). */
-void fdt_record_close(int fd, enum fdt_call call, uintptr_t caller);
-void fdt_record_close_range(unsigned first, unsigned last, enum fdt_call call, int cloexec_only);
-void fdt_record_setfd(int fd, int cloexec, enum fdt_call call);
-void fdt_record_note(const char *text);
-
-uint64_t fdt_record_fork(void);
-void fdt_record_child(uint64_t fork_id, pid_t child);
+/* What the hooks report, and the records they make: report.h, report.c. */
 
 /* ---- bare mode: a collector started by the shim (bare_collector.c) ---- */
 int fdt_start_collector(void);

@@ -4,6 +4,7 @@
 #include "shim.h"
 #include "fdtrace_ring.h"
 #include "python.h"
+#include "report.h"
 #include <errno.h>
 #include <execinfo.h>
 #include <pthread.h>
@@ -183,7 +184,7 @@ static void stop_following(void) {
 /* Every fork that runs atfork handlers is recorded here, before it happens:
  * fork() and the ones glibc makes internally without the PLT (forkpty,
  * daemon), so the child's table is copied as of this moment. */
-static void on_fork_prepare(void) { fdt_record_fork(); }
+static void on_fork_prepare(void) { fdt_forking(); }
 static void on_fork_parent(void) { fdt_unwind_fork_end(); }
 
 /* In a fork child: the ring is the parent's. Drop it (without touching
@@ -300,6 +301,6 @@ __attribute__((constructor)) static void fdt_constructor(void) {
 /* Runs at exit() and return from main, after the program's atexit handlers
  * (our constructor ran first, so our destructor runs late). */
 __attribute__((destructor)) static void fdt_destructor(void) {
-    if (fdt_tls_vfork && fdt_vfork_child_check()) return;
+    if (fdt_in_vfork_child()) return;
     fdt_send_exit_view(FDT_EXIT_NORMAL, -1);
 }
