@@ -3,7 +3,6 @@
 #ifndef FDTRACE_SHIM_H
 #define FDTRACE_SHIM_H
 
-
 #include <stdint.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -35,6 +34,9 @@ static inline long fdt_sys6(long n, long a, long b, long c, long d, long e, long
 #define FDT_SYS_PICK(n, a, b, c, d, e, f, ...) \
     fdt_sys6((long)(n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
 #define syscall(...) FDT_SYS_PICK(__VA_ARGS__, 0, 0, 0, 0, 0, 0, 0)
+
+/* The ring's layout and creation, whose system calls must be these. */
+#include "fdtrace_ring.h"
 
 #define FDT_EXPORT __attribute__((visibility("default")))
 #define FDT_TLS __thread __attribute__((tls_model("initial-exec")))
