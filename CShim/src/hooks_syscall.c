@@ -9,7 +9,6 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <linux/perf_event.h>
-#include <mqueue.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>

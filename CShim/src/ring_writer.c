@@ -1,9 +1,8 @@
-/* Writing records into the shared event ring: one atomic add reserves space
- * (that order is the global order of events), the size stored last
- * publishes the record. No lock, no allocation, no syscall unless the ring
- * is full. */
+/* Writing records into the shared event ring: a compare-and-swap on the
+ * head reserves space (that order is the global order of events), the size
+ * stored last publishes the record. No lock, no allocation, no syscall
+ * unless the ring is full. */
 #include "shim.h"
-#include <errno.h>
 #include <sched.h>
 #include <stddef.h>
 #include <string.h>

@@ -109,6 +109,8 @@ int fdt_connect(int fork_parent);
 void fdt_on_exhausted(int err);
 void fdt_rearm_exhausted(void);
 int fdt_collector_gone(void);
+/* Bare mode's owner at exit: the report, written before it returns. */
+void fdt_wait_for_report(void);
 
 /* ---- stacks and modules (stack.c, modules.c) ---- */
 void fdt_unwinder_init(void);
@@ -128,7 +130,7 @@ void fdt_unwind_after_fork_child(void);
 struct fdt_py_stack;
 uint32_t fdt_capture_stack(const struct fdt_py_stack *py);
 void fdt_stack_table_reset(void);
-int fdt_modules_init(void);
+void fdt_modules_init(void);
 void fdt_modules_ensure_known(const uintptr_t *pcs, unsigned n);
 void fdt_modules_reset_sent(void);
 
@@ -136,7 +138,6 @@ void fdt_modules_reset_sent(void);
 
 /* ---- bare mode: a collector started by the shim (bare_collector.c) ---- */
 int fdt_start_collector(void);
-void fdt_wait_for_report(void);
 
 /* ---- the kernel's view of the fd table (kernel_view.c) ---- */
 void fdt_send_inherited(void);

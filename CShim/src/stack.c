@@ -5,7 +5,6 @@
 #include "python.h"
 #include <dlfcn.h>
 #include <execinfo.h>
-#include <string.h>
 #include <sched.h>
 #include <sys/uio.h>
 

@@ -1,12 +1,10 @@
 /* Lifecycle of the shim in one process image: lazy initialisation (hooks can
  * run before our constructor), the warning line, fork/vfork bookkeeping and
- * the report of the kernel's view at exit. */
+ * the destructor that, at exit, has kernel_view.c send the kernel's view. */
 #include "shim.h"
-#include "fdtrace_ring.h"
 #include "python.h"
 #include "report.h"
 #include <errno.h>
-#include <execinfo.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -62,8 +60,7 @@ void fdt_warn(const char *fmt, ...) {
     if (n > (int)sizeof line - 2) n = (int)sizeof line - 2;
     line[n++] = '\n';
     int saved = errno;
-    ssize_t w = syscall(SYS_write, 2, line, (size_t)n);
-    (void)w;
+    syscall(SYS_write, 2, line, (size_t)n);
     errno = saved;
 }
 
