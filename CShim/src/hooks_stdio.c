@@ -38,24 +38,22 @@ FDT_EXPORT FILE *fopen64(const char *path, const char *mode) {
 /* freopen closes the old descriptor first (reported before it happens),
  * then opens the new one, often at the same number. Without a path it only
  * changes the mode. */
-FDT_EXPORT FILE *freopen(const char *path, const char *mode, FILE *stream) {
-    if (!path) return FDT_REAL(freopen)(path, mode, stream);
+static FILE *reopen(FILE *(*fn)(const char *, const char *, FILE *), enum fdt_call call, const char *path,
+                    const char *mode, FILE *stream, uintptr_t caller) {
+    if (!path) return fn(path, mode, stream);
     int old = stream_fd(stream);
-    if (old >= 0) fdt_closing(old, FDT_CALL_FREOPEN, FDT_CALLER);
-    FILE *f = FDT_REAL(freopen)(path, mode, stream);
-    fdt_opened(stream_fd(f), &(struct fdt_open_info){
-        .call = FDT_CALL_FREOPEN, .path = path, .cloexec = mode_cloexec(mode) });
+    if (old >= 0) fdt_closing(old, call, caller);
+    FILE *f = fn(path, mode, stream);
+    fdt_opened(stream_fd(f), &(struct fdt_open_info){ .call = call, .path = path, .cloexec = mode_cloexec(mode) });
     return f;
 }
 
+FDT_EXPORT FILE *freopen(const char *path, const char *mode, FILE *stream) {
+    return reopen(FDT_REAL(freopen), FDT_CALL_FREOPEN, path, mode, stream, FDT_CALLER);
+}
+
 FDT_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *stream) {
-    if (!path) return FDT_REAL(freopen64)(path, mode, stream);
-    int old = stream_fd(stream);
-    if (old >= 0) fdt_closing(old, FDT_CALL_FREOPEN64, FDT_CALLER);
-    FILE *f = FDT_REAL(freopen64)(path, mode, stream);
-    fdt_opened(stream_fd(f), &(struct fdt_open_info){
-        .call = FDT_CALL_FREOPEN64, .path = path, .cloexec = mode_cloexec(mode) });
-    return f;
+    return reopen(FDT_REAL(freopen64), FDT_CALL_FREOPEN64, path, mode, stream, FDT_CALLER);
 }
 
 FDT_EXPORT int fclose(FILE *f) {
