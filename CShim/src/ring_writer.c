@@ -4,8 +4,6 @@
  * unless the ring is full. */
 #include "shim.h"
 #include <sched.h>
-#include <stddef.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -88,17 +86,4 @@ void fdt_ring_commit(void *rec, uint16_t type, uint16_t flags, uint32_t size) {
     TSAN_PUBLISHED(rec, size);
     fdt_rec_publish(rec, size);
     writing--;
-}
-
-int fdt_ring_put(const void *rec, uint32_t len, const void *tail, uint32_t tail_len, uint16_t type,
-                  uint16_t flags) {
-    uint32_t size = fdt_align8(len + tail_len);
-    char *r = fdt_ring_reserve(size);
-    if (!r) return -1;
-    /* All but the size, which publishes the record (fdt_ring_commit). */
-    _Static_assert(offsetof(struct fdt_rec_header, size) == 0, "the size comes first");
-    memcpy(r + sizeof(uint32_t), (const char *)rec + sizeof(uint32_t), len - sizeof(uint32_t));
-    if (tail_len) memcpy(r + len, tail, tail_len);
-    fdt_ring_commit(r, type, flags, size);
-    return 0;
 }

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/types.h>
 #include <errno.h>
 #include <unistd.h>
@@ -100,9 +101,20 @@ void *fdt_ring_reserve(uint32_t size);
 void fdt_ring_commit(void *rec, uint16_t type, uint16_t flags, uint32_t size);
 /* One record built beforehand: rec (len bytes, starting with its header;
  * the header's size is ignored) then tail (tail_len bytes). 0, or -1 when
- * it could not be written (fdt_ring_reserve). */
-int fdt_ring_put(const void *rec, uint32_t len, const void *tail, uint32_t tail_len, uint16_t type,
-                  uint16_t flags);
+ * it could not be written (fdt_ring_reserve). Inline: the sizes are
+ * constants at most call sites, and the copies become a few moves. */
+static inline int fdt_ring_put(const void *rec, uint32_t len, const void *tail, uint32_t tail_len,
+                               uint16_t type, uint16_t flags) {
+    uint32_t size = fdt_align8(len + tail_len);
+    char *r = (char *)fdt_ring_reserve(size);
+    if (!r) return -1;
+    /* All but the size, which publishes the record (fdt_ring_commit). */
+    _Static_assert(offsetof(struct fdt_rec_header, size) == 0, "the size comes first");
+    memcpy(r + sizeof(uint32_t), (const char *)rec + sizeof(uint32_t), len - sizeof(uint32_t));
+    if (tail_len) memcpy(r + len, tail, tail_len);
+    fdt_ring_commit(r, type, flags, size);
+    return 0;
+}
 
 /* ---- the control connection (connection.c) ---- */
 int fdt_connect(int fork_parent);
