@@ -7,6 +7,8 @@
 #   make bench   overhead benchmark (see README); BENCH_SIZE=tiny for a quick run
 #   make fuzz    the decoder fuzzer, one million inputs
 #   make realworld  CPython's regression tests untraced, bare and under fdtrace run: same results
+#   make check-shim  the shim under ASan+UBSan and under TSan, running the hook-family and
+#                    torture fixtures with a collector: no sanitizer report (scripts/check-shim.sh)
 
 CC ?= cc
 PREFIX ?= /usr/local
@@ -35,9 +37,15 @@ BPF_CLANG ?= $(shell for c in "$$(dirname "$$(readlink -f "$$(command -v swift)"
 BPF_OBJCOPY ?= $(shell c="$(dir $(BPF_CLANG))llvm-objcopy"; test -x "$$c" && echo "$$c" || command -v llvm-objcopy 2>/dev/null)
 CFLAGS_BPF := -target bpf -O2 -g -D__TARGET_ARCH_x86 -Wall -Wextra -Werror -I$(BPF_BUILD) -ICShim/include
 
+# The same sources with sanitizers (make check-shim).
+SHIM_ASAN := $(SHIM_BUILD)/asan/libfdtrace.so
+SHIM_TSAN := $(SHIM_BUILD)/tsan/libfdtrace.so
+SANITIZE_ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+SANITIZE_TSAN := -fsanitize=thread
+
 SWIFT_BIN = $(shell swift build -c $(CONFIG) --show-bin-path 2>/dev/null)
 
-.PHONY: all shim bpf swift setup demo test install bench fuzz realworld clean
+.PHONY: all shim bpf swift setup demo test install bench fuzz realworld check-shim clean
 
 all: shim swift
 
@@ -46,6 +54,14 @@ shim: $(SHIM)
 $(SHIM): $(SHIM_SRCS) $(SHIM_HDRS) CShim/exports.map
 	@mkdir -p $(SHIM_BUILD)
 	$(CC) $(CFLAGS_SHIM) $(SHIM_SRCS) $(LDFLAGS_SHIM) -o $@
+
+$(SHIM_ASAN): $(SHIM_SRCS) $(SHIM_HDRS) CShim/exports.map
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SHIM) $(SANITIZE_ASAN) $(SHIM_SRCS) $(LDFLAGS_SHIM) -o $@
+
+$(SHIM_TSAN): $(SHIM_SRCS) $(SHIM_HDRS) CShim/exports.map
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_SHIM) $(SANITIZE_TSAN) $(SHIM_SRCS) $(LDFLAGS_SHIM) -o $@
 
 bpf: $(BPF_SKEL)
 
@@ -101,6 +117,12 @@ fuzz: setup
 realworld: setup
 	$(MAKE) CONFIG=debug all
 	scripts/realworld.py
+
+# The shim with sanitizers, under a collector (a few minutes).
+check-shim: setup
+	$(MAKE) CONFIG=debug all
+	$(MAKE) $(SHIM_ASAN) $(SHIM_TSAN)
+	scripts/check-shim.sh $(SHIM_ASAN) $(SHIM_TSAN)
 
 clean:
 	rm -rf $(SHIM_BUILD) $(BPF_BUILD) .build

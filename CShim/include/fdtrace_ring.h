@@ -6,10 +6,16 @@
 #ifndef FDTRACE_RING_H
 #define FDTRACE_RING_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#ifndef MFD_CLOEXEC
+#include <linux/memfd.h> /* without _GNU_SOURCE */
+#endif
 #include "fdtrace_wire.h"
 
 /* Maps the ring held by `fd` (capacity bytes of data). Returns the header,
@@ -36,12 +42,30 @@ static inline char *fdt_ring_data(struct fdt_ring_header *h) {
     return (char *)h + FDT_RING_HEADER_SIZE;
 }
 
-/* A new ring's header, as its creator writes it before anyone reads it. */
-static inline void fdt_ring_init_header(struct fdt_ring_header *h, uint64_t capacity) {
+/* A new ring of `capacity` bytes (fdt_ring_capacity_valid): a close-on-exec
+ * memfd of its size, mapped (*header), the header written as its creator
+ * writes it before anyone else reads it. Returns the memfd, or -1 (errno
+ * set). The shim creates its rings here, the collector's benchmark and
+ * tests theirs. In the shim, syscall() is its own inline system call
+ * (shim.h, which includes this header after defining it): no hook sees
+ * these calls. */
+static inline int fdt_ring_create(uint64_t capacity, struct fdt_ring_header **header) {
+    int fd = (int)syscall(SYS_memfd_create, "fdtrace-ring", MFD_CLOEXEC);
+    if (fd < 0) return -1;
+    struct fdt_ring_header *h = NULL;
+    if (syscall(SYS_ftruncate, fd, (long)(FDT_RING_HEADER_SIZE + capacity)) == 0) h = fdt_ring_map(fd, capacity);
+    if (!h) {
+        int e = errno;
+        syscall(SYS_close, fd);
+        errno = e;
+        return -1;
+    }
     h->magic = FDT_WIRE_MAGIC;
     h->version = FDT_WIRE_VERSION;
     h->header_size = FDT_RING_HEADER_SIZE;
     h->capacity = capacity;
+    *header = h;
+    return fd;
 }
 
 /* The request words of the header (shim: set; collector: clear when done). */

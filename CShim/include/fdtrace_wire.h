@@ -192,7 +192,6 @@ struct fdt_rec_header {
 
 /* Flags of FDT_REC_OPEN / FDT_REC_INHERITED / FDT_REC_KERNEL_FD. */
 #define FDT_FD_CLOEXEC 0x1u
-#define FDT_FD_REPLACED 0x2u /* dup2/dup3 closed an open target first */
 
 struct fdt_rec_open {
     struct fdt_rec_header h;

@@ -3,15 +3,13 @@
  * through the ring header (a futex in the shared mapping, and a doorbell
  * connection that lives for one call). */
 #include "shim.h"
-#include "fdtrace_ring.h"
+#include "fdtrace_address.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -98,30 +96,15 @@ static int wait_ack(int sock) {
 }
 
 
-/* The collector's address from FDTRACE_SOCKET ("@name": abstract). */
-static int collector_address(struct sockaddr_un *addr, socklen_t *alen) {
-    const char *path = getenv(FDT_ENV_SOCKET);
-    memset(addr, 0, sizeof *addr);
-    addr->sun_family = AF_UNIX;
-    if (!path || !*path || strlen(path) >= sizeof addr->sun_path) return -1;
-    size_t plen = strlen(path);
-    if (path[0] == '@') {
-        /* Abstract namespace: "@name" -> "\0name", length exact. */
-        memcpy(addr->sun_path + 1, path + 1, plen - 1);
-        *alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
-    } else {
-        memcpy(addr->sun_path, path, plen);
-        *alen = (socklen_t)sizeof *addr;
-    }
-    return 0;
-}
-
-/* A connected socket to the collector, or -1 (errno set). */
+/* A connected socket to the collector named by FDTRACE_SOCKET, or -1
+ * (errno set). */
 static int dial_collector(void) {
+    const char *name = getenv(FDT_ENV_SOCKET);
     struct sockaddr_un addr;
     socklen_t alen;
-    if (collector_address(&addr, &alen) < 0) {
-        errno = EINVAL;
+    int err = name ? fdt_collector_address(name, &addr, &alen) : EINVAL;
+    if (err) {
+        errno = err;
         return -1;
     }
     int sock = (int)syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -140,7 +123,9 @@ static int dial_collector(void) {
  * accepted this process. */
 int fdt_connect(int fork_parent) {
     const char *path = getenv(FDT_ENV_SOCKET);
-    if (!path || !*path || strlen(path) >= sizeof ((struct sockaddr_un *)0)->sun_path) {
+    struct sockaddr_un addr;
+    socklen_t alen;
+    if (!path || fdt_collector_address(path, &addr, &alen) != 0) {
         fdt_disable("FDTRACE_SOCKET is not a usable socket path");
         return -1;
     }
@@ -152,17 +137,13 @@ int fdt_connect(int fork_parent) {
         return -1;
     }
     uint64_t cap = ring_capacity_from_env();
-    int memfd = (int)syscall(SYS_memfd_create, "fdtrace-ring", MFD_CLOEXEC);
-    struct fdt_ring_header *ring = NULL;
-    if (memfd >= 0 && syscall(SYS_ftruncate, memfd, (long)(FDT_RING_HEADER_SIZE + cap)) == 0)
-        ring = fdt_ring_map(memfd, cap);
-    if (!ring) {
-        if (memfd >= 0) syscall(SYS_close, memfd);
+    struct fdt_ring_header *ring;
+    int memfd = fdt_ring_create(cap, &ring);
+    if (memfd < 0) {
         syscall(SYS_close, sock);
         fdt_disable("cannot create the shared event ring");
         return -1;
     }
-    fdt_ring_init_header(ring, cap);
     fdt_g.ring = ring;
     fdt_g.ring_data = fdt_ring_data(ring);
     fdt_g.ring_capacity = cap;

@@ -1,6 +1,5 @@
 /* Hooks: pipes, duplication, and the close-on-exec flag (fcntl, ioctl). */
-#include "shim.h"
-#include <errno.h>
+#include "report.h"
 #include <fcntl.h>
 #include <stdarg.h>
 #include <sys/ioctl.h>
@@ -10,36 +9,21 @@
 FDT_EXPORT int pipe(int fds[2]) {
     if (FDT_UNLIKELY(fdt_tls_busy)) return fdt_unwinder_pipe(fds);
     int r = FDT_REAL(pipe)(fds);
-    fdt_check_exhausted(r != 0);
-    if (r == 0 && fdt_should_record()) {
-        struct fdt_open_info i = { FDT_CALL_PIPE, NULL, 0, -1, -1, -1, -1 };
-        fdt_record_open_pair(fds, &i);
-    }
+    fdt_opened_pair(r, &fds[0], &fds[1], &(struct fdt_open_info){ .call = FDT_CALL_PIPE });
     return r;
 }
 
 FDT_EXPORT int pipe2(int fds[2], int flags) {
     if (FDT_UNLIKELY(fdt_tls_busy)) return fdt_unwinder_pipe(fds);
     int r = FDT_REAL(pipe2)(fds, flags);
-    fdt_check_exhausted(r != 0);
-    if (r == 0 && fdt_should_record()) {
-        struct fdt_open_info i = { FDT_CALL_PIPE2, NULL, (flags & O_CLOEXEC) != 0, -1, -1, -1, -1 };
-        fdt_record_open_pair(fds, &i);
-    }
+    fdt_opened_pair(r, &fds[0], &fds[1],
+                    &(struct fdt_open_info){ .call = FDT_CALL_PIPE2, .cloexec = (flags & O_CLOEXEC) != 0 });
     return r;
-}
-
-static inline void record_dup(int fd, int source, enum fdt_call call, int cloexec) {
-    fdt_check_exhausted(fd < 0);
-    if (fd >= 0 && fdt_should_record()) {
-        struct fdt_open_info i = { call, NULL, cloexec, source, -1, -1, -1 };
-        fdt_record_open(fd, &i);
-    }
 }
 
 FDT_EXPORT int dup(int oldfd) {
     int fd = FDT_REAL(dup)(oldfd);
-    record_dup(fd, oldfd, FDT_CALL_DUP, 0);
+    fdt_opened(fd, &(struct fdt_open_info){ .call = FDT_CALL_DUP, .source = &oldfd });
     return fd;
 }
 
@@ -48,30 +32,24 @@ FDT_EXPORT int dup(int oldfd) {
  * whatever the collector had at that number) keeps the order exact. */
 FDT_EXPORT int dup2(int oldfd, int newfd) {
     int fd = FDT_REAL(dup2)(oldfd, newfd);
-    if (oldfd != newfd) record_dup(fd, oldfd, FDT_CALL_DUP2, 0);
+    if (oldfd != newfd) fdt_opened(fd, &(struct fdt_open_info){ .call = FDT_CALL_DUP2, .source = &oldfd });
     return fd;
 }
 
 FDT_EXPORT int dup3(int oldfd, int newfd, int flags) {
     int fd = FDT_REAL(dup3)(oldfd, newfd, flags);
-    record_dup(fd, oldfd, FDT_CALL_DUP3, (flags & O_CLOEXEC) != 0);
+    fdt_opened(fd, &(struct fdt_open_info){
+        .call = FDT_CALL_DUP3, .cloexec = (flags & O_CLOEXEC) != 0, .source = &oldfd });
     return fd;
 }
 
+/* F_DUPFD* make a descriptor, F_SETFD sets or clears close-on-exec. */
 static int fcntl_common(int (*fn)(int, int, ...), enum fdt_call call, int fd, int cmd, void *arg) {
     int r = fn(fd, cmd, arg);
-    if (r < 0) return r;
-    switch (cmd) {
-    case F_DUPFD:
-    case F_DUPFD_CLOEXEC:
-        record_dup(r, fd, call, cmd == F_DUPFD_CLOEXEC);
-        break;
-    case F_SETFD:
-        if (fdt_should_record()) fdt_record_setfd(fd, ((long)arg & FD_CLOEXEC) != 0, call);
-        break;
-    default:
-        break;
-    }
+    if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+        fdt_opened(r, &(struct fdt_open_info){ .call = call, .cloexec = cmd == F_DUPFD_CLOEXEC, .source = &fd });
+    else if (cmd == F_SETFD && r >= 0)
+        fdt_cloexec_set(fd, ((long)arg & FD_CLOEXEC) != 0, call);
     return r;
 }
 
@@ -98,7 +76,6 @@ FDT_EXPORT int ioctl(int fd, unsigned long request, ...) {
     void *arg = va_arg(ap, void *);
     va_end(ap);
     int r = FDT_REAL(ioctl)(fd, request, arg);
-    if (r == 0 && (request == FIOCLEX || request == FIONCLEX) && fdt_should_record())
-        fdt_record_setfd(fd, request == FIOCLEX, FDT_CALL_IOCTL);
+    if (r == 0 && (request == FIOCLEX || request == FIONCLEX)) fdt_cloexec_set(fd, request == FIOCLEX, FDT_CALL_IOCTL);
     return r;
 }

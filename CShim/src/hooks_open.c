@@ -1,18 +1,7 @@
 /* Hooks: the open family, including the fortify (__open_2) variants. */
-#include "shim.h"
-#include <errno.h>
+#include "report.h"
 #include <fcntl.h>
 #include <stdarg.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-static inline void record_path_open(int fd, enum fdt_call call, const char *path, int flags) {
-    fdt_check_exhausted(fd < 0);
-    if (fd >= 0 && fdt_should_record()) {
-        struct fdt_open_info i = { call, path, (flags & O_CLOEXEC) != 0, -1, -1, -1, -1 };
-        fdt_record_open(fd, &i);
-    }
-}
 
 #define NEEDS_MODE(flags) (((flags) & O_CREAT) || ((flags) & __O_TMPFILE) == __O_TMPFILE)
 #define READ_MODE(last, flags, mode) \
@@ -35,7 +24,8 @@ FDT_EXPORT int open(const char *path, int flags, ...) {
     READ_MODE(flags, flags, mode);
     int (*fn)(const char *, int, ...) = FDT_REAL(open);
     int fd = fn ? fn(path, flags, mode) : raw_openat(AT_FDCWD, path, flags, mode);
-    record_path_open(fd, FDT_CALL_OPEN, path, flags);
+    fdt_opened(fd, &(struct fdt_open_info){
+        .call = FDT_CALL_OPEN, .path = path, .cloexec = (flags & O_CLOEXEC) != 0 });
     return fd;
 }
 
@@ -44,7 +34,8 @@ FDT_EXPORT int open64(const char *path, int flags, ...) {
     READ_MODE(flags, flags, mode);
     int (*fn)(const char *, int, ...) = FDT_REAL(open64);
     int fd = fn ? fn(path, flags, mode) : raw_openat(AT_FDCWD, path, flags | O_LARGEFILE, mode);
-    record_path_open(fd, FDT_CALL_OPEN64, path, flags);
+    fdt_opened(fd, &(struct fdt_open_info){
+        .call = FDT_CALL_OPEN64, .path = path, .cloexec = (flags & O_CLOEXEC) != 0 });
     return fd;
 }
 
@@ -53,7 +44,8 @@ FDT_EXPORT int openat(int dirfd, const char *path, int flags, ...) {
     READ_MODE(flags, flags, mode);
     int (*fn)(int, const char *, int, ...) = FDT_REAL(openat);
     int fd = fn ? fn(dirfd, path, flags, mode) : raw_openat(dirfd, path, flags, mode);
-    record_path_open(fd, FDT_CALL_OPENAT, path, flags);
+    fdt_opened(fd, &(struct fdt_open_info){
+        .call = FDT_CALL_OPENAT, .path = path, .cloexec = (flags & O_CLOEXEC) != 0 });
     return fd;
 }
 
@@ -62,42 +54,47 @@ FDT_EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
     READ_MODE(flags, flags, mode);
     int (*fn)(int, const char *, int, ...) = FDT_REAL(openat64);
     int fd = fn ? fn(dirfd, path, flags, mode) : raw_openat(dirfd, path, flags | O_LARGEFILE, mode);
-    record_path_open(fd, FDT_CALL_OPENAT64, path, flags);
+    fdt_opened(fd, &(struct fdt_open_info){
+        .call = FDT_CALL_OPENAT64, .path = path, .cloexec = (flags & O_CLOEXEC) != 0 });
     return fd;
 }
 
 FDT_EXPORT int creat(const char *path, mode_t mode) {
     int fd = FDT_REAL(creat)(path, mode);
-    record_path_open(fd, FDT_CALL_CREAT, path, 0);
+    fdt_opened(fd, &(struct fdt_open_info){ .call = FDT_CALL_CREAT, .path = path });
     return fd;
 }
 
 FDT_EXPORT int creat64(const char *path, mode_t mode) {
     int fd = FDT_REAL(creat64)(path, mode);
-    record_path_open(fd, FDT_CALL_CREAT64, path, 0);
+    fdt_opened(fd, &(struct fdt_open_info){ .call = FDT_CALL_CREAT64, .path = path });
     return fd;
 }
 
 FDT_EXPORT int __open_2(const char *path, int flags) {
     int fd = FDT_REAL(__open_2)(path, flags);
-    record_path_open(fd, FDT_CALL_OPEN_2, path, flags);
+    fdt_opened(fd, &(struct fdt_open_info){
+        .call = FDT_CALL_OPEN_2, .path = path, .cloexec = (flags & O_CLOEXEC) != 0 });
     return fd;
 }
 
 FDT_EXPORT int __open64_2(const char *path, int flags) {
     int fd = FDT_REAL(__open64_2)(path, flags);
-    record_path_open(fd, FDT_CALL_OPEN64_2, path, flags);
+    fdt_opened(fd, &(struct fdt_open_info){
+        .call = FDT_CALL_OPEN64_2, .path = path, .cloexec = (flags & O_CLOEXEC) != 0 });
     return fd;
 }
 
 FDT_EXPORT int __openat_2(int dirfd, const char *path, int flags) {
     int fd = FDT_REAL(__openat_2)(dirfd, path, flags);
-    record_path_open(fd, FDT_CALL_OPENAT_2, path, flags);
+    fdt_opened(fd, &(struct fdt_open_info){
+        .call = FDT_CALL_OPENAT_2, .path = path, .cloexec = (flags & O_CLOEXEC) != 0 });
     return fd;
 }
 
 FDT_EXPORT int __openat64_2(int dirfd, const char *path, int flags) {
     int fd = FDT_REAL(__openat64_2)(dirfd, path, flags);
-    record_path_open(fd, FDT_CALL_OPENAT64_2, path, flags);
+    fdt_opened(fd, &(struct fdt_open_info){
+        .call = FDT_CALL_OPENAT64_2, .path = path, .cloexec = (flags & O_CLOEXEC) != 0 });
     return fd;
 }

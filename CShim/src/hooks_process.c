@@ -1,5 +1,5 @@
 /* Hooks: process ends and fork variants that skip pthread_atfork. */
-#include "shim.h"
+#include "report.h"
 #include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -7,13 +7,13 @@
 
 /* _exit skips destructors: send the kernel's view here. */
 FDT_EXPORT void _exit(int status) {
-    if (!(fdt_tls_vfork && fdt_vfork_child_check())) fdt_send_exit_view(FDT_EXIT_UNDERSCORE, status);
+    fdt_exiting_now(status);
     FDT_REAL(_exit)(status);
     __builtin_unreachable();
 }
 
 FDT_EXPORT void _Exit(int status) {
-    if (!(fdt_tls_vfork && fdt_vfork_child_check())) fdt_send_exit_view(FDT_EXIT_UNDERSCORE, status);
+    fdt_exiting_now(status);
     FDT_REAL(_Exit)(status);
     __builtin_unreachable();
 }
@@ -21,24 +21,24 @@ FDT_EXPORT void _Exit(int status) {
 /* The fork is recorded and the child reconnects in our atfork handlers
  * (state.c); the parent tells the collector which child to expect. */
 FDT_EXPORT pid_t fork(void) {
-    fdt_tls_fork_id = 0;
+    fdt_libc_forking();
     pid_t pid = FDT_REAL(fork)();
-    if (pid != 0) fdt_record_child(fdt_tls_fork_id, pid);
+    if (pid != 0) fdt_libc_forked(pid);
     return pid;
 }
 
 /* glibc's _Fork runs no atfork handlers: reconnect the child here. */
 FDT_EXPORT pid_t _Fork(void) {
-    uint64_t id = fdt_record_fork();
+    uint64_t id = fdt_forking();
     pid_t pid = FDT_REAL(_Fork)();
     if (pid == 0) fdt_after_fork_child();
-    else fdt_record_child(id, pid);
+    else fdt_forked(id, pid);
     return pid;
 }
 
 /* exit() runs atexit handlers, then our destructor: keep the status for it. */
 FDT_EXPORT void exit(int status) {
-    if (!(fdt_tls_vfork && fdt_vfork_child_check())) __atomic_store_n(&fdt_g.exit_status, status & 0xff, __ATOMIC_RELEASE);
+    fdt_exit_status(status);
     FDT_REAL(exit)(status);
     __builtin_unreachable();
 }
@@ -50,7 +50,7 @@ static fdt_main_fn program_main;
 
 static int wrapped_main(int argc, char **argv, char **envp) {
     int status = program_main(argc, argv, envp);
-    __atomic_store_n(&fdt_g.exit_status, status & 0xff, __ATOMIC_RELEASE);
+    fdt_exit_status(status);
     return status;
 }
 
@@ -91,9 +91,9 @@ FDT_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...) 
     fdt_clone_fn real = (fdt_clone_fn)fdt_lookup_next("clone");
     if (!(flags & CLONE_VM)) {
         struct clone_thunk t = { fn, arg };
-        uint64_t id = fdt_record_fork();
+        uint64_t id = fdt_forking();
         int pid = real(clone_child_start, stack, flags, &t, ptid, tls, ctid);
-        if (pid != 0) fdt_record_child(id, pid);
+        if (pid != 0) fdt_forked(id, pid);
         return pid;
     }
     if (flags & CLONE_VFORK) {
@@ -110,9 +110,9 @@ FDT_EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...) 
  * those here, and everything else straight to libc's syscall(). */
 long fdt_syscall_forklike(long number, long a1, long a2, long a3, long a4, long a5) {
     long (*real)(long, ...) = (long (*)(long, ...))fdt_real_syscall();
-    uint64_t id = fdt_record_fork();
+    uint64_t id = fdt_forking();
     long r = real(number, a1, a2, a3, a4, a5);
     if (r == 0) fdt_after_fork_child();
-    else fdt_record_child(id, (pid_t)r);
+    else fdt_forked(id, (pid_t)r);
     return r;
 }

@@ -5,10 +5,10 @@
  * order, with the caller's stack. The assembly trampoline
  * (syscall_x86_64.S) sends fork-, vfork- and clone-like calls elsewhere;
  * everything else comes here with its six arguments. */
-#include "shim.h"
+#include "report.h"
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include <mqueue.h>
+#include <linux/perf_event.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -23,16 +23,6 @@
 int close_range(unsigned int, unsigned int, int);
 int pidfd_open(pid_t, unsigned int);
 int pidfd_getfd(int, int, unsigned int);
-
-/* Calls without a libc wrapper: the real call, then one record. */
-static long opened_raw(long fd, enum fdt_call call, int cloexec) {
-    fdt_check_exhausted(fd < 0);
-    if (fd >= 0 && fdt_should_record()) {
-        struct fdt_open_info i = { call, NULL, cloexec, -1, -1, -1, -1 };
-        fdt_record_open((int)fd, &i);
-    }
-    return fd;
-}
 
 long fdt_syscall_dispatch(long n, long a1, long a2, long a3, long a4, long a5, long a6) {
     /* Before the shim began to initialise (another library's constructor
@@ -53,11 +43,7 @@ long fdt_syscall_dispatch(long n, long a1, long a2, long a3, long a4, long a5, l
         long fd = syscall(SYS_openat2, a1, a2, a3, a4);
         const struct open_how *how = (const struct open_how *)a3;
         int cloexec = how && (size_t)a4 >= sizeof how->flags && (how->flags & O_CLOEXEC) != 0;
-        fdt_check_exhausted(fd < 0);
-        if (fd >= 0 && fdt_should_record()) {
-            struct fdt_open_info i = { FDT_CALL_OPENAT2, (const char *)a2, cloexec, -1, -1, -1, -1 };
-            fdt_record_open((int)fd, &i);
-        }
+        fdt_opened((int)fd, &(struct fdt_open_info){ .call = FDT_CALL_OPENAT2, .path = (const char *)a2, .cloexec = cloexec });
         return fd;
     }
     case SYS_dup: return dup((int)a1);
@@ -86,14 +72,22 @@ long fdt_syscall_dispatch(long n, long a1, long a2, long a3, long a4, long a5, l
     case SYS_memfd_create: return memfd_create((const char *)a1, (unsigned)a2);
     case SYS_pidfd_open: return pidfd_open((pid_t)a1, (unsigned)a2);
     case SYS_pidfd_getfd: return pidfd_getfd((int)a1, (int)a2, (unsigned)a3);
-    case SYS_userfaultfd:
-        return opened_raw(syscall(SYS_userfaultfd, a1), FDT_CALL_USERFAULTFD, (a1 & O_CLOEXEC) != 0);
-    case SYS_io_uring_setup:
+    case SYS_userfaultfd: {
+        long fd = syscall(SYS_userfaultfd, a1);
+        fdt_opened((int)fd, &(struct fdt_open_info){ .call = FDT_CALL_USERFAULTFD, .cloexec = (a1 & O_CLOEXEC) != 0 });
+        return fd;
+    }
+    case SYS_io_uring_setup: {
         /* io_uring always sets close-on-exec on its ring descriptor. */
-        return opened_raw(syscall(SYS_io_uring_setup, a1, a2), FDT_CALL_IO_URING_SETUP, 1);
+        long fd = syscall(SYS_io_uring_setup, a1, a2);
+        fdt_opened((int)fd, &(struct fdt_open_info){ .call = FDT_CALL_IO_URING_SETUP, .cloexec = 1 });
+        return fd;
+    }
     case SYS_perf_event_open: {
         long fd = syscall(SYS_perf_event_open, a1, a2, a3, a4, a5);
-        return opened_raw(fd, FDT_CALL_PERF_EVENT_OPEN, (a5 & 8 /* PERF_FLAG_FD_CLOEXEC */) != 0);
+        fdt_opened((int)fd, &(struct fdt_open_info){
+            .call = FDT_CALL_PERF_EVENT_OPEN, .cloexec = (a5 & PERF_FLAG_FD_CLOEXEC) != 0 });
+        return fd;
     }
     case SYS_write:
         /* libunwind checking an address through its (emulated) pipe. */
@@ -101,7 +95,7 @@ long fdt_syscall_dispatch(long n, long a1, long a2, long a3, long a4, long a5, l
         break;
     case SYS_exit_group:
         /* The process ends without libc's exit: the kernel's view first. */
-        if (!(fdt_tls_vfork && fdt_vfork_child_check())) fdt_send_exit_view(FDT_EXIT_UNDERSCORE, (int)a1 & 0xff);
+        fdt_exiting_now((int)a1 & 0xff);
         break;
     default:
         break;

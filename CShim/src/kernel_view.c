@@ -2,7 +2,6 @@
  * inside the process: at start (what was inherited) and at exit (for
  * reconciliation: a zombie has no fd table left to read from outside). */
 #include "shim.h"
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>

@@ -127,13 +127,12 @@ static void send_module(struct module *m) {
     m->sent = 1;
 }
 
-int fdt_modules_init(void) {
+void fdt_modules_init(void) {
     ssize_t n = syscall(SYS_readlink, "/proc/self/exe", exe_path, sizeof exe_path - 1);
     exe_path[n > 0 ? n : 0] = 0;
     lock();
     rescan();
     unlock();
-    return 0;
 }
 
 static int known(uintptr_t pc) {

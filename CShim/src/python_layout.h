@@ -1,7 +1,8 @@
 /* Where CPython keeps what the shim reads, per minor version (x86-64,
- * release builds). 3.8-3.12 come from the installed headers (offsetof in
- * scripts/python_offsets.c, checked by the test suite against every
- * interpreter pyenv has); 3.13 publishes them itself in _Py_DebugOffsets. */
+ * release builds). 3.8-3.12 come from the installed headers (offsetof; the
+ * test suite compiles Tests/Fixtures/py_layout_check.c against every
+ * interpreter pyenv has and checks each value); 3.13 publishes them itself
+ * in _Py_DebugOffsets. */
 #ifndef FDTRACE_PYTHON_LAYOUT_H
 #define FDTRACE_PYTHON_LAYOUT_H
 

@@ -11,8 +11,6 @@
 #include <termios.h>
 #include <sys/ioctl.h>
 
-struct winsize;
-
 #define FDT_REAL_FUNCTIONS(X) \
     X(open, int, (const char *, int, ...)) \
     X(open64, int, (const char *, int, ...)) \

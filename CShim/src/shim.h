@@ -3,9 +3,9 @@
 #ifndef FDTRACE_SHIM_H
 #define FDTRACE_SHIM_H
 
-
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/types.h>
 #include <errno.h>
 #include <unistd.h>
@@ -35,6 +35,9 @@ static inline long fdt_sys6(long n, long a, long b, long c, long d, long e, long
 #define FDT_SYS_PICK(n, a, b, c, d, e, f, ...) \
     fdt_sys6((long)(n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
 #define syscall(...) FDT_SYS_PICK(__VA_ARGS__, 0, 0, 0, 0, 0, 0, 0)
+
+/* The ring's layout and creation, whose system calls must be these. */
+#include "fdtrace_ring.h"
 
 #define FDT_EXPORT __attribute__((visibility("default")))
 #define FDT_TLS __thread __attribute__((tls_model("initial-exec")))
@@ -77,11 +80,16 @@ void fdt_disable(const char *why);
 uint64_t fdt_now_ns(void);
 int fdt_gettid(void);
 
+/* True in a vfork child (it shares our memory: it records nothing). */
+static inline int fdt_in_vfork_child(void) {
+    return FDT_UNLIKELY(fdt_tls_vfork) && fdt_vfork_child_check();
+}
+
 /* True when this thread may record an event now. Cheap on the hot path. */
 static inline int fdt_should_record(void) {
     if (FDT_UNLIKELY(__atomic_load_n(&fdt_g.init_phase, __ATOMIC_ACQUIRE) != 2))
         fdt_ensure_init();
-    if (FDT_UNLIKELY(fdt_tls_vfork) && fdt_vfork_child_check()) return 0;
+    if (fdt_in_vfork_child()) return 0;
     return __atomic_load_n(&fdt_g.active, __ATOMIC_RELAXED) && !fdt_tls_busy;
 }
 
@@ -91,20 +99,30 @@ static inline int fdt_should_record(void) {
 /* ---- the event ring (ring_writer.c) ---- */
 void *fdt_ring_reserve(uint32_t size);
 void fdt_ring_commit(void *rec, uint16_t type, uint16_t flags, uint32_t size);
+/* One record built beforehand: rec (len bytes, starting with its header;
+ * the header's size is ignored) then tail (tail_len bytes). 0, or -1 when
+ * it could not be written (fdt_ring_reserve). Inline: the sizes are
+ * constants at most call sites, and the copies become a few moves. */
+static inline int fdt_ring_put(const void *rec, uint32_t len, const void *tail, uint32_t tail_len,
+                               uint16_t type, uint16_t flags) {
+    uint32_t size = fdt_align8(len + tail_len);
+    char *r = (char *)fdt_ring_reserve(size);
+    if (!r) return -1;
+    /* All but the size, which publishes the record (fdt_ring_commit). */
+    _Static_assert(offsetof(struct fdt_rec_header, size) == 0, "the size comes first");
+    memcpy(r + sizeof(uint32_t), (const char *)rec + sizeof(uint32_t), len - sizeof(uint32_t));
+    if (tail_len) memcpy(r + len, tail, tail_len);
+    fdt_ring_commit(r, type, flags, size);
+    return 0;
+}
 
 /* ---- the control connection (connection.c) ---- */
 int fdt_connect(int fork_parent);
 void fdt_on_exhausted(int err);
 void fdt_rearm_exhausted(void);
-/* After a creating call: if it failed for lack of descriptors, snapshot. */
-static inline void fdt_check_exhausted(int failed) {
-    if (FDT_UNLIKELY(failed)) {
-        int e = errno;
-        if (e == EMFILE || e == ENFILE) fdt_on_exhausted(e);
-    }
-}
 int fdt_collector_gone(void);
-
+/* Bare mode's owner at exit: the report, written before it returns. */
+void fdt_wait_for_report(void);
 
 /* ---- stacks and modules (stack.c, modules.c) ---- */
 void fdt_unwinder_init(void);
@@ -120,51 +138,18 @@ int fdt_native_backtrace(void **out, int max);
 void fdt_unwind_fork_begin(void);
 void fdt_unwind_fork_end(void);
 void fdt_unwind_after_fork_child(void);
-uint32_t fdt_capture_stack(void);
+/* The calling thread's stack, its Python frames (py, python.h) merged in. */
+struct fdt_py_stack;
+uint32_t fdt_capture_stack(const struct fdt_py_stack *py);
 void fdt_stack_table_reset(void);
-int fdt_modules_init(void);
+void fdt_modules_init(void);
 void fdt_modules_ensure_known(const uintptr_t *pcs, unsigned n);
 void fdt_modules_reset_sent(void);
 
-/* ---- CPython frames, close causes and exit (python.c) ---- */
-#define FDT_PY_MAX_FRAMES 128u
-struct fdt_py_scratch {
-    unsigned count;
-    uintptr_t code[FDT_PY_MAX_FRAMES];
-    uint32_t offset[FDT_PY_MAX_FRAMES];
-};
-void fdt_py_init(void);
-void fdt_py_send_note(void);
-void fdt_py_after_fork_child(int forked_from_main);
-/* The calling thread's Python thread state, or 0 (no Python here). */
-uintptr_t fdt_py_thread_state(void);
-unsigned fdt_py_merge(uintptr_t ts, uint64_t *pcs, unsigned n, uint64_t *hash, struct fdt_py_scratch *scratch);
-void fdt_py_resolve(uint64_t *pcs, unsigned n, const struct fdt_py_scratch *scratch);
-uint16_t fdt_py_close_cause(uintptr_t caller);
-
-/* ---- events (events.c) ---- */
-struct fdt_open_info {
-    enum fdt_call call;
-    const char *path;   /* may be NULL */
-    int cloexec;
-    int source_fd;
-    int domain, sock_type, protocol;
-};
-void fdt_record_open(int fd, const struct fdt_open_info *info);
-void fdt_record_open_pair(const int fds[2], const struct fdt_open_info *info);
-void fdt_record_open_many(const int *fds, int n, const struct fdt_open_info *info);
-/* caller: the return address of the hook (who called close). */
-void fdt_record_close(int fd, enum fdt_call call, uintptr_t caller);
-void fdt_record_close_range(unsigned first, unsigned last, enum fdt_call call, int cloexec_only);
-void fdt_record_setfd(int fd, int cloexec, enum fdt_call call);
-void fdt_record_note(const char *text);
-
-uint64_t fdt_record_fork(void);
-void fdt_record_child(uint64_t fork_id, pid_t child);
+/* What the hooks report, and the records they make: report.h, report.c. */
 
 /* ---- bare mode: a collector started by the shim (bare_collector.c) ---- */
 int fdt_start_collector(void);
-void fdt_wait_for_report(void);
 
 /* ---- the kernel's view of the fd table (kernel_view.c) ---- */
 void fdt_send_inherited(void);

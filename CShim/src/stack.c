@@ -1,17 +1,14 @@
 /* Native stack capture and interning: each distinct stack is sent once, as
- * an FDT_REC_STACK record; events refer to it by id. The intern table is a
- * fixed lock-free hash set (no allocation, safe from any thread). */
+ * an FDT_REC_STACK record; events refer to it by id (intern.h). */
 #include "shim.h"
+#include "intern.h"
+#include "python.h"
 #include <dlfcn.h>
 #include <execinfo.h>
-#include <string.h>
 #include <sched.h>
 #include <sys/uio.h>
 
-#define TABLE_SIZE 65536u /* ids 1..TABLE_SIZE; overflow stacks get ids above */
-#define MAX_PROBE 64u
-
-static uint64_t table[TABLE_SIZE];
+static struct fdt_intern_table stacks;
 
 /* libunwind's unw_backtrace, loaded RTLD_LOCAL so that none of its symbols
  * (it exports _Unwind_* and a weak backtrace) reach the program. Measured in
@@ -54,8 +51,10 @@ void fdt_unwinder_init(void) {
  * the write would. Measured: validation is rare (the cached trace reads
  * memory without it). */
 int fdt_unwinder_pipe(int fds[2]) {
-    fds[0] = FDT_UNWINDER_PIPE_READ;
-    fds[1] = FDT_UNWINDER_PIPE_WRITE;
+    /* libunwind's one static array, from any thread: the same two values
+     * every time, stored atomically. */
+    __atomic_store_n(&fds[0], FDT_UNWINDER_PIPE_READ, __ATOMIC_RELAXED);
+    __atomic_store_n(&fds[1], FDT_UNWINDER_PIPE_WRITE, __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -66,11 +65,8 @@ long fdt_unwinder_validate(const void *addr) {
     return r == 1 ? 1 : -1;
 }
 
-static uint32_t overflow_seq = TABLE_SIZE;
-
 void fdt_stack_table_reset(void) {
-    memset(table, 0, sizeof table);
-    overflow_seq = TABLE_SIZE;
+    fdt_intern_reset(&stacks);
 }
 
 static inline int in_self(uintptr_t pc) {
@@ -79,12 +75,8 @@ static inline int in_self(uintptr_t pc) {
 
 static uint64_t hash_pcs(const uintptr_t *pcs, unsigned n) {
     uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-    for (unsigned i = 0; i < n; i++) {
-        h ^= pcs[i];
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 33;
-    }
-    return h ? h : 1;
+    for (unsigned i = 0; i < n; i++) h = fdt_hash_mix(h, pcs[i]);
+    return h;
 }
 
 static void send_stack(uint32_t id, const uint64_t *pcs, unsigned n) {
@@ -156,10 +148,9 @@ void fdt_unwind_after_fork_child(void) {
 
 /* Captures the caller's stack (frames of the shim cut; Python frames
  * merged in where the interpreter ran them) and returns its id. */
-uint32_t fdt_capture_stack(void) {
+uint32_t fdt_capture_stack(const struct fdt_py_stack *py) {
     void *raw[FDT_MAX_DEPTH + 16];
-    uintptr_t ts = fdt_py_thread_state();
-    unsigned depth = ts ? fdt_g.py_depth : fdt_g.depth;
+    unsigned depth = py->ts ? fdt_g.py_depth : fdt_g.depth;
     int n = fdt_native_backtrace(raw, (int)depth + 16);
     /* Cut the shim's own frames: the hook on top, and the main() wrapper
      * (`__libc_start_main`) at the bottom. */
@@ -168,27 +159,14 @@ uint32_t fdt_capture_stack(void) {
         if (!in_self((uintptr_t)raw[i])) raw[keep++] = raw[i];
     _Static_assert(sizeof(void *) == sizeof(uint64_t), "64-bit pcs");
     uint64_t *pcs = (uint64_t *)raw;
-    struct fdt_py_scratch py;
-    uint64_t h = 0;
-    keep = fdt_py_merge(ts, pcs, keep, &h, &py);
-    if (!py.count) h = hash_pcs((const uintptr_t *)pcs, keep);
-    uint32_t idx = (uint32_t)h & (TABLE_SIZE - 1);
-    for (unsigned probe = 0; probe < MAX_PROBE; probe++, idx = (idx + 1) & (TABLE_SIZE - 1)) {
-        uint64_t cur = __atomic_load_n(&table[idx], __ATOMIC_ACQUIRE);
-        if (cur == h) return idx + 1;
-        if (cur == 0) {
-            if (__atomic_compare_exchange_n(&table[idx], &cur, h, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-                /* Another thread may refer to this id before the record
-                 * lands: the collector resolves stack ids lazily. */
-                if (py.count) fdt_py_resolve(pcs, keep, &py);
-                send_stack(idx + 1, pcs, keep);
-                return idx + 1;
-            }
-            if (cur == h) return idx + 1;
-        }
+    uint64_t h;
+    if (py->count) keep = fdt_py_merge(py, pcs, keep, &h);
+    else h = hash_pcs((const uintptr_t *)pcs, keep);
+    int fresh;
+    uint32_t id = fdt_intern(&stacks, h, &fresh);
+    if (fresh) {
+        if (py->count) fdt_py_resolve(py, pcs, keep);
+        send_stack(id, pcs, keep);
     }
-    uint32_t id = __atomic_add_fetch(&overflow_seq, 1, __ATOMIC_RELAXED);
-    if (py.count) fdt_py_resolve(pcs, keep, &py);
-    send_stack(id, pcs, keep);
     return id;
 }

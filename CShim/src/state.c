@@ -1,10 +1,10 @@
 /* Lifecycle of the shim in one process image: lazy initialisation (hooks can
  * run before our constructor), the warning line, fork/vfork bookkeeping and
- * the report of the kernel's view at exit. */
+ * the destructor that, at exit, has kernel_view.c send the kernel's view. */
 #include "shim.h"
-#include "fdtrace_ring.h"
+#include "python.h"
+#include "report.h"
 #include <errno.h>
-#include <execinfo.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -60,8 +60,7 @@ void fdt_warn(const char *fmt, ...) {
     if (n > (int)sizeof line - 2) n = (int)sizeof line - 2;
     line[n++] = '\n';
     int saved = errno;
-    ssize_t w = syscall(SYS_write, 2, line, (size_t)n);
-    (void)w;
+    syscall(SYS_write, 2, line, (size_t)n);
     errno = saved;
 }
 
@@ -182,7 +181,7 @@ static void stop_following(void) {
 /* Every fork that runs atfork handlers is recorded here, before it happens:
  * fork() and the ones glibc makes internally without the PLT (forkpty,
  * daemon), so the child's table is copied as of this moment. */
-static void on_fork_prepare(void) { fdt_record_fork(); }
+static void on_fork_prepare(void) { fdt_forking(); }
 static void on_fork_parent(void) { fdt_unwind_fork_end(); }
 
 /* In a fork child: the ring is the parent's. Drop it (without touching
@@ -206,7 +205,8 @@ void fdt_after_fork_child(void) {
     if (!was_active || !fdt_g.follow) return;
     fdt_stack_table_reset();
     fdt_modules_reset_sent();
-    fdt_py_after_fork_child(from_main);
+    fdt_py_codes_reset();
+    fdt_py_exit_after_fork_child(from_main);
     int saved = errno;
     fdt_tls_busy++;
     if (fdt_connect(parent) == 0) {
@@ -298,6 +298,6 @@ __attribute__((constructor)) static void fdt_constructor(void) {
 /* Runs at exit() and return from main, after the program's atexit handlers
  * (our constructor ran first, so our destructor runs late). */
 __attribute__((destructor)) static void fdt_destructor(void) {
-    if (fdt_tls_vfork && fdt_vfork_child_check()) return;
+    if (fdt_in_vfork_child()) return;
     fdt_send_exit_view(FDT_EXIT_NORMAL, -1);
 }

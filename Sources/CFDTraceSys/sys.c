@@ -1,5 +1,7 @@
 #define _GNU_SOURCE
 #include "fdtrace_sys.h"
+#include "fdtrace_address.h"
+#include "fdtrace_ring.h"
 #include <errno.h>
 #include <stddef.h>
 #include <fcntl.h>
@@ -67,17 +69,10 @@ int fdtc_connect_stream(const char *path) {
 }
 
 static int listen_unix(const char *path, int type) {
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    size_t len = strlen(path);
-    if (len >= sizeof addr.sun_path) return -ENAMETOOLONG;
-    socklen_t alen = sizeof addr;
-    if (path[0] == '@') {
-        /* Abstract namespace: "@name" -> "\0name", length exact. */
-        memcpy(addr.sun_path + 1, path + 1, len - 1);
-        alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
-    } else {
-        strcpy(addr.sun_path, path);
-    }
+    struct sockaddr_un addr;
+    socklen_t alen;
+    int err = fdt_collector_address(path, &addr, &alen);
+    if (err) return -err;
     int fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return -errno;
     mode_t old = umask(077);
@@ -204,23 +199,10 @@ int fdtc_spawn_daemon(pid_t *pid, const char *path, char *const argv[], char *co
 
 int fdtc_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0; }
 
-#include "fdtrace_ring.h"
-
 int fdtc_ring_create(unsigned long long capacity) {
-    int fd = memfd_create("fdtrace-ring", MFD_CLOEXEC);
+    struct fdt_ring_header *h;
+    int fd = fdt_ring_create(capacity, &h);
     if (fd < 0) return -errno;
-    if (ftruncate(fd, (off_t)(FDT_RING_HEADER_SIZE + capacity)) < 0) {
-        int e = errno;
-        close(fd);
-        return -e;
-    }
-    struct fdt_ring_header *h = fdt_ring_map(fd, capacity);
-    if (!h) {
-        int e = errno;
-        close(fd);
-        return -e;
-    }
-    fdt_ring_init_header(h, capacity);
     fdt_ring_unmap(h, capacity);
     return fd;
 }

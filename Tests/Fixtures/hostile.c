@@ -18,16 +18,16 @@
 #include <unistd.h>
 #include "fdtrace_wire.h"
 #include "fdtrace_ring.h"
+#include "fdtrace_address.h"
 
 extern char **environ;
 
 static int dial(void) {
-    const char *name = getenv("FDTRACE_SOCKET");
-    struct sockaddr_un a = { .sun_family = AF_UNIX };
-    size_t n = strlen(name);
-    memcpy(a.sun_path + 1, name + 1, n - 1);
+    struct sockaddr_un a;
+    socklen_t len;
+    if (fdt_collector_address(getenv(FDT_ENV_SOCKET), &a, &len) != 0) return -1;
     int s = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-    if (connect(s, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0) return -1;
+    if (connect(s, (struct sockaddr *)&a, len) < 0) return -1;
     return s;
 }
 
@@ -60,12 +60,9 @@ static int answer(int s) {
  * the shim (a traced process already has its connection). */
 static int ring_attack(void) {
     uint64_t cap = 1 << 16;
-    int memfd = memfd_create("hostile", MFD_CLOEXEC);
-    if (ftruncate(memfd, FDT_RING_HEADER_SIZE + cap) != 0) return 1;
-    struct fdt_ring_header *h = fdt_ring_map(memfd, cap);
-    h->magic = FDT_WIRE_MAGIC;
-    h->version = FDT_WIRE_VERSION;
-    h->capacity = cap;
+    struct fdt_ring_header *h;
+    int memfd = fdt_ring_create(cap, &h);
+    if (memfd < 0) return 1;
     int s2 = dial();
     send_hello(s2, memfd, cap, getpid());
     int ok2 = answer(s2);
