@@ -59,6 +59,13 @@ if ! python3 -c 'import flask, PIL, aiohttp' >/dev/null 2>&1; then
   fi
 fi
 
+# jsonschema: the SARIF test validates --sarif output against the official schema.
+if ! python3 -c 'import jsonschema' >/dev/null 2>&1; then
+  echo "setup: installing jsonschema for $(command -v python3)"
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check jsonschema \
+    || { echo "setup: 'python3 -m pip install jsonschema' failed" >&2; exit 1; }
+fi
+
 if ! command -v swift >/dev/null 2>&1; then
   echo "setup: swift is not on PATH (Swift 6 is required)" >&2
   exit 1
