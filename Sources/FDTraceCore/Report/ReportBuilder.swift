@@ -141,7 +141,7 @@ public struct ReportBuilder {
                 report.notes.append("\(p.table.runtimeClosedDropped) more descriptors closed by the runtime were not kept (limit \(ProcessTable.runtimeClosedLimit))")
             }
             report.peak = peakReport(p, peaks[i], symbols: symbols)
-            report.timeline = timelineReport(p, symbols: symbols)
+            report.timeline = timelineReport(p, symbols: symbols, leaks: report.leaks)
             reports.append(report)
         }
         return Report(command: command, exitStatus: exitStatus, processes: reports, notes: notes, collector: nil)

@@ -19,10 +19,15 @@ public struct TimelineReport: Codable, Sendable, Equatable {
     public var buckets: Int { total.values.count }
 }
 
+/// A site as leak groups are: the call and its stack (a Python stack: the
+/// call and the user's line).
 public struct TimelineSite: Codable, Sendable, Equatable {
     public var call: String
     /// The site's frame as the report names it (the user's line).
     public var site: FrameReport?
+    /// The process's leak group of this site (index in `leaks`), when its
+    /// descriptors leaked.
+    public var leakGroup: Int?
     /// The most it held at once.
     public var peak: Int
     /// The most it held in each bucket.
@@ -93,22 +98,28 @@ extension ReportBuilder {
         p.table.timeline.leadingStacks(4 * timelineSites)
     }
 
-    /// The image's timeline: its leading stacks merged by site (the call and
-    /// the frame the report names a group by), the leading sites kept.
-    func timelineReport(_ p: TracedProcess, symbols: [RawFrame: [SymbolizedFrame]]) -> TimelineReport? {
+    /// The image's timeline: its leading stacks merged by site as leak
+    /// groups are (the call and the frames by source location; in a Python
+    /// stack the call and the user's line), the leading sites kept, each
+    /// with its leak group (`leaks`: the process's).
+    func timelineReport(_ p: TracedProcess, symbols: [RawFrame: [SymbolizedFrame]], leaks: [LeakGroup]) -> TimelineReport? {
         let t = p.table.timeline
         guard t.bucketCount > 0 else { return nil }
-        struct Key: Hashable { var call: String; var site: FrameReport? }
+        struct Key: Hashable { var call: String; var frames: [FrameReport]; var python: Bool }
+        func located(_ f: FrameReport) -> FrameReport {
+            var f = f
+            if f.file != nil { f.address = "" }
+            return f
+        }
         var bySite: [Key: [Int]] = [:]
+        var siteOf: [Key: FrameReport] = [:]
         var order: [Key] = []
         for id in Self.timelineStacks(p) {
-            let frames = sourceFrames(StackRef(process: p.key, id: id), symbols)
-            let site = Self.headline(frames).map { i -> FrameReport in
-                var f = frames[i]
-                if f.file != nil { f.address = "" }
-                return f
-            }
-            let key = Key(call: t.call(of: id)?.name ?? "?", site: site)
+            let frames = sourceFrames(StackRef(process: p.key, id: id), symbols).map(located)
+            let head = Self.headline(frames)
+            let python = frames.contains { $0.python == true }
+            let key = Key(call: t.call(of: id)?.name ?? "?", frames: python ? head.map { [frames[$0]] } ?? [] : frames, python: python)
+            if let head { siteOf[key] = frames[head] }
             let series = t.series(id)
             if let sum = bySite[key] {
                 bySite[key] = zip(sum, series).map { $0 + $1 }
@@ -121,7 +132,15 @@ extension ReportBuilder {
         for (i, k) in order.enumerated() {
             let counts = bySite[k] ?? []
             let peak = counts.max() ?? 0
-            if peak > 0 { ranked.append((i, TimelineSite(call: k.call, site: k.site, peak: peak, counts: BucketCounts(counts)))) }
+            guard peak > 0 else { continue }
+            let group = leaks.firstIndex { g in
+                guard g.openedBy == nil else { return false }
+                if k.python {
+                    return g.call.split(separator: "+").contains { $0 == k.call } && ReportFields.highlighted(g).map(located) == siteOf[k]
+                }
+                return g.call == k.call && g.frames.map(located) == k.frames
+            }
+            ranked.append((i, TimelineSite(call: k.call, site: siteOf[k], leakGroup: group, peak: peak, counts: BucketCounts(counts))))
         }
         ranked.sort { a, b in a.site.peak != b.site.peak ? a.site.peak > b.site.peak : a.index < b.index }
         let sites = ranked.prefix(Self.timelineSites).map { $0.site }
