@@ -25,6 +25,8 @@ command -v go >/dev/null 2>&1 || missing+=(golang-go)
 [ -x /usr/bin/prometheus-pushgateway ] || missing+=(prometheus-pushgateway)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# Headless Chromium: the HTML report's test loads the page without network.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # CPython's regression tests (make realworld), when python3 has none.
 python3 -c 'import test.libregrtest' >/dev/null 2>&1 || /usr/bin/python3 -c 'import test.libregrtest' >/dev/null 2>&1 \
   || missing+=(libpython3.11-testsuite)
