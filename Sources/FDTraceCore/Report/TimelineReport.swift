@@ -114,13 +114,15 @@ extension ReportBuilder {
         var bySite: [Key: [Int]] = [:]
         var siteOf: [Key: FrameReport] = [:]
         var order: [Key] = []
-        for id in Self.timelineStacks(p) {
+        let stacks = Self.timelineStacks(p)
+        let seriesOf = t.series(of: stacks)
+        for id in stacks {
             let frames = sourceFrames(StackRef(process: p.key, id: id), symbols).map(located)
             let head = Self.headline(frames)
             let python = frames.contains { $0.python == true }
             let key = Key(call: t.call(of: id)?.name ?? "?", frames: python ? head.map { [frames[$0]] } ?? [] : frames, python: python)
             if let head { siteOf[key] = frames[head] }
-            let series = t.series(id)
+            let series = seriesOf[id] ?? []
             if let sum = bySite[key] {
                 bySite[key] = zip(sum, series).map { $0 + $1 }
             } else {

@@ -166,18 +166,27 @@ public struct SiteTimeline: Sendable {
     }
 
     /// The most descriptors of `stack` open in each bucket.
-    public func series(_ stack: UInt32) -> [Int] {
-        var out = [Int](repeating: 0, count: bucketCount)
-        var carry = 0
-        var next = 0
-        for e in entries where e.stack == stack {
+    public func series(_ stack: UInt32) -> [Int] { series(of: [stack])[stack] ?? [] }
+
+    /// The same for several stacks, in one pass over the entries.
+    public func series(of stacks: [UInt32]) -> [UInt32: [Int]] {
+        var out: [UInt32: [Int]] = [:]
+        var carry: [UInt32: Int] = [:]
+        var next: [UInt32: Int] = [:]
+        for s in stacks { out[s] = [Int](repeating: 0, count: bucketCount); carry[s] = 0; next[s] = 0 }
+        for e in entries where out[e.stack] != nil {
             let b = Int(e.bucket)
-            while next < b { out[next] = carry; next += 1 }
-            out[b] = Int(e.most)
-            carry = Int(e.last)
-            next = b + 1
+            var n = next[e.stack]!, c = carry[e.stack]!
+            while n < b { out[e.stack]![n] = c; n += 1 }
+            out[e.stack]![b] = Int(e.most)
+            carry[e.stack] = Int(e.last)
+            next[e.stack] = b + 1
         }
-        while next < out.count { out[next] = carry; next += 1 }
+        for s in stacks {
+            var n = next[s]!
+            let c = carry[s]!
+            while n < bucketCount { out[s]![n] = c; n += 1 }
+        }
         return out
     }
 }
