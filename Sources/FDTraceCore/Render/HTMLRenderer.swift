@@ -119,7 +119,7 @@ public struct HTMLRenderer {
         out += "<script>\(HTMLAssets.errorTrap)</script>\n"
         out += "<style>\(HTMLAssets.css)</style>\n</head>\n<body>\n"
         out += header(report, rows: rows, omittedRows: omittedRows)
-        out += "<nav class=\"dim\">Process tree · <a href=\"#leaks\">Leaks</a> · <a href=\"#processes\">Processes and charts</a></nav>\n"
+        out += "<nav class=\"dim\"><a href=\"#summary\">Process tree</a> · <a href=\"#leaks\">Leaks</a> · <a href=\"#processes\">Processes and charts</a></nav>\n"
         out += processTree(report, text: text)
         out += leakTable(rows, omitted: omittedRows)
         out += "<section id=\"processes\">\n<h2>Processes</h2>\n"
