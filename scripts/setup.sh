@@ -26,6 +26,8 @@ command -v go >/dev/null 2>&1 || missing+=(golang-go)
 [ -x /usr/bin/prometheus-pushgateway ] || missing+=(prometheus-pushgateway)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# Headless Chromium: the HTML report's test loads the page without network.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # CPython's regression tests (make realworld), when python3 has none.
 python3 -c 'import test.libregrtest' >/dev/null 2>&1 || /usr/bin/python3 -c 'import test.libregrtest' >/dev/null 2>&1 \
   || missing+=(libpython3.11-testsuite)
@@ -69,6 +71,13 @@ if ! python3 -c 'import flask, PIL, aiohttp' >/dev/null 2>&1; then
     echo "setup: 'python3 -m pip install flask pillow aiohttp' failed (pip output: $piplog)" >&2
     exit 1
   fi
+fi
+
+# jsonschema: the SARIF test validates --sarif output against the official schema.
+if ! python3 -c 'import jsonschema' >/dev/null 2>&1; then
+  echo "setup: installing jsonschema for $(command -v python3)"
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check jsonschema \
+    || { echo "setup: 'python3 -m pip install jsonschema' failed" >&2; exit 1; }
 fi
 
 if ! command -v swift >/dev/null 2>&1; then

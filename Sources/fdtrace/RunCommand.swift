@@ -19,6 +19,12 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write the text report to FILE instead of stderr.", valueName: "FILE"))
     var output: String?
 
+    @Option(name: .long, help: ArgumentHelp("Also write the report as one self-contained HTML file.", valueName: "FILE"))
+    var html: String?
+
+    @Option(name: .long, help: ArgumentHelp("Also write the report as SARIF 2.1.0 (one result per leak site).", valueName: "FILE"))
+    var sarif: String?
+
     @Flag(name: .long, help: "Exit 99 if the program exited 0 but leaked descriptors.")
     var failOnLeak = false
 
@@ -80,6 +86,8 @@ struct Run: ParsableCommand {
         let library = try ShimLocator.locate()
         let textOut = try output.map { try ReportFile(path: $0) }
         let jsonOut = try json.map { try ReportFile(path: $0) }
+        let htmlOut = try html.map { try ReportFile(path: $0) }
+        let sarifOut = try sarif.map { try ReportFile(path: $0) }
         var session = RunSession(command: command, library: library, depth: depth, lingerSeconds: wait, follow: !noFollow)
         session.name = name
         if let dir = snapshotDir {
@@ -91,6 +99,8 @@ struct Run: ParsableCommand {
         let text = TextRenderer(maxFrames: frames, color: textOut == nil && isatty(2) != 0).render(outcome.report)
         if let textOut { try textOut.write(Data(text.utf8)) } else { FileHandle.standardError.write(Data(text.utf8)) }
         if let jsonOut { try jsonOut.write(try JSONRenderer.render(outcome.report)) }
+        if let htmlOut { try htmlOut.write(Data(HTMLRenderer(maxFrames: frames).render(outcome.report).utf8)) }
+        if let sarifOut { try sarifOut.write(try SARIFRenderer().render(outcome.report)) }
         var status = outcome.status
         if failOnLeak && status == 0 && outcome.report.leakGroupCount > 0 { status = ExitStatus.leaksFound }
         throw ExitCode(status)

@@ -185,6 +185,12 @@ public final class Collector {
         processes[c.key].lastProcViewTime = now
     }
 
+    /// Marks the timeline of every process still connected (a periodic snapshot).
+    public func markTimelines(_ reason: String) {
+        let now = monotonicNow()
+        for c in connections.values { processes[c.key].table.timeline.mark(reason, at: now) }
+    }
+
     /// Every ring read to its head (before a live report).
     public func drainAll() {
         for c in connections.values { drain(c, limit: .max) }
@@ -195,7 +201,10 @@ public final class Collector {
         guard let threshold = snapshotThreshold, let hook = snapshotHook else { return }
         let p = processes[c.key]
         if p.table.count >= threshold(p.rlimitSoft) {
-            if aboveThreshold.insert(c.key).inserted { hook(c.key, "threshold") }
+            if aboveThreshold.insert(c.key).inserted {
+                processes[c.key].table.timeline.mark("threshold", at: monotonicNow())
+                hook(c.key, "threshold")
+            }
         } else {
             aboveThreshold.remove(c.key)
         }
@@ -210,6 +219,7 @@ public final class Collector {
             // then the snapshot, then let it go on.
             drain(c, limit: .max)
             checkThreshold(c)
+            processes[c.key].table.timeline.mark(snapshot == UInt32(ENFILE) ? "ENFILE" : "EMFILE", at: monotonicNow())
             snapshotHook?(c.key, snapshot == UInt32(ENFILE) ? "ENFILE" : "EMFILE")
             c.ring.complete(FDT_RING_REQ_SNAPSHOT)
         }

@@ -92,6 +92,7 @@ public struct RunSession {
                 collector.drainAll()
                 writer?.write(processes: collector.processes, registry: collector.registry, command: command,
                               reason: "periodic", pid: nil)
+                collector.markTimelines("periodic")
                 nextPeriodic = monotonicNow() + UInt64(every * 1e9)
             }
             if sfd >= 0 && ready.contains(sfd) {

@@ -63,6 +63,8 @@ public struct ProcessReport: Codable, Sendable, Equatable {
     /// image without close-on-exec, which that image lists (once, with the
     /// line that opened them) among its inherited leaks.
     public var passedOnAtExec: Int?
+    /// Open descriptors over the image's life, per leading site (the HTML chart).
+    public var timeline: TimelineReport?
 }
 
 public struct PeakReport: Codable, Sendable, Equatable {

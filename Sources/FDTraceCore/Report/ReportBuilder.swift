@@ -117,6 +117,7 @@ public struct ReportBuilder {
             for l in leaks + inheritedLeaks { if let s = l.stack, let frames = stackFrames(s) { wanted.formUnion(frames) } }
             let peak = p.table.peak > 0 ? p.table.stacksAtPeak() : [:]
             for id in peak.keys { if let frames = stackFrames(StackRef(process: p.key, id: id)) { wanted.formUnion(frames) } }
+            for id in Self.timelineStacks(p) { if let frames = stackFrames(StackRef(process: p.key, id: id)) { wanted.formUnion(frames) } }
             peaks.append(peak)
             perProcess.append((p, report, leaks, inheritedLeaks))
         }
@@ -140,6 +141,7 @@ public struct ReportBuilder {
                 report.notes.append("\(p.table.runtimeClosedDropped) more descriptors closed by the runtime were not kept (limit \(ProcessTable.runtimeClosedLimit))")
             }
             report.peak = peakReport(p, peaks[i], symbols: symbols)
+            report.timeline = timelineReport(p, symbols: symbols, leaks: report.leaks)
             reports.append(report)
         }
         return Report(command: command, exitStatus: exitStatus, processes: reports, notes: notes, collector: nil)
@@ -192,7 +194,7 @@ public struct ReportBuilder {
         return t.origin != .inherited || table.inheritedOrigins[t.fd] != nil
     }
 
-    private func stackFrames(_ ref: StackRef) -> [RawFrame]? {
+    func stackFrames(_ ref: StackRef) -> [RawFrame]? {
         images[ref.process]?.stacks.frames(ref.id)
     }
 
@@ -314,7 +316,7 @@ public struct ReportBuilder {
     /// The source frames of an opening stack (inlined frames expanded). In
     /// a Python stack, the interpreter's own native frames are left out
     /// unless `nativeFrames`.
-    private func sourceFrames(_ stack: StackRef?, _ symbols: [RawFrame: [SymbolizedFrame]]) -> [FrameReport] {
+    func sourceFrames(_ stack: StackRef?, _ symbols: [RawFrame: [SymbolizedFrame]]) -> [FrameReport] {
         guard let s = stack, let raw = stackFrames(s) else { return [] }
         let isPython = raw.contains { $0.python != nil }
         return raw.flatMap { f -> [FrameReport] in

@@ -187,6 +187,8 @@ public struct ProcessTable: Sendable {
     /// The kernel's view of each descriptor at that moment.
     public private(set) var exitViews: [Int32: KernelFD] = [:]
     var sites = SiteCounts()
+    /// Open descriptors per stack over the image's life (the HTML chart).
+    public internal(set) var timeline = SiteTimeline()
     public let processKey: Int
 
     public init(processKey: Int) { self.processKey = processKey }
@@ -222,6 +224,7 @@ public struct ProcessTable: Sendable {
         case .setFD(let e):
             update(e.fd) { $0.cloexec = e.cloexec }
         case .inherited(let k):
+            timeline.advance(to: k.time)
             store(TrackedFD(fd: k.fd, origin: .inherited, call: .unknown, cloexec: k.cloexec, openedAt: k.time))
             inheritedViews[k.fd] = k
             notePeak(k.time)
@@ -240,6 +243,7 @@ public struct ProcessTable: Sendable {
             if t.call != .dup2 && t.call != .dup3 { replacedWithoutClose += 1 }
             forgetInherited(t.fd)
         }
+        timeline.advance(to: t.openedAt)
         opens += 1
         store(t)
         notePeak(t.openedAt)
@@ -248,6 +252,7 @@ public struct ProcessTable: Sendable {
     /// A descriptor is about to be closed, by the program or (for Python)
     /// by the runtime on its behalf.
     public mutating func close(_ fd: Int32, cause: CloseCause = .explicit, at time: UInt64 = 0) {
+        timeline.advance(to: time)
         if cause != .explicit || exitBeganAt != nil, let t = self[fd], t.origin == .traced {
             var how = cause
             if let exit = exitBeganAt, t.openedAt <= exit { how = .shutdown }
@@ -312,6 +317,7 @@ public struct ProcessTable: Sendable {
         }
         if let o = old?.stack, o.process == processKey { sites.change(o.id, by: -1) }
         if let s = t.stack, s.process == processKey { sites.change(s.id, by: 1) }
+        timeline.changed(removed: old, added: t, total: count, process: processKey)
     }
 
     private mutating func remove(_ fd: Int32) -> Bool {
@@ -325,6 +331,7 @@ public struct ProcessTable: Sendable {
         if let r = removed {
             if let s = r.stack, s.process == processKey { sites.change(s.id, by: -1) }
             count -= 1
+            timeline.changed(removed: r, added: nil, total: count, process: processKey)
             forgetInherited(fd)
         }
         return removed != nil

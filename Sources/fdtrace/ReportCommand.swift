@@ -1,0 +1,72 @@
+import ArgumentParser
+import FDTraceCore
+import Foundation
+
+/// `fdtrace report`: a report saved with --json rendered again (text, HTML,
+/// SARIF), or two compared site by site (--diff).
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Render a saved JSON report again (text, --html, --sarif), or compare two with --diff.",
+        discussion: """
+            Without --html or --sarif the text report goes to stdout, as `fdtrace run` printed it. \
+            --diff OLD.json NEW.json lists the sites that are new, gone, grew or shrank (a site: the call, \
+            the line of your code, the kind of descriptor) and exits 1 when a site is new or grew, 0 otherwise. \
+            Exit status: 65 not an fdtrace report; 66 cannot read the file; 64 usage error.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The report (JSON written by --json); with --diff, the older then the newer.", valueName: "REPORT.json"))
+    var files: [String] = []
+
+    @Flag(name: .long, help: "Compare two reports site by site (exit 1 when a site is new or grew).")
+    var diff = false
+
+    @Option(name: .long, help: ArgumentHelp("Write the report as one self-contained HTML file.", valueName: "FILE"))
+    var html: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write the report as SARIF 2.1.0 (one result per leak site).", valueName: "FILE"))
+    var sarif: String?
+
+    @Option(name: .long, help: ArgumentHelp("Frames shown per site in the text and HTML reports.", valueName: "N"))
+    var frames: Int = 12
+
+    @Flag(name: .long, help: "Show the Python interpreter's own native frames (when the report kept them: run --native).")
+    var native = false
+
+    mutating func validate() throws {
+        guard frames >= 1 else { throw ValidationError("--frames must be at least 1") }
+        if diff {
+            guard files.count == 2 else { throw ValidationError("--diff needs two reports: fdtrace report --diff OLD.json NEW.json") }
+            if html != nil || sarif != nil { throw ValidationError("--diff writes text only (no --html or --sarif)") }
+        } else {
+            guard files.count == 1 else {
+                throw ValidationError(files.isEmpty ? "no report given: fdtrace report REPORT.json" : "one report at a time (or --diff OLD.json NEW.json)")
+            }
+        }
+    }
+
+    func run() throws {
+        if diff {
+            let old = try ReportInput.load(files[0]), new = try ReportInput.load(files[1])
+            let d = ReportDiff(old: ReportView.withoutInterpreterFrames(old), new: ReportView.withoutInterpreterFrames(new))
+            FileHandle.standardOutput.write(Data(d.render(oldName: files[0], newName: files[1]).utf8))
+            throw ExitCode(d.regressed ? 1 : 0)
+        }
+        let saved = try ReportInput.load(files[0])
+        let htmlOut = try html.map { try ReportFile(path: $0) }
+        let sarifOut = try sarif.map { try ReportFile(path: $0) }
+        if native && !ReportView.hasInterpreterFrames(saved) && saved.processes.contains(where: { p in
+            p.leaks.contains { g in g.frames.contains { $0.python == true } }
+        }) {
+            FileHandle.standardError.write(Data("fdtrace: \(files[0]) was written without the interpreter's native frames (fdtrace run --native keeps them)\n".utf8))
+        }
+        let report = native ? saved : ReportView.withoutInterpreterFrames(saved)
+        if htmlOut == nil && sarifOut == nil {
+            let text = TextRenderer(maxFrames: frames, color: isatty(1) != 0).render(report)
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+        if let htmlOut { try htmlOut.write(Data(HTMLRenderer(maxFrames: frames).render(report).utf8)) }
+        if let sarifOut { try sarifOut.write(try SARIFRenderer().render(report)) }
+    }
+}
