@@ -31,13 +31,13 @@ public struct BareSession {
         var deadline: UInt64? = nil
         // Queries from other terminals (fdtrace snapshot / top); optional.
         let queries = try? QueryServer(name: ProcessInfo.processInfo.environment[FDT_ENV_NAME],
-                                       command: Self.command(of: rootPID), symbolizer: LLVMSymbolizer())
+                                       command: ProcFiles.commandLine(rootPID) ?? [], symbolizer: LLVMSymbolizer())
         while true {
             let ready = collector.poll(timeoutMs: 20, extra: queries.map { [$0.fd] } ?? [])
             if let q = queries, ready.contains(q.fd) { q.handle(collector) }
             let now = monotonicNow()
             let requested = collector.reportRequested(by: rootPID)
-            let rootGone = !collector.isConnected(rootPID) && !Self.alive(rootPID)
+            let rootGone = !collector.isConnected(rootPID) && !ProcFiles.isRunning(rootPID)
             if requested || rootGone {
                 if deadline == nil { deadline = now + UInt64(lingerSeconds * 1e9) }
                 let others = collector.openConnections - (collector.isConnected(rootPID) ? 1 : 0)
@@ -53,10 +53,6 @@ public struct BareSession {
         }
         return collector
     }
-
-    static func command(of pid: Int32) -> [String] { ProcCommandLine.read(pid: pid) ?? [] }
-
-    static func alive(_ pid: Int32) -> Bool { kill(pid, 0) == 0 && !Collector.isZombie(pid) }
 
     /// Starts the serving collector in its own session and waits until it
     /// listens. Used by the intermediate `fdtrace collect` the shim spawns.

@@ -82,24 +82,11 @@ public final class Collector {
     public var pendingChildren: [Int32] {
         let connected = Set(processes.map(\.pid))
         return processes.flatMap { $0.expectedChildren.keys }.filter { pid in
-            !connected.contains(pid) && kill(pid, 0) == 0 && !Self.isZombie(pid)
+            !connected.contains(pid) && ProcFiles.isRunning(pid)
         }
     }
 
-    /// The kernel's start time of a process (/proc/PID/stat field 22): the
-    /// same across exec, different when a pid is reused.
-    static func kernelStartTime(_ pid: Int32) -> UInt64? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 19 ? UInt64(fields[19]) : nil
-    }
 
-    static func isZombie(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return true }
-        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
-    }
 
     /// Whether the latest image of `pid` asked for the report.
     public func reportRequested(by pid: Int32) -> Bool {
@@ -144,7 +131,7 @@ public final class Collector {
                 handshake(sock, peerPID: pid)
             } else if now > deadline {
                 pending.removeValue(forKey: sock)
-                if Self.isAlive(pid) { rejected.append("refused pid \(pid): no hello within 2 s") }
+                if ProcFiles.isAlive(pid) { rejected.append("refused pid \(pid): no hello within 2 s") }
                 close(sock)
             }
         }
@@ -156,7 +143,7 @@ public final class Collector {
                 processes[c.key].growth.add(time: now, counts: processes[c.key].table.stacksNow())
                 // Programs raise or lower their limit after they start.
                 if snapshotThreshold != nil {
-                    let (soft, hard) = ProcSnapshot.limits(processes[c.key].pid)
+                    let (soft, hard) = ProcFiles.openFileLimits(processes[c.key].pid)
                     if let soft { processes[c.key].rlimitSoft = soft }
                     if let hard { processes[c.key].rlimitHard = hard }
                 }
@@ -179,8 +166,7 @@ public final class Collector {
               let view = try? ProcSnapshot.take(pid: pid) else { return }
         // A process in exit has lost its memory (and its exe link) before
         // the kernel closes its descriptors: a table read then is half gone.
-        var buf = [CChar](repeating: 0, count: 8)
-        guard readlink("/proc/\(pid)/exe", &buf, buf.count) > 0 else { return }
+        guard ProcFiles.hasExecutable(pid) else { return }
         processes[c.key].lastProcView = view
         processes[c.key].lastProcViewTime = now
     }
@@ -228,22 +214,15 @@ public final class Collector {
         for c in Array(connections.values) where processes[c.key].pid != except {
             drain(c, limit: .max)
             let pid = processes[c.key].pid
-            if let argv = ProcCommandLine.read(pid: pid) { processes[c.key].command = argv }
+            if let argv = ProcFiles.commandLine(pid) { processes[c.key].command = argv }
             processes[c.key].abandonedAt = now
             // setsid (daemon(3) calls it): a session of its own.
-            let what = Self.sessionID(pid) == pid ? " (a daemon: it started a session of its own)" : ""
+            let what = ProcFiles.sessionID(pid) == pid ? " (a daemon: it started a session of its own)" : ""
             processes[c.key].notes.append("still running after \(wait): it outlived the program\(what); its descriptors are as they were when the wait ran out")
             drop(c)
         }
     }
 
-    /// The session a process belongs to (/proc/PID/stat field 6).
-    static func sessionID(_ pid: Int32) -> Int32? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 3 ? Int32(fields[3]) : nil
-    }
 
     public func setWaitStatus(pid: Int32, exitCode: Int32?, signal: Int32?) {
         if let i = processes.lastIndex(where: { $0.pid == pid }) { processes[i].waitStatus = (exitCode, signal) }
@@ -280,25 +259,13 @@ public final class Collector {
         var p = pid
         for _ in 0..<64 {
             if traced.contains(p) { return true }
-            guard p > 1, let parent = Self.parentPID(p) else { return false }
+            guard p > 1, let parent = ProcFiles.parentPID(p) else { return false }
             p = parent
         }
         return false
     }
 
-    /// Running (not gone, not a zombie).
-    static func isAlive(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return false }
-        return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
-    }
 
-    static func parentPID(_ pid: Int32) -> Int32? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 1 ? Int32(fields[1]) : nil
-    }
 
     /// Reads a pending connection's hello; refusals are logged.
     private func handshake(_ sock: Int32, peerPID: pid_t) {
@@ -323,7 +290,7 @@ public final class Collector {
             // Killed while connecting: it was still in the shim's
             // constructor (or fork hook), so none of its code ran to open
             // anything. Nothing was missed; nothing to say.
-            if n == 0 && !Self.isAlive(peerPID) { return nil }
+            if n == 0 && !ProcFiles.isAlive(peerPID) { return nil }
             return "refused pid \(peerPID): no valid hello"
         }
         let hello = buf.withUnsafeBytes { $0.loadUnaligned(as: fdt_msg_hello.self) }
@@ -347,7 +314,7 @@ public final class Collector {
         let exe = String(decoding: buf[helloSize..<helloSize + Int(hello.exe_len)], as: UTF8.self)
         if hello.flags & FDT_HELLO_OWNER != 0 { ownerPID = hello.pid }
         let argvBytes = buf[helloSize + Int(hello.exe_len)..<helloSize + Int(hello.exe_len) + Int(hello.argv_len)]
-        let command = ProcCommandLine.parse(argvBytes)
+        let command = ProcFiles.parseCommandLine(argvBytes)
         let key = processes.count
         // A fork child's parent is the process that forked it, even if that
         // one exited before the child said hello (a daemonizing parent).
@@ -357,13 +324,13 @@ public final class Collector {
                               rlimitSoft: hello.rlimit_soft, rlimitHard: hello.rlimit_hard)
         p.blindness = BlindRuntime.reason(executable: exe)
         // A new image of a pid whose previous image did not exit: exec.
-        p.kernelStartTime = Self.kernelStartTime(hello.pid)
+        p.kernelStartTime = ProcFiles.kernelStartTime(hello.pid)
         if let prev = processes.lastIndex(where: { $0.pid == hello.pid && $0.end != .execed }),
            processes[prev].exitBegin == nil, processes[prev].kernelStartTime == p.kernelStartTime {
             if let c = connections.values.first(where: { $0.key == prev }) {
                 // Exec unmaps the old image's ring before the new image
                 // starts: a ring still mapped means a second connection.
-                guard !Self.maps(pid: hello.pid, inode: c.ring.inode) else {
+                guard !ProcFiles.maps(pid: hello.pid, inode: c.ring.inode, name: "fdtrace-ring") else {
                     return "refused pid \(peerPID): it is already connected"
                 }
                 drain(c, limit: .max)
@@ -398,12 +365,6 @@ public final class Collector {
         return nil
     }
 
-    /// Whether /proc/PID/maps lists a mapping of `inode` (a ring's memfd).
-    static func maps(pid: Int32, inode: UInt64) -> Bool {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8) else { return false }
-        let needle = " \(inode) "
-        return text.split(separator: "\n").contains { $0.contains(needle) && $0.contains("fdtrace-ring") }
-    }
 
     private func drain(_ c: Connection, limit: Int) {
         // Work on the process outside the array: no copy, no exclusivity
@@ -433,8 +394,7 @@ public final class Collector {
         let ppid = p.ppid
         if source == nil, let parent = processes.lastIndex(where: { $0.pid == ppid && $0.end == .running }) {
             source = processes[parent]
-            var st = stat()
-            sameInode = stat("/proc/\(ppid)/fd/\(k.fd)", &st) == 0 && UInt64(st.st_ino) == k.inode
+            sameInode = ProcFiles.inode(pid: ppid, fd: k.fd) == k.inode
         }
         guard let src = source, sameInode, let t = src.table[k.fd] else { return }
         let origin: InheritedOrigin
@@ -472,10 +432,4 @@ public final class Collector {
         close(c.pidfd)
         connections.removeValue(forKey: c.pidfd)
     }
-}
-
-func monotonicNow() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }

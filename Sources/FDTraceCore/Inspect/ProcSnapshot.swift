@@ -82,8 +82,8 @@ public struct ProcSnapshot: Codable, Sendable, Equatable {
                                local: d.local, peer: d.peer, state: d.state, cloexec: cloexec, call: nil, thread: nil, openedAt: nil)
                   })
         }.sorted { $0.count != $1.count ? $0.count > $1.count : $0.summary < $1.summary }
-        let (soft, hard) = limits(pid)
-        let command = ProcCommandLine.read(pid: pid) ?? []
+        let (soft, hard) = ProcFiles.openFileLimits(pid)
+        let command = ProcFiles.commandLine(pid) ?? []
         return ProcSnapshot(pid: pid, command: command, open: descs.count, rlimitSoft: soft, rlimitHard: hard,
                             groups: groups, byKind: byKind)
     }
@@ -96,14 +96,6 @@ public struct ProcSnapshot: Codable, Sendable, Equatable {
             for inode in ProcNet.socketInodes(pid: pid).values where out[inode] == nil { out[inode] = pid }
         }
         return out
-    }
-
-    static func limits(_ pid: Int32) -> (UInt64?, UInt64?) {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Max open files") }) else { return (nil, nil) }
-        let f = line.dropFirst("Max open files".count).split(separator: " ", omittingEmptySubsequences: true)
-        guard f.count >= 2 else { return (nil, nil) }
-        return (UInt64(f[0]) ?? .max, UInt64(f[1]) ?? .max)
     }
 
     /// The text form: one header, then groups largest first.

@@ -36,11 +36,11 @@ public final class SnapshotWriter {
         let now = monotonicNow()
         let running = processes.filter { $0.end == .running && keys?.contains($0.key) != false }.map { p -> TracedProcess in
             var p = p
-            let (soft, hard) = ProcSnapshot.limits(p.pid)
+            let (soft, hard) = ProcFiles.openFileLimits(p.pid)
             if let soft { p.rlimitSoft = soft }
             if let hard { p.rlimitHard = hard }
             // As it shows itself now (it may have renamed itself).
-            if let argv = ProcCommandLine.read(pid: p.pid) { p.command = argv }
+            if let argv = ProcFiles.commandLine(p.pid) { p.command = argv }
             p.endTime = now
             return p
         }

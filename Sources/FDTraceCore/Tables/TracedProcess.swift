@@ -87,7 +87,7 @@ public struct TracedProcess: Sendable {
     /// exit). A truncated one that only cuts short the known command line
     /// leaves it whole.
     public mutating func retitle(_ bytes: [UInt8], truncated: Bool = false) {
-        let argv = ProcCommandLine.parse(bytes)
+        let argv = ProcFiles.parseCommandLine(bytes)
         guard !argv.isEmpty else { return }
         if truncated {
             var cut = bytes[...]
