@@ -30,7 +30,7 @@ struct Snapshot: ParsableCommand {
         }
         guard let pid else { throw FDTraceError("no traced session is running (start one with fdtrace run, or give --pid N for any process)", status: 1) }
         let snap = try ProcSnapshot.take(pid: pid)
-        print(snap.render(), terminator: "")
+        print(TextRenderer().render(snap), terminator: "")
         if let json { try ReportFile(path: json).write(try JSONRenderer.encode(snap)) }
     }
 }

@@ -158,10 +158,10 @@ let sampleSymbols = TableSymbolizer(names: [
 
     @Test func summaries() {
         let files = (0..<3).map { FDDescription(kind: "file", path: "/tmp/f\($0)") }
-        #expect(ReportBuilder.summarize(files) == "file (3 paths, e.g. /tmp/f0)")
+        #expect(FDDescription.summary(of: files) == "file (3 paths, e.g. /tmp/f0)")
         let mixed = [FDDescription(kind: "eventpoll"), FDDescription(kind: "socket", proto: "unix stream"),
                      FDDescription(kind: "socket", proto: "unix stream")]
-        #expect(ReportBuilder.summarize(mixed) == "2 socket + 1 eventpoll")
+        #expect(FDDescription.summary(of: mixed) == "2 socket + 1 eventpoll")
     }
 
     @Test func socketAddresses() {

@@ -49,12 +49,18 @@ public struct RunSession {
         // their credentials and ancestry (Collector.acceptAll).
         let socketPath = "@fdtrace-run-\(geteuid())-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
         let collector = try Collector(socketPath: socketPath)
-        let writer = try snapshots.map { try SnapshotWriter(directory: $0.directory, symbolizer: symbolizer, nativeFrames: nativeFrames) }
-        if let writer, let opts = snapshots {
-            let command = self.command
+        let writer = try snapshots.map { try SnapshotWriter(directory: $0.directory) }
+        let command = self.command
+        /// A snapshot of the images `keys` (all) that still run, if any.
+        func snapshot(_ collector: Collector, keys: Set<Int>?, reason: String, pid: Int32?) {
+            guard let writer, LiveReport.hasRunning(collector.processes, keys: keys) else { return }
+            writer.write(LiveReport.build(collector.processes, keys: keys, registry: collector.registry, command: command,
+                                          symbolizer: symbolizer, nativeFrames: nativeFrames),
+                         reason: reason, pid: pid)
+        }
+        if writer != nil, let opts = snapshots {
             collector.snapshotHook = { [unowned collector] key, reason in
-                writer.write(processes: collector.processes, keys: [key], registry: collector.registry, command: command,
-                             reason: reason, pid: collector.processes[key].pid)
+                snapshot(collector, keys: [key], reason: reason, pid: collector.processes[key].pid)
             }
             if let n = opts.atCount {
                 collector.snapshotThreshold = { _ in n }
@@ -90,8 +96,7 @@ public struct RunSession {
             if let q = queries, ready.contains(q.fd) { q.handle(collector) }
             if let due = nextPeriodic, let every = snapshots?.every, monotonicNow() >= due, status == nil {
                 collector.drainAll()
-                writer?.write(processes: collector.processes, registry: collector.registry, command: command,
-                              reason: "periodic", pid: nil)
+                snapshot(collector, keys: nil, reason: "periodic", pid: nil)
                 nextPeriodic = monotonicNow() + UInt64(every * 1e9)
             }
             if sfd >= 0 && ready.contains(sfd) {

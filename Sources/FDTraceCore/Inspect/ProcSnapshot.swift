@@ -71,15 +71,14 @@ public struct ProcSnapshot: Codable, Sendable, Equatable {
             var key = d.1
             key.state = nil
             key.inode = nil
-            if key.kind == "socket" { key.peer = key.peer.map { ReportBuilder.mergeAddresses([$0, nil]) } }
+            if key.kind == "socket" { key.peer = key.peer.map { FDDescription.mergeAddresses([$0, nil]) } }
             if key.kind == "pipe" || key.kind == "socket" && key.local == nil { key.path = nil }
             grouped["\(key.kind)|\(key.proto ?? "")|\(key.path ?? "")|\(key.local ?? "")|\(key.peer ?? "")", default: []].append(d)
         }
         let groups = grouped.values.map { members in
-            Group(count: members.count, summary: ReportBuilder.summarize(members.map(\.1)),
+            Group(count: members.count, summary: FDDescription.summary(of: members.map(\.1)),
                   fds: members.map { fd, d, cloexec in
-                      FDReport(fd: fd, kind: d.kind, path: d.path, deleted: d.deleted ? true : nil, protocol: d.proto,
-                               local: d.local, peer: d.peer, state: d.state, cloexec: cloexec, call: nil, thread: nil, openedAt: nil)
+                      FDReport(fd: fd, d, cloexec: cloexec)
                   })
         }.sorted { $0.count != $1.count ? $0.count > $1.count : $0.summary < $1.summary }
         let (soft, hard) = ProcFiles.openFileLimits(pid)
@@ -95,16 +94,6 @@ public struct ProcSnapshot: Codable, Sendable, Equatable {
             guard let pid = Int32(p) else { continue }
             for inode in ProcNet.socketInodes(pid: pid).values where out[inode] == nil { out[inode] = pid }
         }
-        return out
-    }
-
-    /// The text form: one header, then groups largest first.
-    public func render() -> String {
-        let cmd = TextRenderer.commandLine(command, fallback: "?")
-        var out = "fdtrace: \(cmd) (pid \(pid)): \(open) descriptor\(open == 1 ? "" : "s") open"
-        if let s = rlimitSoft, let h = rlimitHard { out += " (limit \(TextRenderer.limit(s))/\(TextRenderer.limit(h)))" }
-        out += " — from /proc: no call sites without tracing\n"
-        for g in groups { out += "  \(g.count) × \(g.summary)\n" }
         return out
     }
 }

@@ -173,8 +173,7 @@ public struct TextRenderer {
     }
 
     static func describe(_ f: FDReport) -> String {
-        FDDescription(kind: f.kind, path: f.path, proto: f.protocol, local: f.local, peer: f.peer,
-                      state: f.state, deleted: f.deleted ?? false).summary + (f.state.map { " \($0)" } ?? "")
+        f.described.summary + (f.state.map { " \($0)" } ?? "")
     }
 
     func endText(_ p: ProcessReport) -> String {

@@ -166,22 +166,3 @@ public struct FrameReport: Codable, Sendable, Equatable, Hashable {
     /// A Python frame (file and line of Python source); nil for native ones.
     public var python: Bool?
 }
-
-public struct FDReport: Codable, Sendable, Equatable {
-    public var fd: Int32
-    public var kind: String
-    public var path: String?
-    public var deleted: Bool?
-    public var `protocol`: String?
-    public var local: String?
-    public var peer: String?
-    public var state: String?
-    public var cloexec: Bool
-    public var call: String?
-    public var thread: Int32?
-    /// Seconds after the process started.
-    public var openedAt: Double?
-    /// "gc", "finalizer" or "shutdown" when the runtime, not the program,
-    /// closed it; nil when it was open at exit.
-    public var closed: String?
-}

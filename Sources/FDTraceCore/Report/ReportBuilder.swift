@@ -304,8 +304,7 @@ public struct ReportBuilder {
     }
 
     private func fdReport(_ fd: Int32, _ d: FDDescription, _ t: TrackedFD?, _ p: TracedProcess, cloexec: Bool? = nil) -> FDReport {
-        FDReport(fd: fd, kind: d.kind, path: d.path, deleted: d.deleted ? true : nil, protocol: d.proto,
-                 local: d.local, peer: d.peer, state: d.state, cloexec: cloexec ?? t?.cloexec ?? false,
+        FDReport(fd: fd, d, cloexec: cloexec ?? t?.cloexec ?? false,
                  call: t.flatMap { $0.origin == .traced ? $0.call.name : nil },
                  thread: t.flatMap { $0.origin == .traced ? $0.tid : nil },
                  openedAt: t.flatMap { $0.origin == .traced ? Double($0.openedAt &- p.startTime) / 1e9 : nil })
@@ -386,9 +385,7 @@ public struct ReportBuilder {
 
     private func fdReport(_ m: Leak) -> FDReport {
         let d = m.description
-        return FDReport(fd: m.fd, kind: d.kind, path: d.path, deleted: d.deleted ? true : nil,
-                        protocol: d.proto, local: d.local, peer: d.peer, state: d.state,
-                        cloexec: m.cloexec, call: m.call.name, thread: m.tid, openedAt: m.openedAt,
+        return FDReport(fd: m.fd, d, cloexec: m.cloexec, call: m.call.name, thread: m.tid, openedAt: m.openedAt,
                         closed: m.closed.map(Self.closedName))
     }
 
@@ -423,7 +420,7 @@ public struct ReportBuilder {
             let first = members[0]
             let leaks = members.map(\.leak)
             return withClosedCounts(LeakGroup(count: members.count, call: key.call,
-                                              summary: Self.summarize(leaks.map(\.description)),
+                                              summary: FDDescription.summary(of: leaks.map(\.description)),
                                               highlight: first.headline, frames: first.frames, fds: leaks.map(fdReport),
                                               openedBy: key.openedBy), leaks)
         }
@@ -469,7 +466,7 @@ public struct ReportBuilder {
             let leaks = bs.flatMap { $0.map(\.leak) }.sorted { $0.fd < $1.fd }
             let first = bs[0][0]
             var g = LeakGroup(count: leaks.count, call: first.leak.call.name,
-                              summary: Self.summarize(leaks.map(\.description)),
+                              summary: FDDescription.summary(of: leaks.map(\.description)),
                               highlight: first.headline, frames: first.frames, fds: leaks.map(fdReport), openedBy: first.leak.openedBy)
             if bs[0].count > 1 {
                 // Parts in the order one call made them.
@@ -479,7 +476,7 @@ public struct ReportBuilder {
                     if let i = seen[s.key] { parts[i].count += 1; continue }
                     seen[s.key] = parts.count
                     let same = bs.compactMap { b in b.first { $0.key == s.key }?.leak.description }
-                    parts.append(LeakPart(call: s.leak.call.name, count: 1, summary: Self.summarize(same), frames: s.frames))
+                    parts.append(LeakPart(call: s.leak.call.name, count: 1, summary: FDDescription.summary(of: same), frames: s.frames))
                 }
                 g.parts = parts
                 g.calls = bs.count
@@ -505,45 +502,5 @@ public struct ReportBuilder {
             if n == 1 { return k }
             return "\(n) \(k.hasSuffix("socket") || k == "file" || k == "pipe" ? k + "s" : k)"
         }.joined(separator: " + ")
-    }
-
-    /// One description for a group: shared fields kept, differing ones
-    /// shown as "*" (addresses keep their shared host), kinds counted.
-    static func summarize(_ ds: [FDDescription]) -> String {
-        guard let first = ds.first else { return "" }
-        let kinds = Set(ds.map(\.kind))
-        if kinds.count > 1 {
-            var counts: [String: Int] = [:]
-            for d in ds { counts[d.kind, default: 0] += 1 }
-            return counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-                .map { "\($0.value) \($0.key)" }.joined(separator: " + ")
-        }
-        var merged = first
-        func same<T: Equatable>(_ k: KeyPath<FDDescription, T?>) -> Bool { ds.allSatisfy { $0[keyPath: k] == first[keyPath: k] } }
-        if !same(\.path) {
-            let paths = Set(ds.compactMap(\.path))
-            merged.path = "(\(paths.count) paths, e.g. \(paths.sorted().first ?? "?"))"
-        }
-        if !same(\.proto) { merged.proto = first.kind }
-        if !same(\.local) { merged.local = mergeAddresses(ds.map(\.local)) }
-        if !same(\.peer) { merged.peer = mergeAddresses(ds.map(\.peer)) }
-        var s = merged.summary
-        let states = ds.compactMap(\.state)
-        if !states.isEmpty {
-            var counts: [String: Int] = [:]
-            for st in states { counts[st, default: 0] += 1 }
-            s += ", " + counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-                .map { "\($0.value) \($0.key)" }.joined(separator: ", ")
-        }
-        return s
-    }
-
-    static func mergeAddresses(_ addrs: [String?]) -> String {
-        let hosts = Set(addrs.map { a -> String in
-            guard let a, let colon = a.lastIndex(of: ":") else { return a ?? "" }
-            return String(a[..<colon])
-        })
-        if hosts.count == 1, let h = hosts.first, !h.isEmpty { return h + ":*" }
-        return "*"
     }
 }
