@@ -22,7 +22,7 @@ public struct BareSession {
     /// Listens, reports readiness on `readyFD`, collects. Returns the
     /// collector (for the report) once the tree is done.
     public func serve(readyFD: Int32) throws -> Collector {
-        let collector = try Collector(socketPath: socketPath)
+        let collector = Collector(sources: [try ShimSource(socketPath: socketPath)])
         collector.treeRoots.insert(rootPID)
         var one: UInt8 = 1
         _ = write(readyFD, &one, 1)
@@ -40,7 +40,7 @@ public struct BareSession {
             let rootGone = !collector.isConnected(rootPID) && !ProcFiles.isRunning(rootPID)
             if requested || rootGone {
                 if deadline == nil { deadline = now + UInt64(lingerSeconds * 1e9) }
-                let others = collector.openConnections - (collector.isConnected(rootPID) ? 1 : 0)
+                let others = collector.followedImages - (collector.isConnected(rootPID) ? 1 : 0)
                 if others == 0 && collector.pendingChildren.isEmpty { break }
                 if now > deadline! {
                     // The owner waits for its report: it stays connected.

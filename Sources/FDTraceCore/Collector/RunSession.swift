@@ -48,7 +48,7 @@ public struct RunSession {
         // An abstract socket with an unguessable name; peers are checked by
         // their credentials and ancestry (Collector.acceptAll).
         let socketPath = "@fdtrace-run-\(geteuid())-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
-        let collector = try Collector(socketPath: socketPath)
+        let collector = Collector(sources: [try ShimSource(socketPath: socketPath)])
         let writer = try snapshots.map { try SnapshotWriter(directory: $0.directory) }
         let command = self.command
         /// A snapshot of the images `keys` (all) that still run, if any.
@@ -120,7 +120,7 @@ public struct RunSession {
                 }
             }
             if status != nil {
-                if collector.openConnections == 0 && collector.pendingChildren.isEmpty { break }
+                if collector.followedImages == 0 && collector.pendingChildren.isEmpty { break }
                 if let d = lingerDeadline, monotonicNow() > d {
                     collector.abandonRemaining(wait: "--wait \(String(format: "%g", lingerSeconds)) s")
                     break

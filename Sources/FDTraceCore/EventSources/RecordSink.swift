@@ -1,0 +1,40 @@
+/// Where every source writes the records it decoded: into the tables of
+/// one traced image at a time (the collector moves the image in while a
+/// source feeds it: no copy, no exclusivity check per record), the module
+/// registry all images share, and a count. Opens and closes, the records
+/// that come by the million, have their own entry points that build no
+/// `Record`.
+public struct RecordSink {
+    /// The image being fed.
+    public internal(set) var process: TracedProcess
+    public internal(set) var registry = ModuleRegistry()
+    /// Records applied, from every source.
+    public private(set) var records = 0
+    /// Finds where a descriptor the image inherited was opened (in another
+    /// image: the collector's business), right when its record comes.
+    var attributeInherited: (KernelFD, inout TracedProcess) -> Void
+
+    public init(process: TracedProcess, attributeInherited: @escaping (KernelFD, inout TracedProcess) -> Void = { _, _ in }) {
+        self.process = process
+        self.attributeInherited = attributeInherited
+    }
+
+    @inline(__always)
+    public mutating func open(_ e: OpenEvent) {
+        records += 1
+        process.table.open(TrackedFD(e, process: process.key))
+    }
+
+    @inline(__always)
+    public mutating func close(_ e: CloseEvent) {
+        records += 1
+        process.table.close(e.fd, cause: e.cause, at: e.time)
+    }
+
+    /// Any other record (an open or close too, the slow way).
+    public mutating func apply(_ record: Record) {
+        records += 1
+        process.apply(record, registry: &registry)
+        if case .inherited(let k) = record { attributeInherited(k, &process) }
+    }
+}
