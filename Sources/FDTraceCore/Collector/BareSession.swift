@@ -28,29 +28,18 @@ public struct BareSession {
         _ = write(readyFD, &one, 1)
         close(readyFD)
         let start = monotonicNow()
-        var deadline: UInt64? = nil
         // Queries from other terminals (fdtrace snapshot / top); optional.
         let queries = try? QueryServer(name: ProcessInfo.processInfo.environment[FDT_ENV_NAME],
                                        command: ProcFiles.commandLine(rootPID) ?? [], symbolizer: LLVMSymbolizer())
-        while true {
-            let ready = collector.poll(timeoutMs: 20, extra: queries.map { [$0.fd] } ?? [])
-            if let q = queries, ready.contains(q.fd) { q.handle(collector) }
-            let now = monotonicNow()
-            let requested = collector.reportRequested(by: rootPID)
-            let rootGone = !collector.isConnected(rootPID) && !ProcFiles.isRunning(rootPID)
-            if requested || rootGone {
-                if deadline == nil { deadline = now + UInt64(lingerSeconds * 1e9) }
-                let others = collector.followedImages - (collector.isConnected(rootPID) ? 1 : 0)
-                if others == 0 && collector.pendingChildren.isEmpty { break }
-                if now > deadline! {
-                    // The owner waits for its report: it stays connected.
-                    collector.abandonRemaining(wait: "FDTRACE_WAIT \(String(format: "%g", lingerSeconds)) s", except: rootPID)
-                    break
-                }
-            } else if collector.processes.isEmpty && now - start > UInt64(idleTimeoutSeconds * 1e9) {
-                break
+        // The owner waits for its report: it stays followed to the end.
+        SessionLoop(collector: collector, queries: queries, lingerSeconds: lingerSeconds, waitName: "FDTRACE_WAIT", keep: rootPID)
+            .run(extra: { [] }) { _ in
+                let requested = collector.reportRequested(by: rootPID)
+                let rootGone = !collector.isConnected(rootPID) && !ProcFiles.isRunning(rootPID)
+                if requested || rootGone { return .ended }
+                if collector.processes.isEmpty && monotonicNow() - start > UInt64(idleTimeoutSeconds * 1e9) { return .givenUp }
+                return .running
             }
-        }
         return collector
     }
 

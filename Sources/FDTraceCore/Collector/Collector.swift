@@ -324,3 +324,15 @@ public final class Collector: EventSourceHost {
         }
     }
 }
+
+extension Collector {
+    /// The report of every image the collector followed (at the end of a
+    /// session), with the collector's own cost.
+    public func report(command: [String], exitStatus: Int32?, notes: [String], symbolizer: Symbolizing,
+                       nativeFrames: Bool) -> Report {
+        var report = ReportBuilder(processes: processes, registry: registry, symbolizer: symbolizer, nativeFrames: nativeFrames)
+            .build(command: command, exitStatus: exitStatus, notes: notes)
+        report.collector = CollectorUsage.current(events: recordsRead)
+        return report
+    }
+}
