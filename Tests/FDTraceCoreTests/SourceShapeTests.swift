@@ -40,6 +40,12 @@ import Testing
         #expect(Self.cycle(in: edges.mapValues { Set($0.keys) }) == nil)
     }
 
+    @Test("No function in Sources runs over 60 lines without a reason (a comment line starting with \"Long:\")")
+    func functionsAreShort() throws {
+        let long = try SourceScan(root: Self.sourcesRoot).functions().filter { $0.lines > Self.maxFunctionLines && !$0.hasReason }
+        #expect(long.isEmpty, "\(long.map { "\($0.file):\($0.line) \($0.name): \($0.lines) lines" })")
+    }
+
     @Test("The scanner sees through comments and strings, and finds a cycle")
     func scannerItself() {
         let text = SourceScan.code("""

@@ -196,16 +196,57 @@ public struct ReportBuilder {
         images[ref.process]?.stacks.frames(ref.id)
     }
 
+    /// A process's report without its groups (those come after
+    /// symbolization), and the descriptors it leaked.
     private func classify(_ p: TracedProcess) -> (ProcessReport, [Leak]) {
         let reconciled = p.kernelViewComplete
+        let open = sortOpen(p, reconciled: reconciled)
+        let end = Ending(p, reconciled: reconciled)
+        var notes = p.notes
+        if let err = p.streamError { notes.append(err) }
+        if !reconciled && end.state != .execed && end.state != .running {
+            notes.append(Self.unreconciledNote(p))
+        }
+        // Still running: its life so far, up to when the session left it.
+        let endTime = p.endTime ?? p.abandonedAt ?? p.startTime
+        let report = ProcessReport(
+            pid: p.pid, ppid: p.ppid, command: p.command, executable: p.executable,
+            exitStatus: end.exitCode, signal: end.signal, ended: end.ended,
+            durationSeconds: Double(endTime &- p.startTime) / 1e9,
+            reconciliation: reconciled ? "complete" : "unreconciled",
+            openAtExit: reconciled ? p.kernelView.count : p.table.count,
+            peakOpen: max(p.table.peak, reconciled ? p.kernelView.count : 0),
+            rlimitSoft: p.rlimitSoft, rlimitHard: p.rlimitHard,
+            leakedDescriptors: 0, leaks: [], inheritedLeaks: [], standard: open.standard, inherited: open.inherited,
+            unknownOrigin: unknownOrigin(p, reconciled: reconciled), internalErrors: open.internalErrors, notes: notes,
+            events: EventCounts(
+                opens: p.table.opens, closes: p.table.closes,
+                closesOfUnknownDescriptors: p.table.closesOfUnknown,
+                opensOverOpenDescriptors: p.table.replacedWithoutClose,
+                ringFullWaits: p.fullWaits, ringWaitMilliseconds: Double(p.fullWaitNanoseconds) / 1e6,
+                recordsLost: p.recordsLost),
+            maxRssKb: p.exitBegin.map(\.maxRSSKB), cpuSeconds: p.exitBegin.map { Double($0.cpuMicroseconds) / 1e6 },
+            incomplete: p.blindness, startedAs: p.startedAs.isEmpty ? nil : p.startedAs)
+        return (report, open.leaks)
+    }
+
+    /// The descriptors the tracer holds open, sorted out.
+    private struct OpenDescriptors {
+        var leaks: [Leak] = []
+        var standard: [FDReport] = []
+        var inherited: [FDReport] = []
+        /// Held by the tracer, not by the kernel (at exit).
+        var internalErrors: [FDReport] = []
+    }
+
+    private func sortOpen(_ p: TracedProcess, reconciled: Bool) -> OpenDescriptors {
         var kernel: [Int32: KernelFD] = [:]
         for k in p.kernelView { kernel[k.fd] = k }
-        var leaks: [Leak] = []
-        var standard: [FDReport] = [], inherited: [FDReport] = [], unknown: [FDReport] = [], internalErrs: [FDReport] = []
+        var out = OpenDescriptors()
         for t in p.table.descriptors {
             let k = kernel[t.fd]
             if reconciled && k == nil {
-                internalErrs.append(fdReport(t.fd, FDClassifier.describe(t.openingEvent), t, p))
+                out.internalErrors.append(fdReport(t.fd, FDClassifier.describe(t.openingEvent), t, p))
                 continue
             }
             let desc = k.map(FDClassifier.describe) ?? p.table.inheritedViews[t.fd].map(FDClassifier.describe)
@@ -217,69 +258,58 @@ public struct ReportBuilder {
             } else if t.fd <= 2 || Self.isScriptInput(desc, p.command) {
                 // A shell keeps the script it reads open until it
                 // exits: that is its input, not a leak.
-                standard.append(fdReport(t.fd, desc, t, p))
+                out.standard.append(fdReport(t.fd, desc, t, p))
             } else if t.origin == .inherited && p.table.inheritedOrigins[t.fd] != nil {
                 continue // listed with the inherited leaks
             } else if t.origin == .inherited || t.origin == .forked {
                 // Forked: the parent's, reported at its site in the parent.
-                inherited.append(fdReport(t.fd, desc, t, p))
+                out.inherited.append(fdReport(t.fd, desc, t, p))
             } else {
-                leaks.append(Leak(t, desc, start: p.startTime))
+                out.leaks.append(Leak(t, desc, start: p.startTime))
             }
         }
+        return out
+    }
+
+    /// What the kernel had and the tracer never saw opened: from the view at
+    /// exit, or, without one (a raw exit_group), the last /proc view.
+    private func unknownOrigin(_ p: TracedProcess, reconciled: Bool) -> [FDReport] {
         if reconciled {
-            for k in p.kernelView.sorted(by: { $0.fd < $1.fd }) where p.table[k.fd] == nil {
-                unknown.append(fdReport(k.fd, FDClassifier.describe(k), nil, p, cloexec: k.cloexec))
+            return p.kernelView.sorted(by: { $0.fd < $1.fd }).filter { p.table[$0.fd] == nil }.map { k in
+                fdReport(k.fd, FDClassifier.describe(k), nil, p, cloexec: k.cloexec)
             }
         } else if let view = p.lastProcView, p.end != .execed {
-            // No view at exit (a raw exit_group): the last one from /proc.
-            unknown = view.groups.flatMap(\.fds).filter { p.table[$0.fd] == nil }.sorted { $0.fd < $1.fd }
+            return view.groups.flatMap(\.fds).filter { p.table[$0.fd] == nil }.sorted { $0.fd < $1.fd }
         }
-        let ended: String
-        var exitCode: Int32? = nil, signal: Int32? = nil
-        // An owner still waiting for this report has already exited.
-        let ending: TracedProcess.End = p.end == .running && reconciled ? .exited(reconciled: true) : p.end
-        switch ending {
-        case .execed: ended = "exec"
-        case .running: ended = "running"
-        case .exited:
-            if let w = p.waitStatus {
-                exitCode = w.exitCode
-                signal = w.signal
-                ended = w.signal != nil ? "killed" : "exited"
-            } else if let e = p.exitBegin, e.status >= 0 {
-                exitCode = e.status
-                ended = "exited"
-            } else {
-                ended = p.exitBegin != nil ? "exited" : "unknown"
+        return []
+    }
+
+    /// How a process ended, as the report says it.
+    private struct Ending {
+        var ended: String
+        var exitCode: Int32?
+        var signal: Int32?
+        var state: TracedProcess.End
+
+        init(_ p: TracedProcess, reconciled: Bool) {
+            // An owner still waiting for this report has already exited.
+            state = p.end == .running && reconciled ? .exited(reconciled: true) : p.end
+            switch state {
+            case .execed: ended = "exec"
+            case .running: ended = "running"
+            case .exited:
+                if let w = p.waitStatus {
+                    exitCode = w.exitCode
+                    signal = w.signal
+                    ended = w.signal != nil ? "killed" : "exited"
+                } else if let e = p.exitBegin, e.status >= 0 {
+                    exitCode = e.status
+                    ended = "exited"
+                } else {
+                    ended = p.exitBegin != nil ? "exited" : "unknown"
+                }
             }
         }
-        // Still running: its life so far, up to when the session left it.
-        let end = p.endTime ?? p.abandonedAt ?? p.startTime
-        var notes = p.notes
-        if let err = p.streamError { notes.append(err) }
-        if !reconciled && ending != .execed && ending != .running {
-            notes.append(Self.unreconciledNote(p))
-        }
-        let report = ProcessReport(
-            pid: p.pid, ppid: p.ppid, command: p.command, executable: p.executable,
-            exitStatus: exitCode, signal: signal, ended: ended,
-            durationSeconds: Double(end &- p.startTime) / 1e9,
-            reconciliation: reconciled ? "complete" : "unreconciled",
-            openAtExit: reconciled ? p.kernelView.count : p.table.count,
-            peakOpen: max(p.table.peak, reconciled ? p.kernelView.count : 0),
-            rlimitSoft: p.rlimitSoft, rlimitHard: p.rlimitHard,
-            leakedDescriptors: 0, leaks: [], inheritedLeaks: [], standard: standard, inherited: inherited,
-            unknownOrigin: unknown, internalErrors: internalErrs, notes: notes,
-            events: EventCounts(
-                opens: p.table.opens, closes: p.table.closes,
-                closesOfUnknownDescriptors: p.table.closesOfUnknown,
-                opensOverOpenDescriptors: p.table.replacedWithoutClose,
-                ringFullWaits: p.fullWaits, ringWaitMilliseconds: Double(p.fullWaitNanoseconds) / 1e6,
-                recordsLost: p.recordsLost),
-            maxRssKb: p.exitBegin.map(\.maxRSSKB), cpuSeconds: p.exitBegin.map { Double($0.cpuMicroseconds) / 1e6 },
-            incomplete: p.blindness, startedAs: p.startedAs.isEmpty ? nil : p.startedAs)
-        return (report, leaks)
     }
 
     /// Why an ended process has no kernel view at exit, as far as known.
