@@ -15,9 +15,9 @@ public final class Collector: EventSourceHost {
     /// Pids whose descendants may connect whatever their uid (the program
     /// started by `fdtrace run`, the owner in bare mode).
     public var treeRoots: Set<Int32> = []
-    /// Called to take a snapshot of process `key` ("EMFILE", "ENFILE",
-    /// "threshold"); the process that asked waits until it returns.
-    public var snapshotHook: ((_ key: Int, _ reason: String) -> Void)?
+    /// Called to take a snapshot of process `key` (EMFILE, ENFILE, a
+    /// threshold); the process that asked waits until it returns.
+    public var snapshotHook: ((_ key: Int, _ reason: SnapshotReason) -> Void)?
     /// Open descriptors (given the soft limit) at which a process is
     /// snapshotted, once per crossing.
     public var snapshotThreshold: ((_ softLimit: UInt64) -> Int)?
@@ -148,7 +148,7 @@ public final class Collector: EventSourceHost {
         guard let threshold = snapshotThreshold, let hook = snapshotHook else { return }
         let p = processes[key]
         if p.table.count >= threshold(p.rlimitSoft) {
-            if aboveThreshold.insert(key).inserted { hook(key, "threshold") }
+            if aboveThreshold.insert(key).inserted { hook(key, .threshold) }
         } else {
             aboveThreshold.remove(key)
         }
@@ -281,13 +281,13 @@ public final class Collector: EventSourceHost {
         }
     }
 
-    public func snapshotRequested(_ key: Int, reason: String) {
+    public func snapshotRequested(_ key: Int, errno: Int32) {
         // Everything the process did before the failing call is in its
         // records: take them all (a threshold it crossed on the way first),
         // then the snapshot; the process goes on when this returns.
         drain(key, limit: .max)
         checkThreshold(key)
-        snapshotHook?(key, reason)
+        snapshotHook?(key, errno == ENFILE ? .enfile : .emfile)
     }
 
     public func reportRequested(_ key: Int) {

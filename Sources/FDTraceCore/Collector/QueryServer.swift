@@ -72,7 +72,7 @@ public final class QueryServer {
             let chosen = Set(running.filter { only == nil || $0.pid == only }.map(\.key))
             var report = LiveReport.build(collector.processes, keys: chosen, registry: collector.registry, command: command,
                                           symbolizer: symbolizer, nativeFrames: nativeFrames)
-            report.snapshot = SnapshotInfo(reason: "query", pid: only, takenAt: ISO8601DateFormatter().string(from: Date()))
+            report.snapshot = SnapshotInfo(reason: .query, pid: only, takenAt: ISO8601DateFormatter().string(from: Date()))
             reply(conn, (try? JSONRenderer.render(report)) ?? Data())
         default:
             reply(conn, Data("unknown request\n".utf8))

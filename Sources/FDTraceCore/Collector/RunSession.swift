@@ -185,12 +185,12 @@ private final class LiveSnapshots {
     func periodic(_ collector: Collector) {
         guard let due = nextPeriodic, let every = options.every, monotonicNow() >= due else { return }
         collector.drainAll()
-        take(collector, keys: nil, reason: "periodic", pid: nil)
+        take(collector, keys: nil, reason: .periodic, pid: nil)
         nextPeriodic = monotonicNow() + UInt64(every * 1e9)
     }
 
     /// A snapshot of the images `keys` (all) that still run, if any.
-    private func take(_ collector: Collector, keys: Set<Int>?, reason: String, pid: Int32?) {
+    private func take(_ collector: Collector, keys: Set<Int>?, reason: SnapshotReason, pid: Int32?) {
         guard LiveReport.hasRunning(collector.processes, keys: keys) else { return }
         writer.write(LiveReport.build(collector.processes, keys: keys, registry: collector.registry, command: command,
                                       symbolizer: symbolizer, nativeFrames: nativeFrames),

@@ -72,8 +72,9 @@ public protocol EventSourceHost: AnyObject {
     /// stream: it is noted in its report and the source stops following it.
     func feed(_ key: Int, _ body: (inout RecordSink) throws -> Void)
 
-    /// Image `key` waits for a snapshot (a call failed: "EMFILE", "ENFILE").
-    func snapshotRequested(_ key: Int, reason: String)
+    /// Image `key` waits for a snapshot: a call failed with `errno`
+    /// (EMFILE or ENFILE).
+    func snapshotRequested(_ key: Int, errno: Int32)
 
     /// Image `key` (bare mode's owner) waits for its report.
     func reportRequested(_ key: Int)

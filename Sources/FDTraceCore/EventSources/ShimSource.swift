@@ -111,7 +111,7 @@ public final class ShimSource: EventSource {
         guard let c = connections[key] else { return }
         let snapshot = c.ring.snapshotRequest
         if snapshot != 0 {
-            host.snapshotRequested(key, reason: snapshot == UInt32(ENFILE) ? "ENFILE" : "EMFILE")
+            host.snapshotRequested(key, errno: Int32(bitPattern: snapshot))
             c.ring.complete(FDT_RING_REQ_SNAPSHOT)
         }
         if c.ring.reportRequested { host.reportRequested(key) }

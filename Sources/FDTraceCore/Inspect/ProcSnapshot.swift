@@ -28,7 +28,7 @@ public struct ProcSnapshot: Codable, Sendable, Equatable {
         fds.sort { $0.fd < $1.fd }
         nameUnixPeers(&fds)
         var byKind: [String: Int] = [:]
-        for f in fds { byKind[f.description.kind, default: 0] += 1 }
+        for f in fds { byKind[f.description.kind.name, default: 0] += 1 }
         let (soft, hard) = ProcFiles.openFileLimits(pid)
         return ProcSnapshot(pid: pid, command: ProcFiles.commandLine(pid) ?? [], open: fds.count, rlimitSoft: soft,
                             rlimitHard: hard, groups: group(fds), byKind: byKind)
@@ -55,7 +55,7 @@ public struct ProcSnapshot: Codable, Sendable, Equatable {
             .flatMap { Int($0.dropFirst(6).trimmingCharacters(in: " \t"), radix: 8) } ?? 0
         var d = Described(fd: fd, description: FDClassifier.describe(KernelFD(fd: fd, mode: mode, inode: UInt64(st.st_ino), target: target)),
                           cloexec: flags & 0o2000000 != 0)
-        if d.description.kind == "socket", let inode = ProcNet.socketInode(target) {
+        if d.description.kind == .socket, let inode = ProcNet.socketInode(target) {
             d.socket = inode
             if let e = net.byInode[inode] {
                 d.description.proto = e.proto
@@ -94,9 +94,9 @@ public struct ProcSnapshot: Codable, Sendable, Equatable {
             var key = f.description
             key.state = nil
             key.inode = nil
-            if key.kind == "socket" { key.peer = key.peer.map { FDDescription.mergeAddresses([$0, nil]) } }
-            if key.kind == "pipe" || key.kind == "socket" && key.local == nil { key.path = nil }
-            grouped["\(key.kind)|\(key.proto ?? "")|\(key.path ?? "")|\(key.local ?? "")|\(key.peer ?? "")", default: []].append(f)
+            if key.kind == .socket { key.peer = key.peer.map { FDDescription.mergeAddresses([$0, nil]) } }
+            if key.kind == .pipe || key.kind == .socket && key.local == nil { key.path = nil }
+            grouped["\(key.kind.name)|\(key.proto ?? "")|\(key.path ?? "")|\(key.local ?? "")|\(key.peer ?? "")", default: []].append(f)
         }
         return grouped.values.map { members in
             Group(count: members.count, summary: FDDescription.summary(of: members.map(\.description)),

@@ -28,15 +28,15 @@ public final class SnapshotWriter {
     /// `reason` (in process `pid`, if one asked), and returns the JSON
     /// file's path.
     @discardableResult
-    public func write(_ report: Report, reason: String, pid: Int32?) -> String? {
+    public func write(_ report: Report, reason: SnapshotReason, pid: Int32?) -> String? {
         sequence += 1
         var report = report
         let stamp = ISO8601DateFormatter().string(from: Date())
         report.snapshot = SnapshotInfo(reason: reason, pid: pid, takenAt: stamp)
-        let base = "\(directory)/snapshot-\(String(format: "%03d", sequence))-\(reason)\(pid.map { "-\($0)" } ?? "")"
+        let base = "\(directory)/snapshot-\(String(format: "%03d", sequence))-\(reason.rawValue)\(pid.map { "-\($0)" } ?? "")"
         do {
             try ReportFile(path: base + ".json").write(try JSONRenderer.render(report))
-            let text = "fdtrace: snapshot \(sequence) (\(reason)\(pid.map { " in pid \($0)" } ?? "")) at \(stamp)\n"
+            let text = "fdtrace: snapshot \(sequence) (\(reason.rawValue)\(pid.map { " in pid \($0)" } ?? "")) at \(stamp)\n"
                 + TextRenderer().render(report)
             try ReportFile(path: base + ".txt").write(Data(text.utf8))
         } catch {

@@ -50,7 +50,7 @@ public enum LiveReport {
         let needPeers = net.byInode.values.contains { $0.proto.hasPrefix("unix") }
         let peers = needPeers ? ProcNet.unixPeers() : [:]
         func update(_ f: inout FDReport) {
-            guard f.kind == "socket", let inode = inodeOf[f.fd], let e = net.byInode[inode] else { return }
+            guard f.kind == .socket, let inode = inodeOf[f.fd], let e = net.byInode[inode] else { return }
             f.protocol = e.proto
             f.local = e.local.isEmpty ? f.local : e.local
             if e.proto.hasPrefix("unix") {

@@ -89,7 +89,7 @@ public struct ReportBuilder {
 
         init(_ l: InheritedLeak) {
             fd = l.fd; call = l.origin.call; stack = l.origin.stack; cloexec = l.view?.cloexec ?? false
-            description = l.view.map(FDClassifier.describe) ?? FDDescription(kind: "unknown")
+            description = l.view.map(FDClassifier.describe) ?? FDDescription(kind: .unknown)
             openedBy = OpenedBy(pid: l.origin.pid, command: l.origin.command)
         }
     }
@@ -177,7 +177,7 @@ public struct ReportBuilder {
     /// A shell keeps the script it runs open until it exits.
     static func isScriptInput(_ d: FDDescription, _ command: [String]) -> Bool {
         let shells: Set<String> = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "busybox"]
-        guard d.kind == "file", let path = d.path, command.count > 1,
+        guard d.kind == .file, let path = d.path, command.count > 1,
               let shell = command[0].split(separator: "/").last, shells.contains(String(shell)) else { return false }
         let script = command[1]
         return path == script || (!script.hasPrefix("/") && path.hasSuffix("/" + script))
@@ -213,7 +213,7 @@ public struct ReportBuilder {
             pid: p.pid, ppid: p.ppid, command: p.command, executable: p.executable,
             exitStatus: end.exitCode, signal: end.signal, ended: end.ended,
             durationSeconds: Double(endTime &- p.startTime) / 1e9,
-            reconciliation: reconciled ? "complete" : "unreconciled",
+            reconciliation: reconciled ? .complete : .unreconciled,
             openAtExit: reconciled ? p.kernelView.count : p.table.count,
             peakOpen: max(p.table.peak, reconciled ? p.kernelView.count : 0),
             rlimitSoft: p.rlimitSoft, rlimitHard: p.rlimitHard,
@@ -250,7 +250,7 @@ public struct ReportBuilder {
                 continue
             }
             let desc = k.map(FDClassifier.describe) ?? p.table.inheritedViews[t.fd].map(FDClassifier.describe)
-                ?? (t.origin != .inherited ? FDClassifier.describe(t.openingEvent) : FDDescription(kind: "unknown"))
+                ?? (t.origin != .inherited ? FDClassifier.describe(t.openingEvent) : FDDescription(kind: .unknown))
             if p.end == .execed {
                 // At exec, close-on-exec descriptors ended and the others
                 // went on into the next image, which reports them.
@@ -286,7 +286,7 @@ public struct ReportBuilder {
 
     /// How a process ended, as the report says it.
     private struct Ending {
-        var ended: String
+        var ended: ProcessEnd
         var exitCode: Int32?
         var signal: Int32?
         var state: TracedProcess.End
@@ -295,18 +295,18 @@ public struct ReportBuilder {
             // An owner still waiting for this report has already exited.
             state = p.end == .running && reconciled ? .exited(reconciled: true) : p.end
             switch state {
-            case .execed: ended = "exec"
-            case .running: ended = "running"
+            case .execed: ended = .exec
+            case .running: ended = .running
             case .exited:
                 if let w = p.waitStatus {
                     exitCode = w.exitCode
                     signal = w.signal
-                    ended = w.signal != nil ? "killed" : "exited"
+                    ended = w.signal != nil ? .killed : .exited
                 } else if let e = p.exitBegin, e.status >= 0 {
                     exitCode = e.status
-                    ended = "exited"
+                    ended = .exited
                 } else {
-                    ended = p.exitBegin != nil ? "exited" : "unknown"
+                    ended = p.exitBegin != nil ? .exited : .unknown
                 }
             }
         }
@@ -416,16 +416,7 @@ public struct ReportBuilder {
     private func fdReport(_ m: Leak) -> FDReport {
         let d = m.description
         return FDReport(fd: m.fd, d, cloexec: m.cloexec, call: m.call.name, thread: m.tid, openedAt: m.openedAt,
-                        closed: m.closed.map(Self.closedName))
-    }
-
-    static func closedName(_ c: CloseCause) -> String {
-        switch c {
-        case .gc: return "gc"
-        case .finalizer: return "finalizer"
-        case .shutdown: return "shutdown"
-        case .explicit: return "explicit"
-        }
+                        closed: m.closed.flatMap(ClosedBy.init))
     }
 
     private func withClosedCounts(_ g: LeakGroup, _ members: [Leak]) -> LeakGroup {
@@ -522,8 +513,8 @@ public struct ReportBuilder {
         var order: [String] = []
         var counts: [String: Int] = [:]
         for d in ds {
-            var kind = d.kind
-            if d.kind == "socket", let p = d.proto { kind = "\(p) socket" }
+            var kind = d.kind.name
+            if d.kind == .socket, let p = d.proto { kind = "\(p) socket" }
             if counts[kind] == nil { order.append(kind) }
             counts[kind, default: 0] += 1
         }
