@@ -114,12 +114,12 @@ public final class QueryServer {
 public enum SessionQuery {
     public static func ask(_ socket: String, _ request: String) throws -> Data {
         let fd = fdtc_connect_stream(socket)
-        guard fd >= 0 else { throw FDTraceError("cannot reach \(socket): \(String(cString: strerror(-fd)))", status: 1) }
+        guard fd >= 0 else { throw FDTraceError("cannot reach \(socket): \(String(cString: strerror(-fd)))", status: ExitStatus.failure) }
         defer { close(fd) }
         var tv = timeval(tv_sec: 30, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let line = Array((request + "\n").utf8)
-        guard write(fd, line, line.count) == line.count else { throw FDTraceError("cannot query \(socket)", status: 1) }
+        guard write(fd, line, line.count) == line.count else { throw FDTraceError("cannot query \(socket)", status: ExitStatus.failure) }
         var out = Data()
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -127,7 +127,7 @@ public enum SessionQuery {
             if n <= 0 { break }
             out.append(contentsOf: buf[0..<n])
         }
-        if out.starts(with: Data("denied".utf8)) { throw FDTraceError("that session belongs to another user", status: 1) }
+        if out.starts(with: Data("denied".utf8)) { throw FDTraceError("that session belongs to another user", status: ExitStatus.failure) }
         return out
     }
 
@@ -146,7 +146,7 @@ public enum SessionQuery {
     public static func snapshot(_ socket: String, pid: Int32?) throws -> Report {
         let data = try ask(socket, "snapshot" + (pid.map { " \($0)" } ?? ""))
         do { return try JSONRenderer.decode(data) } catch {
-            throw FDTraceError("the session sent no report", status: 1)
+            throw FDTraceError("the session sent no report", status: ExitStatus.failure)
         }
     }
 }

@@ -20,8 +20,8 @@ public struct ProcSnapshot: Codable, Sendable, Equatable {
     public static func take(pid: Int32) throws -> ProcSnapshot {
         let dir = "/proc/\(pid)/fd"
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
-            if kill(pid, 0) != 0 && errno == ESRCH { throw FDTraceError("no process \(pid)", status: 1) }
-            throw FDTraceError("cannot read \(dir): permission denied (same user or root only)", status: 1)
+            if kill(pid, 0) != 0 && errno == ESRCH { throw FDTraceError("no process \(pid)", status: ExitStatus.failure) }
+            throw FDTraceError("cannot read \(dir): permission denied (same user or root only)", status: ExitStatus.failure)
         }
         let net = ProcNet(pid: pid)
         var fds = names.compactMap { name in Int32(name).flatMap { describe(fd: $0, of: pid, net: net) } }

@@ -1,5 +1,7 @@
 /// Exit statuses of the fdtrace command (documented in the README).
 public enum ExitStatus {
+    /// What was asked cannot be shown (no such process, no session).
+    public static let failure: Int32 = 1
     /// `--fail-on-leak` and the program exited 0 but leaked.
     public static let leaksFound: Int32 = 99
     /// Bad arguments or options.
