@@ -35,7 +35,7 @@ public struct BareSession {
         SessionLoop(collector: collector, queries: queries, lingerSeconds: lingerSeconds, waitName: "FDTRACE_WAIT", keep: rootPID)
             .run(extra: { [] }) { _ in
                 let requested = collector.reportRequested(by: rootPID)
-                let rootGone = !collector.isConnected(rootPID) && !ProcFiles.isRunning(rootPID)
+                let rootGone = !collector.isFollowed(rootPID) && !ProcFiles.isRunning(rootPID)
                 if requested || rootGone { return .ended }
                 if collector.processes.isEmpty && monotonicNow() - start > UInt64(idleTimeoutSeconds * 1e9) { return .givenUp }
                 return .running
@@ -57,7 +57,7 @@ public struct BareSession {
         }
         close(fds[1])
         defer { close(fds[0]) }
-        guard rc == 0 else { throw FDTraceError("cannot start the collector: \(String(cString: strerror(rc)))", status: ExitStatus.tracerFailure) }
+        guard rc == 0 else { throw FDTraceError.tracer("cannot start the collector", errno: rc) }
         var p = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
         var byte: UInt8 = 0
         guard poll(&p, 1, 10_000) == 1, read(fds[0], &byte, 1) == 1 else {

@@ -60,7 +60,7 @@ public final class Collector: EventSourceHost {
     }
 
     /// Whether any image of `pid` is still followed.
-    public func isConnected(_ pid: Int32) -> Bool {
+    public func isFollowed(_ pid: Int32) -> Bool {
         following.keys.contains { processes[$0].pid == pid }
     }
 

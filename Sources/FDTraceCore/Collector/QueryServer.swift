@@ -28,7 +28,7 @@ public final class QueryServer {
         unlink(path)
         let fd = fdtc_listen_stream(path)
         guard fd >= 0 else {
-            throw FDTraceError("cannot listen on \(path): \(String(cString: strerror(-fd)))", status: ExitStatus.tracerFailure)
+            throw FDTraceError.tracer("cannot listen on \(path)", errno: -fd)
         }
         self.fd = fd
         self.name = name

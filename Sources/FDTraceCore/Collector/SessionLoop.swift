@@ -49,7 +49,7 @@ struct SessionLoop {
     /// Every traced process but `keep` has ended, and no fork child is
     /// still on its way.
     private var restHasEnded: Bool {
-        let kept = keep.map { collector.isConnected($0) ? 1 : 0 } ?? 0
+        let kept = keep.map { collector.isFollowed($0) ? 1 : 0 } ?? 0
         return collector.followedImages - kept == 0 && collector.pendingChildren.isEmpty
     }
 }

@@ -51,7 +51,7 @@ public enum FDClassifier {
             let unbound = local == "0.0.0.0:0" || local == "[::]:0"
             var state = k.tcpState >= 0 ? tcpStateName(k.tcpState) : nil
             if state == "CLOSE" && peer == nil && unbound { state = nil }
-            return FDDescription(kind: .socket, proto: protocolName(domain: k.domain, type: k.sockType, proto: k.proto),
+            return FDDescription(kind: .socket, proto: protocolName(domain: k.domain, type: k.sockType),
                                  local: unbound ? nil : local, peer: peer, state: state, inode: k.inode)
         }
         if t.hasPrefix("pipe:") { return FDDescription(kind: .pipe, inode: k.inode) }
@@ -84,7 +84,7 @@ public enum FDClassifier {
     public static func describe(_ e: OpenEvent) -> FDDescription {
         switch e.call.name {
         case "socket", "socketpair":
-            return FDDescription(kind: .socket, proto: protocolName(domain: e.domain, type: e.sockType, proto: e.proto))
+            return FDDescription(kind: .socket, proto: protocolName(domain: e.domain, type: e.sockType))
         case "accept", "accept4": return FDDescription(kind: .socket)
         case "pipe", "pipe2", "popen": return FDDescription(kind: .pipe)
         case "epoll_create", "epoll_create1": return FDDescription(kind: .eventpoll)
@@ -104,7 +104,7 @@ public enum FDClassifier {
         }
     }
 
-    public static func protocolName(domain: Int32, type: Int32, proto: Int32) -> String? {
+    public static func protocolName(domain: Int32, type: Int32) -> String? {
         guard domain >= 0 else { return nil }
         let stream = type == Int32(SOCK_STREAM.rawValue)
         let dgram = type == Int32(SOCK_DGRAM.rawValue)

@@ -34,7 +34,7 @@ public final class ShimSource: EventSource {
         if !socketPath.hasPrefix("@") { unlink(socketPath) }
         let fd = fdtc_listen_unix(socketPath)
         guard fd >= 0 else {
-            throw FDTraceError("cannot listen on \(socketPath): \(String(cString: strerror(-fd)))", status: ExitStatus.tracerFailure)
+            throw FDTraceError.tracer("cannot listen on \(socketPath)", errno: -fd)
         }
         self.listenFD = fd
         self.socketPath = socketPath

@@ -359,10 +359,6 @@ public struct ReportBuilder {
         }
     }
 
-    private func sourceFrames(_ l: Leak, _ symbols: [RawFrame: [SymbolizedFrame]]) -> [FrameReport] {
-        sourceFrames(l.stack, symbols)
-    }
-
     /// A leak's site with its source frames.
     private struct Sited {
         var leak: Leak
@@ -390,7 +386,7 @@ public struct ReportBuilder {
 
     private func group(_ leaks: [Leak], symbols: [RawFrame: [SymbolizedFrame]], growth: Growth? = nil, processKey: Int = -1) -> [LeakGroup] {
         let sited = leaks.map { l -> Sited in
-            let frames = sourceFrames(l, symbols)
+            let frames = sourceFrames(l.stack, symbols)
             let key = SiteKey(call: l.call.name, frames: frames.map(Self.locationOnly), openedBy: l.openedBy)
             return Sited(leak: l, frames: frames, headline: Self.headline(frames), key: key,
                          isPython: frames.contains { $0.python == true })

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Exit statuses of the fdtrace command (documented in the README).
 public enum ExitStatus {
     /// What was asked cannot be shown (no such process, no session).
@@ -20,4 +24,12 @@ public struct FDTraceError: Error, CustomStringConvertible {
     public var status: Int32
     public init(_ message: String, status: Int32) { self.message = message; self.status = status }
     public var description: String { message }
+}
+
+extension FDTraceError {
+    /// The tracer could not do `what` (status 70), in the system's words
+    /// for `errno`: "cannot listen on PATH: Address already in use".
+    static func tracer(_ what: String, errno: Int32) -> FDTraceError {
+        FDTraceError("\(what): \(String(cString: strerror(errno)))", status: ExitStatus.tracerFailure)
+    }
 }

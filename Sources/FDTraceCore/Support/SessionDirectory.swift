@@ -13,7 +13,7 @@ public enum SessionDirectory {
     static func prepare() throws -> String {
         let dir = path()
         if mkdir(dir, 0o700) != 0 && errno != EEXIST {
-            throw FDTraceError("cannot create \(dir): \(String(cString: strerror(errno)))", status: ExitStatus.tracerFailure)
+            throw FDTraceError.tracer("cannot create \(dir)", errno: errno)
         }
         var st = stat()
         guard lstat(dir, &st) == 0, st.st_mode & S_IFMT == S_IFDIR, st.st_uid == geteuid(), st.st_mode & 0o077 == 0 else {

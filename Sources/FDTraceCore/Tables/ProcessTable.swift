@@ -165,7 +165,7 @@ struct SiteCounts: Sendable {
 }
 
 /// The table of open descriptors of one process image, driven by its
-/// events in ring order. Pure: no I/O, unit-tested on its own.
+/// events in the order it made them. Pure: no I/O, unit-tested on its own.
 /// Descriptor numbers below `denseLimit` live in an array indexed by number
 /// (programs use small numbers); the rest in a dictionary.
 public struct ProcessTable: Sendable {

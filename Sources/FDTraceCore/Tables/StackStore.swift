@@ -21,15 +21,11 @@ public struct PythonCodeStore: Sendable {
     public static let maxTableBytes = 64 << 20
     public private(set) var codes: [UInt32: PythonCode] = [:]
     private var tableBytes = 0
-    public private(set) var dropped = 0
 
     public init() {}
 
     public mutating func add(_ r: PyCodeRecord) {
-        guard codes[r.id] == nil, codes.count < Self.maxCodes, tableBytes + Int(r.tableTotal) <= Self.maxTableBytes else {
-            dropped += 1
-            return
-        }
+        guard codes[r.id] == nil, codes.count < Self.maxCodes, tableBytes + Int(r.tableTotal) <= Self.maxTableBytes else { return }
         tableBytes += Int(r.tableTotal)
         codes[r.id] = PythonCode(filename: r.filename, name: r.name,
                                  lines: PythonLineTable(format: r.format, firstLine: Int(r.firstLine), table: r.table),
@@ -58,24 +54,20 @@ public struct StackStore: Sendable {
     private var frameCount = 0
     private var modules: [(record: ModuleRecord, id: Int)] = []
     public private(set) var stacks: [UInt32: [RawFrame]] = [:]
-    public private(set) var dropped = 0
     /// The process whose code objects Python frames name.
     public var processKey = -1
 
     public init() {}
 
     public mutating func add(module m: ModuleRecord, registry: inout ModuleRegistry) {
-        guard modules.count < Self.maxModules, let id = registry.intern(m) else { dropped += 1; return }
+        guard modules.count < Self.maxModules, let id = registry.intern(m) else { return }
         // A newer object at the same addresses replaces the old one.
         modules.removeAll { $0.record.start < m.end && m.start < $0.record.end }
         modules.append((m, id))
     }
 
     public mutating func add(stack s: StackRecord) {
-        guard stacks[s.id] == nil, stacks.count < Self.maxStacks, frameCount + s.pcs.count <= Self.maxFrames else {
-            dropped += 1
-            return
-        }
+        guard stacks[s.id] == nil, stacks.count < Self.maxStacks, frameCount + s.pcs.count <= Self.maxFrames else { return }
         frameCount += s.pcs.count
         stacks[s.id] = s.pcs.map { pc in
             if fdt_pyframe_is(pc) != 0 {
@@ -90,8 +82,5 @@ public struct StackStore: Sendable {
     }
 
     public func frames(_ id: UInt32) -> [RawFrame]? { stacks[id] }
-
-    /// Copies what a forked child inherits from its parent.
-    public func copy() -> StackStore { self }
 }
 
