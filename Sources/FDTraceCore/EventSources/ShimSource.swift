@@ -101,7 +101,11 @@ public final class ShimSource: EventSource {
     @inline(__always)
     static func apply(_ bytes: UnsafeRawBufferPointer, to sink: inout RecordSink, paths: inout PathCache) throws {
         switch RecordDecoder.type(of: bytes) {
-        case UInt16(FDT_REC_OPEN.rawValue): sink.open(try RecordDecoder.open(bytes, paths: &paths))
+        case UInt16(FDT_REC_OPEN.rawValue):
+            let (r, path) = try RecordDecoder.openRecord(bytes, paths: &paths)
+            sink.open(fd: r.fd, call: Call(rawValue: r.call), cloexec: r.fd_flags & UInt16(FDT_FD_CLOEXEC) != 0, tid: r.tid,
+                      stackID: r.stack_id, time: RecordDecoder.time(of: bytes), group: r.group, sourceFD: r.source_fd,
+                      domain: r.domain, sockType: r.sock_type, proto: r.protocol, path: path)
         case UInt16(FDT_REC_CLOSE.rawValue): sink.close(try RecordDecoder.close(bytes))
         default: sink.apply(try RecordDecoder.decode(bytes))
         }

@@ -81,15 +81,23 @@ public enum RecordDecoder {
 
     // MARK: - descriptor events (open and close are the hot path)
 
-    /// An FDT_REC_OPEN, checked, with its path (Strings reused by `paths`).
+    /// An FDT_REC_OPEN, checked, with its path (Strings reused by `paths`),
+    /// as the shim wrote it: the collector's hot path takes its fields
+    /// straight into the table (an OpenEvent in between costs a copy).
     @inline(__always)
-    public static func open(_ bytes: UnsafeRawBufferPointer, paths: inout PathCache) throws -> OpenEvent {
+    public static func openRecord(_ bytes: UnsafeRawBufferPointer, paths: inout PathCache) throws -> (fdt_rec_open, String?) {
         let r: fdt_rec_open = try fixed(bytes)
         guard Call(rawValue: r.call).isValid else { throw DecodeError("unknown call \(r.call)") }
         guard r.fd >= 0 else { throw DecodeError("negative descriptor \(r.fd)") }
         let start = MemoryLayout<fdt_rec_open>.size, length = Int(r.path_len)
         guard length <= Int(FDT_MAX_PATH), start + length <= bytes.count else { throw DecodeError("path runs past the record") }
         let path = length == 0 ? nil : paths.string(UnsafeRawBufferPointer(rebasing: bytes[start..<start + length]))
+        return (r, path)
+    }
+
+    /// An FDT_REC_OPEN as an event.
+    public static func open(_ bytes: UnsafeRawBufferPointer, paths: inout PathCache) throws -> OpenEvent {
+        let (r, path) = try openRecord(bytes, paths: &paths)
         return OpenEvent(time: time(of: bytes), fd: r.fd, call: Call(rawValue: r.call),
                          cloexec: r.fd_flags & UInt16(FDT_FD_CLOEXEC) != 0, stackID: r.stack_id, tid: r.tid,
                          sourceFD: r.source_fd, domain: r.domain, sockType: r.sock_type, proto: r.protocol,
