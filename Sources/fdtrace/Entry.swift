@@ -39,6 +39,6 @@ enum Entry {
 
     static func fail(_ message: String, status: Int32) -> Never {
         FileHandle.standardError.write(Data("fdtrace: \(message)\n".utf8))
-        exit(status == 0 ? 1 : status)
+        exit(status == 0 ? ExitStatus.failure : status)
     }
 }

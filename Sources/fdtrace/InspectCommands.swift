@@ -10,27 +10,25 @@ struct Snapshot: ParsableCommand {
         abstract: "Show what a process has open now: from its fdtrace session (call sites), or from /proc (any process).",
         discussion: "With no option, the one running fdtrace session is queried. Exit status 1 when there is nothing to show.")
 
-    @Option(help: "The process: queried through its session if traced, else read from /proc.") var pid: Int32?
-    @Option(help: "The session started with `fdtrace run --name NAME`.") var name: String?
+    @OptionGroup var target: SessionTarget
     @Flag(help: "Read /proc only (needs --pid), even for a traced process.") var proc = false
     @Option(help: ArgumentHelp("Also write the snapshot as JSON to FILE.", valueName: "FILE")) var json: String?
 
     mutating func validate() throws {
-        try PIDOption.validate(pid)
-        if proc && pid == nil { throw ValidationError("--proc needs --pid") }
-        if proc && name != nil { throw ValidationError("--proc and --name cannot go together") }
+        if proc && target.pid == nil { throw ValidationError("--proc needs --pid") }
+        if proc && target.name != nil { throw ValidationError("--proc and --name cannot go together") }
     }
 
     func run() throws {
-        if !proc, let (socket, _) = try LiveSession.find(pid: pid, name: name) {
-            let report = try SessionQuery.snapshot(socket, pid: pid)
+        if !proc, let (socket, _) = try LiveSession.find(target) {
+            let report = try SessionQuery.snapshot(socket, pid: target.pid)
             print(TextRenderer().render(report), terminator: "")
             if let json { try ReportFile(path: json).write(try JSONRenderer.render(report)) }
             return
         }
-        guard let pid else { throw FDTraceError("no traced session is running (start one with fdtrace run, or give --pid N for any process)", status: 1) }
+        guard let pid = target.pid else { throw FDTraceError("no traced session is running (start one with fdtrace run, or give --pid N for any process)", status: ExitStatus.failure) }
         let snap = try ProcSnapshot.take(pid: pid)
-        print(snap.render(), terminator: "")
+        print(TextRenderer().render(snap), terminator: "")
         if let json { try ReportFile(path: json).write(try JSONRenderer.encode(snap)) }
     }
 }
@@ -39,18 +37,18 @@ struct Snapshot: ParsableCommand {
 enum LiveSession {
     /// nil when --pid names a process no session traces (the caller then
     /// reads /proc); errors when the choice is impossible or ambiguous.
-    static func find(pid: Int32?, name: String?) throws -> (String, SessionInfo)? {
+    static func find(_ target: SessionTarget) throws -> (String, SessionInfo)? {
         let sessions = SessionQuery.sessions()
-        if let name {
+        if let name = target.name {
             guard let s = sessions.first(where: { $0.info.name == name }) else {
-                throw FDTraceError("no running session named \(name)" + (sessions.isEmpty ? "" : " (running: \(describe(sessions)))"), status: 1)
+                throw FDTraceError("no running session named \(name)" + (sessions.isEmpty ? "" : " (running: \(describe(sessions)))"), status: ExitStatus.failure)
             }
             return s
         }
-        if let pid { return sessions.first { $0.info.pids.contains(pid) } }
+        if let pid = target.pid { return sessions.first { $0.info.pids.contains(pid) } }
         if sessions.count == 1 { return sessions[0] }
         if sessions.isEmpty { return nil }
-        throw FDTraceError("\(sessions.count) sessions are running, choose one with --name or --pid: \(describe(sessions))", status: 1)
+        throw FDTraceError("\(sessions.count) sessions are running, choose one with --name or --pid: \(describe(sessions))", status: ExitStatus.failure)
     }
 
     static func describe(_ sessions: [(socket: String, info: SessionInfo)]) -> String {

@@ -9,18 +9,16 @@ struct Top: ParsableCommand {
         abstract: "Watch a running fdtrace session: open descriptors against the limit, top sites, growth, age.",
         discussion: "Quit with q or Ctrl-C. Without a terminal, prints one screen and exits.")
 
-    @Option(help: "A process of the session.") var pid: Int32?
-    @Option(help: "The session started with `fdtrace run --name NAME`.") var name: String?
+    @OptionGroup var target: SessionTarget
     @Option(help: "Seconds between refreshes.") var interval: Double = 1
 
     mutating func validate() throws {
-        try PIDOption.validate(pid)
         guard interval >= 0.2, interval <= 3600 else { throw ValidationError("--interval must be from 0.2 to 3600 seconds") }
     }
 
     func run() throws {
-        guard let session = try LiveSession.find(pid: pid, name: name) else {
-            throw FDTraceError(pid.map { "process \($0) is not traced by a running session" } ?? "no traced session is running", status: 1)
+        guard let session = try LiveSession.find(target) else {
+            throw FDTraceError(target.pid.map { "process \($0) is not traced by a running session" } ?? "no traced session is running", status: ExitStatus.failure)
         }
         let title = (session.1.name.map { "\($0): " } ?? "") + TextRenderer.commandLine(session.1.command, fallback: "?")
         let tty = isatty(1) != 0 && isatty(0) != 0
@@ -30,7 +28,7 @@ struct Top: ParsableCommand {
         defer { if sfd >= 0 { close(sfd) } }
         while true {
             let report: Report
-            do { report = try SessionQuery.snapshot(session.0, pid: pid) } catch {
+            do { report = try SessionQuery.snapshot(session.0, pid: target.pid) } catch {
                 terminal?.restore()
                 terminal = nil
                 print("fdtrace: the session ended")

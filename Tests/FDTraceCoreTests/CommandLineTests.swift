@@ -7,11 +7,11 @@ import Testing
 /// started as.
 @Suite struct CommandLineTests {
     @Test func titlePaddingIsDropped() {
-        #expect(ProcCommandLine.parse(Array("nginx: worker process".utf8) + Array(repeating: 0, count: 40)) == ["nginx: worker process"])
-        #expect(ProcCommandLine.parse(Array("redis-server *:6379\0\0\0\0".utf8)) == ["redis-server *:6379"])
-        #expect(ProcCommandLine.parse(Array("ls\0-l\0".utf8)) == ["ls", "-l"])
-        #expect(ProcCommandLine.parse(Array("prog\0\0x\0".utf8)) == ["prog", "", "x"]) // an empty argument inside stays
-        #expect(ProcCommandLine.parse([UInt8]()) == [])
+        #expect(ProcFiles.parseCommandLine(Array("nginx: worker process".utf8) + Array(repeating: 0, count: 40)) == ["nginx: worker process"])
+        #expect(ProcFiles.parseCommandLine(Array("redis-server *:6379\0\0\0\0".utf8)) == ["redis-server *:6379"])
+        #expect(ProcFiles.parseCommandLine(Array("ls\0-l\0".utf8)) == ["ls", "-l"])
+        #expect(ProcFiles.parseCommandLine(Array("prog\0\0x\0".utf8)) == ["prog", "", "x"]) // an empty argument inside stays
+        #expect(ProcFiles.parseCommandLine([UInt8]()) == [])
     }
 
     @Test func oneStringIsShownAsPsShowsIt() {

@@ -93,7 +93,7 @@ let pythonSymbols = TableSymbolizer(names: [
         #expect(files.first?.count == 2)
         #expect(files.first?.closedByGc == 1)
         #expect(files.first?.closedAtShutdown == 1)
-        #expect(Set(files.first?.fds.map { "\($0.fd):\($0.closed ?? "-")" } ?? []) == ["20:gc", "21:shutdown"])
+        #expect(Set(files.first?.fds.map { "\($0.fd):\($0.closed?.rawValue ?? "-")" } ?? []) == ["20:gc", "21:shutdown"])
         #expect(files.first.map { $0.frames[$0.highlight!].line } == 10)
     }
 
@@ -126,7 +126,7 @@ let pythonSymbols = TableSymbolizer(names: [
 
     @Test func topScreenFitsItsWidth() throws {
         var r = Report(command: ["python3", "app.py"], exitStatus: nil, processes: [report()], notes: [])
-        r.processes[0].ended = "running"
+        r.processes[0].ended = .running
         let lines = TopRenderer(width: 80, height: 24).render(r, title: "svc: python3 app.py", clock: "12:00:00")
         #expect(lines.allSatisfy { $0.count <= 80 }, "\(lines)")
         #expect(lines[0].hasPrefix("fdtrace top — svc: python3 app.py") && lines[0].hasSuffix("12:00:00"))

@@ -36,7 +36,7 @@ import Testing
     @Test("A huge report (20 000 groups of 64 frames, 300 processes, 8 full timelines) gives an HTML under 5 MB")
     func bounded() {
         let frames = (0..<64).map(frame)
-        let fds = (0..<50).map { FDReport(fd: Int32($0 + 3), kind: "file", path: "/etc/hostname", cloexec: false, call: "open", openedAt: Double($0) / 10) }
+        let fds = (0..<50).map { FDReport(fd: Int32($0 + 3), kind: .file, path: "/etc/hostname", cloexec: false, call: "open", openedAt: Double($0) / 10) }
         let sites = (0..<8).map { i in
             TimelineSite(call: "open", site: frame(i), leakGroup: i, peak: 5000, counts: BucketCounts((0..<2048).map { ($0 * 7919 + i) % 5000 }))
         }
@@ -47,7 +47,7 @@ import Testing
                 LeakGroup(count: 50, call: "open", summary: "file /etc/hostname", highlight: 3, frames: frames, fds: fds)
             }
             return ProcessReport(pid: Int32(1000 + p), ppid: 999, command: ["./server", "--worker", "\(p)"], executable: "/srv/server",
-                                 ended: "exited", durationSeconds: 1000, reconciliation: "complete", openAtExit: 3400, peakOpen: 10002,
+                                 ended: .exited, durationSeconds: 1000, reconciliation: .complete, openAtExit: 3400, peakOpen: 10002,
                                  rlimitSoft: 20000, rlimitHard: 20000, leakedDescriptors: 3300, leaks: groups, inheritedLeaks: [],
                                  standard: [], inherited: [], unknownOrigin: fds, internalErrors: [], notes: ["a note"],
                                  events: EventCounts(opens: 1, closes: 1, closesOfUnknownDescriptors: 0, opensOverOpenDescriptors: 0,

@@ -63,14 +63,14 @@ let sampleSymbols = TableSymbolizer(names: [
 
     @Test func groupsReconcilesAndClassifies() throws {
         let p = try #require(report().processes.first)
-        #expect(p.reconciliation == "complete")
+        #expect(p.reconciliation == .complete)
         #expect(p.leaks.map(\.count) == [3, 2])
         #expect(p.leaks[0].summary == "file /etc/hostname")
         #expect(p.leaks[0].highlight == 1)
         #expect(p.leaks[0].frames.map(\.function) == ["fopen", "reload_config", "handle", "main"])
         #expect(p.leaks[1].summary == "TCP 127.0.0.1:5000 ⇐ 127.0.0.1:*, 1 CLOSE_WAIT, 1 ESTABLISHED")
         #expect(p.unknownOrigin.map(\.fd) == [9])
-        #expect(p.unknownOrigin.first?.kind == "pipe")
+        #expect(p.unknownOrigin.first?.kind == .pipe)
         #expect(p.standard.map(\.fd) == [0])
         #expect(p.openAtExit == 7 && p.peakOpen == 7 && p.leakedDescriptors == 5)
         #expect(p.internalErrors.isEmpty)
@@ -102,14 +102,14 @@ let sampleSymbols = TableSymbolizer(names: [
         var base = try #require(report().processes.first)
         base.leaks = []
         base.unknownOrigin = []
-        func process(_ pid: Int32, _ argv0: String, ended: String = "exited") -> ProcessReport {
+        func process(_ pid: Int32, _ argv0: String, ended: ProcessEnd = .exited) -> ProcessReport {
             var p = base
             p.pid = pid
             p.command = [argv0, "x"]
             p.ended = ended
             return p
         }
-        let quiet = [process(10, "/usr/bin/env", ended: "exec"), process(10, "true"), process(11, "/bin/true"),
+        let quiet = [process(10, "/usr/bin/env", ended: .exec), process(10, "true"), process(11, "/bin/true"),
                      process(12, "/bin/bash"), process(13, "bash")]
         let alone = TextRenderer().render(Report(command: ["sh"], exitStatus: 0, processes: quiet, notes: []))
         #expect(alone == "fdtrace: 4 processes without leaks: bash ×2, true ×2\n")
@@ -156,12 +156,36 @@ let sampleSymbols = TableSymbolizer(names: [
         #expect(try JSONRenderer.decode(data) == r)
     }
 
+    @Test("Fields with a fixed set of values are enums encoded as the strings they always were")
+    func enumFieldsKeepTheirStrings() throws {
+        func json<T: Encodable>(_ values: [T]) throws -> String { String(decoding: try JSONRenderer.encode(values), as: UTF8.self) }
+        func words(_ text: String) -> [String] { text.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) } }
+        #expect(words(try json([ProcessEnd.exited, .killed, .exec, .running, .unknown])) == ["exited", "killed", "exec", "running", "unknown"])
+        #expect(words(try json([Reconciliation.complete, .unreconciled])) == ["complete", "unreconciled"])
+        #expect(words(try json([ClosedBy.gc, .finalizer, .shutdown])) == ["gc", "finalizer", "shutdown"])
+        #expect(words(try json([SnapshotReason.emfile, .enfile, .threshold, .periodic, .query])) == ["EMFILE", "ENFILE", "threshold", "periodic", "query"])
+        let kinds: [FDKind] = [.file, .directory, .device, .fifo, .memfd, .mqueue, .pipe, .socket, .eventpoll, .eventfd, .signalfd,
+                               .timerfd, .inotify, .fanotify, .pidfd, .ioUring, .userfaultfd, .bpfMap, .perfEvent, .anonInode, .unknown,
+                               FDKind(name: "dmabuf")]
+        let names = ["file", "directory", "device", "fifo", "memfd", "mqueue", "pipe", "socket", "eventpoll", "eventfd", "signalfd",
+                     "timerfd", "inotify", "fanotify", "pidfd", "io_uring", "userfaultfd", "bpf-map", "perf_event", "anon_inode", "unknown",
+                     "dmabuf"]
+        #expect(words(try json(kinds)) == names)
+        #expect(try JSONRenderer.decode([FDKind].self, from: try JSONRenderer.encode(kinds)) == kinds)
+        #expect(names.map { FDKind(name: $0) } == kinds && FDKind(name: "pipe") == .pipe)
+        // In a whole report, as the README's schema says.
+        let text = String(decoding: try JSONRenderer.render(report()), as: UTF8.self)
+        for field in [#""ended" : "exited""#, #""reconciliation" : "complete""#, #""kind" : "pipe""#, #""kind" : "socket""#] {
+            #expect(text.contains(field), "\(field)")
+        }
+    }
+
     @Test func summaries() {
-        let files = (0..<3).map { FDDescription(kind: "file", path: "/tmp/f\($0)") }
-        #expect(ReportBuilder.summarize(files) == "file (3 paths, e.g. /tmp/f0)")
-        let mixed = [FDDescription(kind: "eventpoll"), FDDescription(kind: "socket", proto: "unix stream"),
-                     FDDescription(kind: "socket", proto: "unix stream")]
-        #expect(ReportBuilder.summarize(mixed) == "2 socket + 1 eventpoll")
+        let files = (0..<3).map { FDDescription(kind: .file, path: "/tmp/f\($0)") }
+        #expect(FDDescription.summary(of: files) == "file (3 paths, e.g. /tmp/f0)")
+        let mixed = [FDDescription(kind: .eventpoll), FDDescription(kind: .socket, proto: "unix stream"),
+                     FDDescription(kind: .socket, proto: "unix stream")]
+        #expect(FDDescription.summary(of: mixed) == "2 socket + 1 eventpoll")
     }
 
     @Test func socketAddresses() {

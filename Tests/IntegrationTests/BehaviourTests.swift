@@ -83,12 +83,12 @@ import Testing
         #expect(p.leakedDescriptors == (how == "sigpipe" ? 2 : 1))
         if status >= 128 {
             #expect(p.signal == status - 128)
-            #expect(p.ended == "killed")
+            #expect(p.ended == .killed)
         } else {
             #expect(p.exitStatus == status)
             expectAccounted(p)
         }
-        if how == "sigkill" { #expect(p.reconciliation == "unreconciled") }
+        if how == "sigkill" { #expect(p.reconciliation == .unreconciled) }
     }
 
     @Test func failOnLeak() throws {

@@ -27,7 +27,7 @@ import Testing
 
     @Test func stdioFamily() throws {
         let p = try #require(try check("stdio_family.c", k: 2))
-        #expect(p.leaks.first { $0.call == "popen" }?.fds.allSatisfy { $0.kind == "pipe" } == true)
+        #expect(p.leaks.first { $0.call == "popen" }?.fds.allSatisfy { $0.kind == .pipe } == true)
         #expect(p.leaks.first { $0.call == "opendir" }?.summary == "directory /tmp")
         #expect(p.leaks.first { $0.call == "freopen" }?.summary == "file /etc/passwd")
         #expect(p.leaks.first { $0.call == "fopen64" }?.fds.allSatisfy { $0.cloexec } == true)

@@ -151,7 +151,7 @@ import Testing
             #expect(o.status == 0)
             let sleep = try #require(report.processes.last { $0.command.first == "sleep" })
             let first = try #require(report.processes.first)
-            #expect(first.ended == "exec")
+            #expect(first.ended == .exec)
             #expect(sleep.pid == first.pid)
             expectAccounted(sleep)
             #expect(sleep.inheritedLeaks.count == 1)
@@ -182,7 +182,7 @@ import Testing
                 + p.standard.count + p.inherited.count + p.unknownOrigin.count + p.internalErrors.count
         }
         #expect(entries <= 2 * 50 + 3, "\(entries) descriptor entries")
-        let images = report.processes.filter { $0.ended == "exec" }
+        let images = report.processes.filter { $0.ended == .exec }
         #expect(images.count == 50)
         for (k, p) in images.enumerated() {
             #expect(p.pid == report.processes[0].pid)
@@ -191,7 +191,7 @@ import Testing
         }
         let last = try #require(report.processes.last)
         expectAccounted(last)
-        #expect(last.ended == "exited" && last.exitStatus == 0 && last.leaks.isEmpty)
+        #expect(last.ended == .exited && last.exitStatus == 0 && last.leaks.isEmpty)
         #expect(last.inheritedLeaks.reduce(0) { $0 + $1.count } == 50)
         #expect(Set(last.inheritedLeaks.flatMap(\.fds).map(\.fd)).count == 50)
         for g in last.inheritedLeaks {
@@ -220,7 +220,7 @@ import Testing
         #expect(py.leaks.allSatisfy { $0.summary == "file /etc/hostname" })
         let children = report.processes.filter { $0.command.first == "true" }
         #expect(children.count == 30)
-        #expect(children.allSatisfy { $0.leaks.isEmpty && $0.inheritedLeaks.isEmpty && $0.reconciliation == "complete" })
+        #expect(children.allSatisfy { $0.leaks.isEmpty && $0.inheritedLeaks.isEmpty && $0.reconciliation == .complete })
         let text = TextRenderer().render(report)
         #expect(text.contains("fdtrace: 30 more processes without leaks"))
         #expect(text.split(separator: "\n").filter { $0.hasPrefix("fdtrace:") }.count == 2)
@@ -329,7 +329,7 @@ import Testing
             let counts = siteCounts(c)
             #expect(counts["clone_children.c:\(parentLine) open"] == nil)
             #expect(counts.count == 1)
-            #expect(c.inherited.contains { $0.path == "/etc/hostname" || $0.kind == "file" })
+            #expect(c.inherited.contains { $0.path == "/etc/hostname" || $0.kind == .file })
             childSites.formUnion(counts.keys)
         }
         for name in ["clone", "raw-clone", "_Fork"] {

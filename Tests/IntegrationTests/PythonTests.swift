@@ -51,12 +51,12 @@ struct PythonTests {
         let p = try #require(process(leakingAt: markers["open64"]!, in: report), "\(o.stderr)")
         expectAccounted(p)
         let groups = pythonGroups(p)
-        let expected: [String: (count: Int, call: String, closed: String?)] = [
-            "open64": (k, "open64", "shutdown"),            // file objects: closed when modules are torn down
-            "socket": (k, "socket", "shutdown"),
+        let expected: [String: (count: Int, call: String, closed: ClosedBy?)] = [
+            "open64": (k, "open64", .shutdown),            // file objects: closed when modules are torn down
+            "socket": (k, "socket", .shutdown),
             "pipe2": (2 * k, "pipe2", nil),                 // raw numbers: open at exit
             "open64-mkstemp": (k, "open64", nil),
-            "pipe2-popen": (k, "pipe2", "shutdown"),
+            "pipe2-popen": (k, "pipe2", .shutdown),
         ]
         for (name, e) in expected {
             let site = markers[name]!
@@ -127,7 +127,7 @@ struct PythonTests {
         let sockets = groups[markers["socket"]!] ?? []
         #expect(files.reduce(0) { $0 + $1.count } == k)
         #expect(sockets.reduce(0) { $0 + $1.count } == 1)
-        #expect((files + sockets).flatMap(\.fds).allSatisfy { $0.closed == "gc" })
+        #expect((files + sockets).flatMap(\.fds).allSatisfy { $0.closed == .gc })
         #expect(files.reduce(0) { $0 + ($1.closedByGc ?? 0) } == k)
     }
 
@@ -142,7 +142,7 @@ struct PythonTests {
         for (name, site) in markers {
             let gs = groups[site] ?? []
             #expect(gs.reduce(0) { $0 + $1.count } == k, "\(name)")
-            #expect(gs.flatMap(\.fds).allSatisfy { $0.closed == "finalizer" }, "\(name): \(gs.flatMap(\.fds).map(\.closed))")
+            #expect(gs.flatMap(\.fds).allSatisfy { $0.closed == .finalizer }, "\(name): \(gs.flatMap(\.fds).map(\.closed))")
         }
         #expect(Set(groups.keys.filter { $0.hasPrefix("py_finalizer_leaks.py:") }) == Set(markers.values))
     }
@@ -244,7 +244,7 @@ struct PythonServiceTests {
         // (a) the image files
         let images = groups[markers["open64-image"]!] ?? []
         #expect(images.reduce(0) { $0 + $1.count } == n)
-        #expect(images.flatMap(\.fds).allSatisfy { $0.kind == "file" && $0.path?.hasSuffix(".png") == true })
+        #expect(images.flatMap(\.fds).allSatisfy { $0.kind == .file && $0.path?.hasSuffix(".png") == true })
         // (b) the event loops: eventpoll + a unix socketpair per request
         let loops = groups[markers["epoll_create1-loop"]!] ?? []
         #expect(loops.count == 1)

@@ -138,7 +138,7 @@ struct RealSoftwareTests {
         let report = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json)))
         for w in workers {
             let e = try #require(report.processes.last { $0.pid == w.pid })
-            #expect(e.ended == "exited" && e.exitStatus == 0)
+            #expect(e.ended == .exited && e.exitStatus == 0)
             expectAccounted(e)
             #expect(sites(e) == sites(w))
             #expect(e.command == ["nginx: worker process"])
@@ -176,9 +176,9 @@ struct RealSoftwareTests {
             #expect(o.status == 0, "\(o.stderr)")
             let daemon = try #require(nginx.masterPID())
             let root = try #require(report.processes.first)
-            #expect(root.ended == "exited" && root.exitStatus == 0 && root.command == nginx.argv)
+            #expect(root.ended == .exited && root.exitStatus == 0 && root.command == nginx.argv)
             let master = try #require(report.processes.first { $0.pid == daemon })
-            #expect(master.ppid == root.pid && master.ended == "running")
+            #expect(master.ppid == root.pid && master.ended == .running)
             #expect(master.command == [nginx.masterTitle])
             #expect(master.durationSeconds >= 0.9 && master.durationSeconds < 30, "\(master.durationSeconds)")
             let note = "still running after \(wait): it outlived the program (a daemon: it started a session of its own); its descriptors are as they were when the wait ran out"
@@ -187,7 +187,7 @@ struct RealSoftwareTests {
             let workers = report.processes.filter { $0.ppid == daemon }
             #expect(workers.count == 2)
             for w in workers {
-                #expect(w.ended == "running" && w.command == ["nginx: worker process"])
+                #expect(w.ended == .running && w.command == ["nginx: worker process"])
                 #expect(w.durationSeconds >= 0.8 && w.durationSeconds < 30, "\(w.durationSeconds)")
                 #expect(w.notes == ["still running after \(wait): it outlived the program; its descriptors are as they were when the wait ran out"])
                 #expect(w.leaks.allSatisfy { !$0.frames.isEmpty })
@@ -236,7 +236,7 @@ struct RealSoftwareTests {
         let report = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json)))
         let e = try #require(report.processes.last { $0.pid == s.pid })
         expectAccounted(e)
-        #expect(e.ended == "exited" && e.exitStatus == 0)
+        #expect(e.ended == .exited && e.exitStatus == 0)
         #expect(e.command == [title])
         #expect(Dictionary(e.leaks.map { ($0.call, $0.count) }) { $0 + $1 } == ["pipe2": 2, "epoll_create": 1])
         let text = TextRenderer().render(report)
@@ -277,7 +277,7 @@ struct RealSoftwareTests {
 
         let report = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json)))
         let p = try #require(report.processes.first { $0.pid == s.pid })
-        #expect(p.exitStatus == 0 && p.ended == "exited")
+        #expect(p.exitStatus == 0 && p.ended == .exited)
         #expect(p.incomplete != nil)
         #expect(closeWait(p) == 6 && hostname(p) == 6, "\(p.unknownOrigin)")
         #expect(p.internalErrors.isEmpty)

@@ -146,7 +146,7 @@ func expectedSites(_ fixture: String, k: Int, perLine: [String: Int] = [:]) thro
 /// The facts every fixture's report must show: reconciled, nothing of
 /// unknown origin, no internal error.
 func expectAccounted(_ p: ProcessReport, sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(p.reconciliation == "complete", sourceLocation: sourceLocation)
+    #expect(p.reconciliation == .complete, sourceLocation: sourceLocation)
     #expect(p.unknownOrigin.isEmpty, "origin unknown: \(p.unknownOrigin)", sourceLocation: sourceLocation)
     #expect(p.internalErrors.isEmpty, "internal errors: \(p.internalErrors)", sourceLocation: sourceLocation)
 }

@@ -17,7 +17,7 @@ import Testing
     }
 
     func expectAllAccounted(_ report: Report, sourceLocation: SourceLocation = #_sourceLocation) {
-        for p in report.processes where p.ended != "exec" {
+        for p in report.processes where p.ended != .exec {
             expectAccounted(p, sourceLocation: sourceLocation)
         }
     }
@@ -86,7 +86,7 @@ import Testing
         let (o, report) = try trace([exe, "sigkill"])
         #expect(o.status == 137)
         let p = try #require(report.process(exe))
-        #expect(p.reconciliation == "unreconciled")
+        #expect(p.reconciliation == .unreconciled)
         #expect(p.leakedDescriptors == 1)
         #expect(p.notes.contains { $0.hasPrefix("unreconciled") })
     }
@@ -240,7 +240,7 @@ import Testing
         #expect(o.stdout == "worker exited 0\n")
         #expect(!report.notes.contains { $0.contains("refused") })
         let worker = try #require(report.processes.first { $0.command.first == "true" })
-        #expect(worker.reconciliation == "complete")
+        #expect(worker.reconciliation == .complete)
         #expect(worker.exitStatus == 0)
     }
 }

@@ -22,41 +22,26 @@ public struct BareSession {
     /// Listens, reports readiness on `readyFD`, collects. Returns the
     /// collector (for the report) once the tree is done.
     public func serve(readyFD: Int32) throws -> Collector {
-        let collector = try Collector(socketPath: socketPath)
+        let collector = Collector(sources: [try ShimSource(socketPath: socketPath)])
         collector.treeRoots.insert(rootPID)
         var one: UInt8 = 1
         _ = write(readyFD, &one, 1)
         close(readyFD)
         let start = monotonicNow()
-        var deadline: UInt64? = nil
         // Queries from other terminals (fdtrace snapshot / top); optional.
         let queries = try? QueryServer(name: ProcessInfo.processInfo.environment[FDT_ENV_NAME],
-                                       command: Self.command(of: rootPID), symbolizer: LLVMSymbolizer())
-        while true {
-            let ready = collector.poll(timeoutMs: 20, extra: queries.map { [$0.fd] } ?? [])
-            if let q = queries, ready.contains(q.fd) { q.handle(collector) }
-            let now = monotonicNow()
-            let requested = collector.reportRequested(by: rootPID)
-            let rootGone = !collector.isConnected(rootPID) && !Self.alive(rootPID)
-            if requested || rootGone {
-                if deadline == nil { deadline = now + UInt64(lingerSeconds * 1e9) }
-                let others = collector.openConnections - (collector.isConnected(rootPID) ? 1 : 0)
-                if others == 0 && collector.pendingChildren.isEmpty { break }
-                if now > deadline! {
-                    // The owner waits for its report: it stays connected.
-                    collector.abandonRemaining(wait: "FDTRACE_WAIT \(String(format: "%g", lingerSeconds)) s", except: rootPID)
-                    break
-                }
-            } else if collector.processes.isEmpty && now - start > UInt64(idleTimeoutSeconds * 1e9) {
-                break
+                                       command: ProcFiles.commandLine(rootPID) ?? [], symbolizer: LLVMSymbolizer())
+        // The owner waits for its report: it stays followed to the end.
+        SessionLoop(collector: collector, queries: queries, lingerSeconds: lingerSeconds, waitName: "FDTRACE_WAIT", keep: rootPID)
+            .run(extra: { [] }) { _ in
+                let requested = collector.reportRequested(by: rootPID)
+                let rootGone = !collector.isFollowed(rootPID) && !ProcFiles.isRunning(rootPID)
+                if requested || rootGone { return .ended }
+                if collector.processes.isEmpty && monotonicNow() - start > UInt64(idleTimeoutSeconds * 1e9) { return .givenUp }
+                return .running
             }
-        }
         return collector
     }
-
-    static func command(of pid: Int32) -> [String] { ProcCommandLine.read(pid: pid) ?? [] }
-
-    static func alive(_ pid: Int32) -> Bool { kill(pid, 0) == 0 && !Collector.isZombie(pid) }
 
     /// Starts the serving collector in its own session and waits until it
     /// listens. Used by the intermediate `fdtrace collect` the shim spawns.
@@ -72,7 +57,7 @@ public struct BareSession {
         }
         close(fds[1])
         defer { close(fds[0]) }
-        guard rc == 0 else { throw FDTraceError("cannot start the collector: \(String(cString: strerror(rc)))", status: ExitStatus.tracerFailure) }
+        guard rc == 0 else { throw FDTraceError.tracer("cannot start the collector", errno: rc) }
         var p = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
         var byte: UInt8 = 0
         guard poll(&p, 1, 10_000) == 1, read(fds[0], &byte, 1) == 1 else {

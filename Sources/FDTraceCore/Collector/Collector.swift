@@ -1,104 +1,52 @@
 import CFDTraceSys
-import CFDTraceWire
 import Foundation
 
-/// The collector: accepts traced processes on the session socket (a
-/// handshake; the process then closes its end), maps each one's event ring,
-/// watches it through a pidfd, and drives its tables from the records, in
-/// one thread with one poll loop.
-public final class Collector {
+/// The collector: follows the traced process images its event sources
+/// find, drives each image's tables from the records they hand over, links
+/// images into processes (an exec's next image, a fork child starting from
+/// its parent's table), samples growth and limits, and takes snapshots at
+/// thresholds; in one thread with one poll loop. It does not know which
+/// source fed a record.
+public final class Collector: EventSourceHost {
     public private(set) var processes: [TracedProcess] = []
-    public var registry: ModuleRegistry { applier.registry }
-    /// Refused connections, for the report (the first 100).
-    public private(set) var rejected: [String] {
-        get { refusals }
-        set { if newValue.count <= 100 { refusals = newValue } else { refusalsDropped += 1 } }
-    }
-    private var refusals: [String] = []
-    public private(set) var refusalsDropped = 0
-    private var applier = RecordApplier()
-    /// Accepted connections waiting for their hello: peer pid, deadline.
-    private var pending: [Int32: (pid: pid_t, deadline: UInt64)] = [:]
+    public var registry: ModuleRegistry { sink.registry }
+    /// Refused processes, for the report (the first 100).
+    public private(set) var rejected: [String] = []
     /// Pids whose descendants may connect whatever their uid (the program
     /// started by `fdtrace run`, the owner in bare mode).
     public var treeRoots: Set<Int32> = []
-    private var idleRounds = 0
-    /// Called to take a snapshot of process `key` ("EMFILE", "ENFILE",
-    /// "threshold"); the process that asked waits until it returns.
-    public var snapshotHook: ((_ key: Int, _ reason: String) -> Void)?
+    /// Called to take a snapshot of process `key` (EMFILE, ENFILE, a
+    /// threshold); the process that asked waits until it returns.
+    public var snapshotHook: ((_ key: Int, _ reason: SnapshotReason) -> Void)?
     /// Open descriptors (given the soft limit) at which a process is
     /// snapshotted, once per crossing.
     public var snapshotThreshold: ((_ softLimit: UInt64) -> Int)?
+
+    private let sources: [EventSource]
+    /// The images being followed, by key, and the source that feeds each.
+    private var following: [Int: EventSource] = [:]
+    /// Where sources write records; holds the image being fed.
+    private var sink = RecordSink(process: .placeholder)
+    private var idleRounds = 0
     private var aboveThreshold: Set<Int> = []
     private var lastGrowthSample: UInt64 = 0
-    public let socketPath: String
-    private let listenFD: Int32
-    /// Traced images being read, by the collector's pidfd of the process.
-    private var connections: [Int32: Connection] = [:]
 
-    private final class Connection {
-        let pidfd: Int32
-        let ring: RingReader
-        let key: Int
-        init(pidfd: Int32, ring: RingReader, key: Int) { self.pidfd = pidfd; self.ring = ring; self.key = key }
+    public init(sources: [EventSource]) {
+        self.sources = sources
+        sink.attributeInherited = { [unowned self] k, p in self.attributeInherited(k, in: &p) }
     }
 
-    /// `socketPath` starting with "@" names an abstract socket (no file:
-    /// reachable only to processes that know the name; peers are checked).
-    public init(socketPath: String) throws {
-        if !socketPath.hasPrefix("@") { unlink(socketPath) }
-        let fd = fdtc_listen_unix(socketPath)
-        guard fd >= 0 else {
-            throw FDTraceError("cannot listen on \(socketPath): \(String(cString: strerror(-fd)))", status: ExitStatus.tracerFailure)
-        }
-        self.listenFD = fd
-        self.socketPath = socketPath
-        fdtc_raise_nofile()
-    }
-
-    deinit {
-        for c in connections.values {
-            c.ring.detach()
-            close(c.pidfd)
-        }
-        for sock in pending.keys { close(sock) }
-        close(listenFD)
-        if !socketPath.hasPrefix("@") { unlink(socketPath) }
-        // The shims' "warned once in this session" markers (state.c).
-        let prefix = "warned-" + String(socketPath.map { $0 == "/" || $0 == "." ? "_" : $0 }) + "-"
-        let dir = SessionDirectory.path()
-        for f in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where f.hasPrefix(prefix) {
-            unlink("\(dir)/\(f)")
-        }
-    }
-
-    public var openConnections: Int { connections.count }
-    /// Records consumed from all rings.
-    public var recordsRead: Int { applier.records }
-    /// The process that started this collector (bare mode).
-    public private(set) var ownerPID: Int32?
+    /// Images followed now.
+    public var followedImages: Int { following.count }
+    /// Records applied, from every source.
+    public var recordsRead: Int { sink.records }
 
     /// Children announced by a fork that have not connected and still live.
     public var pendingChildren: [Int32] {
         let connected = Set(processes.map(\.pid))
         return processes.flatMap { $0.expectedChildren.keys }.filter { pid in
-            !connected.contains(pid) && kill(pid, 0) == 0 && !Self.isZombie(pid)
+            !connected.contains(pid) && ProcFiles.isRunning(pid)
         }
-    }
-
-    /// The kernel's start time of a process (/proc/PID/stat field 22): the
-    /// same across exec, different when a pid is reused.
-    static func kernelStartTime(_ pid: Int32) -> UInt64? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 19 ? UInt64(fields[19]) : nil
-    }
-
-    static func isZombie(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return true }
-        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
     }
 
     /// Whether the latest image of `pid` asked for the report.
@@ -108,329 +56,255 @@ public final class Collector {
 
     /// Tells the owner that its report is written (it waits at exit).
     public func sendReportDone(to pid: Int32) {
-        for c in connections.values where processes[c.key].pid == pid { c.ring.complete(FDT_RING_REQ_REPORT) }
+        for (key, source) in following where processes[key].pid == pid { source.reportWritten(key) }
     }
 
-    /// Whether any image of `pid` is still connected.
-    public func isConnected(_ pid: Int32) -> Bool {
-        connections.values.contains { processes[$0.key].pid == pid }
-    }
-
-    /// One round: waits up to `timeoutMs` for activity on the session, the
-    /// connections and `extra` descriptors, accepts newcomers, drains rings
-    /// and finishes processes whose connection ended. Returns the extra
-    /// descriptors that are readable.
-    public func poll(timeoutMs: Int32, extra: [Int32] = []) -> Set<Int32> {
-        var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)]
-        let waiting = Array(pending.keys)
-        fds += waiting.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-        let base = 1 + waiting.count
-        let conns = Array(connections.values)
-        fds += conns.map { pollfd(fd: $0.pidfd, events: Int16(POLLIN), revents: 0) }
-        fds += extra.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-        // Rings fill without waking anyone: keep the wait short while busy.
-        // Rings fill without a syscall, so nothing wakes us: wait briefly
-        // after activity (1, 2, 4 ... ms) and longer only when idle.
-        let busy = conns.contains { $0.ring.pendingBytes > 0 || $0.ring.snapshotRequest != 0 } || !pending.isEmpty
-        idleRounds = busy ? 0 : min(idleRounds + 1, 8)
-        let wait = busy ? 0 : min(timeoutMs, Int32(1) << (idleRounds - 1))
-        _ = Glibc.poll(&fds, nfds_t(fds.count), wait)
-        if fds[0].revents != 0 { acceptAll() }
-        let now = monotonicNow()
-        for (i, sock) in waiting.enumerated() {
-            guard let (pid, deadline) = pending[sock] else { continue }
-            if fds[1 + i].revents != 0 {
-                pending.removeValue(forKey: sock)
-                handshake(sock, peerPID: pid)
-            } else if now > deadline {
-                pending.removeValue(forKey: sock)
-                if Self.isAlive(pid) { rejected.append("refused pid \(pid): no hello within 2 s") }
-                close(sock)
-            }
-        }
-        for c in conns { drain(c, limit: 1 << 16) }
-        for c in conns where processes[c.key].blindness != nil { sampleProc(c, now: now) }
-        if now &- lastGrowthSample >= 1_000_000_000 {
-            lastGrowthSample = now
-            for c in conns where connections[c.pidfd] != nil {
-                processes[c.key].growth.add(time: now, counts: processes[c.key].table.stacksNow())
-                // Programs raise or lower their limit after they start.
-                if snapshotThreshold != nil {
-                    let (soft, hard) = ProcSnapshot.limits(processes[c.key].pid)
-                    if let soft { processes[c.key].rlimitSoft = soft }
-                    if let hard { processes[c.key].rlimitHard = hard }
-                }
-            }
-        }
-        for c in conns where connections[c.pidfd] != nil { checkThreshold(c) }
-        for c in conns where connections[c.pidfd] != nil { serveRequests(c) }
-        // A readable pidfd: the process has ended.
-        for (i, c) in conns.enumerated() where fds[base + i].revents != 0 && connections[c.pidfd] != nil { finish(c) }
-        var ready = Set<Int32>()
-        for (i, fd) in extra.enumerated() where fds[base + conns.count + i].revents != 0 { ready.insert(fd) }
-        return ready
-    }
-
-    /// The /proc view of an image the shim is blind to, every 200 ms: the
-    /// last one is what the exit report can say about it.
-    private func sampleProc(_ c: Connection, now: UInt64) {
-        let pid = processes[c.key].pid
-        guard now &- processes[c.key].lastProcViewTime >= 200_000_000,
-              let view = try? ProcSnapshot.take(pid: pid) else { return }
-        // A process in exit has lost its memory (and its exe link) before
-        // the kernel closes its descriptors: a table read then is half gone.
-        var buf = [CChar](repeating: 0, count: 8)
-        guard readlink("/proc/\(pid)/exe", &buf, buf.count) > 0 else { return }
-        processes[c.key].lastProcView = view
-        processes[c.key].lastProcViewTime = now
-    }
-
-    /// Marks the timeline of every process still connected (a periodic snapshot).
-    public func markTimelines(_ reason: String) {
-        let now = monotonicNow()
-        for c in connections.values { processes[c.key].table.timeline.mark(reason, at: now) }
-    }
-
-    /// Every ring read to its head (before a live report).
-    public func drainAll() {
-        for c in connections.values { drain(c, limit: .max) }
-    }
-
-    /// A snapshot, once per crossing, when a process holds the threshold.
-    private func checkThreshold(_ c: Connection) {
-        guard let threshold = snapshotThreshold, let hook = snapshotHook else { return }
-        let p = processes[c.key]
-        if p.table.count >= threshold(p.rlimitSoft) {
-            if aboveThreshold.insert(c.key).inserted {
-                processes[c.key].table.timeline.mark("threshold", at: monotonicNow())
-                hook(c.key, "threshold")
-            }
-        } else {
-            aboveThreshold.remove(c.key)
-        }
-    }
-
-    /// Requests waiting in a ring header (the process waits for the answer).
-    private func serveRequests(_ c: Connection) {
-        let snapshot = c.ring.snapshotRequest
-        if snapshot != 0 {
-            // Everything the process did before the failing call is in its
-            // ring: take it all (a threshold it crossed on the way first),
-            // then the snapshot, then let it go on.
-            drain(c, limit: .max)
-            checkThreshold(c)
-            processes[c.key].table.timeline.mark(snapshot == UInt32(ENFILE) ? "ENFILE" : "EMFILE", at: monotonicNow())
-            snapshotHook?(c.key, snapshot == UInt32(ENFILE) ? "ENFILE" : "EMFILE")
-            c.ring.complete(FDT_RING_REQ_SNAPSHOT)
-        }
-        if c.ring.reportRequested && !processes[c.key].reportRequested {
-            drain(c, limit: .max)
-            processes[c.key].reportRequested = true // answered by sendReportDone
-        }
-    }
-
-    /// Stops following the processes still connected (but `except`) when
-    /// the wait after the program ended ran out (`wait` names it, e.g.
-    /// "--wait 2 s"): they outlived the program. Each keeps its table as of
-    /// now, the command line it shows now, and a note saying so.
-    public func abandonRemaining(wait: String, except: Int32? = nil) {
-        let now = monotonicNow()
-        for c in Array(connections.values) where processes[c.key].pid != except {
-            drain(c, limit: .max)
-            let pid = processes[c.key].pid
-            if let argv = ProcCommandLine.read(pid: pid) { processes[c.key].command = argv }
-            processes[c.key].abandonedAt = now
-            // setsid (daemon(3) calls it): a session of its own.
-            let what = Self.sessionID(pid) == pid ? " (a daemon: it started a session of its own)" : ""
-            processes[c.key].notes.append("still running after \(wait): it outlived the program\(what); its descriptors are as they were when the wait ran out")
-            drop(c)
-        }
-    }
-
-    /// The session a process belongs to (/proc/PID/stat field 6).
-    static func sessionID(_ pid: Int32) -> Int32? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 3 ? Int32(fields[3]) : nil
+    /// Whether any image of `pid` is still followed.
+    public func isFollowed(_ pid: Int32) -> Bool {
+        following.keys.contains { processes[$0].pid == pid }
     }
 
     public func setWaitStatus(pid: Int32, exitCode: Int32?, signal: Int32?) {
         if let i = processes.lastIndex(where: { $0.pid == pid }) { processes[i].waitStatus = (exitCode, signal) }
     }
 
-    // MARK: - connections
+    // MARK: - the round
 
-    /// Accepts newcomers. Credentials are checked at once; the hello is
-    /// read when it arrives (a peer that sends nothing stalls no one).
-    private func acceptAll() {
-        while true {
-            let sock = fdtc_accept(listenFD)
-            if sock < 0 { return }
-            var peerPID: pid_t = 0, peerUID: uid_t = 0, peerGID: gid_t = 0
-            guard fdtc_peer_cred(sock, &peerPID, &peerUID, &peerGID) == 0 else {
-                rejected.append("refused a connection without credentials")
-                close(sock)
-                continue
+    /// One round: waits up to `timeoutMs` for activity on the sources and
+    /// `extra` descriptors, admits newcomers, drains records, samples, serves
+    /// requests and finishes images whose process ended. Returns the extra
+    /// descriptors that are readable.
+    public func poll(timeoutMs: Int32, extra: [Int32] = []) -> Set<Int32> {
+        let readable = wait(timeoutMs: timeoutMs, extra: extra)
+        // Newcomers are taken in now; the rest of the round is for the
+        // images followed while the poll waited.
+        let followed = following.keys.sorted()
+        for s in sources { s.admit(readable: readable, host: self) }
+        for key in followed { drain(key, limit: 1 << 16) }
+        let now = monotonicNow()
+        for key in followed where processes[key].blindness != nil { sampleProc(key, now: now) }
+        sampleGrowth(followed, now: now)
+        for key in followed where following[key] != nil { checkThreshold(key) }
+        for key in followed { following[key]?.serveRequests(key, host: self) }
+        let wasFollowed = Set(followed)
+        for s in sources {
+            for key in s.ended(readable: readable) where wasFollowed.contains(key) && following[key] === s { finish(key) }
+        }
+        return readable.intersection(extra)
+    }
+
+    /// Polls the sources' descriptors and `extra`; returns the readable ones.
+    /// Records fill shared memory without a syscall, so nothing wakes the
+    /// poll for them: it waits briefly after activity (1, 2, 4 ... ms) and
+    /// longer only when idle.
+    private func wait(timeoutMs: Int32, extra: [Int32]) -> Set<Int32> {
+        var fds = (sources.flatMap(\.pollDescriptors) + extra).map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        let busy = sources.contains { $0.hasPendingWork }
+        idleRounds = busy ? 0 : min(idleRounds + 1, 8)
+        let wait = busy ? 0 : min(timeoutMs, Int32(1) << (idleRounds - 1))
+        _ = Glibc.poll(&fds, nfds_t(fds.count), wait)
+        return Set(fds.filter { $0.revents != 0 }.map(\.fd))
+    }
+
+    /// Marks the timeline of every image still followed (a periodic snapshot).
+    public func markTimelines(_ reason: SnapshotReason) {
+        let now = monotonicNow()
+        for key in following.keys { processes[key].table.timeline.mark(reason.rawValue, at: now) }
+    }
+
+    /// Every image's records read to the end (before a live report).
+    public func drainAll() {
+        for s in sources { s.drain(nil, limit: .max, into: self) }
+    }
+
+    private func drain(_ key: Int, limit: Int) {
+        following[key]?.drain(key, limit: limit, into: self)
+    }
+
+    /// The /proc view of an image the shim is blind to, every 200 ms: the
+    /// last one is what the exit report can say about it.
+    private func sampleProc(_ key: Int, now: UInt64) {
+        let pid = processes[key].pid
+        guard now &- processes[key].lastProcViewTime >= 200_000_000,
+              let view = try? ProcSnapshot.take(pid: pid) else { return }
+        // A process in exit has lost its memory (and its exe link) before
+        // the kernel closes its descriptors: a table read then is half gone.
+        guard ProcFiles.hasExecutable(pid) else { return }
+        processes[key].lastProcView = view
+        processes[key].lastProcViewTime = now
+    }
+
+    /// Open descriptors per site, once a second; the limits too, when a
+    /// threshold depends on them (programs raise or lower their own).
+    private func sampleGrowth(_ keys: [Int], now: UInt64) {
+        guard now &- lastGrowthSample >= 1_000_000_000 else { return }
+        lastGrowthSample = now
+        for key in keys where following[key] != nil {
+            processes[key].growth.add(time: now, counts: processes[key].table.stacksNow())
+            if snapshotThreshold != nil {
+                let (soft, hard) = ProcFiles.openFileLimits(processes[key].pid)
+                if let soft { processes[key].rlimitSoft = soft }
+                if let hard { processes[key].rlimitHard = hard }
             }
-            guard peerUID == geteuid() || isInTracedTree(peerPID) else {
-                rejected.append("refused a connection from uid \(peerUID) (pid \(peerPID)): not this user, not in the traced process tree")
-                close(sock)
-                continue
-            }
-            pending[sock] = (peerPID, monotonicNow() + 2_000_000_000)
         }
     }
 
-    /// Whether `pid` descends from a process this session traces (a traced
-    /// server may drop privileges before it forks or execs).
-    private func isInTracedTree(_ pid: pid_t) -> Bool {
+    /// A snapshot, once per crossing, when a process holds the threshold.
+    private func checkThreshold(_ key: Int) {
+        guard let threshold = snapshotThreshold, let hook = snapshotHook else { return }
+        let p = processes[key]
+        if p.table.count >= threshold(p.rlimitSoft) {
+            if aboveThreshold.insert(key).inserted {
+                processes[key].table.timeline.mark(SnapshotReason.threshold.rawValue, at: monotonicNow())
+                hook(key, .threshold)
+            }
+        } else {
+            aboveThreshold.remove(key)
+        }
+    }
+
+    private func finish(_ key: Int) {
+        drain(key, limit: .max)
+        guard let source = following.removeValue(forKey: key) else { return }
+        let counters = source.stopFollowing(key, processEnded: true)
+        var p = processes[key]
+        p.fullWaits = counters.fullWaits
+        p.fullWaitNanoseconds = counters.fullWaitNanoseconds
+        p.recordsLost = counters.recordsLost
+        if p.end == .running { p.end = .exited(reconciled: p.kernelViewComplete) }
+        if p.endTime == nil { p.endTime = monotonicNow() }
+        processes[key] = p
+    }
+
+    /// Stops following an image that may run on (it exec'd, its stream
+    /// broke, it outlived the program).
+    private func stopFollowing(_ key: Int) {
+        following.removeValue(forKey: key)?.stopFollowing(key, processEnded: false)
+    }
+
+    /// Stops following the processes still followed (but `except`) when
+    /// the wait after the program ended ran out (`wait` names it, e.g.
+    /// "--wait 2 s"): they outlived the program. Each keeps its table as of
+    /// now, the command line it shows now, and a note saying so.
+    public func abandonRemaining(wait: String, except: Int32? = nil) {
+        let now = monotonicNow()
+        for key in following.keys.sorted() where processes[key].pid != except {
+            drain(key, limit: .max)
+            let pid = processes[key].pid
+            if let argv = ProcFiles.commandLine(pid) { processes[key].command = argv }
+            processes[key].abandonedAt = now
+            // setsid (daemon(3) calls it): a session of its own.
+            let what = ProcFiles.sessionID(pid) == pid ? " (a daemon: it started a session of its own)" : ""
+            processes[key].notes.append("still running after \(wait): it outlived the program\(what); its descriptors are as they were when the wait ran out")
+            stopFollowing(key)
+        }
+    }
+
+    // MARK: - EventSourceHost
+
+    public func appeared(_ start: ProcessStart, from source: EventSource) -> Int? {
+        let key = processes.count
+        // A fork child's parent is the process that forked it, even if that
+        // one exited before the child said hello (a daemonizing parent).
+        var p = TracedProcess(key: key, pid: start.pid, ppid: start.forkParent != 0 ? start.forkParent : start.ppid,
+                              forkParent: start.forkParent, command: start.command, executable: start.executable,
+                              startTime: start.startTime, rlimitSoft: start.rlimitSoft, rlimitHard: start.rlimitHard)
+        p.blindness = BlindRuntime.reason(executable: start.executable)
+        p.kernelStartTime = ProcFiles.kernelStartTime(start.pid)
+        if let refusal = followExec(into: &p) {
+            refused(refusal)
+            return nil
+        }
+        if start.forkParent != 0 { startFromParent(&p, forkID: start.forkID) }
+        processes.append(p)
+        following[key] = source
+        return key
+    }
+
+    /// A new image of a pid whose previous image did not exit: exec. The
+    /// previous image ends here (its records read to the end), and the new
+    /// one knows it came from it. Returns a refusal when the previous image
+    /// is still there: the same process appearing twice.
+    private func followExec(into p: inout TracedProcess) -> String? {
+        let pid = p.pid, startTime = p.kernelStartTime
+        guard let prev = processes.lastIndex(where: { $0.pid == pid && $0.end != .execed }),
+              processes[prev].exitBegin == nil, processes[prev].kernelStartTime == startTime else { return nil }
+        if let source = following[prev] {
+            guard source.isReplaced(prev) else { return "refused pid \(pid): it is already connected" }
+            drain(prev, limit: .max)
+            stopFollowing(prev)
+        }
+        processes[prev].end = .execed
+        if processes[prev].endTime == nil { processes[prev].endTime = p.startTime }
+        p.execPredecessor = prev
+        return nil
+    }
+
+    /// A fork child starts with its parent's table as of the fork: the
+    /// parent wrote that record before the child existed.
+    private func startFromParent(_ p: inout TracedProcess, forkID: UInt64) {
+        let forkParent = p.forkParent
+        guard let parent = processes.lastIndex(where: { $0.pid == forkParent }) else { return }
+        drain(parent, limit: .max)
+        if let snap = processes[parent].forkSnapshots.removeValue(forKey: forkID) {
+            p.table = snap.copy(to: p.key)
+        } else {
+            p.table = processes[parent].table.copy(to: p.key)
+        }
+        processes[parent].expectedChildren.removeValue(forKey: p.pid)
+        // Its hello shows the parent's title by now, not its name.
+        p.startedAs = processes[parent].startedAs
+    }
+
+    public func failedToStart(_ key: Int, reason: String) {
+        following.removeValue(forKey: key)
+        processes[key].end = .exited(reconciled: false)
+        processes[key].streamError = reason
+    }
+
+    public func refused(_ reason: String) {
+        if rejected.count < 100 { rejected.append(reason) }
+    }
+
+    public func isInTracedTree(_ pid: Int32) -> Bool {
         var traced = Set(processes.map(\.pid))
         traced.formUnion(treeRoots)
         var p = pid
         for _ in 0..<64 {
             if traced.contains(p) { return true }
-            guard p > 1, let parent = Self.parentPID(p) else { return false }
+            guard p > 1, let parent = ProcFiles.parentPID(p) else { return false }
             p = parent
         }
         return false
     }
 
-    /// Running (not gone, not a zombie).
-    static func isAlive(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return false }
-        return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
-    }
-
-    static func parentPID(_ pid: Int32) -> Int32? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 1 ? Int32(fields[1]) : nil
-    }
-
-    /// Reads a pending connection's hello; refusals are logged.
-    private func handshake(_ sock: Int32, peerPID: pid_t) {
-        if let reason = accept(sock, peerPID: peerPID) { rejected.append(reason) }
-        close(sock) // the process closes its end too: it keeps no descriptor of ours
-    }
-
-    /// Reads the HELLO with the ring's memfd; returns why it was refused.
-    private func accept(_ sock: Int32, peerPID: pid_t) -> String? {
-        var buf = [UInt8](repeating: 0, count: Int(FDT_HELLO_MAX_BYTES))
-        var memfd: Int32 = -1
-        let n = buf.withUnsafeMutableBytes { fdtc_recv_with_fd(sock, $0.baseAddress, $0.count, &memfd, 0) }
-        defer { if memfd >= 0 { close(memfd) } }
-        // A doorbell: some process posted a request in its ring header
-        // (served in this round). Nothing to answer, nothing to log.
-        if n == MemoryLayout<fdt_msg_wake>.size && memfd < 0,
-           buf.withUnsafeBytes({ $0.loadUnaligned(as: fdt_msg_wake.self) }).type == FDT_MSG_WAKE.rawValue {
-            return nil
-        }
-        let helloSize = MemoryLayout<fdt_msg_hello>.size
-        guard n >= helloSize else {
-            // Killed while connecting: it was still in the shim's
-            // constructor (or fork hook), so none of its code ran to open
-            // anything. Nothing was missed; nothing to say.
-            if n == 0 && !Self.isAlive(peerPID) { return nil }
-            return "refused pid \(peerPID): no valid hello"
-        }
-        let hello = buf.withUnsafeBytes { $0.loadUnaligned(as: fdt_msg_hello.self) }
-        guard hello.type == FDT_MSG_HELLO.rawValue, hello.version == FDT_WIRE_VERSION else {
-            return "refused pid \(peerPID): wire version \(hello.version), expected \(FDT_WIRE_VERSION)"
-        }
-        guard Int(hello.exe_len) + Int(hello.argv_len) + helloSize <= n, memfd >= 0 else {
-            return "refused pid \(peerPID): malformed hello"
-        }
-        guard hello.pid == peerPID else {
-            return "refused pid \(peerPID): its hello claims pid \(hello.pid)"
-        }
-        let ring: RingReader
-        do { ring = try RingReader(memfd: memfd, capacity: hello.ring_capacity) } catch {
-            return "refused pid \(peerPID): \(error)"
-        }
-        let pidfd = fdtc_peer_pidfd(sock, peerPID)
-        guard pidfd >= 0 else { return "refused pid \(peerPID): it went away during the handshake" }
-        var keepPidfd = false
-        defer { if !keepPidfd { close(pidfd) } }
-        let exe = String(decoding: buf[helloSize..<helloSize + Int(hello.exe_len)], as: UTF8.self)
-        if hello.flags & FDT_HELLO_OWNER != 0 { ownerPID = hello.pid }
-        let argvBytes = buf[helloSize + Int(hello.exe_len)..<helloSize + Int(hello.exe_len) + Int(hello.argv_len)]
-        let command = ProcCommandLine.parse(argvBytes)
-        let key = processes.count
-        // A fork child's parent is the process that forked it, even if that
-        // one exited before the child said hello (a daemonizing parent).
-        let ppid = hello.fork_parent != 0 ? hello.fork_parent : hello.ppid
-        var p = TracedProcess(key: key, pid: hello.pid, ppid: ppid, forkParent: hello.fork_parent,
-                              command: command, executable: exe, startTime: hello.start_time_ns,
-                              rlimitSoft: hello.rlimit_soft, rlimitHard: hello.rlimit_hard)
-        p.blindness = BlindRuntime.reason(executable: exe)
-        // A new image of a pid whose previous image did not exit: exec.
-        p.kernelStartTime = Self.kernelStartTime(hello.pid)
-        if let prev = processes.lastIndex(where: { $0.pid == hello.pid && $0.end != .execed }),
-           processes[prev].exitBegin == nil, processes[prev].kernelStartTime == p.kernelStartTime {
-            if let c = connections.values.first(where: { $0.key == prev }) {
-                // Exec unmaps the old image's ring before the new image
-                // starts: a ring still mapped means a second connection.
-                guard !Self.maps(pid: hello.pid, inode: c.ring.inode) else {
-                    return "refused pid \(peerPID): it is already connected"
-                }
-                drain(c, limit: .max)
-                drop(c)
-            }
-            processes[prev].end = .execed
-            if processes[prev].endTime == nil { processes[prev].endTime = hello.start_time_ns }
-            p.execPredecessor = prev
-        }
-        if hello.fork_parent != 0, let parent = processes.lastIndex(where: { $0.pid == hello.fork_parent }) {
-            // A fork child starts with its parent's table as of the fork:
-            // the parent wrote that record before the child existed.
-            if let c = connections.values.first(where: { $0.key == parent }) { drain(c, limit: .max) }
-            if let snap = processes[parent].forkSnapshots.removeValue(forKey: hello.fork_id) {
-                p.table = snap.copy(to: key)
-            } else {
-                p.table = processes[parent].table.copy(to: key)
-            }
-            processes[parent].expectedChildren.removeValue(forKey: hello.pid)
-            // Its hello shows the parent's title by now, not its name.
-            p.startedAs = processes[parent].startedAs
-        }
-        processes.append(p)
-        var ack = fdt_msg_ack(type: FDT_MSG_ACK.rawValue, status: 0)
-        guard fdtc_send(sock, &ack, MemoryLayout<fdt_msg_ack>.size) == 0 else {
-            processes[key].end = .exited(reconciled: false)
-            processes[key].streamError = "the process went away during the handshake"
-            return nil
-        }
-        keepPidfd = true
-        connections[pidfd] = Connection(pidfd: pidfd, ring: ring, key: key)
-        return nil
-    }
-
-    /// Whether /proc/PID/maps lists a mapping of `inode` (a ring's memfd).
-    static func maps(pid: Int32, inode: UInt64) -> Bool {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8) else { return false }
-        let needle = " \(inode) "
-        return text.split(separator: "\n").contains { $0.contains(needle) && $0.contains("fdtrace-ring") }
-    }
-
-    private func drain(_ c: Connection, limit: Int) {
-        // Work on the process outside the array: no copy, no exclusivity
-        // check per record.
-        var p = TracedProcess.placeholder
-        swap(&p, &processes[c.key])
-        defer { swap(&p, &processes[c.key]) }
-        let key = c.key
+    public func feed(_ key: Int, _ body: (inout RecordSink) throws -> Void) {
+        swap(&sink.process, &processes[key])
+        defer { swap(&sink.process, &processes[key]) }
         do {
-            try c.ring.drain(limit: limit) { bytes in
-                try applier.apply(bytes, to: &p, key: key) { k, p in attributeInherited(k, in: &p) }
-            }
+            try body(&sink)
         } catch {
-            p.streamError = "pid \(p.pid): \(error); its events are no longer read"
-            drop(c)
-            if p.end == .running { p.end = .exited(reconciled: false) }
+            sink.process.streamError = "pid \(sink.process.pid): \(error); its events are no longer read"
+            stopFollowing(key)
+            if sink.process.end == .running { sink.process.end = .exited(reconciled: false) }
         }
+    }
+
+    public func snapshotRequested(_ key: Int, errno: Int32) {
+        // Everything the process did before the failing call is in its
+        // records: take them all (a threshold it crossed on the way first),
+        // then the snapshot; the process goes on when this returns.
+        drain(key, limit: .max)
+        checkThreshold(key)
+        let reason: SnapshotReason = errno == ENFILE ? .enfile : .emfile
+        processes[key].table.timeline.mark(reason.rawValue, at: monotonicNow())
+        snapshotHook?(key, reason)
+    }
+
+    public func reportRequested(_ key: Int) {
+        guard !processes[key].reportRequested else { return }
+        drain(key, limit: .max)
+        processes[key].reportRequested = true // answered by sendReportDone
     }
 
     /// Finds where an inherited descriptor was opened: in the image this
@@ -443,8 +317,7 @@ public final class Collector {
         let ppid = p.ppid
         if source == nil, let parent = processes.lastIndex(where: { $0.pid == ppid && $0.end == .running }) {
             source = processes[parent]
-            var st = stat()
-            sameInode = stat("/proc/\(ppid)/fd/\(k.fd)", &st) == 0 && UInt64(st.st_ino) == k.inode
+            sameInode = ProcFiles.inode(pid: ppid, fd: k.fd) == k.inode
         }
         guard let src = source, sameInode, let t = src.table[k.fd] else { return }
         let origin: InheritedOrigin
@@ -461,31 +334,16 @@ public final class Collector {
             p.inheritedLeaks.append(InheritedLeak(fd: k.fd, view: k, origin: origin))
         }
     }
-
-    private func drop(_ c: Connection) {
-        c.ring.detach()
-        close(c.pidfd)
-        connections.removeValue(forKey: c.pidfd)
-    }
-
-    private func finish(_ c: Connection) {
-        guard connections[c.pidfd] != nil else { return }
-        drain(c, limit: .max)
-        guard connections[c.pidfd] != nil else { return }
-        var p = processes[c.key]
-        p.fullWaits = c.ring.fullWaits
-        p.fullWaitNanoseconds = c.ring.fullWaitNanoseconds
-        p.recordsLost = c.ring.recordsLost
-        if p.end == .running { p.end = .exited(reconciled: p.kernelViewComplete) }
-        if p.endTime == nil { p.endTime = monotonicNow() }
-        processes[c.key] = p
-        close(c.pidfd)
-        connections.removeValue(forKey: c.pidfd)
-    }
 }
 
-func monotonicNow() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+extension Collector {
+    /// The report of every image the collector followed (at the end of a
+    /// session), with the collector's own cost.
+    public func report(command: [String], exitStatus: Int32?, notes: [String], symbolizer: Symbolizing,
+                       nativeFrames: Bool) -> Report {
+        var report = ReportBuilder(processes: processes, registry: registry, symbolizer: symbolizer, nativeFrames: nativeFrames)
+            .build(command: command, exitStatus: exitStatus, notes: notes)
+        report.collector = CollectorUsage.current(events: recordsRead)
+        return report
+    }
 }

@@ -4,7 +4,9 @@ import Foundation
 
 /// Workload (7) of the benchmark: the collector alone, fed a synthetic
 /// stream of open/close pairs from `sites` distinct stacks, as fast as it
-/// takes them. Only consumption (ring read, decode, table update) is timed.
+/// takes them. Only consumption (ring read, decode, table update) is timed,
+/// through the code the shim's source runs (ShimSource.apply into a
+/// RecordSink).
 public enum CollectorBenchmark {
     public struct Result: Sendable {
         public var events: Int
@@ -19,15 +21,13 @@ public enum CollectorBenchmark {
         guard fd >= 0 else { throw FDTraceError("cannot create a ring", status: ExitStatus.tracerFailure) }
         defer { close(fd) }
         let ring = try RingReader(memfd: fd, capacity: capacity)
-        var process = TracedProcess(key: 0, pid: 1, ppid: 0, forkParent: 0, command: ["bench"], executable: "bench",
-                                    startTime: 0, rlimitSoft: 1024, rlimitHard: 1024)
-        var applier = RecordApplier()
+        var sink = RecordSink(process: TracedProcess(key: 0, pid: 1, ppid: 0, forkParent: 0, command: ["bench"],
+                                                     executable: "bench", startTime: 0, rlimitSoft: 1024, rlimitHard: 1024))
+        var paths = PathCache()
         var seconds = 0.0
         func drainTimed() throws {
             let t0 = monotonicNow()
-            try ring.drain { bytes in
-                try applier.apply(bytes, to: &process, key: 0) { _, _ in }
-            }
+            try ring.drain { bytes in try ShimSource.apply(bytes, to: &sink, paths: &paths) }
             seconds += Double(monotonicNow() - t0) / 1e9
         }
         // The module and the interned stacks travel first, once.
@@ -54,7 +54,7 @@ public enum CollectorBenchmark {
         try drainTimed()
         var ru = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &ru)
-        return Result(events: applier.records, seconds: seconds, maxRssKb: UInt64(ru.ru_maxrss))
+        return Result(events: sink.records, seconds: seconds, maxRssKb: UInt64(ru.ru_maxrss))
     }
 
     static func encodeModule() -> [UInt8] {

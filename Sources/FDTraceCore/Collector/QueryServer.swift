@@ -11,41 +11,6 @@ public struct SessionInfo: Codable, Sendable, Equatable {
     public var pids: [Int32]
 }
 
-/// Where running sessions listen for queries: one directory per user,
-/// mode 0700, one socket per collector (`<collector pid>.sock`).
-public enum SessionDirectory {
-    public static func path(uid: uid_t = geteuid()) -> String {
-        let base = ProcessInfo.processInfo.environment[FDT_ENV_SESSION_DIR] ?? "/tmp"
-        return "\(base)/fdtrace-\(uid)"
-    }
-
-    /// Creates (or checks) the directory: ours, a real directory, private.
-    static func prepare() throws -> String {
-        let dir = path()
-        if mkdir(dir, 0o700) != 0 && errno != EEXIST {
-            throw FDTraceError("cannot create \(dir): \(String(cString: strerror(errno)))", status: ExitStatus.tracerFailure)
-        }
-        var st = stat()
-        guard lstat(dir, &st) == 0, st.st_mode & S_IFMT == S_IFDIR, st.st_uid == geteuid(), st.st_mode & 0o077 == 0 else {
-            throw FDTraceError("\(dir) is not a private directory of this user", status: ExitStatus.tracerFailure)
-        }
-        return dir
-    }
-
-    /// The sockets of running sessions this user may query (root: all users').
-    public static func sockets() -> [String] {
-        var dirs = [path()]
-        if geteuid() == 0 {
-            let base = (path() as NSString).deletingLastPathComponent
-            let others = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
-            dirs += others.filter { $0.hasPrefix("fdtrace-") }.map { "\(base)/\($0)" }.filter { $0 != path() }
-        }
-        return dirs.flatMap { dir in
-            ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".sock") }.sorted().map { "\(dir)/\($0)" }
-        }
-    }
-}
-
 /// Answers queries of a running session (`fdtrace snapshot`, `fdtrace top`)
 /// from the collector's tables: "info", or "snapshot [PID]". Only the same
 /// user (or root) is answered.
@@ -63,7 +28,7 @@ public final class QueryServer {
         unlink(path)
         let fd = fdtc_listen_stream(path)
         guard fd >= 0 else {
-            throw FDTraceError("cannot listen on \(path): \(String(cString: strerror(-fd)))", status: ExitStatus.tracerFailure)
+            throw FDTraceError.tracer("cannot listen on \(path)", errno: -fd)
         }
         self.fd = fd
         self.name = name
@@ -101,7 +66,7 @@ public final class QueryServer {
         // an end not yet noticed leaves a pid that another process may have
         // taken since (pids wrap at 32768 here), whose queries are not ours.
         let running = collector.processes.filter {
-            $0.end == .running && ($0.kernelStartTime == nil || Collector.kernelStartTime($0.pid) == $0.kernelStartTime)
+            $0.end == .running && ($0.kernelStartTime == nil || ProcFiles.kernelStartTime($0.pid) == $0.kernelStartTime)
         }
         switch words.first {
         case "info":
@@ -110,9 +75,9 @@ public final class QueryServer {
         case "snapshot":
             let only = words.dropFirst().first.flatMap { Int32($0) }
             let chosen = Set(running.filter { only == nil || $0.pid == only }.map(\.key))
-            var report = SnapshotWriter.liveReport(collector.processes, keys: chosen, registry: collector.registry, command: command,
-                                                  symbolizer: symbolizer, nativeFrames: nativeFrames)
-            report.snapshot = SnapshotInfo(reason: "query", pid: only, takenAt: ISO8601DateFormatter().string(from: Date()))
+            var report = LiveReport.build(collector.processes, keys: chosen, registry: collector.registry, command: command,
+                                          symbolizer: symbolizer, nativeFrames: nativeFrames)
+            report.snapshot = SnapshotInfo(reason: .query, pid: only, takenAt: ISO8601DateFormatter().string(from: Date()))
             reply(conn, (try? JSONRenderer.render(report)) ?? Data())
         default:
             reply(conn, Data("unknown request\n".utf8))
@@ -154,12 +119,12 @@ public final class QueryServer {
 public enum SessionQuery {
     public static func ask(_ socket: String, _ request: String) throws -> Data {
         let fd = fdtc_connect_stream(socket)
-        guard fd >= 0 else { throw FDTraceError("cannot reach \(socket): \(String(cString: strerror(-fd)))", status: 1) }
+        guard fd >= 0 else { throw FDTraceError("cannot reach \(socket): \(String(cString: strerror(-fd)))", status: ExitStatus.failure) }
         defer { close(fd) }
         var tv = timeval(tv_sec: 30, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let line = Array((request + "\n").utf8)
-        guard write(fd, line, line.count) == line.count else { throw FDTraceError("cannot query \(socket)", status: 1) }
+        guard write(fd, line, line.count) == line.count else { throw FDTraceError("cannot query \(socket)", status: ExitStatus.failure) }
         var out = Data()
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -167,7 +132,7 @@ public enum SessionQuery {
             if n <= 0 { break }
             out.append(contentsOf: buf[0..<n])
         }
-        if out.starts(with: Data("denied".utf8)) { throw FDTraceError("that session belongs to another user", status: 1) }
+        if out.starts(with: Data("denied".utf8)) { throw FDTraceError("that session belongs to another user", status: ExitStatus.failure) }
         return out
     }
 
@@ -186,7 +151,7 @@ public enum SessionQuery {
     public static func snapshot(_ socket: String, pid: Int32?) throws -> Report {
         let data = try ask(socket, "snapshot" + (pid.map { " \($0)" } ?? ""))
         do { return try JSONRenderer.decode(data) } catch {
-            throw FDTraceError("the session sent no report", status: 1)
+            throw FDTraceError("the session sent no report", status: ExitStatus.failure)
         }
     }
 }

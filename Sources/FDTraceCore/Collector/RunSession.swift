@@ -46,23 +46,11 @@ public struct RunSession {
     public func run(symbolizer: Symbolizing = LLVMSymbolizer(), nativeFrames: Bool = false) throws -> Outcome {
         let path = try Launcher.resolve(command[0])
         // An abstract socket with an unguessable name; peers are checked by
-        // their credentials and ancestry (Collector.acceptAll).
+        // their credentials and ancestry (ShimSource.acceptAll).
         let socketPath = "@fdtrace-run-\(geteuid())-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
-        let collector = try Collector(socketPath: socketPath)
-        let writer = try snapshots.map { try SnapshotWriter(directory: $0.directory, symbolizer: symbolizer, nativeFrames: nativeFrames) }
-        if let writer, let opts = snapshots {
-            let command = self.command
-            collector.snapshotHook = { [unowned collector] key, reason in
-                writer.write(processes: collector.processes, keys: [key], registry: collector.registry, command: command,
-                             reason: reason, pid: collector.processes[key].pid)
-            }
-            if let n = opts.atCount {
-                collector.snapshotThreshold = { _ in n }
-            } else if let pct = opts.atPercent {
-                collector.snapshotThreshold = { soft in max(1, Int(Double(min(soft, 1 << 30)) * pct / 100)) }
-            }
-        }
-        var nextPeriodic = snapshots?.every.map { monotonicNow() + UInt64($0 * 1e9) }
+        let collector = Collector(sources: [try ShimSource(socketPath: socketPath)])
+        let live = try snapshots.map { try LiveSnapshots($0, command: command, symbolizer: symbolizer, nativeFrames: nativeFrames) }
+        live?.install(on: collector)
         // Queries from other terminals; a session without one still runs.
         var queryNote: String?
         let queries: QueryServer?
@@ -70,77 +58,143 @@ public struct RunSession {
             queries = nil
             queryNote = "this session cannot be queried: \(error)"
         }
-        let sfd = fdtc_signalfd()
-        defer { if sfd >= 0 { close(sfd) } }
         var env = Launcher.environment(library: library, socket: socketPath, depth: depth)
         if !follow { env.append("\(FDT_ENV_FOLLOW)=0") }
-        let pid = try Launcher.spawn(path: path, argv: command, env: env)
-        collector.treeRoots.insert(pid)
-        let pidfd = fdtc_pidfd_open(pid)
-        defer { if pidfd >= 0 { close(pidfd) } }
+        var program = try LaunchedProgram(path: path, argv: command, env: env)
+        defer { program.close() }
+        collector.treeRoots.insert(program.pid)
+        SessionLoop(collector: collector, queries: queries, lingerSeconds: lingerSeconds, waitName: "--wait")
+            .run(extra: { program.descriptors }) { ready in
+                if program.status == nil { live?.periodic(collector) }
+                program.handle(ready, collector: collector)
+                return program.status == nil ? .running : .ended
+            }
+        return outcome(collector, program: program, path: path, queryNote: queryNote, symbolizer: symbolizer,
+                       nativeFrames: nativeFrames)
+    }
 
-        var status: Int32? = nil
-        var lingerDeadline: UInt64? = nil
-        while true {
-            var extra: [Int32] = []
-            if sfd >= 0 { extra.append(sfd) }
-            if let q = queries { extra.append(q.fd) }
-            if pidfd >= 0 && status == nil { extra.append(pidfd) }
-            let ready = collector.poll(timeoutMs: 20, extra: extra)
-            if let q = queries, ready.contains(q.fd) { q.handle(collector) }
-            if let due = nextPeriodic, let every = snapshots?.every, monotonicNow() >= due, status == nil {
-                collector.drainAll()
-                writer?.write(processes: collector.processes, registry: collector.registry, command: command,
-                              reason: "periodic", pid: nil)
-                collector.markTimelines("periodic")
-                nextPeriodic = monotonicNow() + UInt64(every * 1e9)
-            }
-            if sfd >= 0 && ready.contains(sfd) {
-                var fromUser: Int32 = 0
-                let sig = fdtc_read_signal(sfd, &fromUser)
-                // The terminal already sent SIGINT/SIGQUIT to the program;
-                // anything else sent to us is passed on.
-                if sig > 0 && status == nil && (fromUser != 0 || (sig != SIGINT && sig != SIGQUIT)) { kill(pid, sig) }
-            }
-            if status == nil && (pidfd < 0 || ready.contains(pidfd)) {
-                var ws: Int32 = 0
-                if fdtc_reap(pid, &ws) == 1 {
-                    if fdtc_wifsignaled(ws) != 0 {
-                        status = 128 + fdtc_wtermsig(ws)
-                        collector.setWaitStatus(pid: pid, exitCode: nil, signal: fdtc_wtermsig(ws))
-                    } else {
-                        status = fdtc_wexitstatus(ws)
-                        collector.setWaitStatus(pid: pid, exitCode: fdtc_wexitstatus(ws), signal: nil)
-                    }
-                    lingerDeadline = monotonicNow() + UInt64(lingerSeconds * 1e9)
-                }
-            }
-            if status != nil {
-                if collector.openConnections == 0 && collector.pendingChildren.isEmpty { break }
-                if let d = lingerDeadline, monotonicNow() > d {
-                    collector.abandonRemaining(wait: "--wait \(String(format: "%g", lingerSeconds)) s")
-                    break
-                }
-            }
-        }
+    /// The report once the traced tree is done, and the status to exit with.
+    private func outcome(_ collector: Collector, program: LaunchedProgram, path: String, queryNote: String?,
+                         symbolizer: Symbolizing, nativeFrames: Bool) -> Outcome {
         // The root's status may have been recorded before its image listed.
-        if let s = status {
-            collector.setWaitStatus(pid: pid, exitCode: s >= 128 ? nil : s, signal: s >= 128 ? s - 128 : nil)
+        if let s = program.status {
+            collector.setWaitStatus(pid: program.pid, exitCode: s >= 128 ? nil : s, signal: s >= 128 ? s - 128 : nil)
         }
         var notes = collector.rejected
         if let queryNote { notes.append(queryNote) }
-        if !collector.processes.contains(where: { $0.pid == pid }) {
-            var st = stat()
-            if stat(path, &st) == 0 && st.st_mode & (S_ISUID | S_ISGID) != 0 {
-                notes.append("\(command[0]) is setuid/setgid: the loader ignores LD_PRELOAD for it, so it was not traced")
-            } else {
-                notes.append("\(command[0]) never connected to the collector: it is a static binary or bypasses the dynamic loader (Go programs do), so its call sites cannot be traced")
-            }
+        if !collector.processes.contains(where: { $0.pid == program.pid }) { notes.append(untracedNote(path)) }
+        let report = collector.report(command: command, exitStatus: program.status, notes: notes, symbolizer: symbolizer,
+                                      nativeFrames: nativeFrames)
+        return Outcome(report: report, status: program.status ?? ExitStatus.tracerFailure)
+    }
+
+    /// Why the program never connected.
+    private func untracedNote(_ path: String) -> String {
+        var st = stat()
+        if stat(path, &st) == 0 && st.st_mode & (S_ISUID | S_ISGID) != 0 {
+            return "\(command[0]) is setuid/setgid: the loader ignores LD_PRELOAD for it, so it was not traced"
         }
-        let builder = ReportBuilder(processes: collector.processes, registry: collector.registry, symbolizer: symbolizer,
-                                    nativeFrames: nativeFrames)
-        var report = builder.build(command: command, exitStatus: status, notes: notes)
-        report.collector = CollectorUsage.current(events: collector.recordsRead)
-        return Outcome(report: report, status: status ?? ExitStatus.tracerFailure)
+        return "\(command[0]) never connected to the collector: it is a static binary or bypasses the dynamic loader (Go programs do), so its call sites cannot be traced"
+    }
+}
+
+/// The program `fdtrace run` starts, as its session sees it: signals sent
+/// to fdtrace are passed on to it, its pidfd tells when it exits, and its
+/// status is taken then.
+private struct LaunchedProgram {
+    let pid: pid_t
+    private let pidfd: Int32
+    private let signals: Int32
+    /// As a shell reports it (128+N for signal N), once it exited.
+    private(set) var status: Int32?
+
+    init(path: String, argv: [String], env: [String]) throws {
+        // Blocked and read from a signalfd before the program starts (it
+        // starts with default dispositions and an empty mask).
+        signals = fdtc_signalfd()
+        do { pid = try Launcher.spawn(path: path, argv: argv, env: env) } catch {
+            if signals >= 0 { Glibc.close(signals) }
+            throw error
+        }
+        pidfd = fdtc_pidfd_open(pid)
+    }
+
+    func close() {
+        if pidfd >= 0 { Glibc.close(pidfd) }
+        if signals >= 0 { Glibc.close(signals) }
+    }
+
+    /// What to wait on: signals for us, the program's end.
+    var descriptors: [Int32] {
+        (signals >= 0 ? [signals] : []) + (pidfd >= 0 && status == nil ? [pidfd] : [])
+    }
+
+    mutating func handle(_ ready: Set<Int32>, collector: Collector) {
+        if signals >= 0 && ready.contains(signals) {
+            var fromUser: Int32 = 0
+            let sig = fdtc_read_signal(signals, &fromUser)
+            // The terminal already sent SIGINT/SIGQUIT to the program;
+            // anything else sent to us is passed on.
+            if sig > 0 && status == nil && (fromUser != 0 || (sig != SIGINT && sig != SIGQUIT)) { kill(pid, sig) }
+        }
+        guard status == nil && (pidfd < 0 || ready.contains(pidfd)) else { return }
+        var ws: Int32 = 0
+        guard fdtc_reap(pid, &ws) == 1 else { return }
+        if fdtc_wifsignaled(ws) != 0 {
+            status = 128 + fdtc_wtermsig(ws)
+            collector.setWaitStatus(pid: pid, exitCode: nil, signal: fdtc_wtermsig(ws))
+        } else {
+            status = fdtc_wexitstatus(ws)
+            collector.setWaitStatus(pid: pid, exitCode: fdtc_wexitstatus(ws), signal: nil)
+        }
+    }
+}
+
+/// --snapshot-dir: snapshots of the running images when a call fails with
+/// EMFILE or ENFILE, at a threshold, and every few seconds.
+private final class LiveSnapshots {
+    let options: RunSession.SnapshotOptions
+    let writer: SnapshotWriter
+    let command: [String]
+    let symbolizer: Symbolizing
+    let nativeFrames: Bool
+    private var nextPeriodic: UInt64?
+
+    init(_ options: RunSession.SnapshotOptions, command: [String], symbolizer: Symbolizing, nativeFrames: Bool) throws {
+        self.options = options
+        writer = try SnapshotWriter(directory: options.directory)
+        self.command = command
+        self.symbolizer = symbolizer
+        self.nativeFrames = nativeFrames
+        nextPeriodic = options.every.map { monotonicNow() + UInt64($0 * 1e9) }
+    }
+
+    /// The collector calls back for EMFILE/ENFILE and thresholds.
+    func install(on collector: Collector) {
+        collector.snapshotHook = { [unowned collector, self] key, reason in
+            self.take(collector, keys: [key], reason: reason, pid: collector.processes[key].pid)
+        }
+        if let n = options.atCount {
+            collector.snapshotThreshold = { _ in n }
+        } else if let pct = options.atPercent {
+            collector.snapshotThreshold = { soft in max(1, Int(Double(min(soft, 1 << 30)) * pct / 100)) }
+        }
+    }
+
+    /// Every --snapshot-every seconds, of everything still running.
+    func periodic(_ collector: Collector) {
+        guard let due = nextPeriodic, let every = options.every, monotonicNow() >= due else { return }
+        collector.drainAll()
+        take(collector, keys: nil, reason: .periodic, pid: nil)
+        collector.markTimelines(.periodic)
+        nextPeriodic = monotonicNow() + UInt64(every * 1e9)
+    }
+
+    /// A snapshot of the images `keys` (all) that still run, if any.
+    private func take(_ collector: Collector, keys: Set<Int>?, reason: SnapshotReason, pid: Int32?) {
+        guard LiveReport.hasRunning(collector.processes, keys: keys) else { return }
+        writer.write(LiveReport.build(collector.processes, keys: keys, registry: collector.registry, command: command,
+                                      symbolizer: symbolizer, nativeFrames: nativeFrames),
+                     reason: reason, pid: pid)
     }
 }

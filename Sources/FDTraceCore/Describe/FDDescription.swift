@@ -5,7 +5,7 @@ import Glibc
 /// What a descriptor is, as shown in reports: a kind and the details that
 /// tell one of its kind from another.
 public struct FDDescription: Equatable, Hashable, Sendable, Codable {
-    public var kind: String          // file, directory, pipe, socket, eventpoll, ...
+    public var kind: FDKind
     public var path: String?         // files, directories, devices, memfd names
     public var deleted: Bool = false
     public var proto: String?        // TCP, UDP, unix stream, ...
@@ -14,7 +14,7 @@ public struct FDDescription: Equatable, Hashable, Sendable, Codable {
     public var state: String?        // TCP state
     public var inode: UInt64?
 
-    public init(kind: String, path: String? = nil, proto: String? = nil, local: String? = nil,
+    public init(kind: FDKind, path: String? = nil, proto: String? = nil, local: String? = nil,
                 peer: String? = nil, state: String? = nil, inode: UInt64? = nil, deleted: Bool = false) {
         self.kind = kind; self.path = path; self.proto = proto; self.local = local
         self.peer = peer; self.state = state; self.inode = inode; self.deleted = deleted
@@ -22,20 +22,17 @@ public struct FDDescription: Equatable, Hashable, Sendable, Codable {
 
     /// One line: "file /etc/hostname", "TCP 127.0.0.1:80 ⇐ 127.0.0.1:5555".
     public var summary: String {
-        switch kind {
-        case "socket":
+        if kind == .socket {
             var s = proto ?? "socket"
             if let local, !local.isEmpty { s += " \(local)" }
             if let peer, !peer.isEmpty { s += " ⇐ \(peer)" }
             return s
-        case "file", "directory", "device", "fifo", "memfd", "mqueue":
-            var s = kind
-            if let path { s += " \(path)" }
-            if deleted { s += " (deleted)" }
-            return s
-        default:
-            return kind
         }
+        guard kind.hasPath else { return kind.name }
+        var s = kind.name
+        if let path { s += " \(path)" }
+        if deleted { s += " (deleted)" }
+        return s
     }
 }
 
@@ -54,37 +51,32 @@ public enum FDClassifier {
             let unbound = local == "0.0.0.0:0" || local == "[::]:0"
             var state = k.tcpState >= 0 ? tcpStateName(k.tcpState) : nil
             if state == "CLOSE" && peer == nil && unbound { state = nil }
-            return FDDescription(kind: "socket", proto: protocolName(domain: k.domain, type: k.sockType, proto: k.proto),
+            return FDDescription(kind: .socket, proto: protocolName(domain: k.domain, type: k.sockType),
                                  local: unbound ? nil : local, peer: peer, state: state, inode: k.inode)
         }
-        if t.hasPrefix("pipe:") { return FDDescription(kind: "pipe", inode: k.inode) }
+        if t.hasPrefix("pipe:") { return FDDescription(kind: .pipe, inode: k.inode) }
         if t.hasPrefix("anon_inode:") {
             let name = t.dropFirst("anon_inode:".count).trimmingCharacters(in: "[]")
-            switch name {
-            case "eventpoll", "eventfd", "signalfd", "timerfd", "inotify", "pidfd", "io_uring", "userfaultfd", "bpf-map", "perf_event":
-                return FDDescription(kind: name)
-            default:
-                return FDDescription(kind: name.isEmpty ? "anon_inode" : name)
-            }
+            return FDDescription(kind: name.isEmpty ? .anonInode : FDKind(name: name))
         }
         if t.hasPrefix("/memfd:") {
             var name = String(t.dropFirst("/memfd:".count))
             if name.hasSuffix(" (deleted)") { name.removeLast(" (deleted)".count) }
-            return FDDescription(kind: "memfd", path: name)
+            return FDDescription(kind: .memfd, path: name)
         }
         let deleted = t.hasSuffix(" (deleted)")
         let path = deleted ? String(t.dropLast(" (deleted)".count)) : t
         switch type {
-        case UInt32(S_IFDIR): return FDDescription(kind: "directory", path: path, deleted: deleted)
-        case UInt32(S_IFCHR), UInt32(S_IFBLK): return FDDescription(kind: "device", path: path)
-        case UInt32(S_IFIFO): return FDDescription(kind: "fifo", path: path, deleted: deleted)
+        case UInt32(S_IFDIR): return FDDescription(kind: .directory, path: path, deleted: deleted)
+        case UInt32(S_IFCHR), UInt32(S_IFBLK): return FDDescription(kind: .device, path: path)
+        case UInt32(S_IFIFO): return FDDescription(kind: .fifo, path: path, deleted: deleted)
         default:
-            if path.hasPrefix("/dev/mqueue/") { return FDDescription(kind: "mqueue", path: path) }
-            if path == "anon_inode:inotify" { return FDDescription(kind: "inotify") }
+            if path.hasPrefix("/dev/mqueue/") { return FDDescription(kind: .mqueue, path: path) }
+            if path == "anon_inode:inotify" { return FDDescription(kind: .inotify) }
             if path.hasPrefix("/") || type == UInt32(S_IFREG) {
-                return FDDescription(kind: "file", path: path, deleted: deleted)
+                return FDDescription(kind: .file, path: path, deleted: deleted)
             }
-            return FDDescription(kind: "unknown", path: path)
+            return FDDescription(kind: .unknown, path: path)
         }
     }
 
@@ -92,27 +84,27 @@ public enum FDClassifier {
     public static func describe(_ e: OpenEvent) -> FDDescription {
         switch e.call.name {
         case "socket", "socketpair":
-            return FDDescription(kind: "socket", proto: protocolName(domain: e.domain, type: e.sockType, proto: e.proto))
-        case "accept", "accept4": return FDDescription(kind: "socket")
-        case "pipe", "pipe2", "popen": return FDDescription(kind: "pipe")
-        case "epoll_create", "epoll_create1": return FDDescription(kind: "eventpoll")
-        case "eventfd": return FDDescription(kind: "eventfd")
-        case "signalfd": return FDDescription(kind: "signalfd")
-        case "timerfd_create": return FDDescription(kind: "timerfd")
-        case "inotify_init", "inotify_init1": return FDDescription(kind: "inotify")
-        case "fanotify_init": return FDDescription(kind: "fanotify")
-        case "memfd_create": return FDDescription(kind: "memfd", path: e.path)
-        case "pidfd_open": return FDDescription(kind: "pidfd")
-        case "mq_open": return FDDescription(kind: "mqueue", path: e.path)
-        case "opendir": return FDDescription(kind: "directory", path: e.path)
-        case "posix_openpt", "getpt", "openpty", "forkpty": return FDDescription(kind: "device", path: e.path)
+            return FDDescription(kind: .socket, proto: protocolName(domain: e.domain, type: e.sockType))
+        case "accept", "accept4": return FDDescription(kind: .socket)
+        case "pipe", "pipe2", "popen": return FDDescription(kind: .pipe)
+        case "epoll_create", "epoll_create1": return FDDescription(kind: .eventpoll)
+        case "eventfd": return FDDescription(kind: .eventfd)
+        case "signalfd": return FDDescription(kind: .signalfd)
+        case "timerfd_create": return FDDescription(kind: .timerfd)
+        case "inotify_init", "inotify_init1": return FDDescription(kind: .inotify)
+        case "fanotify_init": return FDDescription(kind: .fanotify)
+        case "memfd_create": return FDDescription(kind: .memfd, path: e.path)
+        case "pidfd_open": return FDDescription(kind: .pidfd)
+        case "mq_open": return FDDescription(kind: .mqueue, path: e.path)
+        case "opendir": return FDDescription(kind: .directory, path: e.path)
+        case "posix_openpt", "getpt", "openpty", "forkpty": return FDDescription(kind: .device, path: e.path)
         default:
-            if let p = e.path { return FDDescription(kind: "file", path: p) }
-            return FDDescription(kind: "unknown")
+            if let p = e.path { return FDDescription(kind: .file, path: p) }
+            return FDDescription(kind: .unknown)
         }
     }
 
-    public static func protocolName(domain: Int32, type: Int32, proto: Int32) -> String? {
+    public static func protocolName(domain: Int32, type: Int32) -> String? {
         guard domain >= 0 else { return nil }
         let stream = type == Int32(SOCK_STREAM.rawValue)
         let dgram = type == Int32(SOCK_DGRAM.rawValue)

@@ -30,8 +30,6 @@ public struct ProcNet: Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    init(tcp: String) { parseInet(tcp, proto: "TCP") }
-
     /// "socket:[12345]" → 12345.
     static func socketInode(_ linkTarget: String) -> UInt64? {
         guard linkTarget.hasPrefix("socket:[") else { return nil }

@@ -20,72 +20,88 @@ public struct ProcSnapshot: Codable, Sendable, Equatable {
     public static func take(pid: Int32) throws -> ProcSnapshot {
         let dir = "/proc/\(pid)/fd"
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
-            if kill(pid, 0) != 0 && errno == ESRCH { throw FDTraceError("no process \(pid)", status: 1) }
-            throw FDTraceError("cannot read \(dir): permission denied (same user or root only)", status: 1)
+            if kill(pid, 0) != 0 && errno == ESRCH { throw FDTraceError("no process \(pid)", status: ExitStatus.failure) }
+            throw FDTraceError("cannot read \(dir): permission denied (same user or root only)", status: ExitStatus.failure)
         }
         let net = ProcNet(pid: pid)
-        var descs: [(Int32, FDDescription, Bool)] = []
-        var inodeOf: [Int32: UInt64] = [:]
-        for name in names {
-            guard let fd = Int32(name) else { continue }
-            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\(name)") else { continue }
-            var st = stat()
-            let mode = stat("\(dir)/\(name)", &st) == 0 ? UInt32(st.st_mode) : 0
-            let fdinfo = (try? String(contentsOfFile: "/proc/\(pid)/fdinfo/\(name)", encoding: .utf8)) ?? ""
-            let flags = fdinfo.split(separator: "\n").first { $0.hasPrefix("flags:") }
-                .flatMap { Int($0.dropFirst(6).trimmingCharacters(in: " \t"), radix: 8) } ?? 0
-            var d = FDClassifier.describe(KernelFD(fd: fd, mode: mode, inode: UInt64(st.st_ino), target: target))
-            if d.kind == "socket", let inode = ProcNet.socketInode(target) {
-                inodeOf[fd] = inode
-                if let e = net.byInode[inode] {
-                    d.proto = e.proto
-                    d.local = e.local.isEmpty ? nil : e.local
-                    d.peer = e.peer
-                    d.state = e.state
-                }
-            }
-            descs.append((fd, d, flags & 0o2000000 != 0))
-        }
-        descs.sort { $0.0 < $1.0 }
-        // Unix sockets: the peer, by sock_diag — another descriptor of this
-        // process (a socketpair), or the process holding it, if visible.
-        let fdOfInode = Dictionary(inodeOf.map { ($1, $0) }) { a, _ in a }
-        if descs.contains(where: { $0.1.proto?.hasPrefix("unix") == true }) {
-            let peers = ProcNet.unixPeers()
-            var holders: [UInt64: Int32]? = nil
-            for i in descs.indices where descs[i].1.proto?.hasPrefix("unix") == true {
-                guard let inode = inodeOf[descs[i].0], let peer = peers[inode] else { continue }
-                if let fd = fdOfInode[peer] {
-                    descs[i].1.peer = "fd \(fd)"
-                } else {
-                    if holders == nil { holders = Self.socketHolders() }
-                    descs[i].1.peer = holders?[peer].map { "pid \($0)" } ?? "socket:[\(peer)]"
-                }
-            }
-        }
-        var grouped: [String: [(Int32, FDDescription, Bool)]] = [:]
+        var fds = names.compactMap { name in Int32(name).flatMap { describe(fd: $0, of: pid, net: net) } }
+        fds.sort { $0.fd < $1.fd }
+        nameUnixPeers(&fds)
         var byKind: [String: Int] = [:]
-        for d in descs {
-            byKind[d.1.kind, default: 0] += 1
-            // Group by kind and target, addresses merged (like the report).
-            var key = d.1
+        for f in fds { byKind[f.description.kind.name, default: 0] += 1 }
+        let (soft, hard) = ProcFiles.openFileLimits(pid)
+        return ProcSnapshot(pid: pid, command: ProcFiles.commandLine(pid) ?? [], open: fds.count, rlimitSoft: soft,
+                            rlimitHard: hard, groups: group(fds), byKind: byKind)
+    }
+
+    /// One descriptor as /proc shows it.
+    struct Described {
+        var fd: Int32
+        var description: FDDescription
+        var cloexec: Bool
+        /// A socket's inode.
+        var socket: UInt64?
+    }
+
+    /// What descriptor `fd` of `pid` is: its link, mode and flags, and for
+    /// a socket what /proc/PID/net says of it. Nil if it closed meanwhile.
+    static func describe(fd: Int32, of pid: Int32, net: ProcNet) -> Described? {
+        let path = "/proc/\(pid)/fd/\(fd)"
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path) else { return nil }
+        var st = stat()
+        let mode = stat(path, &st) == 0 ? UInt32(st.st_mode) : 0
+        let fdinfo = (try? String(contentsOfFile: "/proc/\(pid)/fdinfo/\(fd)", encoding: .utf8)) ?? ""
+        let flags = fdinfo.split(separator: "\n").first { $0.hasPrefix("flags:") }
+            .flatMap { Int($0.dropFirst(6).trimmingCharacters(in: " \t"), radix: 8) } ?? 0
+        var d = Described(fd: fd, description: FDClassifier.describe(KernelFD(fd: fd, mode: mode, inode: UInt64(st.st_ino), target: target)),
+                          cloexec: flags & 0o2000000 != 0)
+        if d.description.kind == .socket, let inode = ProcNet.socketInode(target) {
+            d.socket = inode
+            if let e = net.byInode[inode] {
+                d.description.proto = e.proto
+                d.description.local = e.local.isEmpty ? nil : e.local
+                d.description.peer = e.peer
+                d.description.state = e.state
+            }
+        }
+        return d
+    }
+
+    /// Unix sockets: the peer, by sock_diag — another descriptor of this
+    /// process (a socketpair), or the process holding it, if visible.
+    static func nameUnixPeers(_ fds: inout [Described]) {
+        func isUnix(_ f: Described) -> Bool { f.description.proto?.hasPrefix("unix") == true }
+        guard fds.contains(where: isUnix) else { return }
+        let fdOfInode = Dictionary(fds.compactMap { f in f.socket.map { ($0, f.fd) } }) { a, _ in a }
+        let peers = ProcNet.unixPeers()
+        var holders: [UInt64: Int32]? = nil
+        for i in fds.indices where isUnix(fds[i]) {
+            guard let inode = fds[i].socket, let peer = peers[inode] else { continue }
+            if let fd = fdOfInode[peer] {
+                fds[i].description.peer = "fd \(fd)"
+            } else {
+                if holders == nil { holders = Self.socketHolders() }
+                fds[i].description.peer = holders?[peer].map { "pid \($0)" } ?? "socket:[\(peer)]"
+            }
+        }
+    }
+
+    /// Groups by kind and target, addresses merged (like the report),
+    /// largest first.
+    static func group(_ fds: [Described]) -> [Group] {
+        var grouped: [String: [Described]] = [:]
+        for f in fds {
+            var key = f.description
             key.state = nil
             key.inode = nil
-            if key.kind == "socket" { key.peer = key.peer.map { ReportBuilder.mergeAddresses([$0, nil]) } }
-            if key.kind == "pipe" || key.kind == "socket" && key.local == nil { key.path = nil }
-            grouped["\(key.kind)|\(key.proto ?? "")|\(key.path ?? "")|\(key.local ?? "")|\(key.peer ?? "")", default: []].append(d)
+            if key.kind == .socket { key.peer = key.peer.map { FDDescription.mergeAddresses([$0, nil]) } }
+            if key.kind == .pipe || key.kind == .socket && key.local == nil { key.path = nil }
+            grouped["\(key.kind.name)|\(key.proto ?? "")|\(key.path ?? "")|\(key.local ?? "")|\(key.peer ?? "")", default: []].append(f)
         }
-        let groups = grouped.values.map { members in
-            Group(count: members.count, summary: ReportBuilder.summarize(members.map(\.1)),
-                  fds: members.map { fd, d, cloexec in
-                      FDReport(fd: fd, kind: d.kind, path: d.path, deleted: d.deleted ? true : nil, protocol: d.proto,
-                               local: d.local, peer: d.peer, state: d.state, cloexec: cloexec, call: nil, thread: nil, openedAt: nil)
-                  })
+        return grouped.values.map { members in
+            Group(count: members.count, summary: FDDescription.summary(of: members.map(\.description)),
+                  fds: members.map { FDReport(fd: $0.fd, $0.description, cloexec: $0.cloexec) })
         }.sorted { $0.count != $1.count ? $0.count > $1.count : $0.summary < $1.summary }
-        let (soft, hard) = limits(pid)
-        let command = ProcCommandLine.read(pid: pid) ?? []
-        return ProcSnapshot(pid: pid, command: command, open: descs.count, rlimitSoft: soft, rlimitHard: hard,
-                            groups: groups, byKind: byKind)
     }
 
     /// Socket inode → a process holding it, among the processes we may read.
@@ -95,24 +111,6 @@ public struct ProcSnapshot: Codable, Sendable, Equatable {
             guard let pid = Int32(p) else { continue }
             for inode in ProcNet.socketInodes(pid: pid).values where out[inode] == nil { out[inode] = pid }
         }
-        return out
-    }
-
-    static func limits(_ pid: Int32) -> (UInt64?, UInt64?) {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Max open files") }) else { return (nil, nil) }
-        let f = line.dropFirst("Max open files".count).split(separator: " ", omittingEmptySubsequences: true)
-        guard f.count >= 2 else { return (nil, nil) }
-        return (UInt64(f[0]) ?? .max, UInt64(f[1]) ?? .max)
-    }
-
-    /// The text form: one header, then groups largest first.
-    public func render() -> String {
-        let cmd = TextRenderer.commandLine(command, fallback: "?")
-        var out = "fdtrace: \(cmd) (pid \(pid)): \(open) descriptor\(open == 1 ? "" : "s") open"
-        if let s = rlimitSoft, let h = rlimitHard { out += " (limit \(TextRenderer.limit(s))/\(TextRenderer.limit(h)))" }
-        out += " — from /proc: no call sites without tracing\n"
-        for g in groups { out += "  \(g.count) × \(g.summary)\n" }
         return out
     }
 }

@@ -70,6 +70,9 @@ struct HTMLChart {
                     series: series, other: other, total: total, fds: fds, fdsOmitted: omitted)
     }
 
+    /// Long: the SVG in drawing order (grid and axes, the stacked layers,
+    /// the soft limit, the marks, the window), all in the plot's local
+    /// coordinates (x, y) set up at the top.
     func svg(_ d: Data) -> String {
         let w = Self.width, h = Self.height
         let plotW = w - Self.left - Self.right, plotH = h - Self.top - Self.bottom

@@ -55,6 +55,9 @@ public struct HTMLRenderer {
         var charts: [HTMLChart.Data]
     }
 
+    /// Long: the page in document order (head, summary, tree, table,
+    /// sections, embedded data), each part a few lines of markup over the
+    /// same rows and charts computed at the top.
     public func render(_ report: Report) -> String {
         var text = TextRenderer(maxFrames: maxFrames)
         text.live = report.snapshot != nil
@@ -172,7 +175,7 @@ public struct HTMLRenderer {
             : "\(leaked) \(report.snapshot != nil ? "open" : "leaked") descriptor\(leaked == 1 ? "" : "s") from \(groups) site\(groups == 1 ? "" : "s")"
         if let s = report.exitStatus { line += "; exit status \(s)" }
         if let snap = report.snapshot {
-            line += "; snapshot (\(Self.esc(snap.reason))\(snap.pid.map { " in pid \($0)" } ?? "")) taken at \(Self.esc(snap.takenAt))"
+            line += "; snapshot (\(Self.esc(snap.reason.rawValue))\(snap.pid.map { " in pid \($0)" } ?? "")) taken at \(Self.esc(snap.takenAt))"
         }
         out += "<p class=\"totals\" id=\"totals\" data-groups=\"\(groups)\" data-leaked=\"\(leaked)\">\(Self.esc(line))</p>\n"
         if let c = report.collector {

@@ -43,7 +43,7 @@ public enum ReportFields {
 
     /// The frame a group is named by (the user's line), if any.
     public static func highlighted(_ g: LeakGroup) -> FrameReport? {
-        g.highlight.flatMap { g.frames.indices.contains($0) ? g.frames[$0] : nil }
+        g.highlightedFrame
     }
 
     /// Whether a process ended by exec (its section only counts what it

@@ -10,7 +10,7 @@ public final class ReportFile {
         self.path = path
         let fd = fdtc_open_report(path)
         guard fd >= 0 else {
-            throw FDTraceError("cannot write \(path): \(String(cString: strerror(-fd)))", status: ExitStatus.tracerFailure)
+            throw FDTraceError.tracer("cannot write \(path)", errno: -fd)
         }
         self.fd = fd
     }

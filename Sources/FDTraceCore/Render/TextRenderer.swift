@@ -30,7 +30,7 @@ public struct TextRenderer {
         // once, as the program it became (its next section, same pid).
         let lastSection = Dictionary(report.processes.enumerated().map { ($1.pid, $0) }) { max($0, $1) }
         let quiet = report.processes.enumerated().filter { i, p in
-            isQuiet(p) && !(p.ended == "exec" && (lastSection[p.pid] ?? i) > i)
+            isQuiet(p) && !(p.ended == .exec && (lastSection[p.pid] ?? i) > i)
         }.map(\.element)
         let loud = report.processes.filter { !isQuiet($0) }
         for p in loud { out += renderProcess(p, root: root) }
@@ -57,13 +57,13 @@ public struct TextRenderer {
         let ids = p.ppid > 0 && p.pid != root ? "pid \(p.pid), parent \(p.ppid)" : "pid \(p.pid)"
         var out = "fdtrace: \(Self.commandLine(p.command, fallback: p.executable)) (\(ids)) \(endText(p))"
         out += " after \(Self.seconds(p.durationSeconds))\n"
-        if p.ended == "exec" {
+        if p.ended == .exec {
             for n in p.notes { out += "  note: \(n)\n" }
             return out
         }
         let apart = p.standard.count + p.inherited.count
         let limit = "limit \(Self.limit(p.rlimitSoft))/\(Self.limit(p.rlimitHard))"
-        let when = p.ended == "running" ? "open now" : "open at exit"
+        let when = p.ended == .running ? "open now" : "open at exit"
         out += "  \(p.openAtExit) descriptor\(p.openAtExit == 1 ? "" : "s") \(when) (peak \(p.peakOpen), \(limit))"
         out += apart > 0 ? ", \(apart) inherited or standard" : ""
         out += "\n"
@@ -75,7 +75,7 @@ public struct TextRenderer {
         } else if p.leaks.isEmpty {
             out += "  no leaks among the descriptors the shim saw\n"
         } else {
-            let what = live || p.ended == "running" ? "open descriptor" : "leaked descriptor"
+            let what = live || p.ended == .running ? "open descriptor" : "leaked descriptor"
             out += "  \(p.leakedDescriptors) \(what)\(p.leakedDescriptors == 1 ? "" : "s") from \(p.leaks.count) site\(p.leaks.count == 1 ? "" : "s"):\n"
         }
         for g in p.leaks { out += renderGroup(g, now: live ? p.durationSeconds : nil, in: p) }
@@ -173,17 +173,16 @@ public struct TextRenderer {
     }
 
     static func describe(_ f: FDReport) -> String {
-        FDDescription(kind: f.kind, path: f.path, proto: f.protocol, local: f.local, peer: f.peer,
-                      state: f.state, deleted: f.deleted ?? false).summary + (f.state.map { " \($0)" } ?? "")
+        f.described.summary + (f.state.map { " \($0)" } ?? "")
     }
 
     func endText(_ p: ProcessReport) -> String {
         switch p.ended {
-        case "exited": return p.exitStatus.map { "exited \($0)" } ?? "exited"
-        case "killed": return "was killed by \(Self.signalName(p.signal ?? 0))"
-        case "exec": return "replaced itself by exec"
-        case "running": return live ? "running" : "was still running"
-        default: return "ended"
+        case .exited: return p.exitStatus.map { "exited \($0)" } ?? "exited"
+        case .killed: return "was killed by \(Self.signalName(p.signal ?? 0))"
+        case .exec: return "replaced itself by exec"
+        case .running: return live ? "running" : "was still running"
+        case .unknown: return "ended"
         }
     }
 

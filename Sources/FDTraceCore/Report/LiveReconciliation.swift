@@ -5,8 +5,8 @@ extension ProcessReport {
     /// /proc/PID/fd lists that the tracer never saw open (a Go runtime's raw
     /// system calls, io_uring) are listed as origin unknown, with what they
     /// are; ones the tracer holds and the kernel no longer does were closed
-    /// since the rings were read, and are left out. Call it right after the
-    /// rings were drained.
+    /// since the records were read, and are left out. Call it right after
+    /// every source was drained.
     mutating func reconcile(with view: ProcSnapshot) {
         let kernel = view.groups.flatMap(\.fds)
         let open = Set(kernel.map(\.fd))

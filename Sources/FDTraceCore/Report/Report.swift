@@ -24,12 +24,9 @@ public struct ProcessReport: Codable, Sendable, Equatable {
     /// Exit code, when the process exited; nil when killed by a signal.
     public var exitStatus: Int32?
     public var signal: Int32?
-    /// "exited", "killed", "exec", "running" or "unknown".
-    public var ended: String
+    public var ended: ProcessEnd
     public var durationSeconds: Double
-    /// "complete" (the kernel's view at exit was compared with the
-    /// tracer's), or "unreconciled" (killed without warning, or exec).
-    public var reconciliation: String
+    public var reconciliation: Reconciliation
     public var openAtExit: Int
     public var peakOpen: Int
     public var rlimitSoft: UInt64
@@ -67,6 +64,35 @@ public struct ProcessReport: Codable, Sendable, Equatable {
     public var timeline: TimelineReport?
 }
 
+/// How a process image ended, as the report says it.
+public enum ProcessEnd: String, Codable, Sendable {
+    case exited, killed
+    /// Replaced by a new image of the same pid.
+    case exec
+    /// Still running (a live report, or it outlived the program).
+    case running
+    case unknown
+}
+
+/// Whether the tracer's table was compared with the kernel's view at exit.
+public enum Reconciliation: String, Codable, Sendable {
+    case complete
+    /// Killed without warning, or exec'd: the table is the tracer's view.
+    case unreconciled
+}
+
+/// Why a snapshot was taken.
+public enum SnapshotReason: String, Codable, Sendable {
+    /// A call failed for want of descriptors (the process waits for it).
+    case emfile = "EMFILE", enfile = "ENFILE"
+    /// A process held --snapshot-at descriptors.
+    case threshold
+    /// --snapshot-every.
+    case periodic
+    /// `fdtrace snapshot` or `fdtrace top` asked.
+    case query
+}
+
 public struct PeakReport: Codable, Sendable, Equatable {
     public var open: Int
     /// Seconds after the process started.
@@ -83,8 +109,7 @@ public struct PeakSite: Codable, Sendable, Equatable {
 }
 
 public struct SnapshotInfo: Codable, Sendable, Equatable {
-    /// "EMFILE", "ENFILE", "threshold", "periodic".
-    public var reason: String
+    public var reason: SnapshotReason
     /// The process that triggered it (nil for a periodic one).
     public var pid: Int32?
     /// ISO 8601, UTC.
@@ -169,21 +194,9 @@ public struct FrameReport: Codable, Sendable, Equatable, Hashable {
     public var python: Bool?
 }
 
-public struct FDReport: Codable, Sendable, Equatable {
-    public var fd: Int32
-    public var kind: String
-    public var path: String?
-    public var deleted: Bool?
-    public var `protocol`: String?
-    public var local: String?
-    public var peer: String?
-    public var state: String?
-    public var cloexec: Bool
-    public var call: String?
-    public var thread: Int32?
-    /// Seconds after the process started.
-    public var openedAt: Double?
-    /// "gc", "finalizer" or "shutdown" when the runtime, not the program,
-    /// closed it; nil when it was open at exit.
-    public var closed: String?
+extension LeakGroup {
+    /// The frame the group is named by (the user's line: `highlight`), if any.
+    public var highlightedFrame: FrameReport? {
+        highlight.flatMap { frames.indices.contains($0) ? frames[$0] : nil }
+    }
 }

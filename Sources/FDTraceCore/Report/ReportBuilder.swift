@@ -89,7 +89,7 @@ public struct ReportBuilder {
 
         init(_ l: InheritedLeak) {
             fd = l.fd; call = l.origin.call; stack = l.origin.stack; cloexec = l.view?.cloexec ?? false
-            description = l.view.map(FDClassifier.describe) ?? FDDescription(kind: "unknown")
+            description = l.view.map(FDClassifier.describe) ?? FDDescription(kind: .unknown)
             openedBy = OpenedBy(pid: l.origin.pid, command: l.origin.command)
         }
     }
@@ -179,7 +179,7 @@ public struct ReportBuilder {
     /// A shell keeps the script it runs open until it exits.
     static func isScriptInput(_ d: FDDescription, _ command: [String]) -> Bool {
         let shells: Set<String> = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "busybox"]
-        guard d.kind == "file", let path = d.path, command.count > 1,
+        guard d.kind == .file, let path = d.path, command.count > 1,
               let shell = command[0].split(separator: "/").last, shells.contains(String(shell)) else { return false }
         let script = command[1]
         return path == script || (!script.hasPrefix("/") && path.hasSuffix("/" + script))
@@ -198,81 +198,29 @@ public struct ReportBuilder {
         images[ref.process]?.stacks.frames(ref.id)
     }
 
+    /// A process's report without its groups (those come after
+    /// symbolization), and the descriptors it leaked.
     private func classify(_ p: TracedProcess) -> (ProcessReport, [Leak]) {
         let reconciled = p.kernelViewComplete
-        var kernel: [Int32: KernelFD] = [:]
-        for k in p.kernelView { kernel[k.fd] = k }
-        var leaks: [Leak] = []
-        var standard: [FDReport] = [], inherited: [FDReport] = [], unknown: [FDReport] = [], internalErrs: [FDReport] = []
-        for t in p.table.descriptors {
-            let k = kernel[t.fd]
-            if reconciled && k == nil {
-                internalErrs.append(fdReport(t.fd, FDClassifier.describe(t.openingEvent), t, p))
-                continue
-            }
-            let desc = k.map(FDClassifier.describe) ?? p.table.inheritedViews[t.fd].map(FDClassifier.describe)
-                ?? (t.origin != .inherited ? FDClassifier.describe(t.openingEvent) : FDDescription(kind: "unknown"))
-            if p.end == .execed {
-                // At exec, close-on-exec descriptors ended and the others
-                // went on into the next image, which reports them.
-                continue
-            } else if t.fd <= 2 || Self.isScriptInput(desc, p.command) {
-                // A shell keeps the script it reads open until it
-                // exits: that is its input, not a leak.
-                standard.append(fdReport(t.fd, desc, t, p))
-            } else if t.origin == .inherited && p.table.inheritedOrigins[t.fd] != nil {
-                continue // listed with the inherited leaks
-            } else if t.origin == .inherited || t.origin == .forked {
-                // Forked: the parent's, reported at its site in the parent.
-                inherited.append(fdReport(t.fd, desc, t, p))
-            } else {
-                leaks.append(Leak(t, desc, start: p.startTime))
-            }
-        }
-        if reconciled {
-            for k in p.kernelView.sorted(by: { $0.fd < $1.fd }) where p.table[k.fd] == nil {
-                unknown.append(fdReport(k.fd, FDClassifier.describe(k), nil, p, cloexec: k.cloexec))
-            }
-        } else if let view = p.lastProcView, p.end != .execed {
-            // No view at exit (a raw exit_group): the last one from /proc.
-            unknown = view.groups.flatMap(\.fds).filter { p.table[$0.fd] == nil }.sorted { $0.fd < $1.fd }
-        }
-        let ended: String
-        var exitCode: Int32? = nil, signal: Int32? = nil
-        // An owner still waiting for this report has already exited.
-        let ending: TracedProcess.End = p.end == .running && reconciled ? .exited(reconciled: true) : p.end
-        switch ending {
-        case .execed: ended = "exec"
-        case .running: ended = "running"
-        case .exited:
-            if let w = p.waitStatus {
-                exitCode = w.exitCode
-                signal = w.signal
-                ended = w.signal != nil ? "killed" : "exited"
-            } else if let e = p.exitBegin, e.status >= 0 {
-                exitCode = e.status
-                ended = "exited"
-            } else {
-                ended = p.exitBegin != nil ? "exited" : "unknown"
-            }
-        }
-        // Still running: its life so far, up to when the session left it.
-        let end = p.endTime ?? p.abandonedAt ?? p.startTime
+        let open = sortOpen(p, reconciled: reconciled)
+        let end = Ending(p, reconciled: reconciled)
         var notes = p.notes
         if let err = p.streamError { notes.append(err) }
-        if !reconciled && ending != .execed && ending != .running {
+        if !reconciled && end.state != .execed && end.state != .running {
             notes.append(Self.unreconciledNote(p))
         }
+        // Still running: its life so far, up to when the session left it.
+        let endTime = p.endTime ?? p.abandonedAt ?? p.startTime
         let report = ProcessReport(
             pid: p.pid, ppid: p.ppid, command: p.command, executable: p.executable,
-            exitStatus: exitCode, signal: signal, ended: ended,
-            durationSeconds: Double(end &- p.startTime) / 1e9,
-            reconciliation: reconciled ? "complete" : "unreconciled",
+            exitStatus: end.exitCode, signal: end.signal, ended: end.ended,
+            durationSeconds: Double(endTime &- p.startTime) / 1e9,
+            reconciliation: reconciled ? .complete : .unreconciled,
             openAtExit: reconciled ? p.kernelView.count : p.table.count,
             peakOpen: max(p.table.peak, reconciled ? p.kernelView.count : 0),
             rlimitSoft: p.rlimitSoft, rlimitHard: p.rlimitHard,
-            leakedDescriptors: 0, leaks: [], inheritedLeaks: [], standard: standard, inherited: inherited,
-            unknownOrigin: unknown, internalErrors: internalErrs, notes: notes,
+            leakedDescriptors: 0, leaks: [], inheritedLeaks: [], standard: open.standard, inherited: open.inherited,
+            unknownOrigin: unknownOrigin(p, reconciled: reconciled), internalErrors: open.internalErrors, notes: notes,
             events: EventCounts(
                 opens: p.table.opens, closes: p.table.closes,
                 closesOfUnknownDescriptors: p.table.closesOfUnknown,
@@ -281,7 +229,89 @@ public struct ReportBuilder {
                 recordsLost: p.recordsLost),
             maxRssKb: p.exitBegin.map(\.maxRSSKB), cpuSeconds: p.exitBegin.map { Double($0.cpuMicroseconds) / 1e6 },
             incomplete: p.blindness, startedAs: p.startedAs.isEmpty ? nil : p.startedAs)
-        return (report, leaks)
+        return (report, open.leaks)
+    }
+
+    /// The descriptors the tracer holds open, sorted out.
+    private struct OpenDescriptors {
+        var leaks: [Leak] = []
+        var standard: [FDReport] = []
+        var inherited: [FDReport] = []
+        /// Held by the tracer, not by the kernel (at exit).
+        var internalErrors: [FDReport] = []
+    }
+
+    private func sortOpen(_ p: TracedProcess, reconciled: Bool) -> OpenDescriptors {
+        var kernel: [Int32: KernelFD] = [:]
+        for k in p.kernelView { kernel[k.fd] = k }
+        var out = OpenDescriptors()
+        for t in p.table.descriptors {
+            let k = kernel[t.fd]
+            if reconciled && k == nil {
+                out.internalErrors.append(fdReport(t.fd, FDClassifier.describe(t.openingEvent), t, p))
+                continue
+            }
+            let desc = k.map(FDClassifier.describe) ?? p.table.inheritedViews[t.fd].map(FDClassifier.describe)
+                ?? (t.origin != .inherited ? FDClassifier.describe(t.openingEvent) : FDDescription(kind: .unknown))
+            if p.end == .execed {
+                // At exec, close-on-exec descriptors ended and the others
+                // went on into the next image, which reports them.
+                continue
+            } else if t.fd <= 2 || Self.isScriptInput(desc, p.command) {
+                // A shell keeps the script it reads open until it
+                // exits: that is its input, not a leak.
+                out.standard.append(fdReport(t.fd, desc, t, p))
+            } else if t.origin == .inherited && p.table.inheritedOrigins[t.fd] != nil {
+                continue // listed with the inherited leaks
+            } else if t.origin == .inherited || t.origin == .forked {
+                // Forked: the parent's, reported at its site in the parent.
+                out.inherited.append(fdReport(t.fd, desc, t, p))
+            } else {
+                out.leaks.append(Leak(t, desc, start: p.startTime))
+            }
+        }
+        return out
+    }
+
+    /// What the kernel had and the tracer never saw opened: from the view at
+    /// exit, or, without one (a raw exit_group), the last /proc view.
+    private func unknownOrigin(_ p: TracedProcess, reconciled: Bool) -> [FDReport] {
+        if reconciled {
+            return p.kernelView.sorted(by: { $0.fd < $1.fd }).filter { p.table[$0.fd] == nil }.map { k in
+                fdReport(k.fd, FDClassifier.describe(k), nil, p, cloexec: k.cloexec)
+            }
+        } else if let view = p.lastProcView, p.end != .execed {
+            return view.groups.flatMap(\.fds).filter { p.table[$0.fd] == nil }.sorted { $0.fd < $1.fd }
+        }
+        return []
+    }
+
+    /// How a process ended, as the report says it.
+    private struct Ending {
+        var ended: ProcessEnd
+        var exitCode: Int32?
+        var signal: Int32?
+        var state: TracedProcess.End
+
+        init(_ p: TracedProcess, reconciled: Bool) {
+            // An owner still waiting for this report has already exited.
+            state = p.end == .running && reconciled ? .exited(reconciled: true) : p.end
+            switch state {
+            case .execed: ended = .exec
+            case .running: ended = .running
+            case .exited:
+                if let w = p.waitStatus {
+                    exitCode = w.exitCode
+                    signal = w.signal
+                    ended = w.signal != nil ? .killed : .exited
+                } else if let e = p.exitBegin, e.status >= 0 {
+                    exitCode = e.status
+                    ended = .exited
+                } else {
+                    ended = p.exitBegin != nil ? .exited : .unknown
+                }
+            }
+        }
     }
 
     /// Why an ended process has no kernel view at exit, as far as known.
@@ -306,8 +336,7 @@ public struct ReportBuilder {
     }
 
     private func fdReport(_ fd: Int32, _ d: FDDescription, _ t: TrackedFD?, _ p: TracedProcess, cloexec: Bool? = nil) -> FDReport {
-        FDReport(fd: fd, kind: d.kind, path: d.path, deleted: d.deleted ? true : nil, protocol: d.proto,
-                 local: d.local, peer: d.peer, state: d.state, cloexec: cloexec ?? t?.cloexec ?? false,
+        FDReport(fd: fd, d, cloexec: cloexec ?? t?.cloexec ?? false,
                  call: t.flatMap { $0.origin == .traced ? $0.call.name : nil },
                  thread: t.flatMap { $0.origin == .traced ? $0.tid : nil },
                  openedAt: t.flatMap { $0.origin == .traced ? Double($0.openedAt &- p.startTime) / 1e9 : nil })
@@ -330,10 +359,6 @@ public struct ReportBuilder {
                             inlined: sf.inlined, python: f.python != nil ? true : nil)
             }
         }
-    }
-
-    private func sourceFrames(_ l: Leak, _ symbols: [RawFrame: [SymbolizedFrame]]) -> [FrameReport] {
-        sourceFrames(l.stack, symbols)
     }
 
     /// A leak's site with its source frames.
@@ -363,7 +388,7 @@ public struct ReportBuilder {
 
     private func group(_ leaks: [Leak], symbols: [RawFrame: [SymbolizedFrame]], growth: Growth? = nil, processKey: Int = -1) -> [LeakGroup] {
         let sited = leaks.map { l -> Sited in
-            let frames = sourceFrames(l, symbols)
+            let frames = sourceFrames(l.stack, symbols)
             let key = SiteKey(call: l.call.name, frames: frames.map(Self.locationOnly), openedBy: l.openedBy)
             return Sited(leak: l, frames: frames, headline: Self.headline(frames), key: key,
                          isPython: frames.contains { $0.python == true })
@@ -388,19 +413,8 @@ public struct ReportBuilder {
 
     private func fdReport(_ m: Leak) -> FDReport {
         let d = m.description
-        return FDReport(fd: m.fd, kind: d.kind, path: d.path, deleted: d.deleted ? true : nil,
-                        protocol: d.proto, local: d.local, peer: d.peer, state: d.state,
-                        cloexec: m.cloexec, call: m.call.name, thread: m.tid, openedAt: m.openedAt,
-                        closed: m.closed.map(Self.closedName))
-    }
-
-    static func closedName(_ c: CloseCause) -> String {
-        switch c {
-        case .gc: return "gc"
-        case .finalizer: return "finalizer"
-        case .shutdown: return "shutdown"
-        case .explicit: return "explicit"
-        }
+        return FDReport(fd: m.fd, d, cloexec: m.cloexec, call: m.call.name, thread: m.tid, openedAt: m.openedAt,
+                        closed: m.closed.flatMap(ClosedBy.init))
     }
 
     private func withClosedCounts(_ g: LeakGroup, _ members: [Leak]) -> LeakGroup {
@@ -425,7 +439,7 @@ public struct ReportBuilder {
             let first = members[0]
             let leaks = members.map(\.leak)
             return withClosedCounts(LeakGroup(count: members.count, call: key.call,
-                                              summary: Self.summarize(leaks.map(\.description)),
+                                              summary: FDDescription.summary(of: leaks.map(\.description)),
                                               highlight: first.headline, frames: first.frames, fds: leaks.map(fdReport),
                                               openedBy: key.openedBy), leaks)
         }
@@ -471,7 +485,7 @@ public struct ReportBuilder {
             let leaks = bs.flatMap { $0.map(\.leak) }.sorted { $0.fd < $1.fd }
             let first = bs[0][0]
             var g = LeakGroup(count: leaks.count, call: first.leak.call.name,
-                              summary: Self.summarize(leaks.map(\.description)),
+                              summary: FDDescription.summary(of: leaks.map(\.description)),
                               highlight: first.headline, frames: first.frames, fds: leaks.map(fdReport), openedBy: first.leak.openedBy)
             if bs[0].count > 1 {
                 // Parts in the order one call made them.
@@ -481,7 +495,7 @@ public struct ReportBuilder {
                     if let i = seen[s.key] { parts[i].count += 1; continue }
                     seen[s.key] = parts.count
                     let same = bs.compactMap { b in b.first { $0.key == s.key }?.leak.description }
-                    parts.append(LeakPart(call: s.leak.call.name, count: 1, summary: Self.summarize(same), frames: s.frames))
+                    parts.append(LeakPart(call: s.leak.call.name, count: 1, summary: FDDescription.summary(of: same), frames: s.frames))
                 }
                 g.parts = parts
                 g.calls = bs.count
@@ -497,8 +511,8 @@ public struct ReportBuilder {
         var order: [String] = []
         var counts: [String: Int] = [:]
         for d in ds {
-            var kind = d.kind
-            if d.kind == "socket", let p = d.proto { kind = "\(p) socket" }
+            var kind = d.kind.name
+            if d.kind == .socket, let p = d.proto { kind = "\(p) socket" }
             if counts[kind] == nil { order.append(kind) }
             counts[kind, default: 0] += 1
         }
@@ -507,45 +521,5 @@ public struct ReportBuilder {
             if n == 1 { return k }
             return "\(n) \(k.hasSuffix("socket") || k == "file" || k == "pipe" ? k + "s" : k)"
         }.joined(separator: " + ")
-    }
-
-    /// One description for a group: shared fields kept, differing ones
-    /// shown as "*" (addresses keep their shared host), kinds counted.
-    static func summarize(_ ds: [FDDescription]) -> String {
-        guard let first = ds.first else { return "" }
-        let kinds = Set(ds.map(\.kind))
-        if kinds.count > 1 {
-            var counts: [String: Int] = [:]
-            for d in ds { counts[d.kind, default: 0] += 1 }
-            return counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-                .map { "\($0.value) \($0.key)" }.joined(separator: " + ")
-        }
-        var merged = first
-        func same<T: Equatable>(_ k: KeyPath<FDDescription, T?>) -> Bool { ds.allSatisfy { $0[keyPath: k] == first[keyPath: k] } }
-        if !same(\.path) {
-            let paths = Set(ds.compactMap(\.path))
-            merged.path = "(\(paths.count) paths, e.g. \(paths.sorted().first ?? "?"))"
-        }
-        if !same(\.proto) { merged.proto = first.kind }
-        if !same(\.local) { merged.local = mergeAddresses(ds.map(\.local)) }
-        if !same(\.peer) { merged.peer = mergeAddresses(ds.map(\.peer)) }
-        var s = merged.summary
-        let states = ds.compactMap(\.state)
-        if !states.isEmpty {
-            var counts: [String: Int] = [:]
-            for st in states { counts[st, default: 0] += 1 }
-            s += ", " + counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-                .map { "\($0.value) \($0.key)" }.joined(separator: ", ")
-        }
-        return s
-    }
-
-    static func mergeAddresses(_ addrs: [String?]) -> String {
-        let hosts = Set(addrs.map { a -> String in
-            guard let a, let colon = a.lastIndex(of: ":") else { return a ?? "" }
-            return String(a[..<colon])
-        })
-        if hosts.count == 1, let h = hosts.first, !h.isEmpty { return h + ":*" }
-        return "*"
     }
 }

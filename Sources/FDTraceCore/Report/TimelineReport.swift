@@ -138,7 +138,7 @@ extension ReportBuilder {
             let group = leaks.firstIndex { g in
                 guard g.openedBy == nil else { return false }
                 if k.python {
-                    return g.call.split(separator: "+").contains { $0 == k.call } && ReportFields.highlighted(g).map(located) == siteOf[k]
+                    return g.call.split(separator: "+").contains { $0 == k.call } && g.highlightedFrame.map(located) == siteOf[k]
                 }
                 return g.call == k.call && g.frames.map(located) == k.frames
             }

@@ -37,6 +37,15 @@ public struct TrackedFD: Sendable, Equatable {
         self.domain = domain; self.sockType = sockType; self.proto = proto; self.path = path
     }
 
+    /// The descriptor an open event of process `key` made.
+    @inline(__always)
+    public init(_ e: OpenEvent, process key: Int) {
+        self.init(fd: e.fd, origin: .traced, call: e.call, cloexec: e.cloexec, tid: e.tid,
+                  stack: e.stackID == 0 ? nil : StackRef(process: key, id: e.stackID),
+                  openedAt: e.time, group: e.group, sourceFD: e.sourceFD, domain: e.domain,
+                  sockType: e.sockType, proto: e.proto, path: e.path)
+    }
+
     /// What the opening call said it opened (for fds the kernel view lacks).
     public var openingEvent: OpenEvent {
         OpenEvent(time: openedAt, fd: fd, call: call, cloexec: cloexec, stackID: stack?.id ?? 0, tid: tid,
@@ -156,7 +165,7 @@ struct SiteCounts: Sendable {
 }
 
 /// The table of open descriptors of one process image, driven by its
-/// events in ring order. Pure: no I/O, unit-tested on its own.
+/// events in the order it made them. Pure: no I/O, unit-tested on its own.
 /// Descriptor numbers below `denseLimit` live in an array indexed by number
 /// (programs use small numbers); the rest in a dictionary.
 public struct ProcessTable: Sendable {
@@ -210,10 +219,7 @@ public struct ProcessTable: Sendable {
     public mutating func apply(_ record: Record) {
         switch record {
         case .open(let e):
-            open(TrackedFD(fd: e.fd, origin: .traced, call: e.call, cloexec: e.cloexec, tid: e.tid,
-                           stack: e.stackID == 0 ? nil : StackRef(process: processKey, id: e.stackID),
-                           openedAt: e.time, group: e.group, sourceFD: e.sourceFD, domain: e.domain,
-                           sockType: e.sockType, proto: e.proto, path: e.path))
+            open(TrackedFD(e, process: processKey))
         case .close(let e):
             close(e.fd, cause: e.cause, at: e.time)
         case .closeRange(let e):

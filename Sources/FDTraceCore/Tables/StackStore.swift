@@ -1,22 +1,4 @@
 import CFDTraceWire
-/// A frame before symbolization: a module of the registry and the address
-/// inside it (the return address minus the module's load bias).
-public struct RawFrame: Hashable, Sendable {
-    public var module: Int?      // index in ModuleRegistry, nil if no module covers the pc
-    public var address: UInt64   // module-relative, or the absolute pc if module is nil;
-                                 // for a Python frame, the instruction's byte offset
-    public var python: PythonCodeRef?
-
-    public init(module: Int?, address: UInt64, python: PythonCodeRef? = nil) {
-        self.module = module; self.address = address; self.python = python
-    }
-}
-
-/// A Python code object: the process that sent it and its id there.
-public struct PythonCodeRef: Hashable, Sendable {
-    public var process: Int
-    public var id: UInt32
-}
 
 /// A Python code object as the shim described it.
 public struct PythonCode: Sendable, Equatable {
@@ -39,15 +21,11 @@ public struct PythonCodeStore: Sendable {
     public static let maxTableBytes = 64 << 20
     public private(set) var codes: [UInt32: PythonCode] = [:]
     private var tableBytes = 0
-    public private(set) var dropped = 0
 
     public init() {}
 
     public mutating func add(_ r: PyCodeRecord) {
-        guard codes[r.id] == nil, codes.count < Self.maxCodes, tableBytes + Int(r.tableTotal) <= Self.maxTableBytes else {
-            dropped += 1
-            return
-        }
+        guard codes[r.id] == nil, codes.count < Self.maxCodes, tableBytes + Int(r.tableTotal) <= Self.maxTableBytes else { return }
         tableBytes += Int(r.tableTotal)
         codes[r.id] = PythonCode(filename: r.filename, name: r.name,
                                  lines: PythonLineTable(format: r.format, firstLine: Int(r.firstLine), table: r.table),
@@ -65,29 +43,6 @@ public struct PythonCodeStore: Sendable {
     public subscript(id: UInt32) -> PythonCode? { codes[id] }
 }
 
-/// Loaded objects seen by any process, deduplicated by path and build id,
-/// so that every process's frames in one library symbolize once.
-public struct ModuleRegistry: Sendable {
-    public struct Entry: Hashable, Sendable {
-        public var path: String
-        public var buildID: [UInt8]
-    }
-    public private(set) var entries: [Entry] = []
-    private var index: [Entry: Int] = [:]
-    public static let limit = 65536
-
-    public init() {}
-
-    public mutating func intern(_ m: ModuleRecord) -> Int? {
-        let e = Entry(path: m.path, buildID: m.buildID)
-        if let i = index[e] { return i }
-        guard entries.count < Self.limit else { return nil }
-        entries.append(e)
-        index[e] = entries.count - 1
-        return entries.count - 1
-    }
-}
-
 /// Interned stacks of one process image, resolved against the modules that
 /// were loaded when each stack arrived.
 public struct StackStore: Sendable {
@@ -99,24 +54,20 @@ public struct StackStore: Sendable {
     private var frameCount = 0
     private var modules: [(record: ModuleRecord, id: Int)] = []
     public private(set) var stacks: [UInt32: [RawFrame]] = [:]
-    public private(set) var dropped = 0
     /// The process whose code objects Python frames name.
     public var processKey = -1
 
     public init() {}
 
     public mutating func add(module m: ModuleRecord, registry: inout ModuleRegistry) {
-        guard modules.count < Self.maxModules, let id = registry.intern(m) else { dropped += 1; return }
+        guard modules.count < Self.maxModules, let id = registry.intern(m) else { return }
         // A newer object at the same addresses replaces the old one.
         modules.removeAll { $0.record.start < m.end && m.start < $0.record.end }
         modules.append((m, id))
     }
 
     public mutating func add(stack s: StackRecord) {
-        guard stacks[s.id] == nil, stacks.count < Self.maxStacks, frameCount + s.pcs.count <= Self.maxFrames else {
-            dropped += 1
-            return
-        }
+        guard stacks[s.id] == nil, stacks.count < Self.maxStacks, frameCount + s.pcs.count <= Self.maxFrames else { return }
         frameCount += s.pcs.count
         stacks[s.id] = s.pcs.map { pc in
             if fdt_pyframe_is(pc) != 0 {
@@ -131,8 +82,5 @@ public struct StackStore: Sendable {
     }
 
     public func frames(_ id: UInt32) -> [RawFrame]? { stacks[id] }
-
-    /// Copies what a forked child inherits from its parent.
-    public func copy() -> StackStore { self }
 }
 

@@ -10,7 +10,7 @@ public struct InheritedLeak: Sendable, Equatable {
 public struct TracedProcess: Sendable {
     public enum End: Sendable, Equatable {
         case running
-        case exited(reconciled: Bool)     // its connection ended (exit view complete or not)
+        case exited(reconciled: Bool)     // its process is gone (exit view complete or not)
         case execed                       // replaced by a new image of the same pid
     }
 
@@ -87,7 +87,7 @@ public struct TracedProcess: Sendable {
     /// exit). A truncated one that only cuts short the known command line
     /// leaves it whole.
     public mutating func retitle(_ bytes: [UInt8], truncated: Bool = false) {
-        let argv = ProcCommandLine.parse(bytes)
+        let argv = ProcFiles.parseCommandLine(bytes)
         guard !argv.isEmpty else { return }
         if truncated {
             var cut = bytes[...]
@@ -97,7 +97,7 @@ public struct TracedProcess: Sendable {
         command = argv
     }
 
-    /// Applies one record of this process's stream, in ring order.
+    /// Applies one record of this process's stream, in stream order.
     public mutating func apply(_ record: Record, registry: inout ModuleRegistry) {
         switch record {
         case .stack(let s): stacks.add(stack: s)

@@ -102,11 +102,7 @@ public enum KernelEventDecoder {
         let time = header.time_ns
         switch UInt32(header.type) {
         case FDT_REC_OPEN.rawValue:
-            let (r, path) = try RecordDecoder.open(bytes, paths: &paths)
-            return .record(.open(OpenEvent(
-                time: time, fd: r.fd, call: Call(rawValue: r.call), cloexec: r.fd_flags & UInt16(FDT_FD_CLOEXEC) != 0,
-                stackID: r.stack_id, tid: r.tid, sourceFD: r.source_fd, domain: r.domain, sockType: r.sock_type,
-                proto: r.protocol, group: r.group, path: path)))
+            return .record(.open(try RecordDecoder.open(bytes, paths: &paths)))
         case FDT_REC_CLOSE.rawValue, FDT_REC_CLOSE_RANGE.rawValue, FDT_REC_SETFD.rawValue,
              FDT_REC_STACK.rawValue, FDT_REC_CHILD.rawValue:
             return .record(try RecordDecoder.decode(bytes))

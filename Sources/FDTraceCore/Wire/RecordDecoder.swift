@@ -20,6 +20,8 @@ public enum RecordDecoder {
         else { throw DecodeError("bad record size \(size)") }
     }
 
+    /// Any record, as a value. (The collector's hot path takes opens and
+    /// closes through `open` and `close` directly.)
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws -> Record {
         guard bytes.count >= headerSize else { throw DecodeError("record shorter than its header") }
         let header = bytes.loadUnaligned(as: fdt_rec_header.self)
@@ -30,64 +32,19 @@ public enum RecordDecoder {
         switch UInt32(header.type) {
         case FDT_REC_OPEN.rawValue:
             var cache = PathCache()
-            let (r, path) = try open(bytes, paths: &cache)
-            let call = Call(rawValue: r.call)
-            return .open(OpenEvent(
-                time: time, fd: r.fd, call: call, cloexec: r.fd_flags & UInt16(FDT_FD_CLOEXEC) != 0,
-                stackID: r.stack_id, tid: r.tid, sourceFD: r.source_fd, domain: r.domain,
-                sockType: r.sock_type, proto: r.protocol, group: r.group,
-                path: path))
-        case FDT_REC_CLOSE.rawValue:
-            let r = try close(bytes)
-            return .close(CloseEvent(time: time, fd: r.fd, call: Call(rawValue: r.call), tid: r.tid,
-                                     cause: CloseCause(wire: r.cause)))
-        case FDT_REC_CLOSE_RANGE.rawValue:
-            let r: fdt_rec_close_range = try fixed(bytes)
-            guard r.first <= r.last else { throw DecodeError("close range \(r.first)..\(r.last) is empty") }
-            return .closeRange(CloseRangeEvent(
-                time: time, first: r.first, last: r.last, call: Call(rawValue: r.call),
-                cloexecOnly: header.flags & UInt16(FDT_RANGE_CLOEXEC_ONLY) != 0))
+            return .open(try open(bytes, paths: &cache))
+        case FDT_REC_CLOSE.rawValue: return .close(try close(bytes))
+        case FDT_REC_CLOSE_RANGE.rawValue: return .closeRange(try closeRange(bytes, header))
         case FDT_REC_SETFD.rawValue:
             let r: fdt_rec_setfd = try fixed(bytes)
             return .setFD(SetFDEvent(time: time, fd: r.fd, call: Call(rawValue: r.call),
                                      cloexec: r.fd_flags & UInt16(FDT_FD_CLOEXEC) != 0))
-        case FDT_REC_STACK.rawValue:
-            let r: fdt_rec_stack = try fixed(bytes)
-            guard r.depth <= FDT_MAX_DEPTH else { throw DecodeError("stack depth \(r.depth) over the limit") }
-            let start = MemoryLayout<fdt_rec_stack>.size
-            guard start + Int(r.depth) * 8 <= bytes.count else { throw DecodeError("stack record truncated") }
-            guard r.stack_id != 0 else { throw DecodeError("stack id 0") }
-            let pcs = (0..<Int(r.depth)).map { bytes.loadUnaligned(fromByteOffset: start + $0 * 8, as: UInt64.self) }
-            return .stack(StackRecord(id: r.stack_id, pcs: pcs))
-        case FDT_REC_MODULE.rawValue:
-            let r: fdt_rec_module = try fixed(bytes)
-            let start = MemoryLayout<fdt_rec_module>.size
-            let path = try string(bytes, at: start, length: Int(r.path_len))
-            let id = try raw(bytes, at: start + Int(r.path_len), length: Int(r.build_id_len))
-            guard r.start <= r.end else { throw DecodeError("module range is inverted") }
-            return .module(ModuleRecord(base: r.base, start: r.start, end: r.end, path: path, buildID: id))
-        case FDT_REC_INHERITED.rawValue, FDT_REC_KERNEL_FD.rawValue, FDT_REC_PY_EXIT_FD.rawValue:
-            let r: fdt_rec_kernel_fd = try fixed(bytes)
-            var at = MemoryLayout<fdt_rec_kernel_fd>.size
-            let target = try string(bytes, at: at, length: Int(r.target_len))
-            at += Int(r.target_len)
-            let local = try raw(bytes, at: at, length: Int(r.local_len))
-            at += Int(r.local_len)
-            let peer = try raw(bytes, at: at, length: Int(r.peer_len))
-            guard r.fd >= 0 else { throw DecodeError("negative descriptor \(r.fd)") }
-            let fd = KernelFD(time: time, fd: r.fd, cloexec: r.fd_flags & UInt16(FDT_FD_CLOEXEC) != 0,
-                              mode: r.st_mode, domain: r.domain, sockType: r.sock_type, proto: r.protocol,
-                              tcpState: r.tcp_state, inode: r.inode, target: target, local: local, peer: peer)
-            switch UInt32(header.type) {
-            case FDT_REC_INHERITED.rawValue: return .inherited(fd)
-            case FDT_REC_PY_EXIT_FD.rawValue: return .pyExitFD(fd)
-            default: return .kernelFD(fd)
-            }
-        case FDT_REC_EXIT_BEGIN.rawValue:
-            let r: fdt_rec_exit = try fixed(bytes)
-            guard let how = ExitBegin.How(rawValue: r.how) else { throw DecodeError("unknown exit kind \(r.how)") }
-            return .exitBegin(ExitBegin(time: time, status: r.status, how: how, rlimitSoft: r.rlimit_soft,
-                                        rlimitHard: r.rlimit_hard, maxRSSKB: r.max_rss_kb, cpuMicroseconds: r.cpu_us))
+        case FDT_REC_STACK.rawValue: return .stack(try stack(bytes))
+        case FDT_REC_MODULE.rawValue: return .module(try module(bytes))
+        case FDT_REC_INHERITED.rawValue: return .inherited(try kernelFD(bytes, time))
+        case FDT_REC_KERNEL_FD.rawValue: return .kernelFD(try kernelFD(bytes, time))
+        case FDT_REC_PY_EXIT_FD.rawValue: return .pyExitFD(try kernelFD(bytes, time))
+        case FDT_REC_EXIT_BEGIN.rawValue: return .exitBegin(try exitBegin(bytes, time))
         case FDT_REC_EXIT_END.rawValue:
             return .exitEnd(time: time, viewFailed: header.flags & UInt16(FDT_EXIT_VIEW_FAILED) != 0)
         case FDT_REC_NOTE.rawValue:
@@ -100,33 +57,12 @@ public enum RecordDecoder {
             let r: fdt_rec_fork = try fixed(bytes)
             guard r.child_pid > 0 else { throw DecodeError("child pid \(r.child_pid)") }
             return .child(time: time, id: r.fork_id, pid: r.child_pid)
-        case FDT_REC_PYCODE.rawValue:
-            let r: fdt_rec_pycode = try fixed(bytes)
-            guard let format = PythonLineFormat(rawValue: r.lines_format) else { throw DecodeError("unknown line table format \(r.lines_format)") }
-            guard r.code_id != 0 else { throw DecodeError("code id 0") }
-            guard r.table_total <= FDT_PY_MAX_TABLE, UInt32(r.table_len) <= r.table_total else { throw DecodeError("line table of \(r.table_total) bytes") }
-            var at = MemoryLayout<fdt_rec_pycode>.size
-            let filename = try string(bytes, at: at, length: Int(r.filename_len))
-            at += Int(r.filename_len)
-            let name = try string(bytes, at: at, length: Int(r.name_len))
-            at += Int(r.name_len)
-            let table = try raw(bytes, at: at, length: Int(r.table_len))
-            return .pyCode(PyCodeRecord(id: r.code_id, firstLine: r.first_line, format: format, filename: filename,
-                                        name: name, table: table, tableTotal: r.table_total))
-        case FDT_REC_PYCODE_MORE.rawValue:
-            let r: fdt_rec_pycode_more = try fixed(bytes)
-            guard r.code_id != 0 else { throw DecodeError("code id 0") }
-            let table = try raw(bytes, at: MemoryLayout<fdt_rec_pycode_more>.size, length: Int(r.table_len))
-            guard UInt64(r.offset) + UInt64(table.count) <= UInt64(FDT_PY_MAX_TABLE) else { throw DecodeError("line table part past the limit") }
-            return .pyCodeMore(id: r.code_id, offset: r.offset, table: table)
+        case FDT_REC_PYCODE.rawValue: return .pyCode(try pyCode(bytes))
+        case FDT_REC_PYCODE_MORE.rawValue: return try pyCodeMore(bytes)
         case FDT_REC_PY_EXIT.rawValue:
             let r: fdt_rec_py_exit = try fixed(bytes)
             return .pyExit(time: time, tid: r.tid)
-        case FDT_REC_CMDLINE.rawValue:
-            let r: fdt_rec_cmdline = try fixed(bytes)
-            guard r.len <= FDT_MAX_CMDLINE else { throw DecodeError("command line of \(r.len) bytes over the limit") }
-            return .commandLine(time: time, bytes: try raw(bytes, at: MemoryLayout<fdt_rec_cmdline>.size, length: Int(r.len)),
-                                truncated: header.flags & UInt16(FDT_CMDLINE_TRUNCATED) != 0)
+        case FDT_REC_CMDLINE.rawValue: return try commandLine(bytes, header)
         default:
             throw DecodeError("unknown record type \(header.type)")
         }
@@ -143,8 +79,13 @@ public enum RecordDecoder {
         bytes.loadUnaligned(fromByteOffset: MemoryLayout<fdt_rec_header>.offset(of: \.time_ns)!, as: UInt64.self)
     }
 
-    /// An FDT_REC_OPEN, checked, with its path (Strings reused by `paths`).
-    public static func open(_ bytes: UnsafeRawBufferPointer, paths: inout PathCache) throws -> (fdt_rec_open, String?) {
+    // MARK: - descriptor events (open and close are the hot path)
+
+    /// An FDT_REC_OPEN, checked, with its path (Strings reused by `paths`),
+    /// as the shim wrote it: the collector's hot path takes its fields
+    /// straight into the table (an OpenEvent in between costs a copy).
+    @inline(__always)
+    public static func openRecord(_ bytes: UnsafeRawBufferPointer, paths: inout PathCache) throws -> (fdt_rec_open, String?) {
         let r: fdt_rec_open = try fixed(bytes)
         guard Call(rawValue: r.call).isValid else { throw DecodeError("unknown call \(r.call)") }
         guard r.fd >= 0 else { throw DecodeError("negative descriptor \(r.fd)") }
@@ -154,8 +95,120 @@ public enum RecordDecoder {
         return (r, path)
     }
 
-    public static func close(_ bytes: UnsafeRawBufferPointer) throws -> fdt_rec_close {
-        try fixed(bytes)
+    /// An FDT_REC_OPEN as an event.
+    public static func open(_ bytes: UnsafeRawBufferPointer, paths: inout PathCache) throws -> OpenEvent {
+        let (r, path) = try openRecord(bytes, paths: &paths)
+        return OpenEvent(time: time(of: bytes), fd: r.fd, call: Call(rawValue: r.call),
+                         cloexec: r.fd_flags & UInt16(FDT_FD_CLOEXEC) != 0, stackID: r.stack_id, tid: r.tid,
+                         sourceFD: r.source_fd, domain: r.domain, sockType: r.sock_type, proto: r.protocol,
+                         group: r.group, path: path)
+    }
+
+    @inline(__always)
+    public static func close(_ bytes: UnsafeRawBufferPointer) throws -> CloseEvent {
+        let r: fdt_rec_close = try fixed(bytes)
+        return CloseEvent(time: time(of: bytes), fd: r.fd, call: Call(rawValue: r.call), tid: r.tid,
+                          cause: r.cause == 0 ? .explicit : CloseCause(wire: r.cause))
+    }
+
+    static func closeRange(_ bytes: UnsafeRawBufferPointer, _ header: fdt_rec_header) throws -> CloseRangeEvent {
+        let r: fdt_rec_close_range = try fixed(bytes)
+        guard r.first <= r.last else { throw DecodeError("close range \(r.first)..\(r.last) is empty") }
+        return CloseRangeEvent(time: header.time_ns, first: r.first, last: r.last, call: Call(rawValue: r.call),
+                               cloexecOnly: header.flags & UInt16(FDT_RANGE_CLOEXEC_ONLY) != 0)
+    }
+
+    /// A descriptor as the kernel listed it (inherited, at exit, when a
+    /// Python program began to exit).
+    static func kernelFD(_ bytes: UnsafeRawBufferPointer, _ time: UInt64) throws -> KernelFD {
+        let r: fdt_rec_kernel_fd = try fixed(bytes)
+        var fields = Fields(bytes, at: MemoryLayout<fdt_rec_kernel_fd>.size)
+        let target = try fields.string(Int(r.target_len))
+        let local = try fields.raw(Int(r.local_len))
+        let peer = try fields.raw(Int(r.peer_len))
+        guard r.fd >= 0 else { throw DecodeError("negative descriptor \(r.fd)") }
+        return KernelFD(time: time, fd: r.fd, cloexec: r.fd_flags & UInt16(FDT_FD_CLOEXEC) != 0,
+                        mode: r.st_mode, domain: r.domain, sockType: r.sock_type, proto: r.protocol,
+                        tcpState: r.tcp_state, inode: r.inode, target: target, local: local, peer: peer)
+    }
+
+    // MARK: - stacks and modules
+
+    static func stack(_ bytes: UnsafeRawBufferPointer) throws -> StackRecord {
+        let r: fdt_rec_stack = try fixed(bytes)
+        guard r.depth <= FDT_MAX_DEPTH else { throw DecodeError("stack depth \(r.depth) over the limit") }
+        let start = MemoryLayout<fdt_rec_stack>.size
+        guard start + Int(r.depth) * 8 <= bytes.count else { throw DecodeError("stack record truncated") }
+        guard r.stack_id != 0 else { throw DecodeError("stack id 0") }
+        let pcs = (0..<Int(r.depth)).map { bytes.loadUnaligned(fromByteOffset: start + $0 * 8, as: UInt64.self) }
+        return StackRecord(id: r.stack_id, pcs: pcs)
+    }
+
+    static func module(_ bytes: UnsafeRawBufferPointer) throws -> ModuleRecord {
+        let r: fdt_rec_module = try fixed(bytes)
+        var fields = Fields(bytes, at: MemoryLayout<fdt_rec_module>.size)
+        let path = try fields.string(Int(r.path_len))
+        let id = try fields.raw(Int(r.build_id_len))
+        guard r.start <= r.end else { throw DecodeError("module range is inverted") }
+        return ModuleRecord(base: r.base, start: r.start, end: r.end, path: path, buildID: id)
+    }
+
+    // MARK: - the process
+
+    static func exitBegin(_ bytes: UnsafeRawBufferPointer, _ time: UInt64) throws -> ExitBegin {
+        let r: fdt_rec_exit = try fixed(bytes)
+        guard let how = ExitBegin.How(rawValue: r.how) else { throw DecodeError("unknown exit kind \(r.how)") }
+        return ExitBegin(time: time, status: r.status, how: how, rlimitSoft: r.rlimit_soft,
+                         rlimitHard: r.rlimit_hard, maxRSSKB: r.max_rss_kb, cpuMicroseconds: r.cpu_us)
+    }
+
+    static func commandLine(_ bytes: UnsafeRawBufferPointer, _ header: fdt_rec_header) throws -> Record {
+        let r: fdt_rec_cmdline = try fixed(bytes)
+        guard r.len <= FDT_MAX_CMDLINE else { throw DecodeError("command line of \(r.len) bytes over the limit") }
+        return .commandLine(time: header.time_ns, bytes: try raw(bytes, at: MemoryLayout<fdt_rec_cmdline>.size, length: Int(r.len)),
+                            truncated: header.flags & UInt16(FDT_CMDLINE_TRUNCATED) != 0)
+    }
+
+    // MARK: - Python code objects
+
+    static func pyCode(_ bytes: UnsafeRawBufferPointer) throws -> PyCodeRecord {
+        let r: fdt_rec_pycode = try fixed(bytes)
+        guard let format = PythonLineFormat(rawValue: r.lines_format) else { throw DecodeError("unknown line table format \(r.lines_format)") }
+        guard r.code_id != 0 else { throw DecodeError("code id 0") }
+        guard r.table_total <= FDT_PY_MAX_TABLE, UInt32(r.table_len) <= r.table_total else { throw DecodeError("line table of \(r.table_total) bytes") }
+        var fields = Fields(bytes, at: MemoryLayout<fdt_rec_pycode>.size)
+        let filename = try fields.string(Int(r.filename_len))
+        let name = try fields.string(Int(r.name_len))
+        let table = try fields.raw(Int(r.table_len))
+        return PyCodeRecord(id: r.code_id, firstLine: r.first_line, format: format, filename: filename,
+                            name: name, table: table, tableTotal: r.table_total)
+    }
+
+    static func pyCodeMore(_ bytes: UnsafeRawBufferPointer) throws -> Record {
+        let r: fdt_rec_pycode_more = try fixed(bytes)
+        guard r.code_id != 0 else { throw DecodeError("code id 0") }
+        let table = try raw(bytes, at: MemoryLayout<fdt_rec_pycode_more>.size, length: Int(r.table_len))
+        guard UInt64(r.offset) + UInt64(table.count) <= UInt64(FDT_PY_MAX_TABLE) else { throw DecodeError("line table part past the limit") }
+        return .pyCodeMore(id: r.code_id, offset: r.offset, table: table)
+    }
+
+    // MARK: - reading fields
+
+    /// The variable fields that follow a record's struct, read in order.
+    private struct Fields {
+        let bytes: UnsafeRawBufferPointer
+        var at: Int
+        init(_ bytes: UnsafeRawBufferPointer, at: Int) { self.bytes = bytes; self.at = at }
+
+        mutating func string(_ length: Int) throws -> String {
+            defer { at += length }
+            return try RecordDecoder.string(bytes, at: at, length: length)
+        }
+
+        mutating func raw(_ length: Int) throws -> [UInt8] {
+            defer { at += length }
+            return try RecordDecoder.raw(bytes, at: at, length: length)
+        }
     }
 
     private static func fixed<T>(_ bytes: UnsafeRawBufferPointer) throws -> T {

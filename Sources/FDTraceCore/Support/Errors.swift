@@ -1,5 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Exit statuses of the fdtrace command (documented in the README).
 public enum ExitStatus {
+    /// What was asked cannot be shown (no such process, no session).
+    public static let failure: Int32 = 1
     /// `--fail-on-leak` and the program exited 0 but leaked.
     public static let leaksFound: Int32 = 99
     /// Bad arguments or options.
@@ -18,4 +24,12 @@ public struct FDTraceError: Error, CustomStringConvertible {
     public var status: Int32
     public init(_ message: String, status: Int32) { self.message = message; self.status = status }
     public var description: String { message }
+}
+
+extension FDTraceError {
+    /// The tracer could not do `what` (status 70), in the system's words
+    /// for `errno`: "cannot listen on PATH: Address already in use".
+    static func tracer(_ what: String, errno: Int32) -> FDTraceError {
+        FDTraceError("\(what): \(String(cString: strerror(errno)))", status: ExitStatus.tracerFailure)
+    }
 }

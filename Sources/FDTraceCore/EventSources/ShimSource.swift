@@ -1,0 +1,239 @@
+import CFDTraceSys
+import CFDTraceWire
+import Foundation
+
+/// The shim's event source: traced processes connect to the session socket
+/// (a handshake: credentials, a hello, the ring's memfd, an ACK; then the
+/// process closes its end), and write their records into that ring, which
+/// is read here. Each image is watched through a pidfd of its own: readable
+/// when the process has ended. Requests (a snapshot at EMFILE, the bare
+/// owner's report) are words in the ring's header.
+public final class ShimSource: EventSource {
+    public let socketPath: String
+    private let listenFD: Int32
+    /// Accepted connections waiting for their hello: peer pid, deadline.
+    private var pending: [Int32: (pid: pid_t, deadline: UInt64)] = [:]
+    /// Images being read, by image key.
+    private var connections: [Int: Connection] = [:]
+    /// Strings of paths opened over and over, made once.
+    private var paths = PathCache()
+
+    private final class Connection {
+        let pidfd: Int32
+        let ring: RingReader
+        let key: Int
+        let pid: Int32
+        init(pidfd: Int32, ring: RingReader, key: Int, pid: Int32) {
+            self.pidfd = pidfd; self.ring = ring; self.key = key; self.pid = pid
+        }
+    }
+
+    /// `socketPath` starting with "@" names an abstract socket (no file:
+    /// reachable only to processes that know the name; peers are checked).
+    public init(socketPath: String) throws {
+        if !socketPath.hasPrefix("@") { unlink(socketPath) }
+        let fd = fdtc_listen_unix(socketPath)
+        guard fd >= 0 else {
+            throw FDTraceError.tracer("cannot listen on \(socketPath)", errno: -fd)
+        }
+        self.listenFD = fd
+        self.socketPath = socketPath
+        fdtc_raise_nofile()
+    }
+
+    deinit {
+        for c in connections.values {
+            c.ring.detach()
+            close(c.pidfd)
+        }
+        for sock in pending.keys { close(sock) }
+        close(listenFD)
+        if !socketPath.hasPrefix("@") { unlink(socketPath) }
+        // The shims' "warned once in this session" markers (state.c).
+        let prefix = "warned-" + String(socketPath.map { $0 == "/" || $0 == "." ? "_" : $0 }) + "-"
+        let dir = SessionDirectory.path()
+        for f in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where f.hasPrefix(prefix) {
+            unlink("\(dir)/\(f)")
+        }
+    }
+
+    // MARK: - EventSource
+
+    public var pollDescriptors: [Int32] { [listenFD] + pending.keys + connections.values.map(\.pidfd) }
+
+    public var hasPendingWork: Bool {
+        !pending.isEmpty || connections.values.contains { $0.ring.pendingBytes > 0 || $0.ring.snapshotRequest != 0 }
+    }
+
+    /// Accepts newcomers (credentials are checked at once), then reads the
+    /// hellos that arrived; a peer that sends nothing stalls no one and is
+    /// dropped after 2 s.
+    public func admit(readable: Set<Int32>, host: EventSourceHost) {
+        let waiting = Array(pending.keys)
+        if readable.contains(listenFD) { acceptAll(host) }
+        let now = monotonicNow()
+        for sock in waiting {
+            guard let (pid, deadline) = pending[sock] else { continue }
+            if readable.contains(sock) {
+                pending.removeValue(forKey: sock)
+                if let reason = handshake(sock, peerPID: pid, host: host) { host.refused(reason) }
+                close(sock) // the process closes its end too: it keeps no descriptor of ours
+            } else if now > deadline {
+                pending.removeValue(forKey: sock)
+                if ProcFiles.isAlive(pid) { host.refused("refused pid \(pid): no hello within 2 s") }
+                close(sock)
+            }
+        }
+    }
+
+    public func drain(_ key: Int?, limit: Int, into host: EventSourceHost) {
+        let chosen = key.map { connections[$0].map { [$0] } ?? [] } ?? Array(connections.values)
+        for c in chosen {
+            host.feed(c.key) { sink in
+                try c.ring.drain(limit: limit) { bytes in try Self.apply(bytes, to: &sink, paths: &paths) }
+            }
+        }
+    }
+
+    /// One record of the ring into the sink: opens and closes straight
+    /// from their bytes, the rest decoded into a `Record`. (The collector
+    /// benchmark measures this.)
+    @inline(__always)
+    static func apply(_ bytes: UnsafeRawBufferPointer, to sink: inout RecordSink, paths: inout PathCache) throws {
+        switch RecordDecoder.type(of: bytes) {
+        case UInt16(FDT_REC_OPEN.rawValue):
+            let (r, path) = try RecordDecoder.openRecord(bytes, paths: &paths)
+            sink.open(fd: r.fd, call: Call(rawValue: r.call), cloexec: r.fd_flags & UInt16(FDT_FD_CLOEXEC) != 0, tid: r.tid,
+                      stackID: r.stack_id, time: RecordDecoder.time(of: bytes), group: r.group, sourceFD: r.source_fd,
+                      domain: r.domain, sockType: r.sock_type, proto: r.protocol, path: path)
+        case UInt16(FDT_REC_CLOSE.rawValue): sink.close(try RecordDecoder.close(bytes))
+        default: sink.apply(try RecordDecoder.decode(bytes))
+        }
+    }
+
+    public func serveRequests(_ key: Int, host: EventSourceHost) {
+        guard let c = connections[key] else { return }
+        let snapshot = c.ring.snapshotRequest
+        if snapshot != 0 {
+            host.snapshotRequested(key, errno: Int32(bitPattern: snapshot))
+            c.ring.complete(FDT_RING_REQ_SNAPSHOT)
+        }
+        if c.ring.reportRequested { host.reportRequested(key) }
+    }
+
+    /// A readable pidfd: the process has ended.
+    public func ended(readable: Set<Int32>) -> [Int] {
+        connections.values.filter { readable.contains($0.pidfd) }.map(\.key).sorted()
+    }
+
+    @discardableResult
+    public func stopFollowing(_ key: Int, processEnded: Bool) -> StreamCounters {
+        guard let c = connections.removeValue(forKey: key) else { return StreamCounters() }
+        if !processEnded { c.ring.detach() }
+        close(c.pidfd)
+        return StreamCounters(fullWaits: c.ring.fullWaits, fullWaitNanoseconds: c.ring.fullWaitNanoseconds,
+                              recordsLost: c.ring.recordsLost)
+    }
+
+    /// Exec unmaps the old image's ring before the new image starts: a ring
+    /// still mapped means the same image connecting a second time.
+    public func isReplaced(_ key: Int) -> Bool {
+        guard let c = connections[key] else { return true }
+        return !ProcFiles.maps(pid: c.pid, inode: c.ring.inode, name: "fdtrace-ring")
+    }
+
+    public func reportWritten(_ key: Int) {
+        connections[key]?.ring.complete(FDT_RING_REQ_REPORT)
+    }
+
+    // MARK: - the handshake
+
+    private func acceptAll(_ host: EventSourceHost) {
+        while true {
+            let sock = fdtc_accept(listenFD)
+            if sock < 0 { return }
+            var peerPID: pid_t = 0, peerUID: uid_t = 0, peerGID: gid_t = 0
+            guard fdtc_peer_cred(sock, &peerPID, &peerUID, &peerGID) == 0 else {
+                host.refused("refused a connection without credentials")
+                close(sock)
+                continue
+            }
+            guard peerUID == geteuid() || host.isInTracedTree(peerPID) else {
+                host.refused("refused a connection from uid \(peerUID) (pid \(peerPID)): not this user, not in the traced process tree")
+                close(sock)
+                continue
+            }
+            pending[sock] = (peerPID, monotonicNow() + 2_000_000_000)
+        }
+    }
+
+    /// Reads the hello with the ring's memfd, maps the ring, has the host
+    /// admit the image, and tells the process to go on. Returns why it was
+    /// refused, if it was.
+    private func handshake(_ sock: Int32, peerPID: pid_t, host: EventSourceHost) -> String? {
+        var memfd: Int32 = -1
+        defer { if memfd >= 0 { close(memfd) } }
+        let hello: (message: fdt_msg_hello, start: ProcessStart)
+        switch readHello(sock, peerPID: peerPID, memfd: &memfd) {
+        case .nothing: return nil
+        case .refused(let reason): return reason
+        case .hello(let message, let start): hello = (message, start)
+        }
+        let ring: RingReader
+        do { ring = try RingReader(memfd: memfd, capacity: hello.message.ring_capacity) } catch {
+            return "refused pid \(peerPID): \(error)"
+        }
+        let pidfd = fdtc_peer_pidfd(sock, peerPID)
+        guard pidfd >= 0 else { return "refused pid \(peerPID): it went away during the handshake" }
+        guard let key = host.appeared(hello.start, from: self) else {
+            close(pidfd)
+            return nil
+        }
+        var ack = fdt_msg_ack(type: FDT_MSG_ACK.rawValue, status: 0)
+        guard fdtc_send(sock, &ack, MemoryLayout<fdt_msg_ack>.size) == 0 else {
+            close(pidfd)
+            host.failedToStart(key, reason: "the process went away during the handshake")
+            return nil
+        }
+        connections[key] = Connection(pidfd: pidfd, ring: ring, key: key, pid: hello.start.pid)
+        return nil
+    }
+
+    private enum Hello {
+        /// A doorbell (a request waits in some ring header, served this
+        /// round), or a process killed while it connected: nothing to say.
+        case nothing
+        case refused(String)
+        case hello(fdt_msg_hello, ProcessStart)
+    }
+
+    /// The first message of a connection, checked.
+    private func readHello(_ sock: Int32, peerPID: pid_t, memfd: inout Int32) -> Hello {
+        var buf = [UInt8](repeating: 0, count: Int(FDT_HELLO_MAX_BYTES))
+        let n = buf.withUnsafeMutableBytes { fdtc_recv_with_fd(sock, $0.baseAddress, $0.count, &memfd, 0) }
+        if n == MemoryLayout<fdt_msg_wake>.size && memfd < 0,
+           buf.withUnsafeBytes({ $0.loadUnaligned(as: fdt_msg_wake.self) }).type == FDT_MSG_WAKE.rawValue {
+            return .nothing
+        }
+        let helloSize = MemoryLayout<fdt_msg_hello>.size
+        guard n >= helloSize else {
+            // Killed while connecting: it was still in the shim's
+            // constructor (or fork hook), so none of its code ran to open
+            // anything. Nothing was missed; nothing to say.
+            if n == 0 && !ProcFiles.isAlive(peerPID) { return .nothing }
+            return .refused("refused pid \(peerPID): no valid hello")
+        }
+        let hello = buf.withUnsafeBytes { $0.loadUnaligned(as: fdt_msg_hello.self) }
+        guard hello.type == FDT_MSG_HELLO.rawValue, hello.version == FDT_WIRE_VERSION else {
+            return .refused("refused pid \(peerPID): wire version \(hello.version), expected \(FDT_WIRE_VERSION)")
+        }
+        let exeEnd = helloSize + Int(hello.exe_len), argvEnd = exeEnd + Int(hello.argv_len)
+        guard argvEnd <= n, memfd >= 0 else { return .refused("refused pid \(peerPID): malformed hello") }
+        guard hello.pid == peerPID else { return .refused("refused pid \(peerPID): its hello claims pid \(hello.pid)") }
+        let start = ProcessStart(pid: hello.pid, ppid: hello.ppid, forkParent: hello.fork_parent, forkID: hello.fork_id,
+                                 command: ProcFiles.parseCommandLine(buf[exeEnd..<argvEnd]),
+                                 executable: String(decoding: buf[helloSize..<exeEnd], as: UTF8.self),
+                                 startTime: hello.start_time_ns, rlimitSoft: hello.rlimit_soft, rlimitHard: hello.rlimit_hard)
+        return .hello(hello, start)
+    }
+}

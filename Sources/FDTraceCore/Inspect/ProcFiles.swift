@@ -1,0 +1,108 @@
+import Foundation
+
+/// The small files of /proc/PID that the collector, the sessions and the
+/// reports read about a process, one reader each: stat (state, parent,
+/// session, start time), cmdline, limits, maps, the exe link and one
+/// descriptor's inode. (Its whole descriptor table, /proc/PID/fd and
+/// /proc/PID/net, is ProcSnapshot's and ProcNet's.)
+public enum ProcFiles {
+    // MARK: - stat
+
+    /// The fields of /proc/PID/stat after the command name (which may hold
+    /// spaces and parentheses): [0] is the state, field 3 of proc(5).
+    static func statFields(_ pid: Int32) -> [Substring]? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        return stat[stat.index(after: close)...].split(separator: " ")
+    }
+
+    /// Running (not gone, not a zombie).
+    static func isAlive(_ pid: Int32) -> Bool {
+        guard let fields = statFields(pid) else { return false }
+        return fields.first != "Z"
+    }
+
+    /// A zombie, or gone.
+    static func isZombie(_ pid: Int32) -> Bool {
+        guard let fields = statFields(pid) else { return true }
+        return fields.first == "Z"
+    }
+
+    /// This user may signal it (kill(pid, 0)), and it is not a zombie.
+    static func isRunning(_ pid: Int32) -> Bool { kill(pid, 0) == 0 && !isZombie(pid) }
+
+    static func parentPID(_ pid: Int32) -> Int32? {
+        guard let fields = statFields(pid), fields.count > 1 else { return nil }
+        return Int32(fields[1])
+    }
+
+    /// The session a process belongs to (field 6).
+    static func sessionID(_ pid: Int32) -> Int32? {
+        guard let fields = statFields(pid), fields.count > 3 else { return nil }
+        return Int32(fields[3])
+    }
+
+    /// The kernel's start time of a process (field 22): the same across
+    /// exec, different when a pid is reused.
+    static func kernelStartTime(_ pid: Int32) -> UInt64? {
+        guard let fields = statFields(pid), fields.count > 19 else { return nil }
+        return UInt64(fields[19])
+    }
+
+    // MARK: - cmdline
+
+    /// A process's command line as the process shows it, as `ps` does: the
+    /// bytes of /proc/PID/cmdline split at NULs. A process that rewrote its
+    /// title (setproctitle: nginx, redis, postgres) writes it over its old
+    /// arguments and pads the rest with NULs; those empty strings are its
+    /// padding, not arguments, and are dropped (a genuine trailing ''
+    /// argument cannot be told apart; ps drops it too).
+    public static func parseCommandLine<C: Collection>(_ bytes: C) -> [String] where C.Element == UInt8 {
+        var argv = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        while argv.last == "" { argv.removeLast() }
+        return argv
+    }
+
+    /// The command line now; nil when it cannot be read or is empty (a
+    /// process that is gone or exiting has none left).
+    public static func commandLine(_ pid: Int32) -> [String]? {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+        let argv = parseCommandLine(data)
+        return argv.isEmpty ? nil : argv
+    }
+
+    // MARK: - limits, maps, exe, fd
+
+    /// RLIMIT_NOFILE, soft and hard ("unlimited" is UInt64.max); nil when
+    /// /proc/PID/limits cannot be read.
+    static func openFileLimits(_ pid: Int32) -> (soft: UInt64?, hard: UInt64?) {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Max open files") }) else { return (nil, nil) }
+        let f = line.dropFirst("Max open files".count).split(separator: " ", omittingEmptySubsequences: true)
+        guard f.count >= 2 else { return (nil, nil) }
+        return (UInt64(f[0]) ?? .max, UInt64(f[1]) ?? .max)
+    }
+
+    /// Whether /proc/PID/maps lists a mapping of `inode` whose path
+    /// contains `name` (a memfd's name).
+    static func maps(pid: Int32, inode: UInt64, name: String) -> Bool {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8) else { return false }
+        let needle = " \(inode) "
+        return text.split(separator: "\n").contains { $0.contains(needle) && $0.contains(name) }
+    }
+
+    /// Whether the /proc/PID/exe link still reads: a process in exit has
+    /// lost its memory, and its exe link, before the kernel closes its
+    /// descriptors.
+    static func hasExecutable(_ pid: Int32) -> Bool {
+        var buf = [CChar](repeating: 0, count: 8)
+        return readlink("/proc/\(pid)/exe", &buf, buf.count) > 0
+    }
+
+    /// The inode of descriptor `fd` of `pid` (stat of /proc/PID/fd/FD).
+    static func inode(pid: Int32, fd: Int32) -> UInt64? {
+        var st = stat()
+        guard stat("/proc/\(pid)/fd/\(fd)", &st) == 0 else { return nil }
+        return UInt64(st.st_ino)
+    }
+}
