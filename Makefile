@@ -7,6 +7,7 @@
 #   make bench   overhead benchmark (see README); BENCH_SIZE=tiny for a quick run
 #   make fuzz    the decoder fuzzer, one million inputs
 #   make realworld  CPython's regression tests untraced, bare and under fdtrace run: same results
+#   make lint    the tree as clang-format and swift-format write it (scripts/lint.sh --fix formats)
 #   make check-shim  the shim under ASan+UBSan and under TSan, running the hook-family and
 #                    torture fixtures with a collector: no sanitizer report (scripts/check-shim.sh)
 
@@ -45,7 +46,7 @@ SANITIZE_TSAN := -fsanitize=thread
 
 SWIFT_BIN = $(shell swift build -c $(CONFIG) --show-bin-path 2>/dev/null)
 
-.PHONY: all shim bpf swift setup demo test install bench fuzz realworld check-shim clean
+.PHONY: all shim bpf swift setup demo test install bench fuzz realworld check-shim lint clean
 
 all: shim swift
 
@@ -123,6 +124,9 @@ check-shim: setup
 	$(MAKE) CONFIG=debug all
 	$(MAKE) $(SHIM_ASAN) $(SHIM_TSAN)
 	scripts/check-shim.sh $(SHIM_ASAN) $(SHIM_TSAN)
+
+lint: setup
+	scripts/lint.sh
 
 clean:
 	rm -rf $(SHIM_BUILD) $(BPF_BUILD) .build

@@ -13,6 +13,7 @@ command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 command -v c++ >/dev/null 2>&1 || missing+=(g++)
 command -v readelf >/dev/null 2>&1 || missing+=(binutils)
 command -v make >/dev/null 2>&1 || missing+=(make)
+command -v clang-format >/dev/null 2>&1 || missing+=(clang-format)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 # For the benchmark's comparisons.
 command -v strace >/dev/null 2>&1 || missing+=(strace)

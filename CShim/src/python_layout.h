@@ -38,6 +38,7 @@ struct py_layout {
 /* Frames owned by the C stack (3.12+) mark where an eval call began. */
 #define PY_FRAME_OWNED_BY_CSTACK 3
 
+/* clang-format off: one row per version */
 static const struct py_layout py_layouts[] = {
     { .minor = 8, .model = PY_FRAMES_OBJECTS, .lines_format = 1, .lasti_in_units = 0, .gc_in_runtime = 1,
       .tstate_frame = 24, .tstate_interp = 16, .frame_back = 24, .frame_code = 32, .frame_instr = 104,
@@ -70,6 +71,7 @@ static const struct py_layout py_layouts[] = {
       .str_state = 32, .str_length = 16, .ascii_size = 40, .compact_size = 56, .bytes_size = 16, .bytes_sval = 32,
       .rt_finalizing = 24, .gc_collecting = 312 },
 };
+/* clang-format on */
 
 /* The head of 3.13's _Py_DebugOffsets (Include/internal/pycore_runtime.h),
  * the first member of _PyRuntime. Only the fields the shim reads are named;
