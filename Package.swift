@@ -4,10 +4,10 @@ import PackageDescription
 let package = Package(
     name: "fdtrace",
     products: [
-        .executable(name: "fdtrace", targets: ["fdtrace"]),
+        .executable(name: "fdtrace", targets: ["fdtrace"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
     ],
     targets: [
         // The wire format: headers only. The shim's sources (CShim/src) are
@@ -24,12 +24,16 @@ let package = Package(
         // generates (clang -target bpf, bpftool gen skeleton): SwiftPM
         // cannot run those steps. Without that header the target still
         // builds, and opening the source says what is missing.
-        .target(name: "CFDTraceKernel", path: "Sources/CFDTraceKernel",
-                cSettings: [.headerSearchPath("../../CShim/include"), .headerSearchPath("../../.build-bpf"),
-                            .unsafeFlags(["-Wall", "-Wextra", "-Werror"])],
-                linkerSettings: [.linkedLibrary("bpf")]),
-        .target(name: "FDTraceCore", dependencies: ["CFDTraceWire", "CFDTraceSys", "CFDTraceKernel"],
-                swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
+        .target(
+            name: "CFDTraceKernel", path: "Sources/CFDTraceKernel",
+            cSettings: [
+                .headerSearchPath("../../CShim/include"), .headerSearchPath("../../.build-bpf"),
+                .unsafeFlags(["-Wall", "-Wextra", "-Werror"]),
+            ],
+            linkerSettings: [.linkedLibrary("bpf")]),
+        .target(
+            name: "FDTraceCore", dependencies: ["CFDTraceWire", "CFDTraceSys", "CFDTraceKernel"],
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
         .executableTarget(
             name: "fdtrace",
             dependencies: [

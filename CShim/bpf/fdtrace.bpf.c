@@ -33,36 +33,61 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* x86-64 system call numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
 enum {
-    NR_open = 2, NR_close = 3, NR_mmap = 9, NR_ioctl = 16, NR_pipe = 22,
-    NR_dup = 32, NR_dup2 = 33, NR_socket = 41, NR_accept = 43, NR_socketpair = 53,
-    NR_fcntl = 72, NR_creat = 85, NR_epoll_create = 213, NR_inotify_init = 253,
-    NR_openat = 257, NR_signalfd = 282, NR_timerfd_create = 283, NR_eventfd = 284,
-    NR_accept4 = 288, NR_signalfd4 = 289, NR_eventfd2 = 290, NR_epoll_create1 = 291,
-    NR_dup3 = 292, NR_pipe2 = 293, NR_inotify_init1 = 294, NR_perf_event_open = 298,
-    NR_fanotify_init = 300, NR_memfd_create = 319, NR_userfaultfd = 323,
-    NR_io_uring_setup = 425, NR_pidfd_open = 434, NR_close_range = 436,
-    NR_openat2 = 437, NR_pidfd_getfd = 438,
+    NR_open = 2,
+    NR_close = 3,
+    NR_mmap = 9,
+    NR_ioctl = 16,
+    NR_pipe = 22,
+    NR_dup = 32,
+    NR_dup2 = 33,
+    NR_socket = 41,
+    NR_accept = 43,
+    NR_socketpair = 53,
+    NR_fcntl = 72,
+    NR_creat = 85,
+    NR_epoll_create = 213,
+    NR_inotify_init = 253,
+    NR_openat = 257,
+    NR_signalfd = 282,
+    NR_timerfd_create = 283,
+    NR_eventfd = 284,
+    NR_accept4 = 288,
+    NR_signalfd4 = 289,
+    NR_eventfd2 = 290,
+    NR_epoll_create1 = 291,
+    NR_dup3 = 292,
+    NR_pipe2 = 293,
+    NR_inotify_init1 = 294,
+    NR_perf_event_open = 298,
+    NR_fanotify_init = 300,
+    NR_memfd_create = 319,
+    NR_userfaultfd = 323,
+    NR_io_uring_setup = 425,
+    NR_pidfd_open = 434,
+    NR_close_range = 436,
+    NR_openat2 = 437,
+    NR_pidfd_getfd = 438,
     NR_TABLE = 512,
 };
 
 /* Flag values of the uapi (the same number for every *_CLOEXEC that
  * aliases O_CLOEXEC). */
-#define O_CLOEXEC_ 02000000
-#define SOCK_NONBLOCK_ 04000
-#define F_DUPFD_ 0
-#define F_SETFD_ 2
-#define F_DUPFD_CLOEXEC_ 1030
-#define FD_CLOEXEC_ 1
-#define FIONCLEX_ 0x5450
-#define FIOCLEX_ 0x5451
-#define MFD_CLOEXEC_ 1
-#define FAN_CLOEXEC_ 1
+#define O_CLOEXEC_            02000000
+#define SOCK_NONBLOCK_        04000
+#define F_DUPFD_              0
+#define F_SETFD_              2
+#define F_DUPFD_CLOEXEC_      1030
+#define FD_CLOEXEC_           1
+#define FIONCLEX_             0x5450
+#define FIOCLEX_              0x5451
+#define MFD_CLOEXEC_          1
+#define FAN_CLOEXEC_          1
 #define PERF_FLAG_FD_CLOEXEC_ 8
-#define CLOSE_RANGE_CLOEXEC_ 4
-#define PROT_EXEC_ 4
-#define MAP_ANONYMOUS_ 0x20
-#define AT_BASE_ 7
-#define RLIMIT_NOFILE_ 7
+#define CLOSE_RANGE_CLOEXEC_  4
+#define PROT_EXEC_            4
+#define MAP_ANONYMOUS_        0x20
+#define AT_BASE_              7
+#define RLIMIT_NOFILE_        7
 
 /* What to do with a system call of a traced process. */
 enum kind { K_NONE = 0, K_CLOSE, K_CLOSE_RANGE, K_EXIT_RECORD };
@@ -70,18 +95,39 @@ enum kind { K_NONE = 0, K_CLOSE, K_CLOSE_RANGE, K_EXIT_RECORD };
 /* The calls recorded at exit (entry saves their arguments). */
 static __always_inline int recorded_at_exit(long nr) {
     switch (nr) {
-    case NR_open: case NR_openat: case NR_openat2: case NR_creat: case NR_memfd_create:
-    case NR_socket: case NR_socketpair: case NR_accept: case NR_accept4:
-    case NR_pipe: case NR_pipe2: case NR_dup: case NR_dup2: case NR_dup3:
-    case NR_fcntl: case NR_ioctl: case NR_mmap:
-    case NR_epoll_create: case NR_epoll_create1: case NR_eventfd: case NR_eventfd2:
-    case NR_signalfd: case NR_signalfd4: case NR_timerfd_create:
-    case NR_inotify_init: case NR_inotify_init1: case NR_fanotify_init:
-    case NR_pidfd_open: case NR_pidfd_getfd: case NR_userfaultfd: case NR_io_uring_setup:
-    case NR_perf_event_open:
-        return 1;
-    default:
-        return 0;
+    case NR_open:
+    case NR_openat:
+    case NR_openat2:
+    case NR_creat:
+    case NR_memfd_create:
+    case NR_socket:
+    case NR_socketpair:
+    case NR_accept:
+    case NR_accept4:
+    case NR_pipe:
+    case NR_pipe2:
+    case NR_dup:
+    case NR_dup2:
+    case NR_dup3:
+    case NR_fcntl:
+    case NR_ioctl:
+    case NR_mmap:
+    case NR_epoll_create:
+    case NR_epoll_create1:
+    case NR_eventfd:
+    case NR_eventfd2:
+    case NR_signalfd:
+    case NR_signalfd4:
+    case NR_timerfd_create:
+    case NR_inotify_init:
+    case NR_inotify_init1:
+    case NR_fanotify_init:
+    case NR_pidfd_open:
+    case NR_pidfd_getfd:
+    case NR_userfaultfd:
+    case NR_io_uring_setup:
+    case NR_perf_event_open: return 1;
+    default: return 0;
     }
 }
 
@@ -97,9 +143,9 @@ struct {
 /* The system call a thread is in, with its arguments (entry to exit). */
 struct pending {
     u64 args[6];
-    s64 nr;          /* -1: none */
-    s32 path_read;   /* bytes bpf_probe_read_user_str returned at entry */
-    u32 group_seq;   /* numbers the thread's recorded calls (fdt_rec_open.group) */
+    s64 nr;        /* -1: none */
+    s32 path_read; /* bytes bpf_probe_read_user_str returned at entry */
+    u32 group_seq; /* numbers the thread's recorded calls (fdt_rec_open.group) */
     char path[FDT_MAX_PATH];
 };
 
@@ -148,19 +194,19 @@ struct {
 /* Where events are built before they are copied into the ring buffer, and
  * what the exit handler hands to the functions that build them. */
 struct work {
-    u64 ip, sp, bp;       /* user registers at the call */
-    u64 code_lo;          /* the executable's text start: no code below */
-    u64 fp;               /* the stack walk: next frame, frames so far, hash */
+    u64 ip, sp, bp; /* user registers at the call */
+    u64 code_lo;    /* the executable's text start: no code below */
+    u64 fp;         /* the stack walk: next frame, frames so far, hash */
     u32 depth;
     u32 image;
     u64 hash;
-    u64 scan_end;         /* the scan stops at this window index */
+    u64 scan_end;           /* the scan stops at this window index */
     u64 start, len, offset; /* an executable mapping */
-    s32 fds[2];           /* the descriptors made (n of them) */
+    s32 fds[2];             /* the descriptors made (n of them) */
     s32 source, domain, type, protocol;
     s32 map_fd;
-    u32 path_pos;         /* fdt_file_path's position */
-    u64 path_arg;         /* the user's path argument */
+    u32 path_pos; /* fdt_file_path's position */
+    u64 path_arg; /* the user's path argument */
     u32 n;
     u32 tgid;
     u32 stack_id;
@@ -183,12 +229,12 @@ struct scratch {
  * tracepoints may run preemptibly), another on the same CPU never writes
  * into what it is building. The same program cannot run twice on one CPU
  * at once (the kernel skips and counts such a run: fdtk_missed). */
-#define SCRATCH_MAP(name)                             \
-    struct {                                          \
-        __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);      \
-        __uint(max_entries, 1);                       \
-        __type(key, u32);                             \
-        __type(value, struct scratch);                \
+#define SCRATCH_MAP(name)                                                                                              \
+    struct {                                                                                                           \
+        __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                                                                       \
+        __uint(max_entries, 1);                                                                                        \
+        __type(key, u32);                                                                                              \
+        __type(value, struct scratch);                                                                                 \
     } name SEC(".maps")
 SCRATCH_MAP(scratch_enter);
 SCRATCH_MAP(scratch_exit);
@@ -232,8 +278,8 @@ static __always_inline void emit(struct scratch *s, u32 size, u32 tgid) {
      * event itself (an interrupt, a wake-up: ~1 us here). The reader looks
      * at least every FDTK_MAX_WAIT_MS; it is woken early only when the ring
      * is a quarter full. */
-    u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ring_wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-                                                                                 : BPF_RB_NO_WAKEUP;
+    u64 flags =
+        bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ring_wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
     if (bpf_ringbuf_output(&events, s->ev, size, flags) == 0) {
         if (c) count(&c->events);
         return;
@@ -351,7 +397,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id) {
     struct scratch *s;
     if (id == NR_close) {
         if (!(s = get_scratch(&scratch_enter))) return 0;
-            struct fdt_rec_close *r = record_at(s, REC, FDT_REC_CLOSE, sizeof *r);
+        struct fdt_rec_close *r = record_at(s, REC, FDT_REC_CLOSE, sizeof *r);
         r->fd = (s32)regs->di;
         r->call = FDT_CALL_CLOSE;
         r->cause = 0;
@@ -363,7 +409,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id) {
     if (id == NR_close_range) {
         u32 first = (u32)regs->di, last = (u32)regs->si;
         if (first > last || !(s = get_scratch(&scratch_enter))) return 0;
-            struct fdt_rec_close_range *r = record_at(s, REC, FDT_REC_CLOSE_RANGE, sizeof *r);
+        struct fdt_rec_close_range *r = record_at(s, REC, FDT_REC_CLOSE_RANGE, sizeof *r);
         if (regs->dx & CLOSE_RANGE_CLOEXEC_) r->h.flags = FDT_RANGE_CLOEXEC_ONLY;
         r->first = first;
         r->last = last;
@@ -380,8 +426,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id) {
     if (id == NR_mmap && (!(a2 & PROT_EXEC_) || (regs->r10 & MAP_ANONYMOUS_) || (s32)a4 < 0)) return 0;
     if (id == NR_dup2 && a0 == a1) return 0;
     if ((id == NR_signalfd || id == NR_signalfd4) && (s32)a0 != -1) return 0; /* changes a mask */
-    struct pending *p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
-                                             BPF_LOCAL_STORAGE_GET_F_CREATE);
+    struct pending *p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
     if (!p) {
         struct fdt_kcounts *c = counters();
         if (c) __sync_fetch_and_add(&c->storage_failures, 1);
@@ -489,15 +534,15 @@ static __always_inline void emit_setfd(struct scratch *s, u32 tgid, s32 fd, int 
 static __always_inline int call_before(u64 ret) {
     u8 b[8];
     if (bpf_probe_read_user(b, sizeof b, (const void *)(ret - 8))) return 0;
-    if (b[3] == 0xe8) return 1;                                                /* e8 rel32 */
-    if (b[6] == 0xff && ((b[7] & 0xf8) == 0xd0 ||                              /* ff d0+r */
-                         ((b[7] & 0xf8) == 0x10 && (b[7] & 7) != 4 && (b[7] & 7) != 5)))
-        return 1;                                                              /* ff 10+r */
-    if (b[5] == 0xff && (b[6] & 0xf8) == 0x50 && (b[6] & 7) != 4) return 1;    /* ff 50+r d8 */
-    if (b[4] == 0xff && b[5] == 0x54) return 1;                                /* ff 54 sib d8 */
+    if (b[3] == 0xe8) return 1;                   /* e8 rel32 */
+    if (b[6] == 0xff && ((b[7] & 0xf8) == 0xd0 || /* ff d0+r */
+                            ((b[7] & 0xf8) == 0x10 && (b[7] & 7) != 4 && (b[7] & 7) != 5)))
+        return 1;                                                           /* ff 10+r */
+    if (b[5] == 0xff && (b[6] & 0xf8) == 0x50 && (b[6] & 7) != 4) return 1; /* ff 50+r d8 */
+    if (b[4] == 0xff && b[5] == 0x54) return 1;                             /* ff 54 sib d8 */
     if (b[2] == 0xff && (b[3] == 0x15 || ((b[3] & 0xf8) == 0x90 && (b[3] & 7) != 4)))
-        return 1;                                                              /* ff 15 / ff 90+r d32 */
-    if (b[1] == 0xff && b[2] == 0x94) return 1;                                /* ff 94 sib d32 */
+        return 1;                               /* ff 15 / ff 90+r d32 */
+    if (b[1] == 0xff && b[2] == 0x94) return 1; /* ff 94 sib d32 */
     return 0;
 }
 
@@ -591,9 +636,7 @@ __noinline int fdt_first_return(struct scratch *s, u32 found, u64 ret) {
             if (j > found) break;
             u64 v = s->window[(found - j) & (FDT_KEV_SCAN_WORDS - 1)];
             u64 next_ret = 0;
-            if (plausible_fp(v, slot, sp) &&
-                stack_word(s, v + 8, &next_ret) == 0 &&
-                is_call_site(cache, w, next_ret)) {
+            if (plausible_fp(v, slot, sp) && stack_word(s, v + 8, &next_ret) == 0 && is_call_site(cache, w, next_ret)) {
                 w->fp = v;
                 break;
             }
@@ -757,21 +800,15 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret) {
     w->cloexec = 0;
     w->with_path = 0;
     switch (nr) {
-    case NR_open:
-        w->call = FDT_CALL_OPEN, w->cloexec = (a1 & O_CLOEXEC_) != 0, w->with_path = 1;
-        break;
-    case NR_openat:
-        w->call = FDT_CALL_OPENAT, w->cloexec = (a2 & O_CLOEXEC_) != 0, w->with_path = 1;
-        break;
+    case NR_open: w->call = FDT_CALL_OPEN, w->cloexec = (a1 & O_CLOEXEC_) != 0, w->with_path = 1; break;
+    case NR_openat: w->call = FDT_CALL_OPENAT, w->cloexec = (a2 & O_CLOEXEC_) != 0, w->with_path = 1; break;
     case NR_openat2: {
         u64 flags = 0; /* struct open_how begins with the flags */
         bpf_probe_read_user(&flags, sizeof flags, (const void *)a2);
         w->call = FDT_CALL_OPENAT2, w->cloexec = (flags & O_CLOEXEC_) != 0, w->with_path = 1;
         break;
     }
-    case NR_creat:
-        w->call = FDT_CALL_CREAT, w->with_path = 1;
-        break;
+    case NR_creat: w->call = FDT_CALL_CREAT, w->with_path = 1; break;
     case NR_memfd_create:
         w->call = FDT_CALL_MEMFD_CREATE, w->cloexec = (a1 & MFD_CLOEXEC_) != 0, w->with_path = 1;
         break;
@@ -783,77 +820,38 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret) {
         w->type = (s32)(a1 & ~(u64)(O_CLOEXEC_ | SOCK_NONBLOCK_));
         w->protocol = (s32)a2;
         break;
-    case NR_pipe:
-        w->call = FDT_CALL_PIPE;
-        break;
-    case NR_pipe2:
-        w->call = FDT_CALL_PIPE2, w->cloexec = (a1 & O_CLOEXEC_) != 0;
-        break;
-    case NR_accept:
-        w->call = FDT_CALL_ACCEPT, w->source = (s32)a0;
-        break;
-    case NR_accept4:
-        w->call = FDT_CALL_ACCEPT4, w->source = (s32)a0, w->cloexec = (a3 & O_CLOEXEC_) != 0;
-        break;
-    case NR_dup:
-        w->call = FDT_CALL_DUP, w->source = (s32)a0;
-        break;
-    case NR_dup2:
-        w->call = FDT_CALL_DUP2, w->source = (s32)a0;
-        break;
-    case NR_dup3:
-        w->call = FDT_CALL_DUP3, w->source = (s32)a0, w->cloexec = (a2 & O_CLOEXEC_) != 0;
-        break;
+    case NR_pipe: w->call = FDT_CALL_PIPE; break;
+    case NR_pipe2: w->call = FDT_CALL_PIPE2, w->cloexec = (a1 & O_CLOEXEC_) != 0; break;
+    case NR_accept: w->call = FDT_CALL_ACCEPT, w->source = (s32)a0; break;
+    case NR_accept4: w->call = FDT_CALL_ACCEPT4, w->source = (s32)a0, w->cloexec = (a3 & O_CLOEXEC_) != 0; break;
+    case NR_dup: w->call = FDT_CALL_DUP, w->source = (s32)a0; break;
+    case NR_dup2: w->call = FDT_CALL_DUP2, w->source = (s32)a0; break;
+    case NR_dup3: w->call = FDT_CALL_DUP3, w->source = (s32)a0, w->cloexec = (a2 & O_CLOEXEC_) != 0; break;
     case NR_fcntl: /* F_DUPFD, F_DUPFD_CLOEXEC */
         w->call = FDT_CALL_FCNTL, w->source = (s32)a0, w->cloexec = a1 == F_DUPFD_CLOEXEC_;
         break;
-    case NR_epoll_create:
-        w->call = FDT_CALL_EPOLL_CREATE;
-        break;
-    case NR_epoll_create1:
-        w->call = FDT_CALL_EPOLL_CREATE1, w->cloexec = (a0 & O_CLOEXEC_) != 0;
-        break;
-    case NR_eventfd:
-        w->call = FDT_CALL_EVENTFD;
-        break;
-    case NR_eventfd2:
-        w->call = FDT_CALL_EVENTFD, w->cloexec = (a1 & O_CLOEXEC_) != 0;
-        break;
-    case NR_signalfd:
-        w->call = FDT_CALL_SIGNALFD;
-        break;
-    case NR_signalfd4:
-        w->call = FDT_CALL_SIGNALFD, w->cloexec = (a3 & O_CLOEXEC_) != 0;
-        break;
-    case NR_timerfd_create:
-        w->call = FDT_CALL_TIMERFD_CREATE, w->cloexec = (a1 & O_CLOEXEC_) != 0;
-        break;
-    case NR_inotify_init:
-        w->call = FDT_CALL_INOTIFY_INIT;
-        break;
-    case NR_inotify_init1:
-        w->call = FDT_CALL_INOTIFY_INIT1, w->cloexec = (a0 & O_CLOEXEC_) != 0;
-        break;
-    case NR_fanotify_init:
-        w->call = FDT_CALL_FANOTIFY_INIT, w->cloexec = (a0 & FAN_CLOEXEC_) != 0;
-        break;
+    case NR_epoll_create: w->call = FDT_CALL_EPOLL_CREATE; break;
+    case NR_epoll_create1: w->call = FDT_CALL_EPOLL_CREATE1, w->cloexec = (a0 & O_CLOEXEC_) != 0; break;
+    case NR_eventfd: w->call = FDT_CALL_EVENTFD; break;
+    case NR_eventfd2: w->call = FDT_CALL_EVENTFD, w->cloexec = (a1 & O_CLOEXEC_) != 0; break;
+    case NR_signalfd: w->call = FDT_CALL_SIGNALFD; break;
+    case NR_signalfd4: w->call = FDT_CALL_SIGNALFD, w->cloexec = (a3 & O_CLOEXEC_) != 0; break;
+    case NR_timerfd_create: w->call = FDT_CALL_TIMERFD_CREATE, w->cloexec = (a1 & O_CLOEXEC_) != 0; break;
+    case NR_inotify_init: w->call = FDT_CALL_INOTIFY_INIT; break;
+    case NR_inotify_init1: w->call = FDT_CALL_INOTIFY_INIT1, w->cloexec = (a0 & O_CLOEXEC_) != 0; break;
+    case NR_fanotify_init: w->call = FDT_CALL_FANOTIFY_INIT, w->cloexec = (a0 & FAN_CLOEXEC_) != 0; break;
     case NR_pidfd_open:
         w->call = FDT_CALL_PIDFD_OPEN, w->cloexec = 1; /* pidfds are always close-on-exec */
         break;
-    case NR_pidfd_getfd:
-        w->call = FDT_CALL_PIDFD_GETFD, w->cloexec = 1, w->source = (s32)a0;
-        break;
-    case NR_userfaultfd:
-        w->call = FDT_CALL_USERFAULTFD, w->cloexec = (a0 & O_CLOEXEC_) != 0;
-        break;
+    case NR_pidfd_getfd: w->call = FDT_CALL_PIDFD_GETFD, w->cloexec = 1, w->source = (s32)a0; break;
+    case NR_userfaultfd: w->call = FDT_CALL_USERFAULTFD, w->cloexec = (a0 & O_CLOEXEC_) != 0; break;
     case NR_io_uring_setup:
         w->call = FDT_CALL_IO_URING_SETUP, w->cloexec = 1; /* the kernel sets O_CLOEXEC */
         break;
     case NR_perf_event_open:
         w->call = FDT_CALL_PERF_EVENT_OPEN, w->cloexec = (p->args[4] & PERF_FLAG_FD_CLOEXEC_) != 0;
         break;
-    default:
-        return 0;
+    default: return 0;
     }
     if (nr == NR_pipe || nr == NR_pipe2 || nr == NR_socketpair) {
         /* The two numbers are in the caller's int[2]. */
@@ -952,7 +950,7 @@ int BPF_PROG(sched_process_exit, struct task_struct *task) {
     if (s) {
         /* What it held: the kernel closes these after this point. */
         fdt_emit_fds(s, tgid);
-            struct fdt_krec_exit *r = record_at(s, REC, FDT_KREC_EXIT, sizeof *r);
+        struct fdt_krec_exit *r = record_at(s, REC, FDT_KREC_EXIT, sizeof *r);
         r->wait_status = BPF_CORE_READ(task, exit_code);
         r->_pad = 0;
         struct signal_struct *sig = BPF_CORE_READ(task, signal);
@@ -965,8 +963,8 @@ int BPF_PROG(sched_process_exit, struct task_struct *task) {
             if (hw > pages) pages = hw;
         }
         r->max_rss_kb = pages * 4;
-        u64 ns = BPF_CORE_READ(sig, utime) + BPF_CORE_READ(sig, stime) +
-                 BPF_CORE_READ(task, utime) + BPF_CORE_READ(task, stime);
+        u64 ns = BPF_CORE_READ(sig, utime) + BPF_CORE_READ(sig, stime) + BPF_CORE_READ(task, utime) +
+                 BPF_CORE_READ(task, stime);
         r->cpu_us = ns / 1000;
         r->records_lost = t->records_lost;
         emit(s, REC + sizeof *r, tgid);

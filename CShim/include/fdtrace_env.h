@@ -8,21 +8,21 @@
 #define FDTRACE_ENV_H
 
 /* Set by fdtrace for the traced tree (and read by the shim). */
-#define FDT_ENV_SOCKET "FDTRACE_SOCKET"           /* the collector's socket ("@name": abstract) */
-#define FDT_ENV_DEPTH "FDTRACE_DEPTH"             /* native frames kept per stack, 1..FDT_MAX_DEPTH */
-#define FDT_ENV_FOLLOW "FDTRACE_FOLLOW"           /* "0": trace only the program, not its children */
-#define FDT_ENV_OWNER "FDTRACE_OWNER"             /* bare mode: the pid that started the collector */
+#define FDT_ENV_SOCKET "FDTRACE_SOCKET" /* the collector's socket ("@name": abstract) */
+#define FDT_ENV_DEPTH  "FDTRACE_DEPTH"  /* native frames kept per stack, 1..FDT_MAX_DEPTH */
+#define FDT_ENV_FOLLOW "FDTRACE_FOLLOW" /* "0": trace only the program, not its children */
+#define FDT_ENV_OWNER  "FDTRACE_OWNER"  /* bare mode: the pid that started the collector */
 
 /* Set by users. */
 #define FDT_ENV_SESSION_DIR "FDTRACE_SESSION_DIR" /* where session sockets and markers live (default /tmp) */
-#define FDT_ENV_RING_KB "FDTRACE_RING_KB"         /* per-process ring size in KiB (power of two) */
-#define FDT_ENV_COLLECTOR "FDTRACE_COLLECTOR"     /* bare mode: the fdtrace binary to start */
-#define FDT_ENV_OUTPUT "FDTRACE_OUTPUT"           /* bare mode: the text report to this file */
-#define FDT_ENV_JSON "FDTRACE_JSON"               /* bare mode: the JSON report to this file */
-#define FDT_ENV_WAIT "FDTRACE_WAIT"               /* bare mode: seconds to wait for the rest of the tree */
-#define FDT_ENV_NATIVE "FDTRACE_NATIVE"           /* bare mode: "1" keeps the interpreter's frames */
-#define FDT_ENV_NAME "FDTRACE_NAME"               /* bare mode: the session's name for queries */
-#define FDT_ENV_LIB "FDTRACE_LIB"                 /* fdtrace run: the libfdtrace.so to preload */
-#define FDT_ENV_SYMBOLIZER "FDTRACE_SYMBOLIZER"   /* the llvm-symbolizer to use */
+#define FDT_ENV_RING_KB     "FDTRACE_RING_KB"     /* per-process ring size in KiB (power of two) */
+#define FDT_ENV_COLLECTOR   "FDTRACE_COLLECTOR"   /* bare mode: the fdtrace binary to start */
+#define FDT_ENV_OUTPUT      "FDTRACE_OUTPUT"      /* bare mode: the text report to this file */
+#define FDT_ENV_JSON        "FDTRACE_JSON"        /* bare mode: the JSON report to this file */
+#define FDT_ENV_WAIT        "FDTRACE_WAIT"        /* bare mode: seconds to wait for the rest of the tree */
+#define FDT_ENV_NATIVE      "FDTRACE_NATIVE"      /* bare mode: "1" keeps the interpreter's frames */
+#define FDT_ENV_NAME        "FDTRACE_NAME"        /* bare mode: the session's name for queries */
+#define FDT_ENV_LIB         "FDTRACE_LIB"         /* fdtrace run: the libfdtrace.so to preload */
+#define FDT_ENV_SYMBOLIZER  "FDTRACE_SYMBOLIZER"  /* the llvm-symbolizer to use */
 
 #endif

@@ -41,29 +41,29 @@ struct fdt_kev {
 
 /* Records only the kernel source sends (the shim's ring never has them). */
 enum fdt_krec_type {
-    FDT_KREC_EXEC = 64,  /* the process replaced its image (after FDT_KREC_FDS) */
-    FDT_KREC_MAP = 65,   /* a file mapped executable (mmap with PROT_EXEC) */
-    FDT_KREC_FDS = 66,   /* the descriptor table (before EXEC and before EXIT) */
-    FDT_KREC_EXIT = 67,  /* the process ended: its last thread exited */
+    FDT_KREC_EXEC = 64, /* the process replaced its image (after FDT_KREC_FDS) */
+    FDT_KREC_MAP = 65,  /* a file mapped executable (mmap with PROT_EXEC) */
+    FDT_KREC_FDS = 66,  /* the descriptor table (before EXEC and before EXIT) */
+    FDT_KREC_EXIT = 67, /* the process ended: its last thread exited */
 };
 
 struct fdt_krec_exec {
     struct fdt_rec_header h;
-    int32_t tid;           /* the thread that called execve (its tid before) */
-    uint16_t path_len;     /* the executable's path, no NUL */
+    int32_t tid;       /* the thread that called execve (its tid before) */
+    uint16_t path_len; /* the executable's path, no NUL */
     uint16_t _pad;
-    uint64_t start_code;   /* the executable's text, loaded (mm->start_code) */
+    uint64_t start_code; /* the executable's text, loaded (mm->start_code) */
     uint64_t end_code;
-    uint64_t interp_base;  /* AT_BASE: where the ELF interpreter is, or 0 */
+    uint64_t interp_base; /* AT_BASE: where the ELF interpreter is, or 0 */
     /* char path[path_len] */
 };
 
 struct fdt_krec_map {
     struct fdt_rec_header h;
-    uint64_t start;        /* the mapping, [start, end) */
+    uint64_t start; /* the mapping, [start, end) */
     uint64_t end;
-    uint64_t offset;       /* file offset of start */
-    uint16_t path_len;     /* the file's path, no NUL */
+    uint64_t offset;   /* file offset of start */
+    uint16_t path_len; /* the file's path, no NUL */
     uint16_t _pad[3];
     /* char path[path_len] */
 };
@@ -75,16 +75,16 @@ struct fdt_krec_map {
 
 struct fdt_krec_fds {
     struct fdt_rec_header h;
-    uint32_t words;        /* 64-bit words in each bitmap */
-    uint32_t max_fds;      /* the size of the process's descriptor table */
+    uint32_t words;   /* 64-bit words in each bitmap */
+    uint32_t max_fds; /* the size of the process's descriptor table */
     /* uint64_t open[words]; uint64_t cloexec[words]: bit n of word w is fd 64w+n */
 };
 
 struct fdt_krec_exit {
     struct fdt_rec_header h;
-    int32_t wait_status;   /* as waitpid() reports it */
+    int32_t wait_status; /* as waitpid() reports it */
     uint32_t _pad;
-    uint64_t rlimit_soft;  /* RLIMIT_NOFILE */
+    uint64_t rlimit_soft; /* RLIMIT_NOFILE */
     uint64_t rlimit_hard;
     uint64_t max_rss_kb;
     uint64_t cpu_us;       /* user + system time of all its threads */
@@ -93,22 +93,22 @@ struct fdt_krec_exit {
 
 /* The BPF program's counters (a per-CPU array of one; the loader sums). */
 struct fdt_kcounts {
-    uint64_t events;           /* events written to the ring buffer */
-    uint64_t ring_drops;       /* events lost: the ring buffer was full */
-    uint64_t stacks_sent;      /* distinct stacks sent (FDT_REC_STACK events) */
-    uint64_t callers_found;    /* opens whose wrapper's caller the stack scan found */
-    uint64_t callers_missing;  /* opens with no return address in the scanned words */
-    uint64_t path_retries;     /* paths unreadable at entry (page not present), read at exit */
-    uint64_t path_failures;    /* paths unreadable at exit too (sent without a path) */
-    uint64_t storage_failures; /* calls not recorded: no per-thread storage */
+    uint64_t events;            /* events written to the ring buffer */
+    uint64_t ring_drops;        /* events lost: the ring buffer was full */
+    uint64_t stacks_sent;       /* distinct stacks sent (FDT_REC_STACK events) */
+    uint64_t callers_found;     /* opens whose wrapper's caller the stack scan found */
+    uint64_t callers_missing;   /* opens with no return address in the scanned words */
+    uint64_t path_retries;      /* paths unreadable at entry (page not present), read at exit */
+    uint64_t path_failures;     /* paths unreadable at exit too (sent without a path) */
+    uint64_t storage_failures;  /* calls not recorded: no per-thread storage */
     uint64_t untraced_children; /* fork children not traced: the traced set was full */
 };
 
 /* A traced process (the BPF map `traced`, keyed by tgid). */
 struct fdt_ktraced {
-    uint64_t records_lost;     /* events of this process the ring had no room for */
-    uint32_t fork_seq;         /* numbers its forks (fork ids: tgid << 32 | seq) */
-    uint32_t image;            /* numbers its execs (stacks are interned per image) */
+    uint64_t records_lost; /* events of this process the ring had no room for */
+    uint32_t fork_seq;     /* numbers its forks (fork ids: tgid << 32 | seq) */
+    uint32_t image;        /* numbers its execs (stacks are interned per image) */
 };
 
 #endif /* FDTRACE_KERNEL_H */

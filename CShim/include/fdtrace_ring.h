@@ -24,10 +24,10 @@ static inline struct fdt_ring_header *fdt_ring_map(int fd, uint64_t capacity) {
     size_t total = FDT_RING_HEADER_SIZE + 2 * (size_t)capacity;
     char *base = (char *)mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED) return NULL;
-    if (mmap(base, FDT_RING_HEADER_SIZE + (size_t)capacity, PROT_READ | PROT_WRITE,
-             MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED ||
-        mmap(base + FDT_RING_HEADER_SIZE + capacity, (size_t)capacity, PROT_READ | PROT_WRITE,
-             MAP_SHARED | MAP_FIXED, fd, FDT_RING_HEADER_SIZE) == MAP_FAILED) {
+    if (mmap(base, FDT_RING_HEADER_SIZE + (size_t)capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) ==
+            MAP_FAILED ||
+        mmap(base + FDT_RING_HEADER_SIZE + capacity, (size_t)capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+            fd, FDT_RING_HEADER_SIZE) == MAP_FAILED) {
         munmap(base, total);
         return NULL;
     }
@@ -38,9 +38,7 @@ static inline void fdt_ring_unmap(struct fdt_ring_header *h, uint64_t capacity) 
     munmap(h, FDT_RING_HEADER_SIZE + 2 * (size_t)capacity);
 }
 
-static inline char *fdt_ring_data(struct fdt_ring_header *h) {
-    return (char *)h + FDT_RING_HEADER_SIZE;
-}
+static inline char *fdt_ring_data(struct fdt_ring_header *h) { return (char *)h + FDT_RING_HEADER_SIZE; }
 
 /* A new ring of `capacity` bytes (fdt_ring_capacity_valid): a close-on-exec
  * memfd of its size, mapped (*header), the header written as its creator
@@ -84,8 +82,7 @@ static inline void fdt_ring_set_detached(struct fdt_ring_header *h) {
 }
 
 static inline int fdt_ring_capacity_valid(uint64_t capacity) {
-    return capacity >= FDT_RING_MIN_CAPACITY && capacity <= FDT_RING_MAX_CAPACITY &&
-           (capacity & (capacity - 1)) == 0;
+    return capacity >= FDT_RING_MIN_CAPACITY && capacity <= FDT_RING_MAX_CAPACITY && (capacity & (capacity - 1)) == 0;
 }
 
 /* For a single writer that owns the ring (the collector benchmark and the

@@ -32,17 +32,17 @@
 #include <stddef.h>
 #endif
 
-#define FDT_WIRE_MAGIC 0x4644545243455246ULL /* "FERCRTDF" */
+#define FDT_WIRE_MAGIC   0x4644545243455246ULL /* "FERCRTDF" */
 #define FDT_WIRE_VERSION 3u
 
 /* Limits the collector enforces; the shim never exceeds them. */
-#define FDT_MAX_DEPTH 256u
-#define FDT_DEFAULT_DEPTH 64u
-#define FDT_MAX_PATH 1024u
-#define FDT_MAX_RECORD 8192u
-#define FDT_RING_HEADER_SIZE 4096u
-#define FDT_RING_MIN_CAPACITY (1u << 16)
-#define FDT_RING_MAX_CAPACITY (1u << 30)
+#define FDT_MAX_DEPTH             256u
+#define FDT_DEFAULT_DEPTH         64u
+#define FDT_MAX_PATH              1024u
+#define FDT_MAX_RECORD            8192u
+#define FDT_RING_HEADER_SIZE      4096u
+#define FDT_RING_MIN_CAPACITY     (1u << 16)
+#define FDT_RING_MAX_CAPACITY     (1u << 30)
 #define FDT_RING_DEFAULT_CAPACITY (1u << 21) /* 2 MiB of events (~37 000 records) */
 
 /* Environment variables: fdtrace_env.h. */
@@ -53,23 +53,23 @@ struct fdt_ring_header {
     uint64_t magic;
     uint32_t version;
     uint32_t header_size;
-    uint64_t capacity;        /* bytes of record space, a power of two */
+    uint64_t capacity; /* bytes of record space, a power of two */
     uint64_t _pad0[5];
-    uint64_t head;            /* next reservation (writers, atomic) */
+    uint64_t head; /* next reservation (writers, atomic) */
     uint64_t _pad1[7];
-    uint64_t tail;            /* next byte to consume (reader, atomic) */
+    uint64_t tail; /* next byte to consume (reader, atomic) */
     uint64_t _pad2[7];
-    uint64_t full_waits;      /* times a writer found the ring full */
-    uint64_t full_wait_ns;    /* total time writers waited for space */
-    uint64_t records_lost;    /* reserved but abandoned (collector gone) */
-    uint32_t reader_alive;    /* set by the collector while it consumes */
+    uint64_t full_waits;   /* times a writer found the ring full */
+    uint64_t full_wait_ns; /* total time writers waited for space */
+    uint64_t records_lost; /* reserved but abandoned (collector gone) */
+    uint32_t reader_alive; /* set by the collector while it consumes */
     uint32_t _pad3;
     /* Control, instead of a socket the process would have to keep open. */
-    int32_t collector_pid;    /* the reader (set before the ACK): alive or not */
-    uint32_t detached;        /* the reader stopped reading this ring for good */
-    uint32_t ctl_snapshot;    /* shim: EMFILE/ENFILE, a snapshot is wanted now */
-    uint32_t ctl_report;      /* owner shim at exit: write the report now */
-    uint32_t ctl_done;        /* reader: bumped (and futex-woken) when it handled a request */
+    int32_t collector_pid; /* the reader (set before the ACK): alive or not */
+    uint32_t detached;     /* the reader stopped reading this ring for good */
+    uint32_t ctl_snapshot; /* shim: EMFILE/ENFILE, a snapshot is wanted now */
+    uint32_t ctl_report;   /* owner shim at exit: write the report now */
+    uint32_t ctl_done;     /* reader: bumped (and futex-woken) when it handled a request */
     uint32_t _pad4;
 };
 
@@ -90,96 +90,136 @@ struct fdt_msg_wake {
 #define FDT_HELLO_OWNER 0x1u /* this process started the collector (bare mode) */
 
 struct fdt_msg_hello {
-    uint32_t type;           /* FDT_MSG_HELLO */
-    uint32_t version;        /* FDT_WIRE_VERSION */
+    uint32_t type;    /* FDT_MSG_HELLO */
+    uint32_t version; /* FDT_WIRE_VERSION */
     int32_t pid;
     int32_t ppid;
     uint64_t ring_capacity;
-    uint64_t start_time_ns;  /* CLOCK_MONOTONIC */
+    uint64_t start_time_ns; /* CLOCK_MONOTONIC */
     uint64_t rlimit_soft;
     uint64_t rlimit_hard;
     uint32_t depth;
-    uint32_t flags;          /* FDT_HELLO_* */
-    int32_t fork_parent;     /* pid this process was forked from, or 0 */
+    uint32_t flags;      /* FDT_HELLO_* */
+    int32_t fork_parent; /* pid this process was forked from, or 0 */
     uint32_t exe_len;
-    uint32_t argv_len;       /* bytes of NUL-separated argv after exe */
+    uint32_t argv_len; /* bytes of NUL-separated argv after exe */
     uint32_t _pad;
-    uint64_t fork_id;        /* the parent's FDT_REC_FORK id, or 0 */
+    uint64_t fork_id; /* the parent's FDT_REC_FORK id, or 0 */
     /* followed by exe (exe_len bytes) and argv (argv_len bytes) */
 };
 
 struct fdt_msg_ack {
-    uint32_t type;    /* FDT_MSG_ACK */
-    uint32_t status;  /* 0 = accepted */
+    uint32_t type;   /* FDT_MSG_ACK */
+    uint32_t status; /* 0 = accepted */
 };
 
 #define FDT_HELLO_MAX_BYTES 65536u
 
 /* ---- ring records ---- */
 enum fdt_rec_type {
-    FDT_REC_OPEN = 1,        /* a descriptor came into existence */
-    FDT_REC_CLOSE = 2,       /* a descriptor is about to be closed */
-    FDT_REC_CLOSE_RANGE = 3, /* close_range/closefrom about to run */
-    FDT_REC_SETFD = 4,       /* close-on-exec flag changed */
-    FDT_REC_STACK = 5,       /* an interned stack, sent once */
-    FDT_REC_MODULE = 6,      /* a loaded object (for symbolization) */
-    FDT_REC_INHERITED = 7,   /* open when the image started */
-    FDT_REC_EXIT_BEGIN = 8,  /* the process is exiting: kernel view follows */
-    FDT_REC_KERNEL_FD = 9,   /* one descriptor of the kernel's view */
-    FDT_REC_EXIT_END = 10,   /* end of the kernel view */
-    FDT_REC_NOTE = 11,       /* a one-line message from the shim */
-    FDT_REC_FORK = 12,       /* about to fork (before the child exists) */
-    FDT_REC_CHILD = 13,      /* fork returned in the parent with this child */
-    FDT_REC_PYCODE = 14,     /* a Python code object, sent once */
-    FDT_REC_PYCODE_MORE = 15,/* the rest of a long line table */
-    FDT_REC_PY_EXIT = 16,    /* the Python program began to exit */
-    FDT_REC_PY_EXIT_FD = 17, /* one descriptor as the kernel saw it then */
-    FDT_REC_CMDLINE = 18,    /* the command line the process shows at exit */
+    FDT_REC_OPEN = 1,         /* a descriptor came into existence */
+    FDT_REC_CLOSE = 2,        /* a descriptor is about to be closed */
+    FDT_REC_CLOSE_RANGE = 3,  /* close_range/closefrom about to run */
+    FDT_REC_SETFD = 4,        /* close-on-exec flag changed */
+    FDT_REC_STACK = 5,        /* an interned stack, sent once */
+    FDT_REC_MODULE = 6,       /* a loaded object (for symbolization) */
+    FDT_REC_INHERITED = 7,    /* open when the image started */
+    FDT_REC_EXIT_BEGIN = 8,   /* the process is exiting: kernel view follows */
+    FDT_REC_KERNEL_FD = 9,    /* one descriptor of the kernel's view */
+    FDT_REC_EXIT_END = 10,    /* end of the kernel view */
+    FDT_REC_NOTE = 11,        /* a one-line message from the shim */
+    FDT_REC_FORK = 12,        /* about to fork (before the child exists) */
+    FDT_REC_CHILD = 13,       /* fork returned in the parent with this child */
+    FDT_REC_PYCODE = 14,      /* a Python code object, sent once */
+    FDT_REC_PYCODE_MORE = 15, /* the rest of a long line table */
+    FDT_REC_PY_EXIT = 16,     /* the Python program began to exit */
+    FDT_REC_PY_EXIT_FD = 17,  /* one descriptor as the kernel saw it then */
+    FDT_REC_CMDLINE = 18,     /* the command line the process shows at exit */
 };
 
 /* Calls that create or release descriptors. Keep in sync with fdt_call_names. */
 enum fdt_call {
     FDT_CALL_UNKNOWN = 0,
-    FDT_CALL_OPEN, FDT_CALL_OPEN64, FDT_CALL_OPENAT, FDT_CALL_OPENAT64,
-    FDT_CALL_CREAT, FDT_CALL_CREAT64,
-    FDT_CALL_OPEN_2, FDT_CALL_OPEN64_2, FDT_CALL_OPENAT_2, FDT_CALL_OPENAT64_2,
-    FDT_CALL_SOCKET, FDT_CALL_SOCKETPAIR, FDT_CALL_ACCEPT, FDT_CALL_ACCEPT4,
-    FDT_CALL_PIPE, FDT_CALL_PIPE2,
-    FDT_CALL_DUP, FDT_CALL_DUP2, FDT_CALL_DUP3, FDT_CALL_FCNTL,
-    FDT_CALL_EPOLL_CREATE, FDT_CALL_EPOLL_CREATE1, FDT_CALL_EVENTFD,
-    FDT_CALL_SIGNALFD, FDT_CALL_TIMERFD_CREATE, FDT_CALL_INOTIFY_INIT,
-    FDT_CALL_INOTIFY_INIT1, FDT_CALL_FANOTIFY_INIT, FDT_CALL_MEMFD_CREATE,
-    FDT_CALL_PIDFD_OPEN, FDT_CALL_PIDFD_GETFD, FDT_CALL_SHM_OPEN,
-    FDT_CALL_MQ_OPEN, FDT_CALL_POSIX_OPENPT, FDT_CALL_OPENPTY, FDT_CALL_FORKPTY,
-    FDT_CALL_RECVMSG, FDT_CALL_RECVMMSG,
-    FDT_CALL_CLOSE, FDT_CALL_CLOSE_RANGE, FDT_CALL_CLOSEFROM,
-    FDT_CALL_FOPEN, FDT_CALL_FOPEN64, FDT_CALL_FREOPEN, FDT_CALL_FREOPEN64,
-    FDT_CALL_FCLOSE, FDT_CALL_TMPFILE, FDT_CALL_TMPFILE64,
-    FDT_CALL_MKSTEMP, FDT_CALL_MKSTEMP64, FDT_CALL_MKOSTEMP, FDT_CALL_MKOSTEMP64,
-    FDT_CALL_MKSTEMPS, FDT_CALL_MKSTEMPS64, FDT_CALL_MKOSTEMPS, FDT_CALL_MKOSTEMPS64,
-    FDT_CALL_OPENDIR, FDT_CALL_CLOSEDIR, FDT_CALL_POPEN, FDT_CALL_PCLOSE,
-    FDT_CALL_IOCTL, FDT_CALL_GETPT, FDT_CALL_FCNTL64,
+    FDT_CALL_OPEN,
+    FDT_CALL_OPEN64,
+    FDT_CALL_OPENAT,
+    FDT_CALL_OPENAT64,
+    FDT_CALL_CREAT,
+    FDT_CALL_CREAT64,
+    FDT_CALL_OPEN_2,
+    FDT_CALL_OPEN64_2,
+    FDT_CALL_OPENAT_2,
+    FDT_CALL_OPENAT64_2,
+    FDT_CALL_SOCKET,
+    FDT_CALL_SOCKETPAIR,
+    FDT_CALL_ACCEPT,
+    FDT_CALL_ACCEPT4,
+    FDT_CALL_PIPE,
+    FDT_CALL_PIPE2,
+    FDT_CALL_DUP,
+    FDT_CALL_DUP2,
+    FDT_CALL_DUP3,
+    FDT_CALL_FCNTL,
+    FDT_CALL_EPOLL_CREATE,
+    FDT_CALL_EPOLL_CREATE1,
+    FDT_CALL_EVENTFD,
+    FDT_CALL_SIGNALFD,
+    FDT_CALL_TIMERFD_CREATE,
+    FDT_CALL_INOTIFY_INIT,
+    FDT_CALL_INOTIFY_INIT1,
+    FDT_CALL_FANOTIFY_INIT,
+    FDT_CALL_MEMFD_CREATE,
+    FDT_CALL_PIDFD_OPEN,
+    FDT_CALL_PIDFD_GETFD,
+    FDT_CALL_SHM_OPEN,
+    FDT_CALL_MQ_OPEN,
+    FDT_CALL_POSIX_OPENPT,
+    FDT_CALL_OPENPTY,
+    FDT_CALL_FORKPTY,
+    FDT_CALL_RECVMSG,
+    FDT_CALL_RECVMMSG,
+    FDT_CALL_CLOSE,
+    FDT_CALL_CLOSE_RANGE,
+    FDT_CALL_CLOSEFROM,
+    FDT_CALL_FOPEN,
+    FDT_CALL_FOPEN64,
+    FDT_CALL_FREOPEN,
+    FDT_CALL_FREOPEN64,
+    FDT_CALL_FCLOSE,
+    FDT_CALL_TMPFILE,
+    FDT_CALL_TMPFILE64,
+    FDT_CALL_MKSTEMP,
+    FDT_CALL_MKSTEMP64,
+    FDT_CALL_MKOSTEMP,
+    FDT_CALL_MKOSTEMP64,
+    FDT_CALL_MKSTEMPS,
+    FDT_CALL_MKSTEMPS64,
+    FDT_CALL_MKOSTEMPS,
+    FDT_CALL_MKOSTEMPS64,
+    FDT_CALL_OPENDIR,
+    FDT_CALL_CLOSEDIR,
+    FDT_CALL_POPEN,
+    FDT_CALL_PCLOSE,
+    FDT_CALL_IOCTL,
+    FDT_CALL_GETPT,
+    FDT_CALL_FCNTL64,
     /* Reached only through syscall(): no libc wrapper. */
-    FDT_CALL_OPENAT2, FDT_CALL_USERFAULTFD, FDT_CALL_IO_URING_SETUP, FDT_CALL_PERF_EVENT_OPEN,
+    FDT_CALL_OPENAT2,
+    FDT_CALL_USERFAULTFD,
+    FDT_CALL_IO_URING_SETUP,
+    FDT_CALL_PERF_EVENT_OPEN,
     FDT_CALL_COUNT
 };
 
-#define FDT_CALL_NAMES \
-    "unknown", \
-    "open", "open64", "openat", "openat64", "creat", "creat64", \
-    "__open_2", "__open64_2", "__openat_2", "__openat64_2", \
-    "socket", "socketpair", "accept", "accept4", "pipe", "pipe2", \
-    "dup", "dup2", "dup3", "fcntl", \
-    "epoll_create", "epoll_create1", "eventfd", "signalfd", "timerfd_create", \
-    "inotify_init", "inotify_init1", "fanotify_init", "memfd_create", \
-    "pidfd_open", "pidfd_getfd", "shm_open", "mq_open", "posix_openpt", \
-    "openpty", "forkpty", "recvmsg", "recvmmsg", \
-    "close", "close_range", "closefrom", \
-    "fopen", "fopen64", "freopen", "freopen64", "fclose", "tmpfile", "tmpfile64", \
-    "mkstemp", "mkstemp64", "mkostemp", "mkostemp64", \
-    "mkstemps", "mkstemps64", "mkostemps", "mkostemps64", \
-    "opendir", "closedir", "popen", "pclose", "ioctl", "getpt", "fcntl64", \
-    "openat2", "userfaultfd", "io_uring_setup", "perf_event_open"
+#define FDT_CALL_NAMES                                                                                                 \
+    "unknown", "open", "open64", "openat", "openat64", "creat", "creat64", "__open_2", "__open64_2", "__openat_2",     \
+        "__openat64_2", "socket", "socketpair", "accept", "accept4", "pipe", "pipe2", "dup", "dup2", "dup3", "fcntl",  \
+        "epoll_create", "epoll_create1", "eventfd", "signalfd", "timerfd_create", "inotify_init", "inotify_init1",     \
+        "fanotify_init", "memfd_create", "pidfd_open", "pidfd_getfd", "shm_open", "mq_open", "posix_openpt",           \
+        "openpty", "forkpty", "recvmsg", "recvmmsg", "close", "close_range", "closefrom", "fopen", "fopen64",          \
+        "freopen", "freopen64", "fclose", "tmpfile", "tmpfile64", "mkstemp", "mkstemp64", "mkostemp", "mkostemp64",    \
+        "mkstemps", "mkstemps64", "mkostemps", "mkostemps64", "opendir", "closedir", "popen", "pclose", "ioctl",       \
+        "getpt", "fcntl64", "openat2", "userfaultfd", "io_uring_setup", "perf_event_open"
 
 /* Every record starts with this header. `size` is stored last (release):
  * a zero size at the read position means "not yet published". */
@@ -196,16 +236,16 @@ struct fdt_rec_header {
 struct fdt_rec_open {
     struct fdt_rec_header h;
     int32_t fd;
-    uint16_t call;      /* enum fdt_call */
-    uint16_t fd_flags;  /* FDT_FD_* */
-    uint32_t stack_id;  /* 0 = no stack */
+    uint16_t call;     /* enum fdt_call */
+    uint16_t fd_flags; /* FDT_FD_* */
+    uint32_t stack_id; /* 0 = no stack */
     int32_t tid;
-    int32_t source_fd;  /* dup source / the other end of a pair, or -1 */
-    int32_t domain;     /* sockets: AF_*, else -1 */
-    int32_t sock_type;  /* sockets: SOCK_* (without flags), else -1 */
+    int32_t source_fd; /* dup source / the other end of a pair, or -1 */
+    int32_t domain;    /* sockets: AF_*, else -1 */
+    int32_t sock_type; /* sockets: SOCK_* (without flags), else -1 */
     int32_t protocol;
-    uint32_t group;     /* descriptors made by one call share (tid, group) */
-    uint16_t path_len;  /* bytes of path following, no NUL */
+    uint32_t group;    /* descriptors made by one call share (tid, group) */
+    uint16_t path_len; /* bytes of path following, no NUL */
     uint16_t _pad;
     /* char path[path_len] */
 };
@@ -213,14 +253,14 @@ struct fdt_rec_open {
 /* Why a descriptor was closed (FDT_REC_CLOSE `cause`), for Python programs:
  * the runtime's garbage collector was running, or a finalizer of an object
  * whose last reference went away (not an explicit close). */
-#define FDT_CLOSE_BY_GC 0x1u
+#define FDT_CLOSE_BY_GC        0x1u
 #define FDT_CLOSE_BY_FINALIZER 0x2u
 
 struct fdt_rec_close {
     struct fdt_rec_header h;
     int32_t fd;
     uint16_t call;
-    uint16_t cause;  /* FDT_CLOSE_BY_* */
+    uint16_t cause; /* FDT_CLOSE_BY_* */
     int32_t tid;
     uint32_t _pad2;
 };
@@ -232,7 +272,7 @@ struct fdt_rec_close {
 struct fdt_rec_close_range {
     struct fdt_rec_header h;
     uint32_t first;
-    uint32_t last;  /* inclusive */
+    uint32_t last; /* inclusive */
     uint16_t call;
     uint16_t _pad;
     int32_t tid;
@@ -257,10 +297,10 @@ struct fdt_rec_stack {
 /* A Python frame in a stack: bit 63, the code id (bits 32-62) and the
  * instruction's byte offset in the code (bits 0-31). User-space return
  * addresses never have bit 63 set. */
-#define FDT_PYFRAME_BIT (1ull << 63)
-#define FDT_PYFRAME(code_id, offset) (FDT_PYFRAME_BIT | ((uint64_t)((code_id) & 0x7fffffffu) << 32) | (uint32_t)(offset))
-#define FDT_PYFRAME_CODE(v) ((uint32_t)(((v) >> 32) & 0x7fffffffu))
-#define FDT_PYFRAME_OFFSET(v) ((uint32_t)(v))
+#define FDT_PYFRAME_BIT              (1ull << 63)
+#define FDT_PYFRAME(code_id, offset) (FDT_PYFRAME_BIT | ((uint64_t)((code_id)&0x7fffffffu) << 32) | (uint32_t)(offset))
+#define FDT_PYFRAME_CODE(v)          ((uint32_t)(((v) >> 32) & 0x7fffffffu))
+#define FDT_PYFRAME_OFFSET(v)        ((uint32_t)(v))
 /* The same, for Swift (which imports functions, not function-like macros). */
 static inline int fdt_pyframe_is(uint64_t v) { return (v & FDT_PYFRAME_BIT) != 0; }
 static inline uint32_t fdt_pyframe_code(uint64_t v) { return FDT_PYFRAME_CODE(v); }
@@ -280,11 +320,11 @@ struct fdt_rec_pycode {
     struct fdt_rec_header h;
     uint32_t code_id;
     int32_t first_line;
-    uint16_t lines_format;    /* enum fdt_py_lines */
+    uint16_t lines_format; /* enum fdt_py_lines */
     uint16_t filename_len;
     uint16_t name_len;
-    uint16_t table_len;       /* bytes of the table in this record */
-    uint32_t table_total;     /* bytes of the whole table */
+    uint16_t table_len;   /* bytes of the table in this record */
+    uint32_t table_total; /* bytes of the whole table */
     uint32_t _pad;
     /* char filename[filename_len]; char name[name_len]; uint8_t table[table_len] */
 };
@@ -292,7 +332,7 @@ struct fdt_rec_pycode {
 struct fdt_rec_pycode_more {
     struct fdt_rec_header h;
     uint32_t code_id;
-    uint32_t offset;          /* where these bytes go in the table */
+    uint32_t offset; /* where these bytes go in the table */
     uint16_t table_len;
     uint16_t _pad[3];
     /* uint8_t table[table_len] */
@@ -312,9 +352,9 @@ struct fdt_rec_py_exit {
 
 struct fdt_rec_module {
     struct fdt_rec_header h;
-    uint64_t base;       /* load bias (dlpi_addr) */
-    uint64_t start;      /* lowest mapped address of PT_LOAD segments */
-    uint64_t end;        /* one past the highest */
+    uint64_t base;  /* load bias (dlpi_addr) */
+    uint64_t start; /* lowest mapped address of PT_LOAD segments */
+    uint64_t end;   /* one past the highest */
     uint16_t path_len;
     uint16_t build_id_len;
     uint32_t _pad;
@@ -325,13 +365,13 @@ struct fdt_rec_module {
 struct fdt_rec_kernel_fd {
     struct fdt_rec_header h;
     int32_t fd;
-    uint16_t fd_flags;   /* FDT_FD_CLOEXEC */
+    uint16_t fd_flags; /* FDT_FD_CLOEXEC */
     uint16_t _pad0;
-    uint32_t st_mode;    /* fstat's st_mode, 0 if unknown */
-    int32_t domain;      /* sockets, else -1 */
+    uint32_t st_mode; /* fstat's st_mode, 0 if unknown */
+    int32_t domain;   /* sockets, else -1 */
     int32_t sock_type;
     int32_t protocol;
-    int32_t tcp_state;   /* TCP_* from TCP_INFO, or -1 */
+    int32_t tcp_state; /* TCP_* from TCP_INFO, or -1 */
     uint64_t inode;
     uint16_t target_len; /* readlink of /proc/self/fd/N */
     uint16_t local_len;  /* raw sockaddr bytes */
@@ -342,12 +382,12 @@ struct fdt_rec_kernel_fd {
 
 struct fdt_rec_exit {
     struct fdt_rec_header h;
-    int32_t status;      /* exit status if known, else -1 */
-    uint32_t how;        /* FDT_EXIT_* */
+    int32_t status; /* exit status if known, else -1 */
+    uint32_t how;   /* FDT_EXIT_* */
     uint64_t rlimit_soft;
     uint64_t rlimit_hard;
-    uint64_t max_rss_kb;   /* VmHWM (peak RSS of this image) at exit */
-    uint64_t cpu_us;       /* user + system CPU time at exit */
+    uint64_t max_rss_kb; /* VmHWM (peak RSS of this image) at exit */
+    uint64_t cpu_us;     /* user + system CPU time at exit */
     uint32_t _pad0;
     uint32_t _pad;
 };
@@ -358,7 +398,7 @@ struct fdt_rec_exit {
  * hello; the collector cannot read it later (an exited process has none).
  * At most FDT_MAX_CMDLINE bytes (FDT_CMDLINE_TRUNCATED in the header flags
  * when there were more). */
-#define FDT_MAX_CMDLINE 4096u
+#define FDT_MAX_CMDLINE       4096u
 #define FDT_CMDLINE_TRUNCATED 0x1u
 
 struct fdt_rec_cmdline {
@@ -372,7 +412,7 @@ struct fdt_rec_cmdline {
 #define FDT_EXIT_VIEW_FAILED 0x1u
 
 enum fdt_exit_how {
-    FDT_EXIT_NORMAL = 1, /* exit() or return from main (destructor) */
+    FDT_EXIT_NORMAL = 1,     /* exit() or return from main (destructor) */
     FDT_EXIT_UNDERSCORE = 2, /* _exit / _Exit */
 };
 

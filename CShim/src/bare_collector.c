@@ -76,7 +76,7 @@ int fdt_start_collector(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     snprintf(sock, sizeof sock, "@fdtrace-bare-%u-%d-%lx%lx", (unsigned)geteuid(), (int)fdt_g.pid,
-             (unsigned long)ts.tv_nsec, (unsigned long)ts.tv_sec);
+        (unsigned long)ts.tv_nsec, (unsigned long)ts.tv_sec);
     snprintf(root, sizeof root, "%d", (int)fdt_g.pid);
     char *argv[] = { exe, "collect", "--socket", sock, "--root", root, NULL };
     char **env = environment_without_preload();

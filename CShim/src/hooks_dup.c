@@ -16,8 +16,8 @@ FDT_EXPORT int pipe(int fds[2]) {
 FDT_EXPORT int pipe2(int fds[2], int flags) {
     if (FDT_UNLIKELY(fdt_tls_busy)) return fdt_unwinder_pipe(fds);
     int r = FDT_REAL(pipe2)(fds, flags);
-    fdt_opened_pair(r, &fds[0], &fds[1],
-                    &(struct fdt_open_info){ .call = FDT_CALL_PIPE2, .cloexec = (flags & O_CLOEXEC) != 0 });
+    fdt_opened_pair(
+        r, &fds[0], &fds[1], &(struct fdt_open_info){ .call = FDT_CALL_PIPE2, .cloexec = (flags & O_CLOEXEC) != 0 });
     return r;
 }
 
@@ -38,8 +38,8 @@ FDT_EXPORT int dup2(int oldfd, int newfd) {
 
 FDT_EXPORT int dup3(int oldfd, int newfd, int flags) {
     int fd = FDT_REAL(dup3)(oldfd, newfd, flags);
-    fdt_opened(fd, &(struct fdt_open_info){
-        .call = FDT_CALL_DUP3, .cloexec = (flags & O_CLOEXEC) != 0, .source = &oldfd });
+    fdt_opened(
+        fd, &(struct fdt_open_info){ .call = FDT_CALL_DUP3, .cloexec = (flags & O_CLOEXEC) != 0, .source = &oldfd });
     return fd;
 }
 
@@ -48,8 +48,7 @@ static int fcntl_common(int (*fn)(int, int, ...), enum fdt_call call, int fd, in
     int r = fn(fd, cmd, arg);
     if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
         fdt_opened(r, &(struct fdt_open_info){ .call = call, .cloexec = cmd == F_DUPFD_CLOEXEC, .source = &fd });
-    else if (cmd == F_SETFD && r >= 0)
-        fdt_cloexec_set(fd, ((long)arg & FD_CLOEXEC) != 0, call);
+    else if (cmd == F_SETFD && r >= 0) fdt_cloexec_set(fd, ((long)arg & FD_CLOEXEC) != 0, call);
     return r;
 }
 

@@ -21,8 +21,7 @@ FDT_EXPORT int epoll_create(int size) {
 
 FDT_EXPORT int epoll_create1(int flags) {
     int fd = FDT_REAL(epoll_create1)(flags);
-    fdt_opened(fd, &(struct fdt_open_info){
-        .call = FDT_CALL_EPOLL_CREATE1, .cloexec = (flags & EPOLL_CLOEXEC) != 0 });
+    fdt_opened(fd, &(struct fdt_open_info){ .call = FDT_CALL_EPOLL_CREATE1, .cloexec = (flags & EPOLL_CLOEXEC) != 0 });
     return fd;
 }
 
@@ -42,8 +41,7 @@ FDT_EXPORT int signalfd(int fd, const sigset_t *mask, int flags) {
 
 FDT_EXPORT int timerfd_create(int clockid, int flags) {
     int fd = FDT_REAL(timerfd_create)(clockid, flags);
-    fdt_opened(fd, &(struct fdt_open_info){
-        .call = FDT_CALL_TIMERFD_CREATE, .cloexec = (flags & TFD_CLOEXEC) != 0 });
+    fdt_opened(fd, &(struct fdt_open_info){ .call = FDT_CALL_TIMERFD_CREATE, .cloexec = (flags & TFD_CLOEXEC) != 0 });
     return fd;
 }
 
@@ -61,15 +59,14 @@ FDT_EXPORT int inotify_init1(int flags) {
 
 FDT_EXPORT int fanotify_init(unsigned int flags, unsigned int event_f_flags) {
     int fd = FDT_REAL(fanotify_init)(flags, event_f_flags);
-    fdt_opened(fd, &(struct fdt_open_info){
-        .call = FDT_CALL_FANOTIFY_INIT, .cloexec = (flags & FAN_CLOEXEC) != 0 });
+    fdt_opened(fd, &(struct fdt_open_info){ .call = FDT_CALL_FANOTIFY_INIT, .cloexec = (flags & FAN_CLOEXEC) != 0 });
     return fd;
 }
 
 FDT_EXPORT int memfd_create(const char *name, unsigned int flags) {
     int fd = FDT_REAL(memfd_create)(name, flags);
-    fdt_opened(fd, &(struct fdt_open_info){
-        .call = FDT_CALL_MEMFD_CREATE, .path = name, .cloexec = (flags & MFD_CLOEXEC) != 0 });
+    fdt_opened(fd,
+        &(struct fdt_open_info){ .call = FDT_CALL_MEMFD_CREATE, .path = name, .cloexec = (flags & MFD_CLOEXEC) != 0 });
     return fd;
 }
 
@@ -104,15 +101,15 @@ FDT_EXPORT mqd_t mq_open(const char *name, int oflag, ...) {
         va_end(ap);
     }
     mqd_t q = FDT_REAL(mq_open)(name, oflag, mode, attr);
-    fdt_opened((int)q, &(struct fdt_open_info){
-        .call = FDT_CALL_MQ_OPEN, .path = name, .cloexec = (oflag & O_CLOEXEC) != 0 });
+    fdt_opened(
+        (int)q, &(struct fdt_open_info){ .call = FDT_CALL_MQ_OPEN, .path = name, .cloexec = (oflag & O_CLOEXEC) != 0 });
     return q;
 }
 
 FDT_EXPORT int posix_openpt(int flags) {
     int fd = FDT_REAL(posix_openpt)(flags);
     fdt_opened(fd, &(struct fdt_open_info){
-        .call = FDT_CALL_POSIX_OPENPT, .path = "/dev/ptmx", .cloexec = (flags & O_CLOEXEC) != 0 });
+                       .call = FDT_CALL_POSIX_OPENPT, .path = "/dev/ptmx", .cloexec = (flags & O_CLOEXEC) != 0 });
     return fd;
 }
 
@@ -122,16 +119,14 @@ FDT_EXPORT int getpt(void) {
     return fd;
 }
 
-FDT_EXPORT int openpty(int *amaster, int *aslave, char *name, const struct termios *termp,
-                       const struct winsize *winp) {
+FDT_EXPORT int openpty(int *amaster, int *aslave, char *name, const struct termios *termp, const struct winsize *winp) {
     int r = FDT_REAL(openpty)(amaster, aslave, name, termp, winp);
     fdt_opened_pair(r, amaster, aslave, &(struct fdt_open_info){ .call = FDT_CALL_OPENPTY });
     return r;
 }
 
 /* glibc's own fork inside is recorded by the atfork handler (report.h). */
-FDT_EXPORT pid_t forkpty(int *amaster, char *name, const struct termios *termp,
-                         const struct winsize *winp) {
+FDT_EXPORT pid_t forkpty(int *amaster, char *name, const struct termios *termp, const struct winsize *winp) {
     fdt_libc_forking();
     pid_t pid = FDT_REAL(forkpty)(amaster, name, termp, winp);
     if (pid > 0) {

@@ -57,7 +57,7 @@ static int wrapped_main(int argc, char **argv, char **envp) {
 typedef int (*fdt_start_main_fn)(fdt_main_fn, int, char **, void (*)(void), void (*)(void), void (*)(void), void *);
 
 FDT_EXPORT int __libc_start_main(fdt_main_fn main, int argc, char **argv, void (*init)(void), void (*fini)(void),
-                                 void (*rtld_fini)(void), void *stack_end) {
+    void (*rtld_fini)(void), void *stack_end) {
     fdt_start_main_fn real = (fdt_start_main_fn)fdt_lookup_next("__libc_start_main");
     program_main = main;
     return real(wrapped_main, argc, argv, init, fini, rtld_fini, stack_end);

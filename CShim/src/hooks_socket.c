@@ -5,17 +5,18 @@
 
 FDT_EXPORT int socket(int domain, int type, int protocol) {
     int fd = FDT_REAL(socket)(domain, type, protocol);
-    fdt_opened(fd, &(struct fdt_open_info){
-        .call = FDT_CALL_SOCKET, .cloexec = (type & SOCK_CLOEXEC) != 0,
-        .socket = &(struct fdt_socket_args){ .domain = domain, .type = type, .protocol = protocol } });
+    fdt_opened(fd, &(struct fdt_open_info){ .call = FDT_CALL_SOCKET,
+                       .cloexec = (type & SOCK_CLOEXEC) != 0,
+                       .socket = &(struct fdt_socket_args){ .domain = domain, .type = type, .protocol = protocol } });
     return fd;
 }
 
 FDT_EXPORT int socketpair(int domain, int type, int protocol, int sv[2]) {
     int r = FDT_REAL(socketpair)(domain, type, protocol, sv);
-    fdt_opened_pair(r, &sv[0], &sv[1], &(struct fdt_open_info){
-        .call = FDT_CALL_SOCKETPAIR, .cloexec = (type & SOCK_CLOEXEC) != 0,
-        .socket = &(struct fdt_socket_args){ .domain = domain, .type = type, .protocol = protocol } });
+    fdt_opened_pair(r, &sv[0], &sv[1],
+        &(struct fdt_open_info){ .call = FDT_CALL_SOCKETPAIR,
+            .cloexec = (type & SOCK_CLOEXEC) != 0,
+            .socket = &(struct fdt_socket_args){ .domain = domain, .type = type, .protocol = protocol } });
     return r;
 }
 
@@ -27,8 +28,8 @@ FDT_EXPORT int accept(int sockfd, struct sockaddr *addr, socklen_t *len) {
 
 FDT_EXPORT int accept4(int sockfd, struct sockaddr *addr, socklen_t *len, int flags) {
     int fd = FDT_REAL(accept4)(sockfd, addr, len, flags);
-    fdt_opened(fd, &(struct fdt_open_info){
-        .call = FDT_CALL_ACCEPT4, .cloexec = (flags & SOCK_CLOEXEC) != 0, .source = &sockfd });
+    fdt_opened(fd,
+        &(struct fdt_open_info){ .call = FDT_CALL_ACCEPT4, .cloexec = (flags & SOCK_CLOEXEC) != 0, .source = &sockfd });
     return fd;
 }
 
@@ -41,8 +42,8 @@ static void received_rights(struct msghdr *msg, int sockfd, int flags, enum fdt_
         int fds[256];
         if (n > 256) n = 256;
         memcpy(fds, CMSG_DATA(c), n * sizeof(int));
-        fdt_received(fds, (int)n, &(struct fdt_open_info){
-            .call = call, .cloexec = (flags & MSG_CMSG_CLOEXEC) != 0, .source = &sockfd });
+        fdt_received(fds, (int)n,
+            &(struct fdt_open_info){ .call = call, .cloexec = (flags & MSG_CMSG_CLOEXEC) != 0, .source = &sockfd });
     }
 }
 
@@ -52,8 +53,7 @@ FDT_EXPORT ssize_t recvmsg(int sockfd, struct msghdr *msg, int flags) {
     return r;
 }
 
-FDT_EXPORT int recvmmsg(int sockfd, struct mmsghdr *msgs, unsigned int vlen, int flags,
-                        struct timespec *timeout) {
+FDT_EXPORT int recvmmsg(int sockfd, struct mmsghdr *msgs, unsigned int vlen, int flags, struct timespec *timeout) {
     int r = FDT_REAL(recvmmsg)(sockfd, msgs, vlen, flags, timeout);
     for (int k = 0; k < r; k++) received_rights(&msgs[k].msg_hdr, sockfd, flags, FDT_CALL_RECVMMSG);
     return r;

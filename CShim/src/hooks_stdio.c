@@ -23,15 +23,15 @@ static inline int dir_fd(DIR *d) {
 
 FDT_EXPORT FILE *fopen(const char *path, const char *mode) {
     FILE *f = FDT_REAL(fopen)(path, mode);
-    fdt_opened(stream_fd(f), &(struct fdt_open_info){
-        .call = FDT_CALL_FOPEN, .path = path, .cloexec = mode_cloexec(mode) });
+    fdt_opened(
+        stream_fd(f), &(struct fdt_open_info){ .call = FDT_CALL_FOPEN, .path = path, .cloexec = mode_cloexec(mode) });
     return f;
 }
 
 FDT_EXPORT FILE *fopen64(const char *path, const char *mode) {
     FILE *f = FDT_REAL(fopen64)(path, mode);
-    fdt_opened(stream_fd(f), &(struct fdt_open_info){
-        .call = FDT_CALL_FOPEN64, .path = path, .cloexec = mode_cloexec(mode) });
+    fdt_opened(
+        stream_fd(f), &(struct fdt_open_info){ .call = FDT_CALL_FOPEN64, .path = path, .cloexec = mode_cloexec(mode) });
     return f;
 }
 
@@ -39,7 +39,7 @@ FDT_EXPORT FILE *fopen64(const char *path, const char *mode) {
  * then opens the new one, often at the same number. Without a path it only
  * changes the mode. */
 static FILE *reopen(FILE *(*fn)(const char *, const char *, FILE *), enum fdt_call call, const char *path,
-                    const char *mode, FILE *stream, uintptr_t caller) {
+    const char *mode, FILE *stream, uintptr_t caller) {
     if (!path) return fn(path, mode, stream);
     int old = stream_fd(stream);
     if (old >= 0) fdt_closing(old, call, caller);
@@ -88,15 +88,15 @@ FDT_EXPORT int mkstemp64(char *tmpl) {
 
 FDT_EXPORT int mkostemp(char *tmpl, int flags) {
     int fd = FDT_REAL(mkostemp)(tmpl, flags);
-    fdt_opened(fd, &(struct fdt_open_info){
-        .call = FDT_CALL_MKOSTEMP, .path = tmpl, .cloexec = (flags & O_CLOEXEC) != 0 });
+    fdt_opened(
+        fd, &(struct fdt_open_info){ .call = FDT_CALL_MKOSTEMP, .path = tmpl, .cloexec = (flags & O_CLOEXEC) != 0 });
     return fd;
 }
 
 FDT_EXPORT int mkostemp64(char *tmpl, int flags) {
     int fd = FDT_REAL(mkostemp64)(tmpl, flags);
-    fdt_opened(fd, &(struct fdt_open_info){
-        .call = FDT_CALL_MKOSTEMP64, .path = tmpl, .cloexec = (flags & O_CLOEXEC) != 0 });
+    fdt_opened(
+        fd, &(struct fdt_open_info){ .call = FDT_CALL_MKOSTEMP64, .path = tmpl, .cloexec = (flags & O_CLOEXEC) != 0 });
     return fd;
 }
 
@@ -114,23 +114,22 @@ FDT_EXPORT int mkstemps64(char *tmpl, int suffixlen) {
 
 FDT_EXPORT int mkostemps(char *tmpl, int suffixlen, int flags) {
     int fd = FDT_REAL(mkostemps)(tmpl, suffixlen, flags);
-    fdt_opened(fd, &(struct fdt_open_info){
-        .call = FDT_CALL_MKOSTEMPS, .path = tmpl, .cloexec = (flags & O_CLOEXEC) != 0 });
+    fdt_opened(
+        fd, &(struct fdt_open_info){ .call = FDT_CALL_MKOSTEMPS, .path = tmpl, .cloexec = (flags & O_CLOEXEC) != 0 });
     return fd;
 }
 
 FDT_EXPORT int mkostemps64(char *tmpl, int suffixlen, int flags) {
     int fd = FDT_REAL(mkostemps64)(tmpl, suffixlen, flags);
-    fdt_opened(fd, &(struct fdt_open_info){
-        .call = FDT_CALL_MKOSTEMPS64, .path = tmpl, .cloexec = (flags & O_CLOEXEC) != 0 });
+    fdt_opened(
+        fd, &(struct fdt_open_info){ .call = FDT_CALL_MKOSTEMPS64, .path = tmpl, .cloexec = (flags & O_CLOEXEC) != 0 });
     return fd;
 }
 
 /* A directory stream's descriptor is close-on-exec. */
 FDT_EXPORT DIR *opendir(const char *path) {
     DIR *d = FDT_REAL(opendir)(path);
-    fdt_opened(dir_fd(d), &(struct fdt_open_info){
-        .call = FDT_CALL_OPENDIR, .path = path, .cloexec = 1 });
+    fdt_opened(dir_fd(d), &(struct fdt_open_info){ .call = FDT_CALL_OPENDIR, .path = path, .cloexec = 1 });
     return d;
 }
 
@@ -142,8 +141,8 @@ FDT_EXPORT int closedir(DIR *d) {
 
 FDT_EXPORT FILE *popen(const char *command, const char *mode) {
     FILE *f = FDT_REAL(popen)(command, mode);
-    fdt_opened(stream_fd(f), &(struct fdt_open_info){
-        .call = FDT_CALL_POPEN, .path = command, .cloexec = mode_cloexec(mode) });
+    fdt_opened(stream_fd(f),
+        &(struct fdt_open_info){ .call = FDT_CALL_POPEN, .path = command, .cloexec = mode_cloexec(mode) });
     return f;
 }
 

@@ -32,7 +32,8 @@ long fdt_syscall_dispatch(long n, long a1, long a2, long a3, long a4, long a5, l
      * redis-server reaches from libgpg-error's constructor), and starting
      * the shim there (dlopen) would malloc and deadlock. What such a call
      * leaves open is listed as inherited when the shim starts. */
-    if (FDT_UNLIKELY(__atomic_load_n(&fdt_g.init_phase, __ATOMIC_ACQUIRE) == 0)) return syscall(n, a1, a2, a3, a4, a5, a6);
+    if (FDT_UNLIKELY(__atomic_load_n(&fdt_g.init_phase, __ATOMIC_ACQUIRE) == 0))
+        return syscall(n, a1, a2, a3, a4, a5, a6);
     switch (n) {
     case SYS_close: return close((int)a1);
     case SYS_close_range: return close_range((unsigned)a1, (unsigned)a2, (int)a3);
@@ -43,7 +44,8 @@ long fdt_syscall_dispatch(long n, long a1, long a2, long a3, long a4, long a5, l
         long fd = syscall(SYS_openat2, a1, a2, a3, a4);
         const struct open_how *how = (const struct open_how *)a3;
         int cloexec = how && (size_t)a4 >= sizeof how->flags && (how->flags & O_CLOEXEC) != 0;
-        fdt_opened((int)fd, &(struct fdt_open_info){ .call = FDT_CALL_OPENAT2, .path = (const char *)a2, .cloexec = cloexec });
+        fdt_opened(
+            (int)fd, &(struct fdt_open_info){ .call = FDT_CALL_OPENAT2, .path = (const char *)a2, .cloexec = cloexec });
         return fd;
     }
     case SYS_dup: return dup((int)a1);
@@ -57,8 +59,7 @@ long fdt_syscall_dispatch(long n, long a1, long a2, long a3, long a4, long a5, l
     case SYS_accept: return accept((int)a1, (struct sockaddr *)a2, (socklen_t *)a3);
     case SYS_accept4: return accept4((int)a1, (struct sockaddr *)a2, (socklen_t *)a3, (int)a4);
     case SYS_recvmsg: return recvmsg((int)a1, (struct msghdr *)a2, (int)a3);
-    case SYS_recvmmsg:
-        return recvmmsg((int)a1, (struct mmsghdr *)a2, (unsigned)a3, (int)a4, (struct timespec *)a5);
+    case SYS_recvmmsg: return recvmmsg((int)a1, (struct mmsghdr *)a2, (unsigned)a3, (int)a4, (struct timespec *)a5);
     case SYS_eventfd: return eventfd((unsigned)a1, 0);
     case SYS_eventfd2: return eventfd((unsigned)a1, (int)a2);
     case SYS_epoll_create: return epoll_create((int)a1);
@@ -85,8 +86,8 @@ long fdt_syscall_dispatch(long n, long a1, long a2, long a3, long a4, long a5, l
     }
     case SYS_perf_event_open: {
         long fd = syscall(SYS_perf_event_open, a1, a2, a3, a4, a5);
-        fdt_opened((int)fd, &(struct fdt_open_info){
-            .call = FDT_CALL_PERF_EVENT_OPEN, .cloexec = (a5 & PERF_FLAG_FD_CLOEXEC) != 0 });
+        fdt_opened((int)fd,
+            &(struct fdt_open_info){ .call = FDT_CALL_PERF_EVENT_OPEN, .cloexec = (a5 & PERF_FLAG_FD_CLOEXEC) != 0 });
         return fd;
     }
     case SYS_write:
@@ -97,8 +98,7 @@ long fdt_syscall_dispatch(long n, long a1, long a2, long a3, long a4, long a5, l
         /* The process ends without libc's exit: the kernel's view first. */
         fdt_exiting_now((int)a1 & 0xff);
         break;
-    default:
-        break;
+    default: break;
     }
     return syscall(n, a1, a2, a3, a4, a5, a6);
 }

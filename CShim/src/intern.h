@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define FDT_INTERN_SLOTS 65536u /* ids 1..FDT_INTERN_SLOTS; past a full probe run, ids above */
+#define FDT_INTERN_SLOTS  65536u /* ids 1..FDT_INTERN_SLOTS; past a full probe run, ids above */
 #define FDT_INTERN_PROBES 64u
 
 /* Zero-initialised is empty. */
@@ -33,8 +33,7 @@ static inline uint32_t fdt_intern(struct fdt_intern_table *t, uint64_t key, int 
     uint32_t idx = (uint32_t)key & (FDT_INTERN_SLOTS - 1);
     for (unsigned probe = 0; probe < FDT_INTERN_PROBES; probe++, idx = (idx + 1) & (FDT_INTERN_SLOTS - 1)) {
         uint64_t cur = __atomic_load_n(&t->keys[idx], __ATOMIC_ACQUIRE);
-        if (cur == 0 &&
-            __atomic_compare_exchange_n(&t->keys[idx], &cur, key, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        if (cur == 0 && __atomic_compare_exchange_n(&t->keys[idx], &cur, key, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
             *fresh = 1;
             return idx + 1;
         }
@@ -48,8 +47,6 @@ static inline uint32_t fdt_intern(struct fdt_intern_table *t, uint64_t key, int 
 }
 
 /* A fork child starts over: the parent's collector had the records. */
-static inline void fdt_intern_reset(struct fdt_intern_table *t) {
-    memset(t, 0, sizeof *t);
-}
+static inline void fdt_intern_reset(struct fdt_intern_table *t) { memset(t, 0, sizeof *t); }
 
 #endif /* FDTRACE_INTERN_H */

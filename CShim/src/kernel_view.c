@@ -107,9 +107,7 @@ static int walk_fds(uint16_t type) {
 }
 
 /* The descriptors open when a Python program began to exit. */
-void fdt_send_view_at_py_exit(void) {
-    walk_fds(FDT_REC_PY_EXIT_FD);
-}
+void fdt_send_view_at_py_exit(void) { walk_fds(FDT_REC_PY_EXIT_FD); }
 
 /* VmHWM, the peak RSS of this image's memory. (getrusage's ru_maxrss starts
  * from the parent's RSS at fork/spawn, so it overstates small programs.) */

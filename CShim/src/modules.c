@@ -10,7 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define MAX_MODULES 1024u
+#define MAX_MODULES  1024u
 #define MAX_BUILD_ID 64u
 
 struct module {

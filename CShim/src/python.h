@@ -33,8 +33,8 @@ struct fdt_py_frame {
     uint8_t last_of_eval; /* the outermost frame of one _PyEval_EvalFrameDefault call */
 };
 struct fdt_py_stack {
-    uintptr_t ts;         /* the thread's state; 0: it runs no Python (nothing else is set) */
-    uintptr_t outermost;  /* the outermost code object, even past FDT_PY_MAX_FRAMES; 0: none */
+    uintptr_t ts;        /* the thread's state; 0: it runs no Python (nothing else is set) */
+    uintptr_t outermost; /* the outermost code object, even past FDT_PY_MAX_FRAMES; 0: none */
     unsigned count;
     struct fdt_py_frame frames[FDT_PY_MAX_FRAMES];
 };

@@ -29,7 +29,7 @@ static int in_finalizer(uintptr_t ts, uintptr_t caller) {
     if (f) {
         key = fdt_hash_mix(key, PY_RD(uintptr_t, f + L->frame_code));
         key = fdt_hash_mix(key, L->model == PY_FRAMES_OBJECTS ? (uint64_t)(uint32_t)PY_RD(int, f + L->frame_instr)
-                                                               : PY_RD(uintptr_t, f + L->frame_instr));
+                                                              : PY_RD(uintptr_t, f + L->frame_instr));
     }
     key &= ~3ull;
     uint64_t *slot = &cause_cache[(key >> 2) & (CAUSE_CACHE - 1)];

@@ -8,15 +8,24 @@
 static struct fdt_intern_table codes;
 
 static unsigned put_utf8(char *out, unsigned at, unsigned cap, uint32_t c) {
-    if (c < 0x80) { if (at + 1 > cap) return at; out[at++] = (char)c; }
-    else if (c < 0x800) { if (at + 2 > cap) return at; out[at++] = (char)(0xc0 | c >> 6); out[at++] = (char)(0x80 | (c & 0x3f)); }
-    else if (c < 0x10000) {
+    if (c < 0x80) {
+        if (at + 1 > cap) return at;
+        out[at++] = (char)c;
+    } else if (c < 0x800) {
+        if (at + 2 > cap) return at;
+        out[at++] = (char)(0xc0 | c >> 6);
+        out[at++] = (char)(0x80 | (c & 0x3f));
+    } else if (c < 0x10000) {
         if (at + 3 > cap) return at;
-        out[at++] = (char)(0xe0 | c >> 12); out[at++] = (char)(0x80 | ((c >> 6) & 0x3f)); out[at++] = (char)(0x80 | (c & 0x3f));
+        out[at++] = (char)(0xe0 | c >> 12);
+        out[at++] = (char)(0x80 | ((c >> 6) & 0x3f));
+        out[at++] = (char)(0x80 | (c & 0x3f));
     } else {
         if (at + 4 > cap) return at;
-        out[at++] = (char)(0xf0 | c >> 18); out[at++] = (char)(0x80 | ((c >> 12) & 0x3f));
-        out[at++] = (char)(0x80 | ((c >> 6) & 0x3f)); out[at++] = (char)(0x80 | (c & 0x3f));
+        out[at++] = (char)(0xf0 | c >> 18);
+        out[at++] = (char)(0x80 | ((c >> 12) & 0x3f));
+        out[at++] = (char)(0x80 | ((c >> 6) & 0x3f));
+        out[at++] = (char)(0x80 | (c & 0x3f));
     }
     return at;
 }
@@ -89,8 +98,9 @@ static void send_code(uint32_t id, uintptr_t code) {
  * another code object once the first is freed. */
 static uint64_t code_key(uintptr_t code) {
     uint64_t k = 0x243f6a8885a308d3ull;
-    uint64_t parts[4] = { code, PY_RD(uintptr_t, code + fdt_py.L.co_filename), PY_RD(uintptr_t, code + fdt_py.L.co_linetable),
-                          (uint64_t)(uint32_t)PY_RD(int, code + fdt_py.L.co_firstlineno) };
+    uint64_t parts[4] = { code, PY_RD(uintptr_t, code + fdt_py.L.co_filename),
+        PY_RD(uintptr_t, code + fdt_py.L.co_linetable),
+        (uint64_t)(uint32_t)PY_RD(int, code + fdt_py.L.co_firstlineno) };
     for (unsigned i = 0; i < 4; i++) k = fdt_hash_mix(k, parts[i]);
     return k;
 }
@@ -103,6 +113,4 @@ uint32_t fdt_py_code_id(uintptr_t code) {
     return id;
 }
 
-void fdt_py_codes_reset(void) {
-    fdt_intern_reset(&codes);
-}
+void fdt_py_codes_reset(void) { fdt_intern_reset(&codes); }

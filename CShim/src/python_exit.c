@@ -26,9 +26,7 @@ static int is_main_entry(uintptr_t code) {
     return !(n >= 7 && memcmp(file, "<frozen", 7) == 0);
 }
 
-int fdt_py_exit_pending(void) {
-    return !latched && !off && fdt_gettid() == fdt_g.pid;
-}
+int fdt_py_exit_pending(void) { return !latched && !off && fdt_gettid() == fdt_g.pid; }
 
 /* Once the main script has run, leaving it means the program is exiting. */
 void fdt_py_check_exit(uintptr_t outermost) {

@@ -25,8 +25,7 @@ static int symbol_range(const char *name, uintptr_t *start, uintptr_t *end) {
 
 static int layout_from_debug_offsets(uintptr_t runtime, unsigned minor) {
     const struct py313_debug_offsets *d = (const struct py313_debug_offsets *)runtime;
-    if (memcmp(d->cookie, "xdebugpy", 8) != 0 || ((d->version >> 16) & 0xffff) != 0x030du + (minor - 13))
-        return -1;
+    if (memcmp(d->cookie, "xdebugpy", 8) != 0 || ((d->version >> 16) & 0xffff) != 0x030du + (minor - 13)) return -1;
     if (d->free_threaded) return -1;
     fdt_py.L = (struct py_layout){
         .minor = minor,
@@ -78,7 +77,8 @@ void fdt_py_init(void) {
             symbol_range("_PyEval_EvalFrameDefault", &fdt_py.eval_start, &fdt_py.eval_end) < 0) {
             why = "its runtime symbols are not exported";
         } else if (minor >= 13) {
-            if (layout_from_debug_offsets(fdt_py.runtime, minor) < 0) why = "its debug offsets are not the ones of a 3.13 build with the GIL";
+            if (layout_from_debug_offsets(fdt_py.runtime, minor) < 0)
+                why = "its debug offsets are not the ones of a 3.13 build with the GIL";
         } else {
             for (unsigned i = 0; i < sizeof py_layouts / sizeof py_layouts[0]; i++)
                 if (py_layouts[i].minor == minor) fdt_py.L = py_layouts[i];
@@ -87,8 +87,8 @@ void fdt_py_init(void) {
         why = "fdtrace reads the frames of CPython 3.8 to 3.13";
     }
     if (why) {
-        snprintf(note, sizeof note, "Python %u.%u.%u: %s; this process is reported with native frames only",
-                 major, minor, micro, why);
+        snprintf(note, sizeof note, "Python %u.%u.%u: %s; this process is reported with native frames only", major,
+            minor, micro, why);
         return;
     }
     symbol_range("PyObject_CallFinalizerFromDealloc", &fdt_py.fin_start[0], &fdt_py.fin_end[0]);
@@ -111,9 +111,7 @@ uintptr_t fdt_py_thread_state(void) {
     return ts;
 }
 
-static inline int is_code(uintptr_t obj) {
-    return obj && PY_RD(uintptr_t, obj + 8 /* ob_type */) == fdt_py.code_type;
-}
+static inline int is_code(uintptr_t obj) { return obj && PY_RD(uintptr_t, obj + 8 /* ob_type */) == fdt_py.code_type; }
 
 /* Walks the thread's Python frames, innermost first. Returns how many were
  * stored (at most cap) and the outermost code object in *outermost. */
@@ -173,17 +171,20 @@ unsigned fdt_py_merge(const struct fdt_py_stack *py, uint64_t *pcs, unsigned n, 
     uint64_t h = 0x9e3779b97f4a7c15ull;
     /* Appends Python frames up to the end of one eval call (all of them
      * when `all`), marked by their index in py. */
-#define EMIT_PYTHON(all) \
-    while (pi < py->count && out < FDT_MAX_DEPTH) { \
-        const struct fdt_py_frame *f = &py->frames[pi]; \
-        pcs[out++] = FDT_PYFRAME_BIT | pi++; \
-        h = fdt_hash_mix(fdt_hash_mix(fdt_hash_mix(h, f->code), f->offset), \
-                         PY_RD(uintptr_t, f->code + fdt_py.L.co_filename)); \
-        if (!(all) && f->last_of_eval) break; \
+#define EMIT_PYTHON(all)                                                                                               \
+    while (pi < py->count && out < FDT_MAX_DEPTH) {                                                                    \
+        const struct fdt_py_frame *f = &py->frames[pi];                                                                \
+        pcs[out++] = FDT_PYFRAME_BIT | pi++;                                                                           \
+        h = fdt_hash_mix(                                                                                              \
+            fdt_hash_mix(fdt_hash_mix(h, f->code), f->offset), PY_RD(uintptr_t, f->code + fdt_py.L.co_filename));      \
+        if (!(all) && f->last_of_eval) break;                                                                          \
     }
     for (unsigned i = 0; i < n && out < FDT_MAX_DEPTH; i++) {
         if (in_eval((uintptr_t)native[i])) EMIT_PYTHON(0)
-        if (out < FDT_MAX_DEPTH) { pcs[out++] = native[i]; h = fdt_hash_mix(h, native[i]); }
+        if (out < FDT_MAX_DEPTH) {
+            pcs[out++] = native[i];
+            h = fdt_hash_mix(h, native[i]);
+        }
     }
     EMIT_PYTHON(1) /* frames whose eval call lies below the native depth */
 #undef EMIT_PYTHON

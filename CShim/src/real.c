@@ -18,7 +18,7 @@ void fdt_resolve_real(void) {
         return;
     }
     resolving_here = 1;
-#define FDT_RESOLVE(name, ret, args) \
+#define FDT_RESOLVE(name, ret, args)                                                                                   \
     __atomic_store_n((void **)&fdt_real.name, dlsym(RTLD_NEXT, #name), __ATOMIC_RELEASE);
     FDT_REAL_FUNCTIONS(FDT_RESOLVE)
 #undef FDT_RESOLVE

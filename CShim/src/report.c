@@ -108,7 +108,9 @@ void fdt_forked(uint64_t fork_id, pid_t child) {
     fdt_unwind_fork_end();
     if (!fork_id || child <= 0 || !fdt_should_record()) return;
     int saved = errno;
-    struct fdt_rec_fork rec = { .h.time_ns = fdt_now_ns(), .fork_id = fork_id, .child_pid = child, .tid = fdt_gettid() };
+    struct fdt_rec_fork rec = {
+        .h.time_ns = fdt_now_ns(), .fork_id = fork_id, .child_pid = child, .tid = fdt_gettid()
+    };
     fdt_ring_put(&rec, sizeof rec, NULL, 0, FDT_REC_CHILD, 0);
     errno = saved;
 }
@@ -121,4 +123,4 @@ void fdt_record_note(const char *text) {
 }
 
 _Static_assert(sizeof((const char *[]){ FDT_CALL_NAMES }) / sizeof(const char *) == FDT_CALL_COUNT,
-               "FDT_CALL_NAMES must name every enum fdt_call value");
+    "FDT_CALL_NAMES must name every enum fdt_call value");

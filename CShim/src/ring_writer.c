@@ -20,10 +20,10 @@ void __tsan_release(void *addr);
 static void tsan_each_word(void *rec, uint32_t size, void (*fn)(void *)) {
     for (uint32_t i = 0; i < size; i += 8) fn((char *)rec + i);
 }
-#define TSAN_RESERVED(rec, size) tsan_each_word((rec), (size), __tsan_acquire)
+#define TSAN_RESERVED(rec, size)  tsan_each_word((rec), (size), __tsan_acquire)
 #define TSAN_PUBLISHED(rec, size) tsan_each_word((rec), (size), __tsan_release)
 #else
-#define TSAN_RESERVED(rec, size) ((void)0)
+#define TSAN_RESERVED(rec, size)  ((void)0)
 #define TSAN_PUBLISHED(rec, size) ((void)0)
 #endif
 
@@ -51,8 +51,7 @@ void *fdt_ring_reserve(uint32_t size) {
      * abandoned (the reader would wait for it forever). */
     for (;;) {
         if (FDT_LIKELY(pos + size - fdt_ring_load_tail(ring) <= cap)) {
-            if (__atomic_compare_exchange_n(&ring->head, &pos, pos + size, 1, __ATOMIC_ACQ_REL,
-                                            __ATOMIC_RELAXED))
+            if (__atomic_compare_exchange_n(&ring->head, &pos, pos + size, 1, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
                 break;
             continue;
         }

@@ -32,35 +32,35 @@ static inline long fdt_sys6(long n, long a, long b, long c, long d, long e, long
     }
     return ret;
 }
-#define FDT_SYS_PICK(n, a, b, c, d, e, f, ...) \
+#define FDT_SYS_PICK(n, a, b, c, d, e, f, ...)                                                                         \
     fdt_sys6((long)(n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
 #define syscall(...) FDT_SYS_PICK(__VA_ARGS__, 0, 0, 0, 0, 0, 0, 0)
 
 /* The ring's layout and creation, whose system calls must be these. */
 #include "fdtrace_ring.h"
 
-#define FDT_EXPORT __attribute__((visibility("default")))
-#define FDT_TLS __thread __attribute__((tls_model("initial-exec")))
-#define FDT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define FDT_EXPORT      __attribute__((visibility("default")))
+#define FDT_TLS         __thread __attribute__((tls_model("initial-exec")))
+#define FDT_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define FDT_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* ---- process-wide state (state.c) ---- */
 struct fdt_state {
-    int active;           /* atomic: events are being recorded */
-    int init_phase;       /* atomic: 0 not started, 1 running, 2 done */
-    pid_t pid;            /* pid that owns the current connection */
-    unsigned depth;       /* native frames kept per stack */
-    unsigned py_depth;    /* ... in threads running Python (FDTRACE_DEPTH sets both) */
+    int active;        /* atomic: events are being recorded */
+    int init_phase;    /* atomic: 0 not started, 1 running, 2 done */
+    pid_t pid;         /* pid that owns the current connection */
+    unsigned depth;    /* native frames kept per stack */
+    unsigned py_depth; /* ... in threads running Python (FDTRACE_DEPTH sets both) */
     struct fdt_ring_header *ring;
     char *ring_data;
     uint64_t ring_capacity;
     uintptr_t self_start, self_end; /* text of libfdtrace.so itself */
-    int warned;           /* atomic: the one warning line was printed */
-    int exit_sent;        /* atomic: the kernel view at exit was sent */
-    int exit_status;      /* from exit() or main's return, -1 if unknown */
-    int owner;            /* this image started the collector (bare mode) */
-    int follow;           /* trace fork children and exec'd programs */
-    uint64_t fork_seq;    /* atomic: ids of FDT_REC_FORK records */
+    int warned;                     /* atomic: the one warning line was printed */
+    int exit_sent;                  /* atomic: the kernel view at exit was sent */
+    int exit_status;                /* from exit() or main's return, -1 if unknown */
+    int owner;                      /* this image started the collector (bare mode) */
+    int follow;                     /* trace fork children and exec'd programs */
+    uint64_t fork_seq;              /* atomic: ids of FDT_REC_FORK records */
 };
 extern struct fdt_state fdt_g;
 
@@ -81,14 +81,11 @@ uint64_t fdt_now_ns(void);
 int fdt_gettid(void);
 
 /* True in a vfork child (it shares our memory: it records nothing). */
-static inline int fdt_in_vfork_child(void) {
-    return FDT_UNLIKELY(fdt_tls_vfork) && fdt_vfork_child_check();
-}
+static inline int fdt_in_vfork_child(void) { return FDT_UNLIKELY(fdt_tls_vfork) && fdt_vfork_child_check(); }
 
 /* True when this thread may record an event now. Cheap on the hot path. */
 static inline int fdt_should_record(void) {
-    if (FDT_UNLIKELY(__atomic_load_n(&fdt_g.init_phase, __ATOMIC_ACQUIRE) != 2))
-        fdt_ensure_init();
+    if (FDT_UNLIKELY(__atomic_load_n(&fdt_g.init_phase, __ATOMIC_ACQUIRE) != 2)) fdt_ensure_init();
     if (fdt_in_vfork_child()) return 0;
     return __atomic_load_n(&fdt_g.active, __ATOMIC_RELAXED) && !fdt_tls_busy;
 }
@@ -103,8 +100,8 @@ void fdt_ring_commit(void *rec, uint16_t type, uint16_t flags, uint32_t size);
  * the header's size is ignored) then tail (tail_len bytes). 0, or -1 when
  * it could not be written (fdt_ring_reserve). Inline: the sizes are
  * constants at most call sites, and the copies become a few moves. */
-static inline int fdt_ring_put(const void *rec, uint32_t len, const void *tail, uint32_t tail_len,
-                               uint16_t type, uint16_t flags) {
+static inline int fdt_ring_put(
+    const void *rec, uint32_t len, const void *tail, uint32_t tail_len, uint16_t type, uint16_t flags) {
     uint32_t size = fdt_align8(len + tail_len);
     char *r = (char *)fdt_ring_reserve(size);
     if (!r) return -1;
@@ -127,7 +124,7 @@ void fdt_wait_for_report(void);
 /* ---- stacks and modules (stack.c, modules.c) ---- */
 void fdt_unwinder_init(void);
 /* libunwind's private pipe, emulated without descriptors (stack.c). */
-#define FDT_UNWINDER_PIPE_READ 2147483646  /* above any possible descriptor */
+#define FDT_UNWINDER_PIPE_READ  2147483646 /* above any possible descriptor */
 #define FDT_UNWINDER_PIPE_WRITE 2147483647
 static inline int fdt_is_unwinder_pipe(long fd) {
     return fd == FDT_UNWINDER_PIPE_READ || fd == FDT_UNWINDER_PIPE_WRITE;

@@ -65,13 +65,9 @@ long fdt_unwinder_validate(const void *addr) {
     return r == 1 ? 1 : -1;
 }
 
-void fdt_stack_table_reset(void) {
-    fdt_intern_reset(&stacks);
-}
+void fdt_stack_table_reset(void) { fdt_intern_reset(&stacks); }
 
-static inline int in_self(uintptr_t pc) {
-    return pc >= fdt_g.self_start && pc < fdt_g.self_end;
-}
+static inline int in_self(uintptr_t pc) { return pc >= fdt_g.self_start && pc < fdt_g.self_end; }
 
 static uint64_t hash_pcs(const uintptr_t *pcs, unsigned n) {
     uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
@@ -95,8 +91,8 @@ static void send_stack(uint32_t id, const uint64_t *pcs, unsigned n) {
  * (whose global cache lock the child would inherit held), and threads do
  * not enter it while a fork is under way. The forking thread itself may
  * (the program's atfork handlers run after the gate closed). */
-static int unwinding;          /* threads inside libunwind */
-static int forks_pending;      /* forks between begin and end */
+static int unwinding;     /* threads inside libunwind */
+static int forks_pending; /* forks between begin and end */
 static FDT_TLS int forking_here;
 
 /* A thread's first unwinds go through glibc's backtrace(): libunwind
@@ -115,7 +111,8 @@ int fdt_native_backtrace(void **out, int max) {
         return backtrace(out, max);
     }
     for (;;) {
-        if (!forking_here) while (__atomic_load_n(&forks_pending, __ATOMIC_ACQUIRE)) sched_yield();
+        if (!forking_here)
+            while (__atomic_load_n(&forks_pending, __ATOMIC_ACQUIRE)) sched_yield();
         __atomic_add_fetch(&unwinding, 1, __ATOMIC_ACQ_REL);
         if (forking_here || !__atomic_load_n(&forks_pending, __ATOMIC_ACQUIRE)) break;
         __atomic_sub_fetch(&unwinding, 1, __ATOMIC_ACQ_REL);

@@ -23,8 +23,9 @@
  * (hidden by default). Unwinding them costs most in threads that live for
  * one request (libunwind's trace cache is per thread). */
 #define FDT_DEFAULT_PY_DEPTH 24u
-struct fdt_state fdt_g = { .depth = FDT_DEFAULT_DEPTH, .py_depth = FDT_DEFAULT_PY_DEPTH,
-                           .exit_status = -1, .follow = 1 };
+struct fdt_state fdt_g = {
+    .depth = FDT_DEFAULT_DEPTH, .py_depth = FDT_DEFAULT_PY_DEPTH, .exit_status = -1, .follow = 1
+};
 FDT_TLS int fdt_tls_busy;
 FDT_TLS int fdt_tls_vfork;
 FDT_TLS uint64_t fdt_tls_fork_id;
@@ -78,8 +79,7 @@ static int first_warning_of_session(void) {
     snprintf(dir, sizeof dir, "%s/fdtrace-%u", base && *base ? base : "/tmp", (unsigned)geteuid());
     syscall(SYS_mkdir, dir, 0700);
     struct stat st;
-    if (syscall(SYS_lstat, dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-        (st.st_mode & 077) != 0)
+    if (syscall(SYS_lstat, dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0)
         return 1;
     int n = snprintf(marker, sizeof marker, "%s/warned-", dir);
     for (const char *c = sock; *c && n < (int)sizeof marker - 16; c++)
@@ -220,8 +220,7 @@ void fdt_after_fork_child(void) {
 void fdt_ensure_init(void) {
     if (initializing_here) return;
     int expected = 0;
-    if (!__atomic_compare_exchange_n(&fdt_g.init_phase, &expected, 1, 0, __ATOMIC_ACQ_REL,
-                                     __ATOMIC_ACQUIRE)) {
+    if (!__atomic_compare_exchange_n(&fdt_g.init_phase, &expected, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         /* Another thread initialises: wait so that no event is missed. */
         while (__atomic_load_n(&fdt_g.init_phase, __ATOMIC_ACQUIRE) != 2) sched_yield();
         return;
@@ -291,9 +290,7 @@ void *fdt_vfork_prepare(void) {
     return (void *)FDT_REAL(vfork);
 }
 
-__attribute__((constructor)) static void fdt_constructor(void) {
-    fdt_ensure_init();
-}
+__attribute__((constructor)) static void fdt_constructor(void) { fdt_ensure_init(); }
 
 /* Runs at exit() and return from main, after the program's atexit handlers
  * (our constructor ran first, so our destructor runs late). */

@@ -79,12 +79,11 @@ static int is_power_of_two(uint32_t v) { return v && (v & (v - 1)) == 0; }
 /* Why loading failed, in words a user can act on. */
 static void explain(char *err, size_t errlen, const char *step, int e) {
     if (e == EPERM || e == EACCES) {
-        set_error(err, errlen,
-                  "the kernel event source needs root (CAP_BPF and CAP_PERFMON): %s was refused (%s)",
-                  step, strerror(e));
+        set_error(err, errlen, "the kernel event source needs root (CAP_BPF and CAP_PERFMON): %s was refused (%s)",
+            step, strerror(e));
     } else if (last_warning[0]) {
         set_error(err, errlen, "the kernel event source cannot start: %s failed (%s); libbpf: %s", step, strerror(e),
-                  last_warning);
+            last_warning);
     } else {
         set_error(err, errlen, "the kernel event source cannot start: %s failed (%s)", step, strerror(e));
     }
@@ -108,21 +107,21 @@ struct fdtk *fdtk_open(const struct fdtk_options *opts, char *err, size_t errlen
 #if !FDTK_HAVE_SKELETON
     (void)opts;
     set_error(err, errlen,
-              "this fdtrace was built without the kernel event source (make bpf needs clang with the BPF target, "
-              "bpftool and the kernel's BTF at build time)");
+        "this fdtrace was built without the kernel event source (make bpf needs clang with the BPF target, "
+        "bpftool and the kernel's BTF at build time)");
     return NULL;
 #else
     uint32_t ring = opts && opts->ring_bytes ? opts->ring_bytes : DEFAULT_RING_BYTES;
     if (!is_power_of_two(ring) || ring < 4096) {
-        set_error(err, errlen, "the kernel event source's ring buffer must be a power of two of at least 4096 bytes, not %u",
-                  ring);
+        set_error(err, errlen,
+            "the kernel event source's ring buffer must be a power of two of at least 4096 bytes, not %u", ring);
         return NULL;
     }
     if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
         set_error(err, errlen,
-                  "the kernel event source needs the kernel's BTF (/sys/kernel/btf/vmlinux: %s; a kernel built with "
-                  "CONFIG_DEBUG_INFO_BTF)",
-                  strerror(errno));
+            "the kernel event source needs the kernel's BTF (/sys/kernel/btf/vmlinux: %s; a kernel built with "
+            "CONFIG_DEBUG_INFO_BTF)",
+            strerror(errno));
         return NULL;
     }
     struct fdtk *k = calloc(1, sizeof *k);
@@ -238,8 +237,11 @@ uint64_t fdtk_missed(struct fdtk *k) {
 #if FDTK_HAVE_SKELETON
     if (!k || !k->skel) return 0;
     struct bpf_program *progs[] = {
-        k->skel->progs.sys_enter, k->skel->progs.sys_exit, k->skel->progs.sched_process_fork,
-        k->skel->progs.sched_process_exec, k->skel->progs.sched_process_exit,
+        k->skel->progs.sys_enter,
+        k->skel->progs.sys_exit,
+        k->skel->progs.sched_process_fork,
+        k->skel->progs.sched_process_exec,
+        k->skel->progs.sched_process_exit,
     };
     for (size_t i = 0; i < sizeof progs / sizeof progs[0]; i++) {
         struct bpf_prog_info info;

@@ -246,7 +246,9 @@ int fdtc_unix_peers(unsigned long long *inodes, unsigned long long *peers, int c
         struct nlmsghdr nlh;
         struct unix_diag_req req;
     } msg = {
-        .nlh = { .nlmsg_len = sizeof msg, .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
+        .nlh = { .nlmsg_len = sizeof msg,
+            .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+            .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
         .req = { .sdiag_family = AF_UNIX, .udiag_states = 0xffffffffu, .udiag_show = UDIAG_SHOW_PEER },
     };
     if (send(fd, &msg, sizeof msg, 0) < 0) {

@@ -29,8 +29,9 @@ struct Collect: ParsableCommand {
         let collector = try session.serve(readyFD: 3)
         let rootImage = collector.processes.last { $0.pid == root }
         let status = rootImage?.exitBegin.map { $0.status >= 0 ? $0.status : nil } ?? nil
-        let report = collector.report(command: collector.processes.first?.command ?? [], exitStatus: status,
-                                      notes: collector.rejected, symbolizer: LLVMSymbolizer(), nativeFrames: env[FDT_ENV_NATIVE] == "1")
+        let report = collector.report(
+            command: collector.processes.first?.command ?? [], exitStatus: status,
+            notes: collector.rejected, symbolizer: LLVMSymbolizer(), nativeFrames: env[FDT_ENV_NATIVE] == "1")
         let text = TextRenderer().render(report)
         if let out = env[FDT_ENV_OUTPUT], !out.isEmpty {
             try ReportFile(path: out).write(Data(text.utf8))

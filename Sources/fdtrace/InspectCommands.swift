@@ -26,7 +26,9 @@ struct Snapshot: ParsableCommand {
             if let json { try ReportFile(path: json).write(try JSONRenderer.render(report)) }
             return
         }
-        guard let pid = target.pid else { throw FDTraceError("no traced session is running (start one with fdtrace run, or give --pid N for any process)", status: ExitStatus.failure) }
+        guard let pid = target.pid else {
+            throw FDTraceError("no traced session is running (start one with fdtrace run, or give --pid N for any process)", status: ExitStatus.failure)
+        }
         let snap = try ProcSnapshot.take(pid: pid)
         print(TextRenderer().render(snap), terminator: "")
         if let json { try ReportFile(path: json).write(try JSONRenderer.encode(snap)) }
@@ -41,7 +43,8 @@ enum LiveSession {
         let sessions = SessionQuery.sessions()
         if let name = target.name {
             guard let s = sessions.first(where: { $0.info.name == name }) else {
-                throw FDTraceError("no running session named \(name)" + (sessions.isEmpty ? "" : " (running: \(describe(sessions)))"), status: ExitStatus.failure)
+                throw FDTraceError(
+                    "no running session named \(name)" + (sessions.isEmpty ? "" : " (running: \(describe(sessions)))"), status: ExitStatus.failure)
             }
             return s
         }

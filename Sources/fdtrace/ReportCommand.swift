@@ -56,10 +56,13 @@ struct ReportCommand: ParsableCommand {
         let saved = try ReportInput.load(files[0])
         let htmlOut = try html.map { try ReportFile(path: $0) }
         let sarifOut = try sarif.map { try ReportFile(path: $0) }
-        if native && !ReportView.hasInterpreterFrames(saved) && saved.processes.contains(where: { p in
-            p.leaks.contains { g in g.frames.contains { $0.python == true } }
-        }) {
-            FileHandle.standardError.write(Data("fdtrace: \(files[0]) was written without the interpreter's native frames (fdtrace run --native keeps them)\n".utf8))
+        if native && !ReportView.hasInterpreterFrames(saved)
+            && saved.processes.contains(where: { p in
+                p.leaks.contains { g in g.frames.contains { $0.python == true } }
+            })
+        {
+            FileHandle.standardError.write(
+                Data("fdtrace: \(files[0]) was written without the interpreter's native frames (fdtrace run --native keeps them)\n".utf8))
         }
         let report = native ? saved : ReportView.withoutInterpreterFrames(saved)
         if htmlOut == nil && sarifOut == nil {

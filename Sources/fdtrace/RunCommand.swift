@@ -40,10 +40,16 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Frames shown per site in the text report.", valueName: "N"))
     var frames: Int = 12
 
-    @Option(name: .long, help: ArgumentHelp("Write snapshots (JSON and text) into DIR while the program runs: when a call fails with EMFILE/ENFILE, and at --snapshot-at / --snapshot-every.", valueName: "DIR"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Write snapshots (JSON and text) into DIR while the program runs: when a call fails with EMFILE/ENFILE, and at --snapshot-at / --snapshot-every.",
+            valueName: "DIR"))
     var snapshotDir: String?
 
-    @Option(name: .long, help: ArgumentHelp("Snapshot a process when it holds N open descriptors, or N% of its soft limit (needs --snapshot-dir).", valueName: "N|N%"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Snapshot a process when it holds N open descriptors, or N% of its soft limit (needs --snapshot-dir).", valueName: "N|N%"))
     var snapshotAt: String?
 
     @Option(name: .long, help: ArgumentHelp("Snapshot every SECONDS while the program runs (needs --snapshot-dir).", valueName: "SECONDS"))
@@ -92,8 +98,9 @@ struct Run: ParsableCommand {
         session.name = name
         if let dir = snapshotDir {
             let at = snapshotAt.flatMap(Self.threshold)
-            session.snapshots = RunSession.SnapshotOptions(directory: dir, atCount: at?.count, atPercent: at?.percent,
-                                                           every: snapshotEvery)
+            session.snapshots = RunSession.SnapshotOptions(
+                directory: dir, atCount: at?.count, atPercent: at?.percent,
+                every: snapshotEvery)
         }
         let outcome = try session.run(nativeFrames: native)
         let text = TextRenderer(maxFrames: frames, color: textOut == nil && isatty(2) != 0).render(outcome.report)

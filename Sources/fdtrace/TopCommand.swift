@@ -18,7 +18,8 @@ struct Top: ParsableCommand {
 
     func run() throws {
         guard let session = try LiveSession.find(target) else {
-            throw FDTraceError(target.pid.map { "process \($0) is not traced by a running session" } ?? "no traced session is running", status: ExitStatus.failure)
+            throw FDTraceError(
+                target.pid.map { "process \($0) is not traced by a running session" } ?? "no traced session is running", status: ExitStatus.failure)
         }
         let title = (session.1.name.map { "\($0): " } ?? "") + TextRenderer.commandLine(session.1.command, fallback: "?")
         let tty = isatty(1) != 0 && isatty(0) != 0

@@ -1,6 +1,7 @@
 import CFDTraceWire
-@testable import FDTraceCore
 import Testing
+
+@testable import FDTraceCore
 
 /// How processes are labelled: the command line as the process shows it
 /// (its title, without padding), and its executable by the name it was
@@ -10,7 +11,7 @@ import Testing
         #expect(ProcFiles.parseCommandLine(Array("nginx: worker process".utf8) + Array(repeating: 0, count: 40)) == ["nginx: worker process"])
         #expect(ProcFiles.parseCommandLine(Array("redis-server *:6379\0\0\0\0".utf8)) == ["redis-server *:6379"])
         #expect(ProcFiles.parseCommandLine(Array("ls\0-l\0".utf8)) == ["ls", "-l"])
-        #expect(ProcFiles.parseCommandLine(Array("prog\0\0x\0".utf8)) == ["prog", "", "x"]) // an empty argument inside stays
+        #expect(ProcFiles.parseCommandLine(Array("prog\0\0x\0".utf8)) == ["prog", "", "x"])  // an empty argument inside stays
         #expect(ProcFiles.parseCommandLine([UInt8]()) == [])
     }
 
@@ -26,8 +27,9 @@ import Testing
         let bytes = Array("nginx: worker process\0\0\0".utf8)
         let rec = try decode(encode(r, type: FDT_REC_CMDLINE, tail: bytes))
         #expect(rec == .commandLine(time: 7, bytes: bytes, truncated: false))
-        var p = TracedProcess(key: 1, pid: 10, ppid: 9, forkParent: 9, command: ["nginx: master process /usr/sbin/nginx"],
-                              executable: "/usr/sbin/nginx", startTime: 0, rlimitSoft: 1024, rlimitHard: 1024)
+        var p = TracedProcess(
+            key: 1, pid: 10, ppid: 9, forkParent: 9, command: ["nginx: master process /usr/sbin/nginx"],
+            executable: "/usr/sbin/nginx", startTime: 0, rlimitSoft: 1024, rlimitHard: 1024)
         var reg = ModuleRegistry()
         p.apply(rec, registry: &reg)
         #expect(p.command == ["nginx: worker process"])
@@ -42,8 +44,9 @@ import Testing
     }
 
     @Test func theExecutableIsNamedAsItWasStarted() {
-        let p = TracedProcess(key: 0, pid: 10, ppid: 1, forkParent: 0, command: ["redis-server", "--port", "0"],
-                              executable: "/usr/bin/redis-check-rdb", startTime: 0, rlimitSoft: 1024, rlimitHard: 1024)
+        let p = TracedProcess(
+            key: 0, pid: 10, ppid: 1, forkParent: 0, command: ["redis-server", "--port", "0"],
+            executable: "/usr/bin/redis-check-rdb", startTime: 0, rlimitSoft: 1024, rlimitHard: 1024)
         #expect(p.startedAs == "redis-server")
         let r = ReportBuilder(processes: [p], registry: ModuleRegistry(), symbolizer: TableSymbolizer(names: [:]))
             .build(command: p.command, exitStatus: nil)

@@ -1,5 +1,6 @@
-@testable import FDTraceCore
 import Testing
+
+@testable import FDTraceCore
 
 /// A source that is not the shim: it plays a script of images and records
 /// through the EventSource interface, as a kernel source would. The
@@ -65,11 +66,12 @@ final class ScriptedSource: EventSource {
 }
 
 @Suite struct EventSourceTests {
-    static let pid: Int32 = 999_999_999 // no such process: nothing of it in /proc
+    static let pid: Int32 = 999_999_999  // no such process: nothing of it in /proc
 
     static func start(forkParent: Int32 = 0, forkID: UInt64 = 0, pid: Int32 = pid, command: [String]) -> ProcessStart {
-        ProcessStart(pid: pid, ppid: 1, forkParent: forkParent, forkID: forkID, command: command, executable: "/nonexistent/prog",
-                     startTime: 100, rlimitSoft: 1024, rlimitHard: 4096)
+        ProcessStart(
+            pid: pid, ppid: 1, forkParent: forkParent, forkID: forkID, command: command, executable: "/nonexistent/prog",
+            startTime: 100, rlimitSoft: 1024, rlimitHard: 4096)
     }
 
     static func open(_ fd: Int32, stack: UInt32 = 0, at time: UInt64 = 200) -> Record {
@@ -84,8 +86,12 @@ final class ScriptedSource: EventSource {
             .records(image: 0, [Self.open(3), Self.open(4), .close(CloseEvent(time: 300, fd: 3, call: .close, tid: 1))]),
             // The same pid again, its first image not exited: an exec.
             .appear(Self.start(command: ["prog"])),
-            .records(image: 1, [Self.open(5, stack: 1), .fork(time: 400, id: 7), Self.open(6, stack: 1),
-                                .child(time: 401, id: 7, pid: child)]),
+            .records(
+                image: 1,
+                [
+                    Self.open(5, stack: 1), .fork(time: 400, id: 7), Self.open(6, stack: 1),
+                    .child(time: 401, id: 7, pid: child),
+                ]),
             // A fork child starts from its parent's table as of the fork.
             .appear(Self.start(forkParent: Self.pid, forkID: 7, pid: child, command: ["prog"])),
             .end(image: 2),

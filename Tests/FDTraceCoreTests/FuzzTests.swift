@@ -1,8 +1,9 @@
 import CFDTraceSys
 import CFDTraceWire
-@testable import FDTraceCore
 import Foundation
 import Testing
+
+@testable import FDTraceCore
 
 /// A generator-driven fuzzer for the record decoder and the ring reader:
 /// valid records from the corpus, mutated (bytes flipped, sizes and types
@@ -94,17 +95,17 @@ import Testing
     static func mutate(_ seed: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
         var b = seed
         switch rng.next() % 6 {
-        case 0: // flip bytes
+        case 0:  // flip bytes
             for _ in 0..<(1 + Int(rng.next() % 4)) where !b.isEmpty { b[Int(rng.next() % UInt64(b.count))] = UInt8(truncatingIfNeeded: rng.next()) }
-        case 1: // cut short
+        case 1:  // cut short
             b = Array(b.prefix(Int(rng.next() % UInt64(b.count + 1))))
-        case 2: // extend with noise
+        case 2:  // extend with noise
             b += (0..<Int(rng.next() % 64)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
-        case 3: // another type
+        case 3:  // another type
             if b.count >= 6 { b[4] = UInt8(truncatingIfNeeded: rng.next() % 20); b[5] = 0 }
-        case 4: // a length field: any 16-bit word after the fixed header
+        case 4:  // a length field: any 16-bit word after the fixed header
             if b.count > 18 { let i = 16 + Int(rng.next() % UInt64(b.count - 17)); b[i] = 0xff; b[i + 1] = UInt8(truncatingIfNeeded: rng.next()) }
-        default: // pure noise
+        default:  // pure noise
             b = (0..<Int(rng.next() % 256)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         }
         return b
@@ -112,12 +113,13 @@ import Testing
 
     @Test func corpusMatchesTheWireStructs() throws {
         if ProcessInfo.processInfo.environment["FDTRACE_WRITE_CORPUS"] != nil {
-            let text = "# fdtrace fuzz corpus: one ring record per line, hex (see FuzzTests.swift)\n"
+            let text =
+                "# fdtrace fuzz corpus: one ring record per line, hex (see FuzzTests.swift)\n"
                 + Self.seeds().map { $0.map { String(format: "%02x", $0) }.joined() }.joined(separator: "\n") + "\n"
             try text.write(to: Self.corpusURL, atomically: true, encoding: .utf8)
         }
         #expect(try Self.corpus() == Self.seeds())
-        for s in Self.seeds() { _ = try decode(s) } // every seed is valid
+        for s in Self.seeds() { _ = try decode(s) }  // every seed is valid
     }
 
     @Test func decoderSurvivesMutatedRecords() throws {
@@ -160,7 +162,9 @@ import Testing
             _ = ring.append(bad)
             var n = 0
             do {
-                try ring.drain { bytes in _ = try RecordDecoder.decode(bytes); n += 1 }
+                try ring.drain { bytes in
+                    _ = try RecordDecoder.decode(bytes); n += 1
+                }
             } catch is DecodeError {
                 // rejected: the collector ends such a connection
             }

@@ -1,6 +1,7 @@
-@testable import FDTraceCore
 import Foundation
 import Glibc
+
+@testable import FDTraceCore
 
 /// Go binaries built for the tests with Debian's Go, and what their own
 /// runtime says about their pcs: the ground truth GoLineTable must match.
@@ -96,8 +97,9 @@ func runTool(_ argv: [String], env: [String: String]? = nil, cwd: URL? = nil) ->
     do { try p.run() } catch { return ToolOutput(status: -1, stdout: "", stderr: "\(error)") }
     p.waitUntilExit()
     try? oh.close(); try? eh.close()
-    return ToolOutput(status: p.terminationStatus, stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+    return ToolOutput(
+        status: p.terminationStatus, stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+        stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
 }
 
 /// What a Go program's runtime said about its own pcs.
@@ -120,8 +122,10 @@ struct GoTruth {
 
     /// Runs `argv` with GOTRACEBACK=system until a line of stdout or stderr
     /// contains `readyMarker`, then sends SIGQUIT and parses what it said.
-    static func collect(_ argv: [String], readyMarker: String, timeout: Double = 20,
-                        prepare: (String) -> Void = { _ in }) throws -> (GoTruth, stdout: String, stderr: String) {
+    static func collect(
+        _ argv: [String], readyMarker: String, timeout: Double = 20,
+        prepare: (String) -> Void = { _ in }
+    ) throws -> (GoTruth, stdout: String, stderr: String) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fdtrace-gotruth-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -193,7 +197,8 @@ struct GoTruth {
             }
             if l.hasPrefix("created by ") { i += 2; pending = []; continue }
             guard !skip, !l.hasPrefix("\t"), l.hasSuffix(")"), i + 1 < lines.count, lines[i + 1].hasPrefix("\t"),
-                  let open = l.lastIndex(of: "(") else { i += 1; continue }
+                let open = l.lastIndex(of: "(")
+            else { i += 1; continue }
             let name = String(l[..<open])
             let loc = lines[i + 1].dropFirst()
             let fields = loc.split(separator: " ")
@@ -203,8 +208,13 @@ struct GoTruth {
             let file = String(fileLine[..<colon])
             if let pcField = fields.first(where: { $0.hasPrefix("pc=0x") }), let pc = UInt64(pcField.dropFirst(5), radix: 16) {
                 if trapFrame { trapFrame = false; pending = []; i += 2; continue }
-                dump.append(Site(pc: pc, frames: pending.map { var f = $0; f.inlined = true; return f }
-                    + [GoLineTable.Frame(function: name, file: file, line: line, inlined: false)]))
+                dump.append(
+                    Site(
+                        pc: pc,
+                        frames: pending.map {
+                            var f = $0; f.inlined = true; return f
+                        }
+                            + [GoLineTable.Frame(function: name, file: file, line: line, inlined: false)]))
                 pending = []
             } else {
                 pending.append(GoLineTable.Frame(function: name, file: file, line: line, inlined: true))

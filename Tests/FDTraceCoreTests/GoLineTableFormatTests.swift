@@ -1,7 +1,8 @@
-@testable import FDTraceCore
 import Foundation
 import Glibc
 import Testing
+
+@testable import FDTraceCore
 
 /// A small pclntab written here in each layout (1.16-1.17, 1.18-1.19,
 /// 1.20+): two functions, the first with two nested inlined calls; the
@@ -39,13 +40,15 @@ import Testing
 
     static func build(_ format: GoLineTable.Format) -> Synthetic {
         let names = Array("main.outer\0main.mid\0main.leaf\0main.other\0".utf8)
-        let cutab = le(0, 4) + le(9, 4) // file 0 outer.go, file 1 leaf.go
+        let cutab = le(0, 4) + le(9, 4)  // file 0 outer.go, file 1 leaf.go
         let files = Array("outer.go\0leaf.go\0".utf8)
         var pctab: [UInt8] = [0]
         func add(_ t: [UInt8]) -> UInt32 { defer { pctab += t }; return UInt32(pctab.count) }
-        let f1 = (file: add(pcvalues([(0, 0x10), (1, 0x10), (0, 0x20)])),
-                  line: add(pcvalues([(10, 0x10), (30, 0x10), (20, 0x10), (12, 0x10)])),
-                  inl: add(pcvalues([(-1, 0x10), (1, 0x10), (0, 0x10), (-1, 0x10)])))
+        let f1 = (
+            file: add(pcvalues([(0, 0x10), (1, 0x10), (0, 0x20)])),
+            line: add(pcvalues([(10, 0x10), (30, 0x10), (20, 0x10), (12, 0x10)])),
+            inl: add(pcvalues([(-1, 0x10), (1, 0x10), (0, 0x10), (-1, 0x10)]))
+        )
         let f2 = (file: add(pcvalues([(0, 0x10)])), line: add(pcvalues([(40, 0x10)])))
         let ptr = 8
         let headerSize = 8 + (format == .go116 ? 7 : 8) * ptr
@@ -66,12 +69,12 @@ import Testing
         func record(at: Int, entry: UInt64, name: Int, file: UInt32, line: UInt32, inl: UInt32?, tree: UInt64?) -> [UInt8] {
             var r = format == .go116 ? le(entry, 8) : le(entry - text, 4)
             r += le(UInt64(name), 4) + le(0, 4) + le(0, 4) + le(0, 4) + le(UInt64(file), 4) + le(UInt64(line), 4)
-            r += le(3, 4) + le(0, 4) // npcdata, cuOffset
-            if format == .go120 { r += le(1, 4) } // startLine
-            r += [0, 0, 0, 4] // funcID, flag, pad, nfuncdata
+            r += le(3, 4) + le(0, 4)  // npcdata, cuOffset
+            if format == .go120 { r += le(1, 4) }  // startLine
+            r += [0, 0, 0, 4]  // funcID, flag, pad, nfuncdata
             r += le(0, 4) + le(0, 4) + le(UInt64(inl ?? 0), 4)
             if format == .go116 {
-                if (Int(tableAddress) + ftabOff + at + r.count) % 8 != 0 { r += [0, 0, 0, 0] } // pointers are 8-aligned
+                if (Int(tableAddress) + ftabOff + at + r.count) % 8 != 0 { r += [0, 0, 0, 0] }  // pointers are 8-aligned
                 r += le(0, 8) + le(0, 8) + le(0, 8) + le(tree ?? 0, 8)
             } else {
                 r += le(0xffff_ffff, 4) + le(0xffff_ffff, 4) + le(0xffff_ffff, 4) + le(tree.map { $0 - gofunc } ?? 0xffff_ffff, 4)
@@ -99,8 +102,9 @@ import Testing
     }
 
     static func table(_ s: Synthetic, _ format: GoLineTable.Format) -> GoLineTable? {
-        GoLineTable(pclntab: s.table, address: tableAddress,
-                    inlineTrees: GoInlineTree(gofunc: format == .go116 ? nil : gofunc, regions: s.regions))
+        GoLineTable(
+            pclntab: s.table, address: tableAddress,
+            inlineTrees: GoInlineTree(gofunc: format == .go116 ? nil : gofunc, regions: s.regions))
     }
 
     @Test(arguments: [GoLineTable.Format.go116, .go118, .go120])
@@ -109,18 +113,19 @@ import Testing
         #expect(t.format == format && t.functionCount == 2 && t.hasInlineTrees)
         let e = Self.text + 0x100
         #expect(t.frames(at: e) == [Frame(function: "main.outer", file: "outer.go", line: 10, inlined: false)])
-        #expect(t.frames(at: e + 0x14) == [
-            Frame(function: "main.leaf", file: "leaf.go", line: 30, inlined: true),
-            Frame(function: "main.mid", file: "outer.go", line: 20, inlined: true),
-            Frame(function: "main.outer", file: "outer.go", line: 10, inlined: false),
-        ])
+        #expect(
+            t.frames(at: e + 0x14) == [
+                Frame(function: "main.leaf", file: "leaf.go", line: 30, inlined: true),
+                Frame(function: "main.mid", file: "outer.go", line: 20, inlined: true),
+                Frame(function: "main.outer", file: "outer.go", line: 10, inlined: false),
+            ])
         // A return address just after the inlined code: the call is at pc - 1.
         #expect(t.frames(returnAddress: e + 0x20)?.count == 3)
         #expect(t.frames(returnAddress: e + 0x21)?.count == 2)
         #expect(t.frames(at: e + 0x3f)?.first?.line == 12)
         #expect(t.frames(at: e + 0x40) == [Frame(function: "main.other", file: "outer.go", line: 40, inlined: false)])
         #expect(t.function(at: e + 0x4f)?.name == "main.other")
-        #expect(t.frames(at: e + 0x50) == nil) // past the last function
+        #expect(t.frames(at: e + 0x50) == nil)  // past the last function
         #expect(t.frames(at: e - 1) == nil)
         #expect(t.frames(returnAddress: 0) == nil)
         #expect(t.entries(named: "main.other") == [e + 0x40])
@@ -262,8 +267,10 @@ import Testing
         let pcln = try #require(elf.section(named: ".gopclntab"))
         let shoff = Int(ElfFile.le(original, 40, 8)), phoff = Int(ElfFile.le(original, 32, 8))
         let data = try #require(elf.segments.first { $0.type == ElfFile.Segment.load && $0.flags & ElfFile.Segment.write != 0 })
-        let hot: [Range<Int>] = [0..<64, phoff..<phoff + 56 * 12, shoff..<original.count, Int(pcln.offset)..<Int(pcln.offset) + 72,
-                                 Int(data.offset)..<min(original.count, Int(data.offset) + 4096)]
+        let hot: [Range<Int>] = [
+            0..<64, phoff..<phoff + 56 * 12, shoff..<original.count, Int(pcln.offset)..<Int(pcln.offset) + 72,
+            Int(data.offset)..<min(original.count, Int(data.offset) + 4096),
+        ]
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fdtrace-goelf-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -1,7 +1,8 @@
-@testable import FDTraceCore
 import Foundation
 import Glibc
 import Testing
+
+@testable import FDTraceCore
 
 /// GoLineTable against what the Go runtime of the same binary says: the
 /// fixture (Tests/Fixtures/go_symbols, built here with Debian's Go 1.19,
@@ -17,9 +18,11 @@ import Testing
     static func checkAgainstRuntime(_ v: GoFixture.Variant) throws -> (table: GoLineTable, truth: GoTruth, bias: UInt64) {
         let exe = try GoFixture.path(v)
         let fifo = "$DIR/fifo"
-        let (truth, stdout, stderr) = try GoTruth.collect([exe, fifo], readyMarker: "ready", prepare: { dir in
-            mkfifo(dir + "/fifo", 0o600)
-        })
+        let (truth, stdout, stderr) = try GoTruth.collect(
+            [exe, fifo], readyMarker: "ready",
+            prepare: { dir in
+                mkfifo(dir + "/fifo", 0o600)
+            })
         let elf = try #require(ElfFile(path: exe))
         let table = try #require(GoLineTable.load(elf))
         #expect(table.format == .go118)
@@ -37,7 +40,7 @@ import Testing
                 var f = c.frame; f.inlined = k < got.count - 1; return f
             }
             #expect(got == want, "\(v) pc 0x\(String(truth.callers[i].pc, radix: 16))")
-            i += 1 // every pc, the inlined calls' own pcs too
+            i += 1  // every pc, the inlined calls' own pcs too
         }
         // The goroutine dump.
         #expect(truth.dump.count >= 10, "\(stderr.prefix(2000))")

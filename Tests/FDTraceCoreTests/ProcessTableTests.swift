@@ -1,5 +1,6 @@
-@testable import FDTraceCore
 import Testing
+
+@testable import FDTraceCore
 
 @Suite struct ProcessTableTests {
     func open(_ fd: Int32, _ call: String = "open", stack: UInt32 = 1, time: UInt64 = 1) -> Record {

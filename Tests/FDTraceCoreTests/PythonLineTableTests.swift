@@ -1,6 +1,7 @@
-@testable import FDTraceCore
 import Foundation
 import Testing
+
+@testable import FDTraceCore
 
 /// PythonLineTable against the real interpreters: every code object of a
 /// varied source compiled by CPython 3.8-3.13, with the line each
@@ -59,7 +60,9 @@ import Testing
     func matchesInterpreter(version: String) throws {
         let vectors = try Self.loadVectors().filter { $0.version == version }
         try #require(!vectors.isEmpty, "no vectors for Python \(version) in \(Self.vectorsURL.path)")
-        let expectedFormat: PythonLineFormat = version == "3.8" || version == "3.9" ? .lnotab
+        let expectedFormat: PythonLineFormat =
+            version == "3.8" || version == "3.9"
+            ? .lnotab
             : version == "3.10" ? .linetable : .locations
         var checked = 0, mismatches = 0, nulls = 0
         for v in vectors {
@@ -76,7 +79,9 @@ import Testing
                 if got != want {
                     mismatches += 1
                     if mismatches <= 20 {
-                        Issue.record("\(version) \(v.name) (first line \(v.first_line)) offset \(offset): got \(got.map(String.init) ?? "nil"), interpreter says \(want.map(String.init) ?? "None")")
+                        Issue.record(
+                            "\(version) \(v.name) (first line \(v.first_line)) offset \(offset): got \(got.map(String.init) ?? "nil"), interpreter says \(want.map(String.init) ?? "None")"
+                        )
                     }
                 }
             }
@@ -109,8 +114,9 @@ import Testing
 
     @Test func lnotabCorners() {
         // (0,+1) (6,+1) (255,0) (10,-128) (4,+127) and an odd trailing byte.
-        let t = PythonLineTable(format: .lnotab, firstLine: 200,
-                                table: [0, 1, 6, 1, 255, 0, 10, 0x80, 4, 127, 9])
+        let t = PythonLineTable(
+            format: .lnotab, firstLine: 200,
+            table: [0, 1, 6, 1, 255, 0, 10, 0x80, 4, 127, 9])
         #expect(t.line(atByteOffset: -1) == 200)
         #expect(t.line(atByteOffset: 0) == 201)
         #expect(t.line(atByteOffset: 5) == 201)
@@ -120,7 +126,7 @@ import Testing
         #expect(t.line(atByteOffset: 270) == 202)
         #expect(t.line(atByteOffset: 271) == 74)
         #expect(t.line(atByteOffset: 275) == 201)
-        #expect(t.line(atByteOffset: 1 << 40) == 201) // past the end: the last line
+        #expect(t.line(atByteOffset: 1 << 40) == 201)  // past the end: the last line
         #expect(PythonLineTable(format: .lnotab, firstLine: 7, table: []).line(atByteOffset: 100) == 7)
         // A line that goes negative is garbage.
         #expect(PythonLineTable(format: .lnotab, firstLine: 1, table: [0, 0xF0]).line(atByteOffset: 0) == nil)
@@ -128,8 +134,9 @@ import Testing
 
     @Test func linetableCorners() {
         // [0,4) +1; zero-length +127 twice; [4,8) no line; [8,10) +1; [10,264) +0 as two pieces.
-        let t = PythonLineTable(format: .linetable, firstLine: 10,
-                                table: [4, 1, 0, 127, 0, 127, 4, 0x80, 2, 1, 254, 0, 0, 0])
+        let t = PythonLineTable(
+            format: .linetable, firstLine: 10,
+            table: [4, 1, 0, 127, 0, 127, 4, 0x80, 2, 1, 254, 0, 0, 0])
         #expect(t.line(atByteOffset: -2) == 10)
         #expect(t.line(atByteOffset: 0) == 11)
         #expect(t.line(atByteOffset: 3) == 11)
@@ -138,7 +145,7 @@ import Testing
         #expect(t.line(atByteOffset: 8) == 266)
         #expect(t.line(atByteOffset: 10) == 266)
         #expect(t.line(atByteOffset: 263) == 266)
-        #expect(t.line(atByteOffset: 264) == nil) // past the end
+        #expect(t.line(atByteOffset: 264) == nil)  // past the end
         #expect(PythonLineTable(format: .linetable, firstLine: 3, table: []).line(atByteOffset: 0) == nil)
         #expect(PythonLineTable(format: .linetable, firstLine: 3, table: []).line(atByteOffset: -1) == 3)
         #expect(PythonLineTable(format: .linetable, firstLine: 3, table: [2]).line(atByteOffset: 0) == nil)
@@ -152,12 +159,12 @@ import Testing
         // 0x81 = 1 0000 001: short form 0, 2 units, one byte.
         // svarint 8193 * 2 = 16386 = 0b100_000000_000010 -> chunks 2|64, 0|64, 4.
         let table: [UInt8] = [
-            0xF0, 2, 0, 1, 5,        // +1 -> 11, [0,2)
-            0xE8, 3,                 // -1 -> 10, [2,4)
-            0xD9, 4, 9,              // +1 -> 11, [4,8)
-            0xF8,                    // none, [8,10)
-            0xE8, 2 | 64, 0 | 64, 4, // +8193 -> 8204, [10,12)
-            0x81, 0x12,              // same, [12,16)
+            0xF0, 2, 0, 1, 5,  // +1 -> 11, [0,2)
+            0xE8, 3,  // -1 -> 10, [2,4)
+            0xD9, 4, 9,  // +1 -> 11, [4,8)
+            0xF8,  // none, [8,10)
+            0xE8, 2 | 64, 0 | 64, 4,  // +8193 -> 8204, [10,12)
+            0x81, 0x12,  // same, [12,16)
         ]
         let t = PythonLineTable(format: .locations, firstLine: 10, table: table)
         #expect(t.line(atByteOffset: -1) == 10)
@@ -169,7 +176,7 @@ import Testing
         #expect(t.line(atByteOffset: 8) == nil)
         #expect(t.line(atByteOffset: 10) == 8204)
         #expect(t.line(atByteOffset: 14) == 8204)
-        #expect(t.line(atByteOffset: 16) == nil) // past the end
+        #expect(t.line(atByteOffset: 16) == nil)  // past the end
         #expect(t.line(atByteOffset: Int.max) == nil)
     }
 
@@ -191,12 +198,12 @@ import Testing
 
     @Test func truncatedAndOverlongVarints() {
         let cut: [[UInt8]] = [
-            [0xF0],                    // long form with nothing after it
-            [0xE8],                    // no-columns form with nothing after it
-            [0xE8, 0x40],              // continuation bit, then the end
-            [0xE8, 0x41, 0x7F],        // two continuations, then the end
-            [0x80, 0x00, 0xF0],        // good entry, then a cut one
-            [0xE8, 0x7F, 0x7F, 0x7F, 0x7F, 0x7F, 0x7F, 0x7F, 0x3F], // more chunks than 32 bits
+            [0xF0],  // long form with nothing after it
+            [0xE8],  // no-columns form with nothing after it
+            [0xE8, 0x40],  // continuation bit, then the end
+            [0xE8, 0x41, 0x7F],  // two continuations, then the end
+            [0x80, 0x00, 0xF0],  // good entry, then a cut one
+            [0xE8, 0x7F, 0x7F, 0x7F, 0x7F, 0x7F, 0x7F, 0x7F, 0x3F],  // more chunks than 32 bits
         ]
         for table in cut {
             let t = PythonLineTable(format: .locations, firstLine: 1, table: table)
@@ -211,7 +218,7 @@ import Testing
         }
         // A full 32-bit varint is read (6 chunks, the last shifted by 30).
         let big = PythonLineTable(format: .locations, firstLine: 0, table: [0xE8, 0x40, 0x40, 0x40, 0x40, 0x40, 0x01])
-        #expect(big.line(atByteOffset: 0) == 1 << 29) // uval 2^30: even, so +2^29
+        #expect(big.line(atByteOffset: 0) == 1 << 29)  // uval 2^30: even, so +2^29
         // A table not starting with an entry is not a 3.11+ table.
         #expect(PythonLineTable(format: .locations, firstLine: 1, table: [0x10, 0x80]).line(atByteOffset: 0) == nil)
     }
@@ -227,7 +234,9 @@ import Testing
             for i in 0..<length { table[i] = UInt8.random(in: 0...255, using: &rng) }
             // Half of the 3.11+ tables get a valid first byte, to get past the first check.
             if round % 2 == 0, !table.isEmpty { table[0] |= 0x80 }
-            let firstLine = round % 7 == 0 ? Int.random(in: Int(Int32.min)...Int(Int32.max), using: &rng)
+            let firstLine =
+                round % 7 == 0
+                ? Int.random(in: Int(Int32.min)...Int(Int32.max), using: &rng)
                 : Int.random(in: 0...100_000, using: &rng)
             for format in [PythonLineFormat.lnotab, .linetable, .locations] {
                 let t = PythonLineTable(format: format, firstLine: firstLine, table: table)

@@ -1,26 +1,30 @@
-@testable import FDTraceCore
 import Foundation
 import Testing
+
+@testable import FDTraceCore
 
 /// A Python process built from records: three event loops made by one line
 /// of app.py (eventpoll + socketpair each), a file closed by a garbage
 /// collection, one closed at shutdown.
 func pythonProcess() -> (TracedProcess, ModuleRegistry) {
     var reg = ModuleRegistry()
-    var p = TracedProcess(key: 0, pid: 77, ppid: 1, forkParent: 0, command: ["python3", "app.py"],
-                          executable: "/usr/bin/python3.11", startTime: 0, rlimitSoft: 1024, rlimitHard: 4096)
+    var p = TracedProcess(
+        key: 0, pid: 77, ppid: 1, forkParent: 0, command: ["python3", "app.py"],
+        executable: "/usr/bin/python3.11", startTime: 0, rlimitSoft: 1024, rlimitHard: 4096)
     func py(_ code: UInt64, _ offset: UInt64) -> UInt64 { 1 << 63 | code << 32 | offset }
     // lnotab: offset 0 → line 10, 2 → 11, 4 → 12.
-    let app = PyCodeRecord(id: 1, firstLine: 10, format: .lnotab, filename: "/srv/app.py", name: "handler",
-                           table: [2, 1, 2, 1], tableTotal: 4)
-    let lib = PyCodeRecord(id: 2, firstLine: 800, format: .lnotab, filename: "/usr/lib/python3.11/asyncio/events.py",
-                           name: "new_event_loop", table: [2], tableTotal: 4)
+    let app = PyCodeRecord(
+        id: 1, firstLine: 10, format: .lnotab, filename: "/srv/app.py", name: "handler",
+        table: [2, 1, 2, 1], tableTotal: 4)
+    let lib = PyCodeRecord(
+        id: 2, firstLine: 800, format: .lnotab, filename: "/usr/lib/python3.11/asyncio/events.py",
+        name: "new_event_loop", table: [2], tableTotal: 4)
     let records: [Record] = [
         .module(ModuleRecord(base: 0, start: 0x1000, end: 0x9000, path: "/usr/bin/python3.11", buildID: [])),
         .pyCode(app), .pyCode(lib), .pyCodeMore(id: 2, offset: 1, table: [2, 3, 5]),
-        .stack(StackRecord(id: 1, pcs: [0x1100, py(2, 0), 0x1200, py(1, 4), 0x1200])), // epoll_create1
-        .stack(StackRecord(id: 2, pcs: [0x1300, py(2, 2), 0x1200, py(1, 4), 0x1200])), // socketpair
-        .stack(StackRecord(id: 3, pcs: [0x1400, py(1, 0), 0x1200])),                  // open, line 10
+        .stack(StackRecord(id: 1, pcs: [0x1100, py(2, 0), 0x1200, py(1, 4), 0x1200])),  // epoll_create1
+        .stack(StackRecord(id: 2, pcs: [0x1300, py(2, 2), 0x1200, py(1, 4), 0x1200])),  // socketpair
+        .stack(StackRecord(id: 3, pcs: [0x1400, py(1, 0), 0x1200])),  // open, line 10
     ]
     for r in records { p.apply(r, registry: &reg) }
     var fd: Int32 = 3, group: UInt32 = 0, t: UInt64 = 1_000
@@ -29,8 +33,11 @@ func pythonProcess() -> (TracedProcess, ModuleRegistry) {
         p.apply(.open(OpenEvent(time: t, fd: fd, call: Call.named("epoll_create1")!, stackID: 1, tid: 5, group: group)), registry: &reg)
         group += 1
         for i: Int32 in 1...2 {
-            p.apply(.open(OpenEvent(time: t, fd: fd + i, call: Call.named("socketpair")!, stackID: 2, tid: 5, sourceFD: fd + 3 - i,
-                                    domain: 1, sockType: 1, proto: 0, group: group)), registry: &reg)
+            p.apply(
+                .open(
+                    OpenEvent(
+                        time: t, fd: fd + i, call: Call.named("socketpair")!, stackID: 2, tid: 5, sourceFD: fd + 3 - i,
+                        domain: 1, sockType: 1, proto: 0, group: group)), registry: &reg)
         }
         fd += 3; t += 1_000
     }
@@ -42,7 +49,9 @@ func pythonProcess() -> (TracedProcess, ModuleRegistry) {
     p.apply(.close(CloseEvent(time: t + 3, fd: 21, call: .close, tid: 77)), registry: &reg)
     p.apply(.exitBegin(ExitBegin(time: t + 4, status: 0, how: .normal, rlimitSoft: 1024, rlimitHard: 4096)), registry: &reg)
     for k in 3..<12 {
-        let view = k % 3 == 0 ? KernelFD(fd: Int32(k), mode: 0, target: "anon_inode:[eventpoll]")
+        let view =
+            k % 3 == 0
+            ? KernelFD(fd: Int32(k), mode: 0, target: "anon_inode:[eventpoll]")
             : KernelFD(fd: Int32(k), mode: 0o140777, domain: 1, sockType: 1, proto: 0, target: "socket:[\(k)]")
         p.apply(.kernelFD(view), registry: &reg)
     }
@@ -79,10 +88,11 @@ let pythonSymbols = TableSymbolizer(names: [
         let site = try #require(loops.highlight.map { loops.frames[$0] })
         #expect(site.file == "/srv/app.py" && site.line == 12 && site.function == "handler" && site.python == true)
         #expect(loops.frames.first?.function == "new_event_loop")
-        #expect(loops.frames.first?.line == 800) // the line table arrived in two parts
+        #expect(loops.frames.first?.line == 800)  // the line table arrived in two parts
         #expect(!loops.frames.contains { $0.function == "_PyEval_EvalFrameDefault" })
-        #expect(TextRenderer().render(Report(command: [], exitStatus: 0, processes: [p], notes: []))
-                    .contains("3 × (eventpoll + 2 unix stream sockets), 9 descriptors"))
+        #expect(
+            TextRenderer().render(Report(command: [], exitStatus: 0, processes: [p], notes: []))
+                .contains("3 × (eventpoll + 2 unix stream sockets), 9 descriptors"))
     }
 
     @Test func runtimeClosesAreLeaks() throws {

@@ -1,6 +1,7 @@
 import CFDTraceWire
-@testable import FDTraceCore
 import Testing
+
+@testable import FDTraceCore
 
 /// RecordEncoder.encode, at time 7 unless told.
 func encode<T>(_ value: T, type: fdt_rec_type, tail: [UInt8] = [], flags: UInt16 = 0, time: UInt64 = 7) -> [UInt8] {
@@ -18,8 +19,12 @@ func decode(_ bytes: [UInt8]) throws -> Record {
         r.stack_id = 3; r.tid = 42; r.source_fd = -1; r.domain = -1; r.sock_type = -1; r.protocol = -1
         r.group = 9; r.path_len = 5
         let rec = try decode(encode(r, type: FDT_REC_OPEN, tail: Array("/etc/".utf8)))
-        #expect(rec == .open(OpenEvent(time: 7, fd: 7, call: Call.named("openat")!, cloexec: true, stackID: 3, tid: 42,
-                                       group: 9, path: "/etc/")))
+        #expect(
+            rec
+                == .open(
+                    OpenEvent(
+                        time: 7, fd: 7, call: Call.named("openat")!, cloexec: true, stackID: 3, tid: 42,
+                        group: 9, path: "/etc/")))
     }
 
     @Test func closeRangeAndFlags() throws {
@@ -51,7 +56,7 @@ func decode(_ bytes: [UInt8]) throws -> Record {
 
     @Test func rejectsMalformedRecords() throws {
         var r = fdt_rec_open()
-        r.fd = 3; r.path_len = 200 // longer than the record
+        r.fd = 3; r.path_len = 200  // longer than the record
         #expect(throws: DecodeError.self) { try decode(encode(r, type: FDT_REC_OPEN, tail: [1, 2, 3])) }
         r.path_len = 0; r.call = 999
         #expect(throws: DecodeError.self) { try decode(encode(r, type: FDT_REC_OPEN)) }
@@ -61,7 +66,7 @@ func decode(_ bytes: [UInt8]) throws -> Record {
         s.stack_id = 1; s.depth = 1000
         #expect(throws: DecodeError.self) { try decode(encode(s, type: FDT_REC_STACK)) }
         var bytes = encode(fdt_rec_close(), type: FDT_REC_CLOSE)
-        bytes[4] = 200 // unknown type
+        bytes[4] = 200  // unknown type
         #expect(throws: DecodeError.self) { try decode(bytes) }
         #expect(throws: DecodeError.self) { try decode(Array(bytes.prefix(8))) }
         var c = fdt_rec_close_range()

@@ -1,6 +1,7 @@
-@testable import FDTraceCore
 import Foundation
 import Testing
+
+@testable import FDTraceCore
 
 /// A symbolizer that names frames from a table (no binaries involved).
 struct TableSymbolizer: Symbolizing {
@@ -14,8 +15,9 @@ struct TableSymbolizer: Symbolizing {
 
 func sampleProcess(key: Int = 0) -> (TracedProcess, ModuleRegistry) {
     var reg = ModuleRegistry()
-    var p = TracedProcess(key: key, pid: 4242, ppid: 1, forkParent: 0, command: ["./server", "1000"],
-                          executable: "/srv/server", startTime: 0, rlimitSoft: 1024, rlimitHard: 524288)
+    var p = TracedProcess(
+        key: key, pid: 4242, ppid: 1, forkParent: 0, command: ["./server", "1000"],
+        executable: "/srv/server", startTime: 0, rlimitSoft: 1024, rlimitHard: 524288)
     let records: [Record] = [
         .module(ModuleRecord(base: 0, start: 0x1000, end: 0x9000, path: "/srv/server", buildID: [])),
         .module(ModuleRecord(base: 0x7000_0000, start: 0x7000_0000, end: 0x7100_0000, path: "/lib/libc.so.6", buildID: [])),
@@ -34,10 +36,12 @@ func sampleProcess(key: Int = 0) -> (TracedProcess, ModuleRegistry) {
         KernelFD(fd: 3, mode: 0o100644, target: "/etc/hostname"),
         KernelFD(fd: 4, mode: 0o100644, target: "/etc/hostname"),
         KernelFD(fd: 5, mode: 0o100644, target: "/etc/hostname"),
-        KernelFD(fd: 6, mode: 0o140777, domain: 2, sockType: 1, proto: 6, tcpState: 8, target: "socket:[1]",
-                 local: [2, 0, 0x13, 0x88, 127, 0, 0, 1], peer: [2, 0, 0x9c, 0x40, 127, 0, 0, 1]),
-        KernelFD(fd: 7, mode: 0o140777, domain: 2, sockType: 1, proto: 6, tcpState: 1, target: "socket:[2]",
-                 local: [2, 0, 0x13, 0x88, 127, 0, 0, 1], peer: [2, 0, 0x9c, 0x41, 127, 0, 0, 1]),
+        KernelFD(
+            fd: 6, mode: 0o140777, domain: 2, sockType: 1, proto: 6, tcpState: 8, target: "socket:[1]",
+            local: [2, 0, 0x13, 0x88, 127, 0, 0, 1], peer: [2, 0, 0x9c, 0x40, 127, 0, 0, 1]),
+        KernelFD(
+            fd: 7, mode: 0o140777, domain: 2, sockType: 1, proto: 6, tcpState: 1, target: "socket:[2]",
+            local: [2, 0, 0x13, 0x88, 127, 0, 0, 1], peer: [2, 0, 0x9c, 0x41, 127, 0, 0, 1]),
         KernelFD(fd: 9, mode: 0o010600, target: "pipe:[77]"),
     ]
     for k in kernel { p.apply(.kernelFD(k), registry: &reg) }
@@ -49,8 +53,10 @@ func sampleProcess(key: Int = 0) -> (TracedProcess, ModuleRegistry) {
 
 let sampleSymbols = TableSymbolizer(names: [
     0x7000_0100 - 0x7000_0000: [SymbolizedFrame(function: "fopen", file: nil, line: nil, module: "/lib/libc.so.6", address: 0x100)],
-    0x1100: [SymbolizedFrame(function: "reload_config", file: "/src/server.c", line: 17, module: "/srv/server", address: 0x1100, inlined: true),
-             SymbolizedFrame(function: "handle", file: "/src/server.c", line: 26, module: "/srv/server", address: 0x1100)],
+    0x1100: [
+        SymbolizedFrame(function: "reload_config", file: "/src/server.c", line: 17, module: "/srv/server", address: 0x1100, inlined: true),
+        SymbolizedFrame(function: "handle", file: "/src/server.c", line: 26, module: "/srv/server", address: 0x1100),
+    ],
     0x1200: [SymbolizedFrame(function: "main", file: "/src/server.c", line: 62, module: "/srv/server", address: 0x1200)],
     0x1300: [SymbolizedFrame(function: "main", file: "/src/server.c", line: 60, module: "/srv/server", address: 0x1300)],
 ])
@@ -109,8 +115,10 @@ let sampleSymbols = TableSymbolizer(names: [
             p.ended = ended
             return p
         }
-        let quiet = [process(10, "/usr/bin/env", ended: .exec), process(10, "true"), process(11, "/bin/true"),
-                     process(12, "/bin/bash"), process(13, "bash")]
+        let quiet = [
+            process(10, "/usr/bin/env", ended: .exec), process(10, "true"), process(11, "/bin/true"),
+            process(12, "/bin/bash"), process(13, "bash"),
+        ]
         let alone = TextRenderer().render(Report(command: ["sh"], exitStatus: 0, processes: quiet, notes: []))
         #expect(alone == "fdtrace: 4 processes without leaks: bash ×2, true ×2\n")
         var leaky = try #require(report().processes.first)
@@ -129,21 +137,22 @@ let sampleSymbols = TableSymbolizer(names: [
 
     @Test func textRendering() {
         let text = TextRenderer().render(report())
-        #expect(text == """
-            fdtrace: ./server 1000 (pid 4242) exited 0 after 0.31 s
-              7 descriptors open at exit (peak 7, limit 1024/524288), 1 inherited or standard
-              5 leaked descriptors from 2 sites:
-              3 × file /etc/hostname    fopen
-                  fopen           libc.so.6+0x100
-                → reload_config   server.c:17 (inlined)
-                  handle          server.c:26
-                  main            server.c:62
-              2 × TCP 127.0.0.1:5000 ⇐ 127.0.0.1:*, 1 CLOSE_WAIT, 1 ESTABLISHED    accept4
-                → main   server.c:60
-              1 of origin unknown (opened where the shim cannot see, e.g. raw syscalls):
-                fd 9  pipe
+        #expect(
+            text == """
+                fdtrace: ./server 1000 (pid 4242) exited 0 after 0.31 s
+                  7 descriptors open at exit (peak 7, limit 1024/524288), 1 inherited or standard
+                  5 leaked descriptors from 2 sites:
+                  3 × file /etc/hostname    fopen
+                      fopen           libc.so.6+0x100
+                    → reload_config   server.c:17 (inlined)
+                      handle          server.c:26
+                      main            server.c:62
+                  2 × TCP 127.0.0.1:5000 ⇐ 127.0.0.1:*, 1 CLOSE_WAIT, 1 ESTABLISHED    accept4
+                    → main   server.c:60
+                  1 of origin unknown (opened where the shim cannot see, e.g. raw syscalls):
+                    fd 9  pipe
 
-            """)
+                """)
     }
 
     @Test func jsonRoundTripsWithSnakeCaseKeys() throws {
@@ -164,12 +173,16 @@ let sampleSymbols = TableSymbolizer(names: [
         #expect(words(try json([Reconciliation.complete, .unreconciled])) == ["complete", "unreconciled"])
         #expect(words(try json([ClosedBy.gc, .finalizer, .shutdown])) == ["gc", "finalizer", "shutdown"])
         #expect(words(try json([SnapshotReason.emfile, .enfile, .threshold, .periodic, .query])) == ["EMFILE", "ENFILE", "threshold", "periodic", "query"])
-        let kinds: [FDKind] = [.file, .directory, .device, .fifo, .memfd, .mqueue, .pipe, .socket, .eventpoll, .eventfd, .signalfd,
-                               .timerfd, .inotify, .fanotify, .pidfd, .ioUring, .userfaultfd, .bpfMap, .perfEvent, .anonInode, .unknown,
-                               FDKind(name: "dmabuf")]
-        let names = ["file", "directory", "device", "fifo", "memfd", "mqueue", "pipe", "socket", "eventpoll", "eventfd", "signalfd",
-                     "timerfd", "inotify", "fanotify", "pidfd", "io_uring", "userfaultfd", "bpf-map", "perf_event", "anon_inode", "unknown",
-                     "dmabuf"]
+        let kinds: [FDKind] = [
+            .file, .directory, .device, .fifo, .memfd, .mqueue, .pipe, .socket, .eventpoll, .eventfd, .signalfd,
+            .timerfd, .inotify, .fanotify, .pidfd, .ioUring, .userfaultfd, .bpfMap, .perfEvent, .anonInode, .unknown,
+            FDKind(name: "dmabuf"),
+        ]
+        let names = [
+            "file", "directory", "device", "fifo", "memfd", "mqueue", "pipe", "socket", "eventpoll", "eventfd", "signalfd",
+            "timerfd", "inotify", "fanotify", "pidfd", "io_uring", "userfaultfd", "bpf-map", "perf_event", "anon_inode", "unknown",
+            "dmabuf",
+        ]
         #expect(words(try json(kinds)) == names)
         #expect(try JSONRenderer.decode([FDKind].self, from: try JSONRenderer.encode(kinds)) == kinds)
         #expect(names.map { FDKind(name: $0) } == kinds && FDKind(name: "pipe") == .pipe)
@@ -183,8 +196,10 @@ let sampleSymbols = TableSymbolizer(names: [
     @Test func summaries() {
         let files = (0..<3).map { FDDescription(kind: .file, path: "/tmp/f\($0)") }
         #expect(FDDescription.summary(of: files) == "file (3 paths, e.g. /tmp/f0)")
-        let mixed = [FDDescription(kind: .eventpoll), FDDescription(kind: .socket, proto: "unix stream"),
-                     FDDescription(kind: .socket, proto: "unix stream")]
+        let mixed = [
+            FDDescription(kind: .eventpoll), FDDescription(kind: .socket, proto: "unix stream"),
+            FDDescription(kind: .socket, proto: "unix stream"),
+        ]
         #expect(FDDescription.summary(of: mixed) == "2 socket + 1 eventpoll")
     }
 

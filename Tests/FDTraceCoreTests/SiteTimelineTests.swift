@@ -1,6 +1,7 @@
-@testable import FDTraceCore
 import Foundation
 import Testing
+
+@testable import FDTraceCore
 
 @Suite struct SiteTimelineTests {
     static let ms: UInt64 = 1_000_000
@@ -18,9 +19,9 @@ import Testing
         var t = ProcessTable(processKey: 0)
         t.apply(open(3, stack: 1, at: 0))
         t.apply(open(4, stack: 1, at: 0))
-        t.apply(close(4, at: 0))          // bucket 0: 2 at most, 1 at its end
-        t.apply(open(5, stack: 2, at: 3)) // bucket 3: stack 2 opens one
-        t.apply(close(3, at: 5))          // bucket 5: stack 1 back to 0
+        t.apply(close(4, at: 0))  // bucket 0: 2 at most, 1 at its end
+        t.apply(open(5, stack: 2, at: 3))  // bucket 3: stack 2 opens one
+        t.apply(close(3, at: 5))  // bucket 5: stack 1 back to 0
         let tl = t.timeline
         #expect(tl.bucketCount == 6 && tl.width == Self.ms && tl.origin == Self.t0)
         #expect(tl.series(1) == [2, 1, 1, 1, 1, 1])

@@ -10,14 +10,14 @@ import Testing
     /// lower layers only; folders of one layer do not use each other. (The
     /// same list is in the README's map.)
     static let layers: [[String]] = [
-        ["Support"],                 // errors, the clock
-        ["Wire"],                    // the shim's records and ring
-        ["Describe", "Symbolize"],   // what a descriptor is; naming addresses
-        ["Inspect"],                 // /proc readers
-        ["Tables"],                  // per-process tables, driven by records
+        ["Support"],  // errors, the clock
+        ["Wire"],  // the shim's records and ring
+        ["Describe", "Symbolize"],  // what a descriptor is; naming addresses
+        ["Inspect"],  // /proc readers
+        ["Tables"],  // per-process tables, driven by records
         ["Report", "EventSources"],  // the report model and builders; where records come from
-        ["Render"],                  // text, JSON, top, snapshot files
-        ["Collector"],               // the loop, sessions, queries
+        ["Render"],  // text, JSON, top, snapshot files
+        ["Collector"],  // the loop, sessions, queries
     ]
 
     /// Functions longer than this say why in a comment above them
@@ -48,7 +48,8 @@ import Testing
 
     @Test("The scanner sees through comments and strings, and finds a cycle")
     func scannerItself() {
-        let text = SourceScan.code("""
+        let text = SourceScan.code(
+            """
             let a = "Collector \\(Wire.x) \\"quoted\\"" // Report
             /* Render */ let b = 1
             """)
@@ -65,7 +66,7 @@ import Testing
 
     /// A cycle of the graph as a path, or nil.
     static func cycle(in graph: [String: Set<String>]) -> [String]? {
-        var state: [String: Int] = [:] // 1 on the path, 2 done
+        var state: [String: Int] = [:]  // 1 on the path, 2 done
         var path: [String] = []
         func visit(_ n: String) -> [String]? {
             if state[n] == 2 { return nil }
@@ -114,7 +115,8 @@ struct SourceScan {
         for f in files {
             for word in Set(Self.words(f.code)) {
                 guard let o = owners[word], o.count == 1, let owner = o.first, owner != f.folder,
-                      local[f.folder]?.contains(word) != true else { continue }
+                    local[f.folder]?.contains(word) != true
+                else { continue }
                 edges[f.folder, default: [:]][owner, default: []].insert(word)
             }
         }
@@ -151,11 +153,14 @@ struct SourceScan {
     }
 
     static let functionStart = try! NSRegularExpression(
-        pattern: #"^\s*(?:@\w+(?:\([^)]*\))?\s+)*(?:(?:public|private|fileprivate|internal|static|final|override|mutating|nonmutating|class|open|convenience|required)\s+)*(func\s+[^\s(<]+|init\??(?=\s*[(<])|deinit\b|subscript(?=\s*[(<]))"#)
+        pattern:
+            #"^\s*(?:@\w+(?:\([^)]*\))?\s+)*(?:(?:public|private|fileprivate|internal|static|final|override|mutating|nonmutating|class|open|convenience|required)\s+)*(func\s+[^\s(<]+|init\??(?=\s*[(<])|deinit\b|subscript(?=\s*[(<]))"#
+    )
 
     static func functionName(_ line: String) -> String? {
         guard let m = functionStart.firstMatch(in: line, range: NSRange(line.startIndex..., in: line)),
-              let r = Range(m.range(at: 1), in: line) else { return nil }
+            let r = Range(m.range(at: 1), in: line)
+        else { return nil }
         return String(line[r])
     }
 
@@ -177,7 +182,8 @@ struct SourceScan {
     static func declaration(indented: Bool) -> NSRegularExpression {
         let indent = indented ? #"\s*"# : ""
         return try! NSRegularExpression(
-            pattern: #"^"# + indent + #"(?:@\w+\s+)*(?:(?:public|private|fileprivate|internal|final|open|indirect|static)\s+)*(?:struct|enum|class|protocol|typealias|actor|func|let|var)\s+([A-Za-z_]\w*)"#,
+            pattern: #"^"# + indent
+                + #"(?:@\w+\s+)*(?:(?:public|private|fileprivate|internal|final|open|indirect|static)\s+)*(?:struct|enum|class|protocol|typealias|actor|func|let|var)\s+([A-Za-z_]\w*)"#,
             options: [.anchorsMatchLines])
     }
 

@@ -113,8 +113,9 @@ import Testing
         #expect(lines.first?.hasPrefix("fdtrace: cannot reach the collector") == true)
         // Once per session, not once per process: a loop of 20 children.
         let sock = "/nonexistent/fdtrace-\(UUID().uuidString.prefix(8)).sock"
-        let loop = try run(["/bin/bash", "-c", "for i in $(seq 20); do /bin/true; done; echo done"],
-                           env: preloadedEnv(["FDTRACE_SOCKET": sock]))
+        let loop = try run(
+            ["/bin/bash", "-c", "for i in $(seq 20); do /bin/true; done; echo done"],
+            env: preloadedEnv(["FDTRACE_SOCKET": sock]))
         #expect(loop.stdout == "done\n")
         #expect(loop.stderr.split(separator: "\n").count == 1, "stderr: \(loop.stderr)")
     }
@@ -171,18 +172,20 @@ import Testing
         #expect(o.stdout.isEmpty)
     }
 
-    @Test("Help on stdout, status 0: for fdtrace and each command, as --help or `help CMD`", arguments: [
-        (["--help"], "fdtrace <subcommand>"),
-        (["help"], "fdtrace <subcommand>"),
-        (["run", "--help"], "fdtrace run [<options>]"),
-        (["run", "-h"], "fdtrace run [<options>]"),
-        (["run", "--json", "r.json", "--help"], "fdtrace run [<options>]"),
-        (["help", "run"], "fdtrace run [<options>]"),
-        (["snapshot", "--help"], "fdtrace snapshot"),
-        (["top", "--help"], "fdtrace top"),
-        (["watch", "--help"], "fdtrace watch"),
-        (["help", "watch"], "fdtrace watch"),
-    ])
+    @Test(
+        "Help on stdout, status 0: for fdtrace and each command, as --help or `help CMD`",
+        arguments: [
+            (["--help"], "fdtrace <subcommand>"),
+            (["help"], "fdtrace <subcommand>"),
+            (["run", "--help"], "fdtrace run [<options>]"),
+            (["run", "-h"], "fdtrace run [<options>]"),
+            (["run", "--json", "r.json", "--help"], "fdtrace run [<options>]"),
+            (["help", "run"], "fdtrace run [<options>]"),
+            (["snapshot", "--help"], "fdtrace snapshot"),
+            (["top", "--help"], "fdtrace top"),
+            (["watch", "--help"], "fdtrace watch"),
+            (["help", "watch"], "fdtrace watch"),
+        ])
     func help(args: [String], usage: String) throws {
         let o = try run([Paths.fdtrace] + args)
         #expect(o.status == 0)
@@ -226,14 +229,17 @@ import Testing
     @Test func exportsOnlyTheHooks() throws {
         let o = try run(["nm", "-D", "--defined-only", Paths.library])
         let names = Set(o.stdout.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) })
-        let hooks: Set<String> = ["open", "open64", "openat", "openat64", "creat", "creat64", "__open_2", "__open64_2",
+        let hooks: Set<String> = [
+            "open", "open64", "openat", "openat64", "creat", "creat64", "__open_2", "__open64_2",
             "__openat_2", "__openat64_2", "socket", "socketpair", "accept", "accept4", "recvmsg", "recvmmsg", "pipe",
             "pipe2", "dup", "dup2", "dup3", "fcntl", "fcntl64", "ioctl", "epoll_create", "epoll_create1", "eventfd",
             "signalfd", "timerfd_create", "inotify_init", "inotify_init1", "fanotify_init", "memfd_create",
             "pidfd_open", "pidfd_getfd", "shm_open", "mq_open", "posix_openpt", "getpt", "openpty", "forkpty",
             "close", "close_range", "closefrom", "fopen", "fopen64", "freopen", "freopen64", "fclose", "tmpfile",
             "tmpfile64", "mkstemp", "mkstemp64", "mkostemp", "mkostemp64", "mkstemps", "mkstemps64", "mkostemps",
-            "mkostemps64", "opendir", "closedir", "popen", "pclose", "_exit", "_Exit", "_Fork", "vfork", "exit", "fork", "__libc_start_main", "clone", "syscall"]
+            "mkostemps64", "opendir", "closedir", "popen", "pclose", "_exit", "_Exit", "_Fork", "vfork", "exit", "fork", "__libc_start_main", "clone",
+            "syscall",
+        ]
         #expect(names.isSubset(of: hooks), "unexpected exports: \(names.subtracting(hooks))")
         #expect(!names.contains { $0.hasPrefix("_Unwind") })
     }

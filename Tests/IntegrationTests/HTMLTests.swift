@@ -11,8 +11,10 @@ enum Chromium {
 
     static func arguments(profile: URL) throws -> [String] {
         guard let path else { throw FixtureError(message: "chromium is not installed (make setup installs it)") }
-        return ["/usr/bin/timeout", "120", path, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--user-data-dir=\(profile.path)", "--host-resolver-rules=MAP * ~NOTFOUND", "--window-size=1280,2000"]
+        return [
+            "/usr/bin/timeout", "120", path, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--user-data-dir=\(profile.path)", "--host-resolver-rules=MAP * ~NOTFOUND", "--window-size=1280,2000",
+        ]
     }
 
     /// The DOM of `file` (with `fragment`, e.g. "window=0.1-0.2").
@@ -88,7 +90,9 @@ struct HTMLTests {
         #expect(!html.contains("<img") && !html.contains("<iframe"))
         // Readable without JavaScript: the rows are in the HTML.
         #expect(html.components(separatedBy: "<tr class=\"group\"").count - 1 == a.report.leakGroupCount)
-        #expect(html.contains("<td class=\"what\">file \(HTMLRenderer.esc(hostile))</td>"), "\(html.components(separatedBy: "<td class=\"what\">").dropFirst().map { $0.prefix(200) })")
+        #expect(
+            html.contains("<td class=\"what\">file \(HTMLRenderer.esc(hostile))</td>"),
+            "\(html.components(separatedBy: "<td class=\"what\">").dropFirst().map { $0.prefix(200) })")
         // The embedded JSON: the name escaped for a script element.
         #expect(html.contains("\\u003c/script\\u003e\\u003cimg src=x onerror=alert(1)\\u003e"))
         #expect(html.components(separatedBy: "</script>").count - 1 == 3, "the error trap, the data, the script")
@@ -105,9 +109,10 @@ struct HTMLTests {
         let timeline = try #require(p.timeline)
         let series = elements(dom, "path", where: "series")
         let lines = try Fixture.leakLines("leak_sites.c")
-        #expect(Set(series.map { "\($0["data-label"] ?? "") \($0["data-call"] ?? "")" }).isSuperset(of: [
-            "leak_sites.c:\(lines["pipe"]![0]) pipe", "leak_sites.c:\(lines["open"]![0]) open",
-        ]))
+        #expect(
+            Set(series.map { "\($0["data-label"] ?? "") \($0["data-call"] ?? "")" }).isSuperset(of: [
+                "leak_sites.c:\(lines["pipe"]![0]) pipe", "leak_sites.c:\(lines["open"]![0]) open",
+            ]))
         #expect(series.count == timeline.sites.count)
         #expect(series.first { $0["data-label"] == "leak_sites.c:\(lines["pipe"]![0])" }?["data-peak"] == "40")
         #expect(elements(dom, "path", where: "series other").count == 1)
@@ -151,7 +156,8 @@ struct HTMLTests {
         #expect(table.contains("data-sorted=\"count:descending\"") && table.contains("data-visible=\"1\""), "\(table)")
         let rows = elements(dom, "tr", where: "group")
         #expect(rows.filter { $0["hidden"] == nil }.count == 1)
-        let hidden = try NSRegularExpression(pattern: "<tr class=\"group\"[^>]* hidden=\"\"").numberOfMatches(in: dom, range: NSRange(dom.startIndex..., in: dom))
+        let hidden = try NSRegularExpression(pattern: "<tr class=\"group\"[^>]* hidden=\"\"").numberOfMatches(
+            in: dom, range: NSRange(dom.startIndex..., in: dom))
         #expect(hidden == 2)
     }
 
@@ -178,7 +184,9 @@ struct HTMLTests {
         let p = a.report.processes[0]
         #expect(p.events.opens + p.events.closes >= 10_000_000 && p.leakedDescriptors == 5000 && p.leaks.count == 1000)
         let size = try FileManager.default.attributesOfItem(atPath: a.path("report.html"))[.size] as? Int ?? 0
-        print("HTML of a \(p.events.opens + p.events.closes)-event run: \(size) bytes (JSON: \(try FileManager.default.attributesOfItem(atPath: a.json)[.size] as? Int ?? 0))")
+        print(
+            "HTML of a \(p.events.opens + p.events.closes)-event run: \(size) bytes (JSON: \(try FileManager.default.attributesOfItem(atPath: a.json)[.size] as? Int ?? 0))"
+        )
         #expect(size > 0 && size < 5_000_000)
         let t = try #require(p.timeline)
         #expect(t.buckets <= SiteTimeline.maxBuckets && t.sites.count == 8)
@@ -206,8 +214,12 @@ struct HTMLTests {
         // EMFILE: the process lowers its limit to 64 and runs into it.
         let exe = try Fixture.build("emfile_burst.c")
         let dir = scratch()
-        let e = try SavedRun([exe], options: ["--html", dir.appendingPathComponent("report.html").path, "--snapshot-dir", dir.path,
-                                               "--snapshot-at", "20"], in: dir)
+        let e = try SavedRun(
+            [exe],
+            options: [
+                "--html", dir.appendingPathComponent("report.html").path, "--snapshot-dir", dir.path,
+                "--snapshot-at", "20",
+            ], in: dir)
         let et = try #require(e.report.processes[0].timeline)
         #expect(et.marks.map(\.reason) == ["threshold", "EMFILE"])
         #expect(et.marks.allSatisfy { $0.atSeconds > 0 && $0.atSeconds <= e.report.processes[0].durationSeconds })

@@ -15,8 +15,9 @@ import Testing
         try p.run()
         defer { FileManager.default.createFile(atPath: flag, contents: nil); p.waitUntilExit() }
         for _ in 0..<500 where !FileManager.default.fileExists(atPath: ready) { usleep(10_000) }
-        let port = try #require(try String(contentsOfFile: ready, encoding: .utf8).split(separator: " ").last
-            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        let port = try #require(
+            try String(contentsOfFile: ready, encoding: .utf8).split(separator: " ").last
+                .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
         let o = try run([Paths.fdtrace, "snapshot", "--pid", String(p.processIdentifier), "--json", json])
         #expect(o.status == 0)
         #expect(o.stdout.contains("  5 × TCP 127.0.0.1:\(port) ⇐ 127.0.0.1:*, 5 CLOSE_WAIT\n"), "\(o.stdout)")
@@ -58,8 +59,10 @@ import Testing
         let ready = dir.appendingPathComponent("ready").path, json = dir.appendingPathComponent("s.json").path
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", Paths.fixtures.appendingPathComponent("py_unix_peers.py").path,
-                       dir.appendingPathComponent("sock").path, ready]
+        p.arguments = [
+            "python3", Paths.fixtures.appendingPathComponent("py_unix_peers.py").path,
+            dir.appendingPathComponent("sock").path, ready,
+        ]
         try p.run()
         var child: Int32 = 0
         defer {
@@ -68,14 +71,19 @@ import Testing
             p.waitUntilExit()
         }
         for _ in 0..<500 where !FileManager.default.fileExists(atPath: ready) { usleep(10_000) }
-        let f = try String(contentsOfFile: ready, encoding: .utf8).split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let f = try String(contentsOfFile: ready, encoding: .utf8).split(separator: " ").compactMap {
+            Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
         try #require(f.count == 4)
         child = f[3]
         // The interpreter behind pyenv's shim is the process holding them.
         var pid = p.processIdentifier
         for _ in 0..<100 where (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8))?.contains("py_unix_peers") != true { usleep(10_000) }
         if let kids = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8),
-           let first = kids.split(separator: " ").first.flatMap({ Int32($0) }), first != child { pid = first }
+            let first = kids.split(separator: " ").first.flatMap({ Int32($0) }), first != child
+        {
+            pid = first
+        }
         let o = try run([Paths.fdtrace, "snapshot", "--pid", String(pid), "--json", json])
         #expect(o.status == 0, "\(o.stderr)")
         let text = try String(contentsOfFile: json, encoding: .utf8)

@@ -8,8 +8,9 @@ import Testing
 /// stacks down to the fixture's lines), its fork child followed, an
 /// unrelated process left out, nothing dropped; and the error a user
 /// without privileges gets.
-@Suite("Kernel event source", .serialized,
-       .enabled(if: geteuid() == 0, "the kernel event source loads a BPF program: these tests need root"))
+@Suite(
+    "Kernel event source", .serialized,
+    .enabled(if: geteuid() == 0, "the kernel event source loads a BPF program: these tests need root"))
 struct KernelSourceTests {
     /// What one traced run gave.
     struct Run {
@@ -56,12 +57,14 @@ struct KernelSourceTests {
         let initial = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? [])
             .compactMap { Int32($0) }.sorted()
         // fdinfo's flags are octal; O_CLOEXEC is 02000000.
-        let cloexec = Set(initial.filter { fd in
-            guard let info = try? String(contentsOfFile: "/proc/\(pid)/fdinfo/\(fd)", encoding: .utf8),
-                  let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags:") }),
-                  let flags = Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces), radix: 8) else { return false }
-            return flags & 0o2000000 != 0
-        })
+        let cloexec = Set(
+            initial.filter { fd in
+                guard let info = try? String(contentsOfFile: "/proc/\(pid)/fdinfo/\(fd)", encoding: .utf8),
+                    let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags:") }),
+                    let flags = Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces), radix: 8)
+                else { return false }
+                return flags & 0o2000000 != 0
+            })
         try source.trace(pid: pid)
         var noisy: Process?
         if let noise {
@@ -91,8 +94,9 @@ struct KernelSourceTests {
         try source.poll(timeoutMs: 100) { events.append($0) }
         #expect(alive.isEmpty, "processes never seen to exit: \(alive)")
         try outHandle.close()
-        return Run(pid: pid, events: events, initialFDs: initial, initialCloexec: cloexec, counters: source.counters,
-                   stdout: try String(contentsOf: out, encoding: .utf8))
+        return Run(
+            pid: pid, events: events, initialFDs: initial, initialCloexec: cloexec, counters: source.counters,
+            stdout: try String(contentsOf: out, encoding: .utf8))
     }
 
     /// The descriptor records, with the fields that must be exact.
@@ -116,19 +120,21 @@ struct KernelSourceTests {
 
     /// What kernel_source.c does once it runs, as the kernel sees it.
     static func expectedParent(child: Int32) -> [String] {
-        ["open 3 openat cloexec=0 source=-1 /etc/hostname",
-         "open 4 openat cloexec=1 source=-1 /etc/passwd",
-         "open 5 pipe2 cloexec=1 source=6",
-         "open 6 pipe2 cloexec=1 source=5",
-         "open 7 socket cloexec=0 source=-1 socket=1/1/0",
-         "open 8 dup cloexec=0 source=3",
-         "open 20 dup2 cloexec=0 source=4",
-         "setfd 3 cloexec=1 fcntl",
-         "close 3 close",
-         "close 4 close",
-         "close_range 5...8 close_range",
-         "fork",
-         "child \(child)"]
+        [
+            "open 3 openat cloexec=0 source=-1 /etc/hostname",
+            "open 4 openat cloexec=1 source=-1 /etc/passwd",
+            "open 5 pipe2 cloexec=1 source=6",
+            "open 6 pipe2 cloexec=1 source=5",
+            "open 7 socket cloexec=0 source=-1 socket=1/1/0",
+            "open 8 dup cloexec=0 source=3",
+            "open 20 dup2 cloexec=0 source=4",
+            "setfd 3 cloexec=1 fcntl",
+            "close 3 close",
+            "close 4 close",
+            "close_range 5...8 close_range",
+            "fork",
+            "child \(child)",
+        ]
     }
 
     static func ksite(_ name: String) throws -> Int {
@@ -191,12 +197,13 @@ struct KernelSourceTests {
         #expect(childTable?.open == (run.initialFDs + [20]).sorted())
 
         // Only the traced tree, whatever else ran meanwhile.
-        let pids = Set(run.events.map { e -> Int32 in
-            switch e {
-            case .record(let p, _), .exited(let p, _, _), .exec(let p, _, _, _): return p
-            case .forked(let p, _, _, _): return p
-            }
-        })
+        let pids = Set(
+            run.events.map { e -> Int32 in
+                switch e {
+                case .record(let p, _), .exited(let p, _, _), .exec(let p, _, _, _): return p
+                case .forked(let p, _, _, _): return p
+                }
+            })
         #expect(pids == [run.pid, child])
 
         // Stacks: the line of the open in main; the openat in its helper, then main.
@@ -258,8 +265,11 @@ struct KernelSourceTests {
     /// The records of `pid` applied in order to `start` (an exec starts
     /// over from the table the kernel sent with it); the table as of each
     /// fork, by fork id.
-    static func replay(_ pid: Int32, _ events: [KernelSource.Event], from start: ProcessTable)
-        -> (ProcessTable, [UInt64: ProcessTable]) {
+    static func replay(
+        _ pid: Int32, _ events: [KernelSource.Event], from start: ProcessTable
+    )
+        -> (ProcessTable, [UInt64: ProcessTable])
+    {
         var table = start, forks: [UInt64: ProcessTable] = [:]
         for e in events {
             switch e {
@@ -277,8 +287,10 @@ struct KernelSourceTests {
 
     /// A table equals what the kernel held at the process's end: the same
     /// numbers, the same close-on-exec flags.
-    static func expectSame(_ table: ProcessTable, _ kernel: KernelFDTable?, _ what: String,
-                           sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectSame(
+        _ table: ProcessTable, _ kernel: KernelFDTable?, _ what: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         guard let kernel else {
             Issue.record("\(what): no table at exit", sourceLocation: sourceLocation)
             return
@@ -299,10 +311,13 @@ struct KernelSourceTests {
         let parent = run.records(run.pid)
         let calls = Set(parent.compactMap { if case .open(let o) = $0 { return o.call.name } else { return nil } })
         let made = Set(run.stdout.split(whereSeparator: \.isWhitespace).map(String.init))
-        #expect(made.isSuperset(of: ["open", "openat", "openat2", "creat", "socket", "accept", "accept4", "socketpair",
-                                     "pipe", "pipe2", "dup", "dup2", "dup3", "fcntl", "epoll_create", "epoll_create1",
-                                     "eventfd", "signalfd", "timerfd_create", "inotify_init", "inotify_init1",
-                                     "fanotify_init", "memfd_create", "pidfd_open", "pidfd_getfd"]), "\(made)")
+        #expect(
+            made.isSuperset(of: [
+                "open", "openat", "openat2", "creat", "socket", "accept", "accept4", "socketpair",
+                "pipe", "pipe2", "dup", "dup2", "dup3", "fcntl", "epoll_create", "epoll_create1",
+                "eventfd", "signalfd", "timerfd_create", "inotify_init", "inotify_init1",
+                "fanotify_init", "memfd_create", "pidfd_open", "pidfd_getfd",
+            ]), "\(made)")
         #expect(calls == made)
 
         var start = ProcessTable(processKey: 0)
@@ -311,13 +326,13 @@ struct KernelSourceTests {
         }
         let (table, forks) = Self.replay(run.pid, run.events, from: start)
         Self.expectSame(table, run.exit(run.pid)?.1, "parent")
-        #expect(table.closesOfUnknown == 1) // close(-1)
+        #expect(table.closesOfUnknown == 1)  // close(-1)
         #expect(table.replacedWithoutClose == 0)
 
         let children = run.events.compactMap { e -> (Int32, UInt64)? in
             if case .forked(let p, let c, let id, _) = e, p == run.pid { return (c, id) } else { return nil }
         }
-        #expect(children.count == 3) // fork, vfork, posix_spawn
+        #expect(children.count == 3)  // fork, vfork, posix_spawn
         for (child, id) in children {
             let at = try #require(forks[id])
             let (t, _) = Self.replay(child, run.events, from: at)
@@ -356,7 +371,7 @@ struct KernelSourceTests {
         #expect(c.ringDrops > 0)
         #expect(c.lost == c.ringDrops)
         #expect(opens > 0 && opens < 500)
-        #expect(c.events + c.ringDrops >= 1000) // 500 opens and 500 closes at least
+        #expect(c.events + c.ringDrops >= 1000)  // 500 opens and 500 closes at least
     }
 
     /// Decoding: a kernel event carries the shim's own wire records.
@@ -381,14 +396,18 @@ struct KernelSourceTests {
     /// Without privileges: one clear line, no crash, no wait.
     @Test func unprivilegedUserGetsAClearError() throws {
         let root = Paths.root.path
-        let exe = try Fixture.build("kernel_unprivileged.c", flags: [
-            "-I\(root)/Sources/CFDTraceKernel/include", "-I\(root)/CShim/include", "-I\(root)/.build-bpf",
-            "\(root)/Sources/CFDTraceKernel/loader.c", "-lbpf"])
+        let exe = try Fixture.build(
+            "kernel_unprivileged.c",
+            flags: [
+                "-I\(root)/Sources/CFDTraceKernel/include", "-I\(root)/CShim/include", "-I\(root)/.build-bpf",
+                "\(root)/Sources/CFDTraceKernel/loader.c", "-lbpf",
+            ])
         let started = Date()
         let o = try run([exe])
         #expect(o.status == 0, "\(o.stdout)\(o.stderr)")
-        #expect(o.stdout.hasPrefix("the kernel event source needs root (CAP_BPF and CAP_PERFMON): "),
-                "\(o.stdout)")
+        #expect(
+            o.stdout.hasPrefix("the kernel event source needs root (CAP_BPF and CAP_PERFMON): "),
+            "\(o.stdout)")
         #expect(o.stdout.hasSuffix("was refused (Operation not permitted)\n"), "\(o.stdout)")
         #expect(o.stderr.isEmpty, "\(o.stderr)")
         #expect(Date().timeIntervalSince(started) < 10)

@@ -20,8 +20,10 @@ struct RunningSession {
     }
 
     /// `command(flag)`: the program, told which file lets it go.
-    init(name: String, options: [String] = [], env: [String: String] = RunningSession.env,
-         command: (String) -> [String]) throws {
+    init(
+        name: String, options: [String] = [], env: [String: String] = RunningSession.env,
+        command: (String) -> [String]
+    ) throws {
         self.name = name
         flag = scratch().appendingPathComponent("go").path
         let fixture = command(flag).joined(separator: " ")
@@ -113,13 +115,15 @@ struct LiveQueryTests {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
         p.arguments = [flag]
-        p.environment = preloadedEnv(["FDTRACE_NAME": name, "FDTRACE_SESSION_DIR": RunningSession.sessionDir,
-                                      "FDTRACE_OUTPUT": scratch().appendingPathComponent("report.txt").path])
+        p.environment = preloadedEnv([
+            "FDTRACE_NAME": name, "FDTRACE_SESSION_DIR": RunningSession.sessionDir,
+            "FDTRACE_OUTPUT": scratch().appendingPathComponent("report.txt").path,
+        ])
         let out = Pipe()
         p.standardOutput = out
         try p.run()
         defer { FileManager.default.createFile(atPath: flag, contents: nil); p.waitUntilExit() }
-        _ = out.fileHandleForReading.readData(ofLength: 6) // "ready "
+        _ = out.fileHandleForReading.readData(ofLength: 6)  // "ready "
         var o = Outcome(status: -1, stdout: "", stderr: "")
         for _ in 0..<30 {
             o = try run([Paths.fdtrace, "snapshot", "--name", name], env: RunningSession.env)
@@ -136,8 +140,9 @@ struct LiveQueryTests {
         let s = try RunningSession(fixture: "hold_files.c", name: "private-\(getpid())")
         defer { s.finish() }
         for args in [["--name", s.name], ["--pid", String(s.pid)]] {
-            let o = try run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", Paths.fdtrace, "snapshot"] + args,
-                            env: RunningSession.env)
+            let o = try run(
+                ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", Paths.fdtrace, "snapshot"] + args,
+                env: RunningSession.env)
             #expect(o.status == 1, "\(o.stdout)")
             #expect(!o.stdout.contains("hold_files.c"))
             #expect(o.stderr.hasPrefix("fdtrace: ") && o.stderr.split(separator: "\n").count == 1, "\(o.stderr)")

@@ -99,8 +99,11 @@ import Testing
             let workers = report.processes.filter { $0.ppid == s.pid }
             #expect(workers.count == 2)
             for w in workers {
-                #expect(siteCounts(w) == ["fork_hold.c:\(marks["worker-a"]![0]) open": 1,
-                                          "fork_hold.c:\(marks["worker-b"]![0]) open": 1], "\(path)")
+                #expect(
+                    siteCounts(w) == [
+                        "fork_hold.c:\(marks["worker-a"]![0]) open": 1,
+                        "fork_hold.c:\(marks["worker-b"]![0]) open": 1,
+                    ], "\(path)")
                 #expect(w.inherited.contains { $0.path == "/etc/hostname" })
                 #expect(w.leaks.allSatisfy { !$0.frames.isEmpty })
             }
@@ -128,8 +131,11 @@ import Testing
             let report = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json)))
             #expect(report.processes.map(\.pid) == [w.pid])
             let p = try #require(report.processes.first)
-            #expect(siteCounts(p) == ["fork_hold.c:\(marks["worker-a"]![0]) open": 1,
-                                      "fork_hold.c:\(marks["worker-b"]![0]) open": 1], "\(o.stdout)")
+            #expect(
+                siteCounts(p) == [
+                    "fork_hold.c:\(marks["worker-a"]![0]) open": 1,
+                    "fork_hold.c:\(marks["worker-b"]![0]) open": 1,
+                ], "\(o.stdout)")
             #expect(p.leaks.allSatisfy { $0.frames.contains { $0.function == "main" } })
             #expect(p.leaks.map(\.frames) == w.leaks.map(\.frames))
         }

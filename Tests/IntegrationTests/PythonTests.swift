@@ -52,9 +52,9 @@ struct PythonTests {
         expectAccounted(p)
         let groups = pythonGroups(p)
         let expected: [String: (count: Int, call: String, closed: ClosedBy?)] = [
-            "open64": (k, "open64", .shutdown),            // file objects: closed when modules are torn down
+            "open64": (k, "open64", .shutdown),  // file objects: closed when modules are torn down
             "socket": (k, "socket", .shutdown),
-            "pipe2": (2 * k, "pipe2", nil),                 // raw numbers: open at exit
+            "pipe2": (2 * k, "pipe2", nil),  // raw numbers: open at exit
             "open64-mkstemp": (k, "open64", nil),
             "pipe2-popen": (k, "pipe2", .shutdown),
         ]
@@ -81,8 +81,10 @@ struct PythonTests {
         let prefix = URL(fileURLWithPath: try Python.interpreter(version)).deletingLastPathComponent().deletingLastPathComponent()
         let include = prefix.appendingPathComponent("include/python\(version)").path
         let exe = scratch().appendingPathComponent("layout_check").path
-        let cc = try run(["cc", "-w", "-I\(include)", "-I\(include)/internal", "-I\(Paths.root.path)/CShim/src",
-                          "-I\(Paths.root.path)/CShim/include", Python.fixture("py_layout_check.c"), "-o", exe])
+        let cc = try run([
+            "cc", "-w", "-I\(include)", "-I\(include)/internal", "-I\(Paths.root.path)/CShim/src",
+            "-I\(Paths.root.path)/CShim/include", Python.fixture("py_layout_check.c"), "-o", exe,
+        ])
         #expect(cc.status == 0, "\(cc.stderr)")
         let o = try run([exe])
         #expect(o.status == 0, "\(o.stdout)")
@@ -112,7 +114,7 @@ struct PythonTests {
         let p = try #require(report.processes.first { $0.executable == exe && !$0.leaks.isEmpty })
         #expect(p.notes.contains { $0.hasPrefix("Python 3.7.") && $0.contains("native frames only") })
         #expect(p.leaks.allSatisfy { g in g.frames.allSatisfy { $0.python == nil } })
-        #expect(p.leakedDescriptors == 6) // os.pipe and mkstemp: the files and sockets close at shutdown, unseen
+        #expect(p.leakedDescriptors == 6)  // os.pipe and mkstemp: the files and sockets close at shutdown, unseen
     }
 
     @Test("Leaks collected by gc.collect() are closed by GC, at their lines", arguments: Python.supported)
@@ -147,8 +149,9 @@ struct PythonTests {
         #expect(Set(groups.keys.filter { $0.hasPrefix("py_finalizer_leaks.py:") }) == Set(markers.values))
     }
 
-    @Test("Closed at shutdown: a logging handler, a module global, an event loop; after the end, sys.exit, an exception",
-          arguments: [("3.8", ""), ("3.11", ""), ("3.13", ""), ("3.11", "exit"), ("3.13", "raise"), ("3.8", "raise")])
+    @Test(
+        "Closed at shutdown: a logging handler, a module global, an event loop; after the end, sys.exit, an exception",
+        arguments: [("3.8", ""), ("3.11", ""), ("3.13", ""), ("3.11", "exit"), ("3.13", "raise"), ("3.8", "raise")])
     func shutdownLeaks(version: String, how: String) throws {
         let markers = try pythonMarkers("py_shutdown_leaks.py")
         let (o, report) = try trace([try Python.interpreter(version), Python.fixture("py_shutdown_leaks.py")] + (how.isEmpty ? [] : [how]))
@@ -179,8 +182,10 @@ struct PythonTests {
         #expect(workers.allSatisfy { pythonGroups($0)[worker]!.reduce(0) { $0 + $1.count } == 1 })
         #expect(report.processes.filter { pythonGroups($0)[parent] != nil }.count == 1)
 
-        let (o2, report2) = try trace(["python3", "-m", "py_leaks", "1"], env: ProcessInfo.processInfo.environment.merging(
-            ["PYTHONPATH": Paths.fixtures.path]) { $1 })
+        let (o2, report2) = try trace(
+            ["python3", "-m", "py_leaks", "1"],
+            env: ProcessInfo.processInfo.environment.merging(
+                ["PYTHONPATH": Paths.fixtures.path]) { $1 })
         #expect(o2.status == 0)
         let leaks = try pythonMarkers("py_leaks.py")
         let p = try #require(process(leakingAt: leaks["socket"]!, in: report2))
@@ -197,7 +202,7 @@ struct PythonTests {
         let b = try #require(process(leakingAt: markers["open64"]!, in: native).flatMap { pythonGroups($0)[markers["open64"]!]?.first })
         #expect(!a.frames.contains { $0.module?.contains("libpython") == true })
         #expect(b.frames.contains { $0.function == "_PyEval_EvalFrameDefault" })
-        #expect(b.frames.firstIndex { $0.python == true }! > 0) // C frames above the Python line that called them
+        #expect(b.frames.firstIndex { $0.python == true }! > 0)  // C frames above the Python line that called them
         #expect(a.frames[a.highlight!].line == b.frames[b.highlight!].line)
     }
 }

@@ -51,8 +51,9 @@ struct RealSoftwareTests {
     /// `fdtrace snapshot --name N [--pid P] --json` of a running session.
     func snapshot(_ name: String, pid: Int32? = nil) throws -> (Outcome, Report?) {
         let json = scratch().appendingPathComponent("live.json").path
-        let o = try run([Paths.fdtrace, "snapshot", "--name", name] + (pid.map { ["--pid", String($0)] } ?? []) + ["--json", json],
-                        env: Self.env)
+        let o = try run(
+            [Paths.fdtrace, "snapshot", "--name", name] + (pid.map { ["--pid", String($0)] } ?? []) + ["--json", json],
+            env: Self.env)
         return (o, try? JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json))))
     }
 
@@ -61,7 +62,7 @@ struct RealSoftwareTests {
         for _ in 0..<100 {
             let (o, r) = try snapshot(name)
             if let r, r.processes.count == count, r.processes.allSatisfy({ !$0.leaks.isEmpty }) {
-                usleep(300_000) // settled: the same once more
+                usleep(300_000)  // settled: the same once more
                 let (o2, r2) = try snapshot(name)
                 if let r2, r2.processes.count == count { return (o2, r2) }
                 return (o, r)
@@ -163,8 +164,11 @@ struct RealSoftwareTests {
         let nginx = try NginxSetup(daemon: true)
         defer { nginx.stop() }
         let json = scratch().appendingPathComponent("bare.json").path
-        let bare = ["/usr/bin/env", "LD_PRELOAD=\(Paths.library)", "FDTRACE_WAIT=1", "FDTRACE_JSON=\(json)",
-                    "FDTRACE_SESSION_DIR=\(scratch().path)"] + nginx.argv
+        let bare =
+            [
+                "/usr/bin/env", "LD_PRELOAD=\(Paths.library)", "FDTRACE_WAIT=1", "FDTRACE_JSON=\(json)",
+                "FDTRACE_SESSION_DIR=\(scratch().path)",
+            ] + nginx.argv
         for (mode, wait) in [("run", "--wait 1 s"), ("bare", "FDTRACE_WAIT 1 s")] {
             let o: Outcome, report: Report
             if mode == "run" {
@@ -181,7 +185,8 @@ struct RealSoftwareTests {
             #expect(master.ppid == root.pid && master.ended == .running)
             #expect(master.command == [nginx.masterTitle])
             #expect(master.durationSeconds >= 0.9 && master.durationSeconds < 30, "\(master.durationSeconds)")
-            let note = "still running after \(wait): it outlived the program (a daemon: it started a session of its own); its descriptors are as they were when the wait ran out"
+            let note =
+                "still running after \(wait): it outlived the program (a daemon: it started a session of its own); its descriptors are as they were when the wait ran out"
             #expect(master.notes == [note])
             #expect(Dictionary(master.leaks.map { ($0.call, $0.count) }) { $0 + $1 } == ["socketpair": 4])
             let workers = report.processes.filter { $0.ppid == daemon }

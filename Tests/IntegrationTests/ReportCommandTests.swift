@@ -81,8 +81,10 @@ struct ReportCommandTests {
             ([write("empty.json", "")], 65, "\(dir.path)/empty.json is empty, not a JSON report"),
             ([write("list.json", "[1, 2]")], 65, "\(dir.path)/list.json is not an fdtrace report (JSON, but not an object)"),
             ([write("other.json", "{\"version\": 1, \"pid\": 3}")], 65, "\(dir.path)/other.json is not an fdtrace report: 'command' is missing"),
-            ([write("type.json", "{\"version\": 1, \"command\": [], \"notes\": [], \"processes\": [{\"pid\": \"x\"}]}")], 65,
-             "\(dir.path)/type.json is not an fdtrace report: 'processes[0].pid' is not a number"),
+            (
+                [write("type.json", "{\"version\": 1, \"command\": [], \"notes\": [], \"processes\": [{\"pid\": \"x\"}]}")], 65,
+                "\(dir.path)/type.json is not an fdtrace report: 'processes[0].pid' is not a number"
+            ),
             ([write("v2.json", "{\"version\": 2}")], 65, "\(dir.path)/v2.json is a report of version 2; this fdtrace reads version 1"),
             ([], 64, "no report given: fdtrace report REPORT.json"),
             (["--diff", "a.json"], 64, "--diff needs two reports: fdtrace report --diff OLD.json NEW.json"),
@@ -116,18 +118,20 @@ struct ReportCommandTests {
 
         let fix = try run([Paths.fdtrace, "report", "--diff", l5.json, f5.json])
         #expect(fix.status == 0, "\(fix.stdout)\(fix.stderr)")
-        #expect(fix.stdout == """
-            fdtrace: \(l5.json) → \(f5.json): 0 new, 1 gone, 0 grew, 0 shrank, 1 unchanged (no new or grown leak)
-              gone    10 → 0   \(pipeSite)   pipe
+        #expect(
+            fix.stdout == """
+                fdtrace: \(l5.json) → \(f5.json): 0 new, 1 gone, 0 grew, 0 shrank, 1 unchanged (no new or grown leak)
+                  gone    10 → 0   \(pipeSite)   pipe
 
-            """)
+                """)
         let back = try run([Paths.fdtrace, "report", "--diff", f5.json, l5.json])
         #expect(back.status == 1)
-        #expect(back.stdout == """
-            fdtrace: \(f5.json) → \(l5.json): 1 new, 0 gone, 0 grew, 0 shrank, 1 unchanged
-              new     0 → 10   \(pipeSite)   pipe
+        #expect(
+            back.stdout == """
+                fdtrace: \(f5.json) → \(l5.json): 1 new, 0 gone, 0 grew, 0 shrank, 1 unchanged
+                  new     0 → 10   \(pipeSite)   pipe
 
-            """)
+                """)
         let grew = try run([Paths.fdtrace, "report", "--diff", l5.json, l10.json])
         #expect(grew.status == 1)
         #expect(grew.stdout.contains("  grew    10 → 20   \(pipeSite)   pipe\n"))

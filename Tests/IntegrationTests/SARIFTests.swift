@@ -41,22 +41,25 @@ struct SARIFTests {
         let exe = try Fixture.build("leak_sites.c")
         let lines = try Fixture.leakLines("leak_sites.c")
         let dir = scratch()
-        let a = try SavedRun([exe, "4", dir.appendingPathComponent("odd name <&> é.txt").path], options: ["--sarif", dir.appendingPathComponent("a.sarif").path], in: dir)
+        let a = try SavedRun(
+            [exe, "4", dir.appendingPathComponent("odd name <&> é.txt").path], options: ["--sarif", dir.appendingPathComponent("a.sarif").path], in: dir)
         #expect(a.outcome.status == 0 && a.report.leakGroupCount == 3)
         try expectValid(a.path("a.sarif"))
         let ra = try results(a.path("a.sarif")).map(summary)
         #expect(ra.count == a.report.leakGroupCount)
-        #expect(Set(ra.map { "\($0.rule) \($0.file):\($0.line)" }) == [
-            "fd-leak/pipe leak_sites.c:\(lines["pipe"]![0])",
-            "fd-leak/file leak_sites.c:\(lines["open"]![0])",
-            "fd-leak/file leak_sites.c:\(lines["named"]![0])",
-        ])
+        #expect(
+            Set(ra.map { "\($0.rule) \($0.file):\($0.line)" }) == [
+                "fd-leak/pipe leak_sites.c:\(lines["pipe"]![0])",
+                "fd-leak/file leak_sites.c:\(lines["open"]![0])",
+                "fd-leak/file leak_sites.c:\(lines["named"]![0])",
+            ])
         #expect(try rules(a.path("a.sarif")) == ["fd-leak/pipe", "fd-leak/file"])
         #expect(ra.allSatisfy { $0.fingerprint.count == 64 } && Set(ra.map(\.fingerprint)).count == 3)
 
         // Another run: another pid, the same fingerprints.
         let dirB = scratch()
-        let b = try SavedRun([exe, "6", dirB.appendingPathComponent("odd name <&> é.txt").path], options: ["--sarif", dirB.appendingPathComponent("b.sarif").path], in: dirB)
+        let b = try SavedRun(
+            [exe, "6", dirB.appendingPathComponent("odd name <&> é.txt").path], options: ["--sarif", dirB.appendingPathComponent("b.sarif").path], in: dirB)
         #expect(b.report.processes[0].pid != a.report.processes[0].pid)
         let rb = try results(b.path("b.sarif")).map(summary)
         #expect(Set(rb.map(\.fingerprint)) == Set(ra.map(\.fingerprint)))
@@ -82,7 +85,8 @@ struct SARIFTests {
         let ra = try results(a.path("a.sarif")).map(summary)
         #expect(ra.count == a.report.leakGroupCount)
         let sites = Set(ra.map { "\($0.rule) \($0.file):\($0.line)" })
-        #expect(sites.isSuperset(of: ["fd-leak/tcp \(markers["socket"]!)", "fd-leak/file \(markers["open64"]!)", "fd-leak/pipe \(markers["pipe2"]!)"]), "\(sites)")
+        #expect(
+            sites.isSuperset(of: ["fd-leak/tcp \(markers["socket"]!)", "fd-leak/file \(markers["open64"]!)", "fd-leak/pipe \(markers["pipe2"]!)"]), "\(sites)")
         let dirB = scratch()
         let b = try SavedRun([py, Python.fixture("py_leaks.py"), "3"], options: ["--sarif", dirB.appendingPathComponent("b.sarif").path], in: dirB)
         try expectValid(b.path("b.sarif"))

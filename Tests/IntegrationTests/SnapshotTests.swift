@@ -19,7 +19,7 @@ struct SnapshotTests {
         #expect(o.status == 0)
         #expect(report.processes.first?.leakedDescriptors == 0)
         let snaps = try snapshots(dir, reason: "EMFILE")
-        #expect(snaps.count == 1) // once per burst, though socket() failed 5 times
+        #expect(snaps.count == 1)  // once per burst, though socket() failed 5 times
         let snap = try #require(snaps.first)
         #expect(snap.snapshot?.reason == .emfile)
         let p = try #require(snap.processes.first)
@@ -43,7 +43,7 @@ struct SnapshotTests {
         let snaps = try snapshots(dir, reason: "threshold")
         #expect(snaps.count == 1)
         let open = snaps.first?.processes.first?.leaks.reduce(0) { $0 + $1.count } ?? 0
-        #expect(open >= 35 && open <= 60, "\(open)") // 40 including stdio and the inherited ones
+        #expect(open >= 35 && open <= 60, "\(open)")  // 40 including stdio and the inherited ones
         // A share of the soft limit: 50 % of 64.
         let dir2 = scratch()
         let (o2, _) = try trace(["/bin/bash", "-c", "ulimit -n 64; exec \(exe)"], options: ["--snapshot-dir", dir2.path, "--snapshot-at", "50%"])
@@ -51,7 +51,7 @@ struct SnapshotTests {
         let pct = try snapshots(dir2, reason: "threshold")
         #expect(pct.count == 1)
         let n = pct.first?.processes.first?.openAtExit ?? 0
-        #expect(n >= 32 && n <= 64, "\(n)") // taken as the collector sees the crossing; the program goes on
+        #expect(n >= 32 && n <= 64, "\(n)")  // taken as the collector sees the crossing; the program goes on
     }
 
     @Test("--snapshot-every: growing counts over time")

@@ -50,8 +50,9 @@ func run(_ argv: [String], env: [String: String]? = nil, cwd: URL? = nil) throws
     p.waitUntilExit()
     try oh.close(); try eh.close()
     let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
-    return Outcome(status: status, stdout: try String(contentsOf: out, encoding: .utf8),
-                   stderr: try String(contentsOf: err, encoding: .utf8))
+    return Outcome(
+        status: status, stdout: try String(contentsOf: out, encoding: .utf8),
+        stderr: try String(contentsOf: err, encoding: .utf8))
 }
 
 /// Compiled fixtures, by source name.

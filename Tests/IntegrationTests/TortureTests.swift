@@ -173,13 +173,14 @@ import Testing
         let legit = try Fixture.build("open_family.c")
         let (o, report) = try trace(["/bin/sh", "-c", "\(hostile) && \(legit)"])
         #expect(o.status == 0)
-        #expect(o.stdout == """
-            garbage hello: refused
-            malformed records: accepted, then disconnected
-            forged pid: refused
-            silence: disconnected
+        #expect(
+            o.stdout == """
+                garbage hello: refused
+                malformed records: accepted, then disconnected
+                forged pid: refused
+                silence: disconnected
 
-            """)
+                """)
         #expect(report.notes.contains { $0.contains("no valid hello") })
         #expect(report.notes.contains { $0.contains("claims pid 1") })
         #expect(report.notes.contains { $0.contains("no hello within 2 s") })

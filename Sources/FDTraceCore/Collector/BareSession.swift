@@ -29,8 +29,9 @@ public struct BareSession {
         close(readyFD)
         let start = monotonicNow()
         // Queries from other terminals (fdtrace snapshot / top); optional.
-        let queries = try? QueryServer(name: ProcessInfo.processInfo.environment[FDT_ENV_NAME],
-                                       command: ProcFiles.commandLine(rootPID) ?? [], symbolizer: LLVMSymbolizer())
+        let queries = try? QueryServer(
+            name: ProcessInfo.processInfo.environment[FDT_ENV_NAME],
+            command: ProcFiles.commandLine(rootPID) ?? [], symbolizer: LLVMSymbolizer())
         // The owner waits for its report: it stays followed to the end.
         SessionLoop(collector: collector, queries: queries, lingerSeconds: lingerSeconds, waitName: "FDTRACE_WAIT", keep: rootPID)
             .run(extra: { [] }) { _ in

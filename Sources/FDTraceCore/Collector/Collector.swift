@@ -126,7 +126,8 @@ public final class Collector: EventSourceHost {
     private func sampleProc(_ key: Int, now: UInt64) {
         let pid = processes[key].pid
         guard now &- processes[key].lastProcViewTime >= 200_000_000,
-              let view = try? ProcSnapshot.take(pid: pid) else { return }
+            let view = try? ProcSnapshot.take(pid: pid)
+        else { return }
         // A process in exit has lost its memory (and its exe link) before
         // the kernel closes its descriptors: a table read then is half gone.
         guard ProcFiles.hasExecutable(pid) else { return }
@@ -206,9 +207,10 @@ public final class Collector: EventSourceHost {
         let key = processes.count
         // A fork child's parent is the process that forked it, even if that
         // one exited before the child said hello (a daemonizing parent).
-        var p = TracedProcess(key: key, pid: start.pid, ppid: start.forkParent != 0 ? start.forkParent : start.ppid,
-                              forkParent: start.forkParent, command: start.command, executable: start.executable,
-                              startTime: start.startTime, rlimitSoft: start.rlimitSoft, rlimitHard: start.rlimitHard)
+        var p = TracedProcess(
+            key: key, pid: start.pid, ppid: start.forkParent != 0 ? start.forkParent : start.ppid,
+            forkParent: start.forkParent, command: start.command, executable: start.executable,
+            startTime: start.startTime, rlimitSoft: start.rlimitSoft, rlimitHard: start.rlimitHard)
         p.blindness = BlindRuntime.reason(executable: start.executable)
         p.kernelStartTime = ProcFiles.kernelStartTime(start.pid)
         if let refusal = followExec(into: &p) {
@@ -228,7 +230,8 @@ public final class Collector: EventSourceHost {
     private func followExec(into p: inout TracedProcess) -> String? {
         let pid = p.pid, startTime = p.kernelStartTime
         guard let prev = processes.lastIndex(where: { $0.pid == pid && $0.end != .execed }),
-              processes[prev].exitBegin == nil, processes[prev].kernelStartTime == startTime else { return nil }
+            processes[prev].exitBegin == nil, processes[prev].kernelStartTime == startTime
+        else { return nil }
         if let source = following[prev] {
             guard source.isReplaced(prev) else { return "refused pid \(pid): it is already connected" }
             drain(prev, limit: .max)
@@ -304,7 +307,7 @@ public final class Collector: EventSourceHost {
     public func reportRequested(_ key: Int) {
         guard !processes[key].reportRequested else { return }
         drain(key, limit: .max)
-        processes[key].reportRequested = true // answered by sendReportDone
+        processes[key].reportRequested = true  // answered by sendReportDone
     }
 
     /// Finds where an inherited descriptor was opened: in the image this
@@ -322,10 +325,11 @@ public final class Collector: EventSourceHost {
         guard let src = source, sameInode, let t = src.table[k.fd] else { return }
         let origin: InheritedOrigin
         if t.origin == .inherited, let earlier = src.table.inheritedOrigins[k.fd] {
-            origin = earlier // carried through several execs
+            origin = earlier  // carried through several execs
         } else if t.origin == .traced || t.origin == .forked {
-            origin = InheritedOrigin(processKey: src.key, pid: src.pid, command: src.command, call: t.call,
-                                     stack: t.stack, cloexec: t.cloexec)
+            origin = InheritedOrigin(
+                processKey: src.key, pid: src.pid, command: src.command, call: t.call,
+                stack: t.stack, cloexec: t.cloexec)
         } else {
             return
         }
@@ -339,8 +343,10 @@ public final class Collector: EventSourceHost {
 extension Collector {
     /// The report of every image the collector followed (at the end of a
     /// session), with the collector's own cost.
-    public func report(command: [String], exitStatus: Int32?, notes: [String], symbolizer: Symbolizing,
-                       nativeFrames: Bool) -> Report {
+    public func report(
+        command: [String], exitStatus: Int32?, notes: [String], symbolizer: Symbolizing,
+        nativeFrames: Bool
+    ) -> Report {
         var report = ReportBuilder(processes: processes, registry: registry, symbolizer: symbolizer, nativeFrames: nativeFrames)
             .build(command: command, exitStatus: exitStatus, notes: notes)
         report.collector = CollectorUsage.current(events: recordsRead)

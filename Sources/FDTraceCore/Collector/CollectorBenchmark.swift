@@ -21,8 +21,10 @@ public enum CollectorBenchmark {
         guard fd >= 0 else { throw FDTraceError("cannot create a ring", status: ExitStatus.tracerFailure) }
         defer { close(fd) }
         let ring = try RingReader(memfd: fd, capacity: capacity)
-        var sink = RecordSink(process: TracedProcess(key: 0, pid: 1, ppid: 0, forkParent: 0, command: ["bench"],
-                                                     executable: "bench", startTime: 0, rlimitSoft: 1024, rlimitHard: 1024))
+        var sink = RecordSink(
+            process: TracedProcess(
+                key: 0, pid: 1, ppid: 0, forkParent: 0, command: ["bench"],
+                executable: "bench", startTime: 0, rlimitSoft: 1024, rlimitHard: 1024))
         var paths = PathCache()
         var seconds = 0.0
         func drainTimed() throws {

@@ -34,8 +34,10 @@ public enum Launcher {
     }
 
     /// The environment of the traced program: ours, plus the shim.
-    public static func environment(library: String, socket: String, depth: Int?,
-                                   base: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+    public static func environment(
+        library: String, socket: String, depth: Int?,
+        base: [String: String] = ProcessInfo.processInfo.environment
+    ) -> [String] {
         var env = base
         let existing = env["LD_PRELOAD"].map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
         env["LD_PRELOAD"] = existing.isEmpty ? library : "\(library) \(existing)"

@@ -75,8 +75,9 @@ public final class QueryServer {
         case "snapshot":
             let only = words.dropFirst().first.flatMap { Int32($0) }
             let chosen = Set(running.filter { only == nil || $0.pid == only }.map(\.key))
-            var report = LiveReport.build(collector.processes, keys: chosen, registry: collector.registry, command: command,
-                                          symbolizer: symbolizer, nativeFrames: nativeFrames)
+            var report = LiveReport.build(
+                collector.processes, keys: chosen, registry: collector.registry, command: command,
+                symbolizer: symbolizer, nativeFrames: nativeFrames)
             report.snapshot = SnapshotInfo(reason: .query, pid: only, takenAt: ISO8601DateFormatter().string(from: Date()))
             reply(conn, (try? JSONRenderer.render(report)) ?? Data())
         default:

@@ -69,13 +69,16 @@ public struct RunSession {
                 program.handle(ready, collector: collector)
                 return program.status == nil ? .running : .ended
             }
-        return outcome(collector, program: program, path: path, queryNote: queryNote, symbolizer: symbolizer,
-                       nativeFrames: nativeFrames)
+        return outcome(
+            collector, program: program, path: path, queryNote: queryNote, symbolizer: symbolizer,
+            nativeFrames: nativeFrames)
     }
 
     /// The report once the traced tree is done, and the status to exit with.
-    private func outcome(_ collector: Collector, program: LaunchedProgram, path: String, queryNote: String?,
-                         symbolizer: Symbolizing, nativeFrames: Bool) -> Outcome {
+    private func outcome(
+        _ collector: Collector, program: LaunchedProgram, path: String, queryNote: String?,
+        symbolizer: Symbolizing, nativeFrames: Bool
+    ) -> Outcome {
         // The root's status may have been recorded before its image listed.
         if let s = program.status {
             collector.setWaitStatus(pid: program.pid, exitCode: s >= 128 ? nil : s, signal: s >= 128 ? s - 128 : nil)
@@ -83,8 +86,9 @@ public struct RunSession {
         var notes = collector.rejected
         if let queryNote { notes.append(queryNote) }
         if !collector.processes.contains(where: { $0.pid == program.pid }) { notes.append(untracedNote(path)) }
-        let report = collector.report(command: command, exitStatus: program.status, notes: notes, symbolizer: symbolizer,
-                                      nativeFrames: nativeFrames)
+        let report = collector.report(
+            command: command, exitStatus: program.status, notes: notes, symbolizer: symbolizer,
+            nativeFrames: nativeFrames)
         return Outcome(report: report, status: program.status ?? ExitStatus.tracerFailure)
     }
 
@@ -94,7 +98,8 @@ public struct RunSession {
         if stat(path, &st) == 0 && st.st_mode & (S_ISUID | S_ISGID) != 0 {
             return "\(command[0]) is setuid/setgid: the loader ignores LD_PRELOAD for it, so it was not traced"
         }
-        return "\(command[0]) never connected to the collector: it is a static binary or bypasses the dynamic loader (Go programs do), so its call sites cannot be traced"
+        return
+            "\(command[0]) never connected to the collector: it is a static binary or bypasses the dynamic loader (Go programs do), so its call sites cannot be traced"
     }
 }
 
@@ -193,8 +198,10 @@ private final class LiveSnapshots {
     /// A snapshot of the images `keys` (all) that still run, if any.
     private func take(_ collector: Collector, keys: Set<Int>?, reason: SnapshotReason, pid: Int32?) {
         guard LiveReport.hasRunning(collector.processes, keys: keys) else { return }
-        writer.write(LiveReport.build(collector.processes, keys: keys, registry: collector.registry, command: command,
-                                      symbolizer: symbolizer, nativeFrames: nativeFrames),
-                     reason: reason, pid: pid)
+        writer.write(
+            LiveReport.build(
+                collector.processes, keys: keys, registry: collector.registry, command: command,
+                symbolizer: symbolizer, nativeFrames: nativeFrames),
+            reason: reason, pid: pid)
     }
 }

@@ -6,16 +6,18 @@ import Glibc
 /// tell one of its kind from another.
 public struct FDDescription: Equatable, Hashable, Sendable, Codable {
     public var kind: FDKind
-    public var path: String?         // files, directories, devices, memfd names
+    public var path: String?  // files, directories, devices, memfd names
     public var deleted: Bool = false
-    public var proto: String?        // TCP, UDP, unix stream, ...
+    public var proto: String?  // TCP, UDP, unix stream, ...
     public var local: String?
     public var peer: String?
-    public var state: String?        // TCP state
+    public var state: String?  // TCP state
     public var inode: UInt64?
 
-    public init(kind: FDKind, path: String? = nil, proto: String? = nil, local: String? = nil,
-                peer: String? = nil, state: String? = nil, inode: UInt64? = nil, deleted: Bool = false) {
+    public init(
+        kind: FDKind, path: String? = nil, proto: String? = nil, local: String? = nil,
+        peer: String? = nil, state: String? = nil, inode: UInt64? = nil, deleted: Bool = false
+    ) {
         self.kind = kind; self.path = path; self.proto = proto; self.local = local
         self.peer = peer; self.state = state; self.inode = inode; self.deleted = deleted
     }
@@ -51,8 +53,9 @@ public enum FDClassifier {
             let unbound = local == "0.0.0.0:0" || local == "[::]:0"
             var state = k.tcpState >= 0 ? tcpStateName(k.tcpState) : nil
             if state == "CLOSE" && peer == nil && unbound { state = nil }
-            return FDDescription(kind: .socket, proto: protocolName(domain: k.domain, type: k.sockType),
-                                 local: unbound ? nil : local, peer: peer, state: state, inode: k.inode)
+            return FDDescription(
+                kind: .socket, proto: protocolName(domain: k.domain, type: k.sockType),
+                local: unbound ? nil : local, peer: peer, state: state, inode: k.inode)
         }
         if t.hasPrefix("pipe:") { return FDDescription(kind: .pipe, inode: k.inode) }
         if t.hasPrefix("anon_inode:") {
@@ -124,8 +127,10 @@ public enum FDClassifier {
     }
 
     public static func tcpStateName(_ s: Int32) -> String {
-        let names = ["", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
-                     "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV"]
+        let names = [
+            "", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
+            "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV",
+        ]
         return s > 0 && Int(s) < names.count ? names[Int(s)] : "state \(s)"
     }
 }
@@ -169,8 +174,7 @@ public enum SocketAddress {
         // Longest run of zero groups collapses to "::" (RFC 5952).
         var best = (start: -1, len: 0), cur = (start: -1, len: 0)
         for (i, v) in g.enumerated() {
-            if v == 0 { cur = cur.start < 0 ? (i, 1) : (cur.start, cur.len + 1); if cur.len > best.len { best = cur } }
-            else { cur = (-1, 0) }
+            if v == 0 { cur = cur.start < 0 ? (i, 1) : (cur.start, cur.len + 1); if cur.len > best.len { best = cur } } else { cur = (-1, 0) }
         }
         if g[0..<5].allSatisfy({ $0 == 0 }) && g[5] == 0xffff {
             return "::ffff:\(g[6] >> 8).\(g[6] & 0xff).\(g[7] >> 8).\(g[7] & 0xff)"

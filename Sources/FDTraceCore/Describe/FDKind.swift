@@ -11,10 +11,11 @@ public enum FDKind: Hashable, Sendable, Codable, CustomStringConvertible {
     /// Another anonymous inode, by the kernel's name for it.
     case other(String)
 
-    private static let named: [String: FDKind] = Dictionary(uniqueKeysWithValues: [
-        FDKind.file, .directory, .device, .fifo, .memfd, .mqueue, .pipe, .socket, .eventpoll, .eventfd, .signalfd,
-        .timerfd, .inotify, .fanotify, .pidfd, .ioUring, .userfaultfd, .bpfMap, .perfEvent, .anonInode, .unknown,
-    ].map { ($0.name, $0) })
+    private static let named: [String: FDKind] = Dictionary(
+        uniqueKeysWithValues: [
+            FDKind.file, .directory, .device, .fifo, .memfd, .mqueue, .pipe, .socket, .eventpoll, .eventfd, .signalfd,
+            .timerfd, .inotify, .fanotify, .pidfd, .ioUring, .userfaultfd, .bpfMap, .perfEvent, .anonInode, .unknown,
+        ].map { ($0.name, $0) })
 
     public init(name: String) { self = Self.named[name] ?? .other(name) }
 

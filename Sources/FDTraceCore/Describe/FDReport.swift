@@ -21,17 +21,21 @@ public struct FDReport: Codable, Sendable, Equatable {
 }
 
 extension FDReport {
-    public init(fd: Int32, _ d: FDDescription, cloexec: Bool, call: String? = nil, thread: Int32? = nil,
-                openedAt: Double? = nil, closed: ClosedBy? = nil) {
-        self.init(fd: fd, kind: d.kind, path: d.path, deleted: d.deleted ? true : nil, protocol: d.proto,
-                  local: d.local, peer: d.peer, state: d.state, cloexec: cloexec, call: call, thread: thread,
-                  openedAt: openedAt, closed: closed)
+    public init(
+        fd: Int32, _ d: FDDescription, cloexec: Bool, call: String? = nil, thread: Int32? = nil,
+        openedAt: Double? = nil, closed: ClosedBy? = nil
+    ) {
+        self.init(
+            fd: fd, kind: d.kind, path: d.path, deleted: d.deleted ? true : nil, protocol: d.proto,
+            local: d.local, peer: d.peer, state: d.state, cloexec: cloexec, call: call, thread: thread,
+            openedAt: openedAt, closed: closed)
     }
 
     /// What it is, as a description (to summarize a group, or render it).
     public var described: FDDescription {
-        FDDescription(kind: kind, path: path, proto: `protocol`, local: local, peer: peer, state: state,
-                      deleted: deleted ?? false)
+        FDDescription(
+            kind: kind, path: path, proto: `protocol`, local: local, peer: peer, state: state,
+            deleted: deleted ?? false)
     }
 }
 

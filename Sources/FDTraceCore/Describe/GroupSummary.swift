@@ -29,10 +29,11 @@ extension FDDescription {
     }
 
     static func mergeAddresses(_ addrs: [String?]) -> String {
-        let hosts = Set(addrs.map { a -> String in
-            guard let a, let colon = a.lastIndex(of: ":") else { return a ?? "" }
-            return String(a[..<colon])
-        })
+        let hosts = Set(
+            addrs.map { a -> String in
+                guard let a, let colon = a.lastIndex(of: ":") else { return a ?? "" }
+                return String(a[..<colon])
+            })
         if hosts.count == 1, let h = hosts.first, !h.isEmpty { return h + ":*" }
         return "*"
     }

@@ -20,7 +20,8 @@ struct ElfSegments: Sendable {
         guard let fh = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? fh.close() }
         guard let ehdr = try? fh.read(upToCount: 64), ehdr.count == 64,
-              ehdr.starts(with: [0x7f, 0x45, 0x4c, 0x46]), ehdr[4] == 2, ehdr[5] == 1 else { return nil }
+            ehdr.starts(with: [0x7f, 0x45, 0x4c, 0x46]), ehdr[4] == 2, ehdr[5] == 1
+        else { return nil }
         let phoff = le(ehdr, 32, 8), phentsize = le(ehdr, 54, 2), phnum = le(ehdr, 56, 2)
         guard phentsize >= 56, phnum < 256 else { return nil }
         try? fh.seek(toOffset: phoff)
@@ -31,9 +32,9 @@ struct ElfSegments: Sendable {
             let b = i * Int(phentsize)
             let type = le(ph, b, 4), flags = le(ph, b + 4, 4)
             let offset = le(ph, b + 8, 8), vaddr = le(ph, b + 16, 8), filesz = le(ph, b + 32, 8), memsz = le(ph, b + 40, 8)
-            if type == 1 { // PT_LOAD
+            if type == 1 {  // PT_LOAD
                 loads.append(Load(offset: offset, vaddr: vaddr, filesz: filesz, memsz: memsz, executable: flags & 1 != 0))
-            } else if type == 3, filesz > 0, filesz < 4096 { // PT_INTERP
+            } else if type == 3, filesz > 0, filesz < 4096 {  // PT_INTERP
                 interp = (offset, filesz)
             }
         }
@@ -49,9 +50,11 @@ struct ElfSegments: Sendable {
 
     /// The load bias of a mapping of this file at `start` from file offset `offset`.
     func bias(start: UInt64, offset: UInt64) -> UInt64? {
-        guard let seg = loads.first(where: {
-            ($0.offset & ~(Self.pageSize - 1)) <= offset && offset < $0.offset + max($0.filesz, 1)
-        }) else { return nil }
+        guard
+            let seg = loads.first(where: {
+                ($0.offset & ~(Self.pageSize - 1)) <= offset && offset < $0.offset + max($0.filesz, 1)
+            })
+        else { return nil }
         return start &- (seg.vaddr &- seg.offset &+ offset)
     }
 

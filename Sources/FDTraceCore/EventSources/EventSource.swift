@@ -99,8 +99,10 @@ public struct ProcessStart: Sendable {
     public var rlimitSoft: UInt64
     public var rlimitHard: UInt64
 
-    public init(pid: Int32, ppid: Int32, forkParent: Int32 = 0, forkID: UInt64 = 0, command: [String], executable: String,
-                startTime: UInt64, rlimitSoft: UInt64, rlimitHard: UInt64) {
+    public init(
+        pid: Int32, ppid: Int32, forkParent: Int32 = 0, forkID: UInt64 = 0, command: [String], executable: String,
+        startTime: UInt64, rlimitSoft: UInt64, rlimitHard: UInt64
+    ) {
         self.pid = pid; self.ppid = ppid; self.forkParent = forkParent; self.forkID = forkID
         self.command = command; self.executable = executable; self.startTime = startTime
         self.rlimitSoft = rlimitSoft; self.rlimitHard = rlimitHard

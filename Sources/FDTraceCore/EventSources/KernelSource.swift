@@ -108,8 +108,9 @@ public final class KernelSource {
     public func trace(pid: Int32) throws {
         let rc = fdtk_trace(handle, pid)
         guard rc == 0 else {
-            throw FDTraceError("cannot trace pid \(pid) in the kernel: \(String(cString: strerror(-rc)))",
-                               status: ExitStatus.tracerFailure)
+            throw FDTraceError(
+                "cannot trace pid \(pid) in the kernel: \(String(cString: strerror(-rc)))",
+                status: ExitStatus.tracerFailure)
         }
         let found = Self.procModules(pid: pid, elf: { self.elf($0) })
         modules[pid] = found
@@ -128,12 +129,13 @@ public final class KernelSource {
     public var counters: Counters {
         var k = fdt_kcounts()
         fdtk_counts(handle, &k)
-        return Counters(events: k.events, ringDrops: k.ring_drops, stacksSent: k.stacks_sent,
-                        callersFound: k.callers_found, callersMissing: k.callers_missing,
-                        pathRetries: k.path_retries, pathFailures: k.path_failures,
-                        storageFailures: k.storage_failures, untracedChildren: k.untraced_children,
-                        missedRuns: fdtk_missed(handle),
-                        decodeErrors: decodeErrors)
+        return Counters(
+            events: k.events, ringDrops: k.ring_drops, stacksSent: k.stacks_sent,
+            callersFound: k.callers_found, callersMissing: k.callers_missing,
+            pathRetries: k.path_retries, pathFailures: k.path_failures,
+            storageFailures: k.storage_failures, untracedChildren: k.untraced_children,
+            missedRuns: fdtk_missed(handle),
+            decodeErrors: decodeErrors)
     }
 
     /// Waits up to `timeoutMs` (0: not at all; at most FDTK_MAX_WAIT_MS,
@@ -150,15 +152,18 @@ public final class KernelSource {
         return try withoutActuallyEscaping(body) { body in
             sink = body
             defer { sink = nil }
-            let n = fdtk_poll(handle, timeoutMs, { ctx, data, size in
-                guard let ctx, let data else { return 0 }
-                Unmanaged<KernelSource>.fromOpaque(ctx).takeUnretainedValue()
-                    .consume(UnsafeRawBufferPointer(start: data, count: size))
-                return 0
-            }, Unmanaged.passUnretained(self).toOpaque())
+            let n = fdtk_poll(
+                handle, timeoutMs,
+                { ctx, data, size in
+                    guard let ctx, let data else { return 0 }
+                    Unmanaged<KernelSource>.fromOpaque(ctx).takeUnretainedValue()
+                        .consume(UnsafeRawBufferPointer(start: data, count: size))
+                    return 0
+                }, Unmanaged.passUnretained(self).toOpaque())
             if n < 0 && n != -EINTR {
-                throw FDTraceError("reading the kernel event source: \(String(cString: strerror(-n)))",
-                                   status: ExitStatus.tracerFailure)
+                throw FDTraceError(
+                    "reading the kernel event source: \(String(cString: strerror(-n)))",
+                    status: ExitStatus.tracerFailure)
             }
             return max(Int(n), 0)
         }
@@ -241,8 +246,9 @@ public final class KernelSource {
             guard path.hasPrefix("/"), !path.hasSuffix(" (deleted)") else { continue }
             let range = f[0].split(separator: "-")
             guard range.count == 2, let start = UInt64(range[0], radix: 16), let end = UInt64(range[1], radix: 16),
-                  let offset = UInt64(f[2], radix: 16), let info = elf(path),
-                  let bias = info.segments.bias(start: start, offset: offset) else { continue }
+                let offset = UInt64(f[2], radix: 16), let info = elf(path),
+                let bias = info.segments.bias(start: start, offset: offset)
+            else { continue }
             out.append(ModuleRecord(base: bias, start: start, end: end, path: path, buildID: info.buildID))
         }
         return out

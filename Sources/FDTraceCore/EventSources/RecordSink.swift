@@ -21,21 +21,25 @@ public struct RecordSink {
 
     /// A descriptor came into existence, with what its opening call said.
     public mutating func open(_ e: OpenEvent) {
-        open(fd: e.fd, call: e.call, cloexec: e.cloexec, tid: e.tid, stackID: e.stackID, time: e.time, group: e.group,
-             sourceFD: e.sourceFD, domain: e.domain, sockType: e.sockType, proto: e.proto, path: e.path)
+        open(
+            fd: e.fd, call: e.call, cloexec: e.cloexec, tid: e.tid, stackID: e.stackID, time: e.time, group: e.group,
+            sourceFD: e.sourceFD, domain: e.domain, sockType: e.sockType, proto: e.proto, path: e.path)
     }
 
     /// The same, field by field: a source that decodes opens by the million
     /// calls this (measured: an OpenEvent in between is copied, not moved).
     @inline(__always)
-    public mutating func open(fd: Int32, call: Call, cloexec: Bool, tid: Int32, stackID: UInt32, time: UInt64, group: UInt32 = 0,
-                              sourceFD: Int32 = -1, domain: Int32 = -1, sockType: Int32 = -1, proto: Int32 = -1,
-                              path: String?) {
+    public mutating func open(
+        fd: Int32, call: Call, cloexec: Bool, tid: Int32, stackID: UInt32, time: UInt64, group: UInt32 = 0,
+        sourceFD: Int32 = -1, domain: Int32 = -1, sockType: Int32 = -1, proto: Int32 = -1,
+        path: String?
+    ) {
         records += 1
-        process.table.open(TrackedFD(
-            fd: fd, origin: .traced, call: call, cloexec: cloexec, tid: tid,
-            stack: stackID == 0 ? nil : StackRef(process: process.key, id: stackID), openedAt: time, group: group,
-            sourceFD: sourceFD, domain: domain, sockType: sockType, proto: proto, path: path))
+        process.table.open(
+            TrackedFD(
+                fd: fd, origin: .traced, call: call, cloexec: cloexec, tid: tid,
+                stack: stackID == 0 ? nil : StackRef(process: process.key, id: stackID), openedAt: time, group: group,
+                sourceFD: sourceFD, domain: domain, sockType: sockType, proto: proto, path: path))
     }
 
     @inline(__always)

@@ -77,7 +77,7 @@ public final class ShimSource: EventSource {
             if readable.contains(sock) {
                 pending.removeValue(forKey: sock)
                 if let reason = handshake(sock, peerPID: pid, host: host) { host.refused(reason) }
-                close(sock) // the process closes its end too: it keeps no descriptor of ours
+                close(sock)  // the process closes its end too: it keeps no descriptor of ours
             } else if now > deadline {
                 pending.removeValue(forKey: sock)
                 if ProcFiles.isAlive(pid) { host.refused("refused pid \(pid): no hello within 2 s") }
@@ -103,9 +103,10 @@ public final class ShimSource: EventSource {
         switch RecordDecoder.type(of: bytes) {
         case UInt16(FDT_REC_OPEN.rawValue):
             let (r, path) = try RecordDecoder.openRecord(bytes, paths: &paths)
-            sink.open(fd: r.fd, call: Call(rawValue: r.call), cloexec: r.fd_flags & UInt16(FDT_FD_CLOEXEC) != 0, tid: r.tid,
-                      stackID: r.stack_id, time: RecordDecoder.time(of: bytes), group: r.group, sourceFD: r.source_fd,
-                      domain: r.domain, sockType: r.sock_type, proto: r.protocol, path: path)
+            sink.open(
+                fd: r.fd, call: Call(rawValue: r.call), cloexec: r.fd_flags & UInt16(FDT_FD_CLOEXEC) != 0, tid: r.tid,
+                stackID: r.stack_id, time: RecordDecoder.time(of: bytes), group: r.group, sourceFD: r.source_fd,
+                domain: r.domain, sockType: r.sock_type, proto: r.protocol, path: path)
         case UInt16(FDT_REC_CLOSE.rawValue): sink.close(try RecordDecoder.close(bytes))
         default: sink.apply(try RecordDecoder.decode(bytes))
         }
@@ -131,8 +132,9 @@ public final class ShimSource: EventSource {
         guard let c = connections.removeValue(forKey: key) else { return StreamCounters() }
         if !processEnded { c.ring.detach() }
         close(c.pidfd)
-        return StreamCounters(fullWaits: c.ring.fullWaits, fullWaitNanoseconds: c.ring.fullWaitNanoseconds,
-                              recordsLost: c.ring.recordsLost)
+        return StreamCounters(
+            fullWaits: c.ring.fullWaits, fullWaitNanoseconds: c.ring.fullWaitNanoseconds,
+            recordsLost: c.ring.recordsLost)
     }
 
     /// Exec unmaps the old image's ring before the new image starts: a ring
@@ -212,7 +214,8 @@ public final class ShimSource: EventSource {
         var buf = [UInt8](repeating: 0, count: Int(FDT_HELLO_MAX_BYTES))
         let n = buf.withUnsafeMutableBytes { fdtc_recv_with_fd(sock, $0.baseAddress, $0.count, &memfd, 0) }
         if n == MemoryLayout<fdt_msg_wake>.size && memfd < 0,
-           buf.withUnsafeBytes({ $0.loadUnaligned(as: fdt_msg_wake.self) }).type == FDT_MSG_WAKE.rawValue {
+            buf.withUnsafeBytes({ $0.loadUnaligned(as: fdt_msg_wake.self) }).type == FDT_MSG_WAKE.rawValue
+        {
             return .nothing
         }
         let helloSize = MemoryLayout<fdt_msg_hello>.size
@@ -230,10 +233,11 @@ public final class ShimSource: EventSource {
         let exeEnd = helloSize + Int(hello.exe_len), argvEnd = exeEnd + Int(hello.argv_len)
         guard argvEnd <= n, memfd >= 0 else { return .refused("refused pid \(peerPID): malformed hello") }
         guard hello.pid == peerPID else { return .refused("refused pid \(peerPID): its hello claims pid \(hello.pid)") }
-        let start = ProcessStart(pid: hello.pid, ppid: hello.ppid, forkParent: hello.fork_parent, forkID: hello.fork_id,
-                                 command: ProcFiles.parseCommandLine(buf[exeEnd..<argvEnd]),
-                                 executable: String(decoding: buf[helloSize..<exeEnd], as: UTF8.self),
-                                 startTime: hello.start_time_ns, rlimitSoft: hello.rlimit_soft, rlimitHard: hello.rlimit_hard)
+        let start = ProcessStart(
+            pid: hello.pid, ppid: hello.ppid, forkParent: hello.fork_parent, forkID: hello.fork_id,
+            command: ProcFiles.parseCommandLine(buf[exeEnd..<argvEnd]),
+            executable: String(decoding: buf[helloSize..<exeEnd], as: UTF8.self),
+            startTime: hello.start_time_ns, rlimitSoft: hello.rlimit_soft, rlimitHard: hello.rlimit_hard)
         return .hello(hello, start)
     }
 }

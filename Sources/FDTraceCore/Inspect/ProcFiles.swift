@@ -12,7 +12,8 @@ public enum ProcFiles {
     /// spaces and parentheses): [0] is the state, field 3 of proc(5).
     static func statFields(_ pid: Int32) -> [Substring]? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
         return stat[stat.index(after: close)...].split(separator: " ")
     }
 
@@ -77,7 +78,8 @@ public enum ProcFiles {
     /// /proc/PID/limits cannot be read.
     static func openFileLimits(_ pid: Int32) -> (soft: UInt64?, hard: UInt64?) {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Max open files") }) else { return (nil, nil) }
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Max open files") })
+        else { return (nil, nil) }
         let f = line.dropFirst("Max open files".count).split(separator: " ", omittingEmptySubsequences: true)
         guard f.count >= 2 else { return (nil, nil) }
         return (UInt64(f[0]) ?? .max, UInt64(f[1]) ?? .max)

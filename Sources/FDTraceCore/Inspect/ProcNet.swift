@@ -42,7 +42,8 @@ public struct ProcNet: Sendable {
         var out: [Int32: UInt64] = [:]
         for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
             guard let fd = Int32(name), let t = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\(name)"),
-                  let inode = socketInode(t) else { continue }
+                let inode = socketInode(t)
+            else { continue }
             out[fd] = inode
         }
         return out
@@ -55,8 +56,9 @@ public struct ProcNet: Sendable {
         var inodes = [UInt64](repeating: 0, count: cap), peers = [UInt64](repeating: 0, count: cap)
         let n = inodes.withUnsafeMutableBufferPointer { i in
             peers.withUnsafeMutableBufferPointer { p in
-                fdtc_unix_peers(i.baseAddress!.withMemoryRebound(to: CUnsignedLongLong.self, capacity: cap) { $0 },
-                                p.baseAddress!.withMemoryRebound(to: CUnsignedLongLong.self, capacity: cap) { $0 }, Int32(cap))
+                fdtc_unix_peers(
+                    i.baseAddress!.withMemoryRebound(to: CUnsignedLongLong.self, capacity: cap) { $0 },
+                    p.baseAddress!.withMemoryRebound(to: CUnsignedLongLong.self, capacity: cap) { $0 }, Int32(cap))
             }
         }
         var out: [UInt64: UInt64] = [:]
@@ -70,11 +72,13 @@ public struct ProcNet: Sendable {
         for line in text.split(separator: "\n").dropFirst() {
             let f = line.split(separator: " ", omittingEmptySubsequences: true)
             guard f.count > 9, let inode = UInt64(f[9]), inode != 0,
-                  let local = Self.address(String(f[1])), let remote = Self.address(String(f[2])),
-                  let st = Int32(f[3], radix: 16) else { continue }
+                let local = Self.address(String(f[1])), let remote = Self.address(String(f[2])),
+                let st = Int32(f[3], radix: 16)
+            else { continue }
             let unconnected = remote.hasSuffix(":0") && (remote.hasPrefix("0.0.0.0") || remote.hasPrefix("[::]"))
-            byInode[inode] = Entry(proto: proto, local: local, peer: unconnected ? nil : remote,
-                                   state: tcp ? FDClassifier.tcpStateName(st) : nil)
+            byInode[inode] = Entry(
+                proto: proto, local: local, peer: unconnected ? nil : remote,
+                state: tcp ? FDClassifier.tcpStateName(st) : nil)
         }
     }
 

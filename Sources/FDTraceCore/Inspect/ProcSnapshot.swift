@@ -30,8 +30,9 @@ public struct ProcSnapshot: Codable, Sendable, Equatable {
         var byKind: [String: Int] = [:]
         for f in fds { byKind[f.description.kind.name, default: 0] += 1 }
         let (soft, hard) = ProcFiles.openFileLimits(pid)
-        return ProcSnapshot(pid: pid, command: ProcFiles.commandLine(pid) ?? [], open: fds.count, rlimitSoft: soft,
-                            rlimitHard: hard, groups: group(fds), byKind: byKind)
+        return ProcSnapshot(
+            pid: pid, command: ProcFiles.commandLine(pid) ?? [], open: fds.count, rlimitSoft: soft,
+            rlimitHard: hard, groups: group(fds), byKind: byKind)
     }
 
     /// One descriptor as /proc shows it.
@@ -51,10 +52,12 @@ public struct ProcSnapshot: Codable, Sendable, Equatable {
         var st = stat()
         let mode = stat(path, &st) == 0 ? UInt32(st.st_mode) : 0
         let fdinfo = (try? String(contentsOfFile: "/proc/\(pid)/fdinfo/\(fd)", encoding: .utf8)) ?? ""
-        let flags = fdinfo.split(separator: "\n").first { $0.hasPrefix("flags:") }
+        let flags =
+            fdinfo.split(separator: "\n").first { $0.hasPrefix("flags:") }
             .flatMap { Int($0.dropFirst(6).trimmingCharacters(in: " \t"), radix: 8) } ?? 0
-        var d = Described(fd: fd, description: FDClassifier.describe(KernelFD(fd: fd, mode: mode, inode: UInt64(st.st_ino), target: target)),
-                          cloexec: flags & 0o2000000 != 0)
+        var d = Described(
+            fd: fd, description: FDClassifier.describe(KernelFD(fd: fd, mode: mode, inode: UInt64(st.st_ino), target: target)),
+            cloexec: flags & 0o2000000 != 0)
         if d.description.kind == .socket, let inode = ProcNet.socketInode(target) {
             d.socket = inode
             if let e = net.byInode[inode] {
@@ -99,8 +102,9 @@ public struct ProcSnapshot: Codable, Sendable, Equatable {
             grouped["\(key.kind.name)|\(key.proto ?? "")|\(key.path ?? "")|\(key.local ?? "")|\(key.peer ?? "")", default: []].append(f)
         }
         return grouped.values.map { members in
-            Group(count: members.count, summary: FDDescription.summary(of: members.map(\.description)),
-                  fds: members.map { FDReport(fd: $0.fd, $0.description, cloexec: $0.cloexec) })
+            Group(
+                count: members.count, summary: FDDescription.summary(of: members.map(\.description)),
+                fds: members.map { FDReport(fd: $0.fd, $0.description, cloexec: $0.cloexec) })
         }.sorted { $0.count != $1.count ? $0.count > $1.count : $0.summary < $1.summary }
     }
 

@@ -58,16 +58,19 @@ struct HTMLChart {
         let total = merged(timeline.total.values)
         var series: [Series] = []
         for (i, s) in timeline.sites.enumerated() {
-            series.append(Series(label: labels[i], call: s.call, color: Self.palette[i % Self.palette.count],
-                                 row: rows[i], values: merged(s.counts.values)))
+            series.append(
+                Series(
+                    label: labels[i], call: s.call, color: Self.palette[i % Self.palette.count],
+                    row: rows[i], values: merged(s.counts.values)))
         }
         let other = total.indices.map { j in max(0, total[j] - series.reduce(0) { $0 + ($1.values.count > j ? $1.values[j] : 0) }) }
         let column = timeline.bucketSeconds * Double(factor)
         let end = max(process.durationSeconds, timeline.startSeconds + column * Double(total.count))
         let soft = process.rlimitSoft
-        return Data(id: id, start: timeline.startSeconds, column: column, end: end,
-                    limit: soft == UInt64.max || soft == 0 ? nil : Double(soft),
-                    series: series, other: other, total: total, fds: fds, fdsOmitted: omitted)
+        return Data(
+            id: id, start: timeline.startSeconds, column: column, end: end,
+            limit: soft == UInt64.max || soft == 0 ? nil : Double(soft),
+            series: series, other: other, total: total, fds: fds, fdsOmitted: omitted)
     }
 
     /// Long: the SVG in drawing order (grid and axes, the stacked layers,
@@ -100,7 +103,8 @@ struct HTMLChart {
         func y(_ v: Double) -> Double { Self.top + plotH - v / yMax * plotH }
         func f(_ v: Double) -> String { String(format: "%.1f", v) }
 
-        var out = "<svg class=\"chart\" id=\"\(d.id)-svg\" viewBox=\"0 0 \(f(w)) \(f(h))\" role=\"img\" data-chart=\"\(d.id)\" data-x0=\"\(x0)\" data-x1=\"\(x1)\" data-left=\"\(Self.left)\" data-plot-width=\"\(plotW)\" preserveAspectRatio=\"none\">\n"
+        var out =
+            "<svg class=\"chart\" id=\"\(d.id)-svg\" viewBox=\"0 0 \(f(w)) \(f(h))\" role=\"img\" data-chart=\"\(d.id)\" data-x0=\"\(x0)\" data-x1=\"\(x1)\" data-left=\"\(Self.left)\" data-plot-width=\"\(plotW)\" preserveAspectRatio=\"none\">\n"
         out += "<title>Open descriptors of pid \(process.pid) over time</title>\n"
         // Grid and y axis.
         for v in Self.ticks(yMax) {
@@ -133,7 +137,8 @@ struct HTMLChart {
             }
             path += "Z"
             let peakOf = zip(topEdge, bottomEdge).map { $0 - $1 }.max() ?? 0
-            out += "<path class=\"\(l.cls)\" fill=\"\(l.color)\" data-label=\"\(HTMLRenderer.esc(l.label))\" data-call=\"\(HTMLRenderer.esc(l.call))\" data-peak=\"\(peakOf)\" d=\"\(path)\"><title>\(HTMLRenderer.esc(l.label + (l.call.isEmpty ? "" : " " + l.call))): at most \(peakOf) open</title></path>\n"
+            out +=
+                "<path class=\"\(l.cls)\" fill=\"\(l.color)\" data-label=\"\(HTMLRenderer.esc(l.label))\" data-call=\"\(HTMLRenderer.esc(l.call))\" data-peak=\"\(peakOf)\" d=\"\(path)\"><title>\(HTMLRenderer.esc(l.label + (l.call.isEmpty ? "" : " " + l.call))): at most \(peakOf) open</title></path>\n"
         }
         // The soft limit.
         if let limit = d.limit {
@@ -147,7 +152,8 @@ struct HTMLChart {
         // Marks: EMFILE, snapshots.
         for m in timeline.marks {
             let xx = x(m.atSeconds)
-            out += "<line class=\"mark\" data-reason=\"\(HTMLRenderer.esc(m.reason))\" data-at=\"\(m.atSeconds)\" x1=\"\(f(xx))\" x2=\"\(f(xx))\" y1=\"\(f(Self.top))\" y2=\"\(f(h - Self.bottom))\"><title>\(HTMLRenderer.esc(m.reason)) at \(HTMLRenderer.esc(Self.time(m.atSeconds))) s</title></line>"
+            out +=
+                "<line class=\"mark\" data-reason=\"\(HTMLRenderer.esc(m.reason))\" data-at=\"\(m.atSeconds)\" x1=\"\(f(xx))\" x2=\"\(f(xx))\" y1=\"\(f(Self.top))\" y2=\"\(f(h - Self.bottom))\"><title>\(HTMLRenderer.esc(m.reason)) at \(HTMLRenderer.esc(Self.time(m.atSeconds))) s</title></line>"
             out += "<text class=\"mark-label\" x=\"\(f(xx + 3))\" y=\"\(f(Self.top + 10))\">\(HTMLRenderer.esc(m.reason))</text>\n"
         }
         out += "<line class=\"axis-line\" x1=\"\(f(Self.left))\" x2=\"\(f(w - Self.right))\" y1=\"\(f(h - Self.bottom))\" y2=\"\(f(h - Self.bottom))\"/>\n"
@@ -163,9 +169,11 @@ struct HTMLChart {
         for s in d.series {
             let peak = s.values.max() ?? 0
             let name = s.row.map { "<a href=\"#g-\($0)\">\(HTMLRenderer.esc(s.label))</a>" } ?? HTMLRenderer.esc(s.label)
-            out += "<li><span class=\"swatch\" style=\"background:\(s.color)\"></span>\(name) <span class=\"call\">\(HTMLRenderer.esc(s.call))</span> <span class=\"dim\">at most \(peak)\(s.row == nil ? ", none leaked" : "")</span></li>"
+            out +=
+                "<li><span class=\"swatch\" style=\"background:\(s.color)\"></span>\(name) <span class=\"call\">\(HTMLRenderer.esc(s.call))</span> <span class=\"dim\">at most \(peak)\(s.row == nil ? ", none leaked" : "")</span></li>"
         }
-        out += "<li><span class=\"swatch\" style=\"background:\(Self.otherColor)\"></span>other <span class=\"dim\">(other sites, inherited and standard descriptors)</span></li>"
+        out +=
+            "<li><span class=\"swatch\" style=\"background:\(Self.otherColor)\"></span>other <span class=\"dim\">(other sites, inherited and standard descriptors)</span></li>"
         out += "</ul>\n"
         return out
     }

@@ -81,8 +81,10 @@ public struct HTMLRenderer {
         for c in all.indices {
             guard let cells = kept[c] else { continue }
             let p = report.processes[all[c].processIndex], g = p.leaks[all[c].groupIndex]
-            rows.append(Row(group: g, process: p, processIndex: all[c].processIndex, groupIndex: all[c].groupIndex, index: rows.count,
-                            label: Self.siteLabel(g, in: p), cells: cells))
+            rows.append(
+                Row(
+                    group: g, process: p, processIndex: all[c].processIndex, groupIndex: all[c].groupIndex, index: rows.count,
+                    label: Self.siteLabel(g, in: p), cells: cells))
         }
         let omittedRows = all.count - rows.count
         let charts = chartedProcesses(report)
@@ -106,23 +108,27 @@ public struct HTMLRenderer {
                 }
             }
             let rowOf = Dictionary(rows.filter { $0.processIndex == i }.map { ($0.groupIndex, $0.index) }) { a, _ in a }
-            let chart = HTMLChart(id: "chart-\(n)", process: p, timeline: t, labels: Self.seriesLabels(t, in: p),
-                                  rows: t.sites.map { $0.leakGroup.flatMap { rowOf[$0] } })
+            let chart = HTMLChart(
+                id: "chart-\(n)", process: p, timeline: t, labels: Self.seriesLabels(t, in: p),
+                rows: t.sites.map { $0.leakGroup.flatMap { rowOf[$0] } })
             let d = chart.data(fds: fds, omitted: omitted)
             chartData.append(d)
-            chartHTML[i] = chart.svg(d) + chart.legend(d)
+            chartHTML[i] =
+                chart.svg(d) + chart.legend(d)
                 + "<p class=\"readout\" id=\"chart-\(n)-readout\">Point at the chart for the counts at a moment; drag across it to see what was opened in that window and still open at its end.</p>\n"
                 + "<div class=\"window-result\" id=\"chart-\(n)-window\"></div>\n"
         }
 
         var out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        out += "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n"
+        out +=
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n"
         out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         out += "<title>fdtrace: \(Self.esc(TextRenderer.commandLine(report.command, fallback: "report")))</title>\n"
         out += "<script>\(HTMLAssets.errorTrap)</script>\n"
         out += "<style>\(HTMLAssets.css)</style>\n</head>\n<body>\n"
         out += header(report, rows: rows, omittedRows: omittedRows)
-        out += "<nav class=\"dim\"><a href=\"#summary\">Process tree</a> · <a href=\"#leaks\">Leaks</a> · <a href=\"#processes\">Processes and charts</a></nav>\n"
+        out +=
+            "<nav class=\"dim\"><a href=\"#summary\">Process tree</a> · <a href=\"#leaks\">Leaks</a> · <a href=\"#processes\">Processes and charts</a></nav>\n"
         out += processTree(report, text: text)
         out += leakTable(rows, omitted: omittedRows)
         out += "<section id=\"processes\">\n<h2>Processes</h2>\n"
@@ -151,13 +157,15 @@ public struct HTMLRenderer {
             out += "<p class=\"quiet\">\(Self.esc(LeakFreeSummary.line(quiet, more: !shown.isEmpty)))</p>\n"
         }
         if charts.count < report.processes.filter({ $0.timeline != nil }).count {
-            out += "<p class=\"dim\">Charts are drawn for the \(charts.count) processes with the most leaked descriptors (then the highest peak); the JSON report has every process's timeline.</p>\n"
+            out +=
+                "<p class=\"dim\">Charts are drawn for the \(charts.count) processes with the most leaked descriptors (then the highest peak); the JSON report has every process's timeline.</p>\n"
         }
         out += "</section>\n"
         for n in report.notes { out += "<p class=\"note\">\(Self.esc(n))</p>\n" }
-        let embedded = Embedded(rows: rows.map { r in
-            Embedded.RowData(label: r.label, call: r.group.call, summary: Self.what(r.group), pid: r.process.pid, count: r.group.count)
-        }, charts: chartData)
+        let embedded = Embedded(
+            rows: rows.map { r in
+                Embedded.RowData(label: r.label, call: r.group.call, summary: Self.what(r.group), pid: r.process.pid, count: r.group.count)
+            }, charts: chartData)
         out += "<script type=\"application/json\" id=\"fdtrace-data\">\(Self.scriptJSON(embedded))</script>\n"
         out += "<script>\(HTMLAssets.script)</script>\n</body>\n</html>\n"
         return out
@@ -171,7 +179,9 @@ public struct HTMLRenderer {
         let leaked = report.processes.reduce(0) { $0 + $1.leakedDescriptors }
         let groups = report.leakGroupCount
         var line = "\(report.processes.count) process\(report.processes.count == 1 ? "" : "es") traced; "
-        line += leaked == 0 && groups == 0 ? "no leaks"
+        line +=
+            leaked == 0 && groups == 0
+            ? "no leaks"
             : "\(leaked) \(report.snapshot != nil ? "open" : "leaked") descriptor\(leaked == 1 ? "" : "s") from \(groups) site\(groups == 1 ? "" : "s")"
         if let s = report.exitStatus { line += "; exit status \(s)" }
         if let snap = report.snapshot {
@@ -215,7 +225,8 @@ public struct HTMLRenderer {
                 s += " <code>\(Self.esc(TextRenderer.commandLine(p.command, fallback: p.executable)))</code> "
                 s += "<span class=\"dim\">\(Self.esc(text.endText(p))) after \(Self.esc(TextRenderer.seconds(p.durationSeconds)))</span>"
                 if ReportFields.ended(p) != "exec" {
-                    s += " · open at exit \(p.openAtExit) · peak \(p.peakOpen) · limit \(Self.esc(TextRenderer.limit(p.rlimitSoft)))/\(Self.esc(TextRenderer.limit(p.rlimitHard)))"
+                    s +=
+                        " · open at exit \(p.openAtExit) · peak \(p.peakOpen) · limit \(Self.esc(TextRenderer.limit(p.rlimitSoft)))/\(Self.esc(TextRenderer.limit(p.rlimitHard)))"
                     if p.leakedDescriptors > 0 { s += " · <a href=\"#proc-\(i)\" class=\"leaked\">\(p.leakedDescriptors) leaked</a>" }
                     if p.incomplete != nil { s += " · <span class=\"warn\">incomplete</span>" }
                 }
@@ -234,7 +245,8 @@ public struct HTMLRenderer {
     private func leakTable(_ rows: [Row], omitted: Int) -> String {
         var out = "<section id=\"leaks\">\n<h2>Leaks</h2>\n"
         guard !rows.isEmpty else { return out + "<p>No leak groups.</p>\n</section>\n" }
-        out += "<p class=\"tools\"><input id=\"filter\" type=\"search\" placeholder=\"filter: file, line, call, path…\" aria-label=\"filter\"> <span id=\"shown\">\(rows.count) group\(rows.count == 1 ? "" : "s")</span></p>\n"
+        out +=
+            "<p class=\"tools\"><input id=\"filter\" type=\"search\" placeholder=\"filter: file, line, call, path…\" aria-label=\"filter\"> <span id=\"shown\">\(rows.count) group\(rows.count == 1 ? "" : "s")</span></p>\n"
         out += "<table id=\"groups\">\n<thead><tr>"
         out += "<th data-sort=\"count\" data-type=\"num\">Count</th><th data-sort=\"kind\">Kind</th><th>What</th><th>States</th>"
         out += "<th data-sort=\"growth\" data-type=\"num\">Growth</th><th data-sort=\"line\">Your line (click for the stack)</th>"
@@ -243,11 +255,14 @@ public struct HTMLRenderer {
             let g = r.group
             let kind = ReportFields.kindClass(g)
             let growth = g.growing == true ? (g.growthPerSecond ?? 0) : 0
-            out += "<tr class=\"group\" id=\"g-\(r.index)\" data-row=\"\(r.index)\" data-count=\"\(g.count)\" data-kind=\"\(Self.esc(kind))\" data-growth=\"\(growth)\" data-line=\"\(Self.esc(r.label))\" data-call=\"\(Self.esc(g.call))\" data-pid=\"\(r.process.pid)\">"
+            out +=
+                "<tr class=\"group\" id=\"g-\(r.index)\" data-row=\"\(r.index)\" data-count=\"\(g.count)\" data-kind=\"\(Self.esc(kind))\" data-growth=\"\(growth)\" data-line=\"\(Self.esc(r.label))\" data-call=\"\(Self.esc(g.call))\" data-pid=\"\(r.process.pid)\">"
             out += r.cells + "</tr>\n"
         }
         out += "</tbody>\n</table>\n"
-        if omitted > 0 { out += "<p class=\"dim\" id=\"omitted\" data-omitted=\"\(omitted)\">\(omitted) more groups (the smallest) are in the JSON report.</p>\n" }
+        if omitted > 0 {
+            out += "<p class=\"dim\" id=\"omitted\" data-omitted=\"\(omitted)\">\(omitted) more groups (the smallest) are in the JSON report.</p>\n"
+        }
         out += "</section>\n"
         return out
     }
@@ -265,8 +280,9 @@ public struct HTMLRenderer {
             grew = String(format: "%+.1f/s", rate) + (g.growthSeconds.map { String(format: " over %.0f s", $0) } ?? "")
         }
         out += "<td class=\"num\">\(Self.esc(grew))</td>"
-        let function = ReportFields.highlighted(g)?.function.map { " <span class=\"dim\">\(Self.esc($0.count > 80 ? String($0.prefix(77)) + "..." : $0))</span>" } ?? ""
-    out += "<td class=\"site\"><details><summary>\(Self.esc(label))\(function)</summary>\(stack(g, in: p))</details></td>"
+        let function =
+            ReportFields.highlighted(g)?.function.map { " <span class=\"dim\">\(Self.esc($0.count > 80 ? String($0.prefix(77)) + "..." : $0))</span>" } ?? ""
+        out += "<td class=\"site\"><details><summary>\(Self.esc(label))\(function)</summary>\(stack(g, in: p))</details></td>"
         out += "<td><code>\(Self.esc(g.call))</code></td>"
         out += "<td class=\"num\"><a href=\"#proc-\(processIndex)\">\(p.pid)</a></td>"
         return out
@@ -275,10 +291,12 @@ public struct HTMLRenderer {
     private func processSection(_ p: ProcessReport, index i: Int, rows: [Row], chart: String?, text: TextRenderer) -> String {
         var out = "<section class=\"process\" id=\"proc-\(i)\" data-pid=\"\(p.pid)\">\n"
         let ids = p.ppid > 0 ? "pid \(p.pid), parent \(p.ppid)" : "pid \(p.pid)"
-        out += "<h3><code>\(Self.esc(TextRenderer.commandLine(p.command, fallback: p.executable)))</code> <span class=\"dim\">(\(ids)) \(Self.esc(text.endText(p))) after \(Self.esc(TextRenderer.seconds(p.durationSeconds)))</span></h3>\n"
+        out +=
+            "<h3><code>\(Self.esc(TextRenderer.commandLine(p.command, fallback: p.executable)))</code> <span class=\"dim\">(\(ids)) \(Self.esc(text.endText(p))) after \(Self.esc(TextRenderer.seconds(p.durationSeconds)))</span></h3>\n"
         if ReportFields.ended(p) != "exec" {
             let apart = p.standard.count + p.inherited.count
-            out += "<p>\(p.openAtExit) descriptor\(p.openAtExit == 1 ? "" : "s") \(ReportFields.ended(p) == "running" ? "open now" : "open at exit") (peak \(p.peakOpen), limit \(Self.esc(TextRenderer.limit(p.rlimitSoft)))/\(Self.esc(TextRenderer.limit(p.rlimitHard))))\(apart > 0 ? ", \(apart) inherited or standard" : "")"
+            out +=
+                "<p>\(p.openAtExit) descriptor\(p.openAtExit == 1 ? "" : "s") \(ReportFields.ended(p) == "running" ? "open now" : "open at exit") (peak \(p.peakOpen), limit \(Self.esc(TextRenderer.limit(p.rlimitSoft)))/\(Self.esc(TextRenderer.limit(p.rlimitHard))))\(apart > 0 ? ", \(apart) inherited or standard" : "")"
             if let rss = p.maxRssKb { out += " · max RSS \(rss) KiB" }
             if let cpu = p.cpuSeconds { out += String(format: " · CPU %.2f s", cpu) }
             out += " · \(p.events.opens) opens, \(p.events.closes) closes</p>\n"
@@ -286,9 +304,11 @@ public struct HTMLRenderer {
         if let why = p.incomplete { out += "<p class=\"warn\">incomplete: \(Self.esc(why))</p>\n" }
         let mine = rows.filter { $0.processIndex == i }
         if !mine.isEmpty {
-            out += "<p>\(p.leakedDescriptors) leaked descriptor\(p.leakedDescriptors == 1 ? "" : "s") from \(p.leaks.count) site\(p.leaks.count == 1 ? "" : "s"):</p>\n<ul class=\"sites\">"
+            out +=
+                "<p>\(p.leakedDescriptors) leaked descriptor\(p.leakedDescriptors == 1 ? "" : "s") from \(p.leaks.count) site\(p.leaks.count == 1 ? "" : "s"):</p>\n<ul class=\"sites\">"
             for r in mine.prefix(Self.sectionItems) {
-                out += "<li><a href=\"#g-\(r.index)\">\(r.group.count) × \(Self.esc(r.label))</a> <code>\(Self.esc(r.group.call))</code> \(Self.esc(Self.what(r.group)))</li>"
+                out +=
+                    "<li><a href=\"#g-\(r.index)\">\(r.group.count) × \(Self.esc(r.label))</a> <code>\(Self.esc(r.group.call))</code> \(Self.esc(Self.what(r.group)))</li>"
             }
             if mine.count > Self.sectionItems { out += "<li class=\"dim\">\(mine.count - Self.sectionItems) more in the table above</li>" }
             out += "</ul>\n"
@@ -315,7 +335,8 @@ public struct HTMLRenderer {
             out += "</ul>\n"
         }
         fdList("\(p.unknownOrigin.count) of origin unknown (opened where the shim cannot see, e.g. raw syscalls)", p.unknownOrigin)
-        fdList("\(p.internalErrors.count) internal error\(p.internalErrors.count == 1 ? "" : "s") (the tracer holds them, the kernel does not)", p.internalErrors)
+        fdList(
+            "\(p.internalErrors.count) internal error\(p.internalErrors.count == 1 ? "" : "s") (the tracer holds them, the kernel does not)", p.internalErrors)
         fdList("inherited (not leaks)", p.inherited)
         for n in p.notes { out += "<p class=\"note\">note: \(Self.esc(n))</p>\n" }
         out += "</section>\n"
@@ -339,7 +360,8 @@ public struct HTMLRenderer {
             let title = f.file.map { " title=\"\(Self.esc($0))\"" } ?? ""
             var fn = f.function ?? "??"
             if fn.count > 200 { fn = String(fn.prefix(197)) + "..." }
-            out += "<li\(i == g.highlight ? " class=\"hl\"" : "")><span class=\"fn\">\(i == g.highlight ? "→ " : "")\(Self.esc(fn))</span> <span class=\"loc\"\(title)>\(Self.esc(loc))</span></li>"
+            out +=
+                "<li\(i == g.highlight ? " class=\"hl\"" : "")><span class=\"fn\">\(i == g.highlight ? "→ " : "")\(Self.esc(fn))</span> <span class=\"loc\"\(title)>\(Self.esc(loc))</span></li>"
         }
         if g.frames.count > shown.count { out += "<li class=\"dim\">\(g.frames.count - shown.count) more frames in the JSON report</li>" }
         return out + "</ol>"

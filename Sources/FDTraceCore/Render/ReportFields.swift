@@ -11,7 +11,8 @@ public enum ReportFields {
         if let s = value as? String { return s }
         if let r = value as? any RawRepresentable, let s = r.rawValue as? String { return s }
         if let e = value as? any Encodable, let data = try? JSONEncoder().encode(e),
-           let s = try? JSONDecoder().decode(String.self, from: data) {
+            let s = try? JSONDecoder().decode(String.self, from: data)
+        {
             return s
         }
         return "\(value)"

@@ -36,19 +36,26 @@ public struct SARIFRenderer {
         if let root = sourceRoot, root.hasPrefix("/") {
             bases = ["SRCROOT": ArtifactLocation(uri: "file://" + Self.encode(root == "/" ? "/" : root + "/"), uriBaseId: nil)]
         }
-        let invocation = Invocation(executionSuccessful: true,
-                                    commandLine: report.command.isEmpty ? nil : report.command.joined(separator: " "),
-                                    exitCode: report.exitStatus.map(Int.init))
-        let log = Log(schema: "https://json.schemastore.org/sarif-2.1.0.json", version: "2.1.0",
-                      runs: [Run(tool: Tool(driver: Driver(name: "fdtrace", rules: rules)), invocations: [invocation],
-                                 originalUriBaseIds: bases, results: results)])
+        let invocation = Invocation(
+            executionSuccessful: true,
+            commandLine: report.command.isEmpty ? nil : report.command.joined(separator: " "),
+            exitCode: report.exitStatus.map(Int.init))
+        let log = Log(
+            schema: "https://json.schemastore.org/sarif-2.1.0.json", version: "2.1.0",
+            runs: [
+                Run(
+                    tool: Tool(driver: Driver(name: "fdtrace", rules: rules)), invocations: [invocation],
+                    originalUriBaseIds: bases, results: results)
+            ])
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return try enc.encode(log)
     }
 
-    private func result(_ g: LeakGroup, identity: SiteIdentity, inherited: Bool, process p: ProcessReport,
-                        ruleId: String, ruleIndex: Int) -> Result {
+    private func result(
+        _ g: LeakGroup, identity: SiteIdentity, inherited: Bool, process p: ProcessReport,
+        ruleId: String, ruleIndex: Int
+    ) -> Result {
         let noun = Self.noun(identity.kind)
         var text = "\(g.count) \(noun) descriptor\(g.count == 1 ? "" : "s") opened here \(g.count == 1 ? "was" : "were") never closed"
         var closed: [String] = []
@@ -66,26 +73,31 @@ public struct SARIFRenderer {
         var locations: [Location]?
         if let frame, let loc = location(frame, message: nil) { locations = [loc] }
         let frames = TextRenderer.trimmed(g.frames).map { f in
-            StackFrame(location: location(f, message: f.file == nil ? "\(f.function ?? "??") \(SiteLabel.baseName(f.module ?? "?"))+\(f.address)" : nil)
-                ?? Location(physicalLocation: nil, logicalLocations: nil, message: Message(text: f.address)),
-                       module: f.module.map(SiteLabel.baseName))
+            StackFrame(
+                location: location(f, message: f.file == nil ? "\(f.function ?? "??") \(SiteLabel.baseName(f.module ?? "?"))+\(f.address)" : nil)
+                    ?? Location(physicalLocation: nil, logicalLocations: nil, message: Message(text: f.address)),
+                module: f.module.map(SiteLabel.baseName))
         }
-        var props: [String: PropertyValue] = ["count": .int(g.count), "pid": .int(Int(p.pid)), "call": .string(g.call),
-                                              "summary": .string(g.summary), "kind": .string(identity.kind)]
+        var props: [String: PropertyValue] = [
+            "count": .int(g.count), "pid": .int(Int(p.pid)), "call": .string(g.call),
+            "summary": .string(g.summary), "kind": .string(identity.kind),
+        ]
         if let rate = g.growthPerSecond { props["growthPerSecond"] = .double(rate) }
         if inherited, let by = g.openedBy { props["openedByPid"] = .int(Int(by.pid)) }
-        return Result(ruleId: ruleId, ruleIndex: ruleIndex, level: "warning", message: Message(text: text),
-                      locations: locations,
-                      partialFingerprints: [Self.fingerprintName: SHA256.hex(identity.key)],
-                      stacks: frames.isEmpty ? nil : [Stack(message: Message(text: "where the descriptors were opened"), frames: frames)],
-                      properties: props)
+        return Result(
+            ruleId: ruleId, ruleIndex: ruleIndex, level: "warning", message: Message(text: text),
+            locations: locations,
+            partialFingerprints: [Self.fingerprintName: SHA256.hex(identity.key)],
+            stacks: frames.isEmpty ? nil : [Stack(message: Message(text: "where the descriptors were opened"), frames: frames)],
+            properties: props)
     }
 
     /// A frame's place: its source file and line, and its function.
     private func location(_ f: FrameReport, message: String?) -> Location? {
         var physical: PhysicalLocation?
         if let file = f.file, !file.isEmpty, !file.hasPrefix("<") {
-            physical = PhysicalLocation(artifactLocation: artifact(file, python: f.python == true), region: f.line.flatMap { $0 >= 1 ? Region(startLine: $0) : nil })
+            physical = PhysicalLocation(
+                artifactLocation: artifact(file, python: f.python == true), region: f.line.flatMap { $0 >= 1 ? Region(startLine: $0) : nil })
         }
         let logical = f.function.map { [LogicalLocation(name: $0, kind: "function")] }
         if physical == nil && logical == nil && message == nil { return nil }
@@ -117,7 +129,7 @@ public struct SARIFRenderer {
         for b in path.utf8 {
             switch b {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "/"):
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "/"):
                 out.append(Character(UnicodeScalar(b)))
             default:
                 out += String(format: "%%%02X", b)
@@ -143,12 +155,20 @@ public struct SARIFRenderer {
     static func rule(_ kind: String) -> Rule {
         let noun = noun(kind)
         let name = "Leaked" + kind.split(separator: "-").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined() + "Descriptor"
-        let short = kind == "mixed" ? "Descriptors of several kinds opened by one line were never closed"
+        let short =
+            kind == "mixed"
+            ? "Descriptors of several kinds opened by one line were never closed"
             : "A \(noun) descriptor was opened and never closed"
-        let full = short + " by the program: it stayed open until the process ended (or the runtime closed it, by garbage collection, a finalizer or at shutdown). Each leaked descriptor counts against the process's RLIMIT_NOFILE; a line that leaks repeatedly ends in EMFILE (Too many open files)."
-        return Rule(id: "fd-leak/\(kind)", name: name, shortDescription: Message(text: short), fullDescription: Message(text: full),
-                    help: Message(text: "Close the descriptor on every path once it is no longer needed (close, fclose, closedir, or a context manager / with statement in Python); open it with close-on-exec if it must not reach programs this one starts."),
-                    defaultConfiguration: Configuration(level: "warning"))
+        let full =
+            short
+            + " by the program: it stayed open until the process ended (or the runtime closed it, by garbage collection, a finalizer or at shutdown). Each leaked descriptor counts against the process's RLIMIT_NOFILE; a line that leaks repeatedly ends in EMFILE (Too many open files)."
+        return Rule(
+            id: "fd-leak/\(kind)", name: name, shortDescription: Message(text: short), fullDescription: Message(text: full),
+            help: Message(
+                text:
+                    "Close the descriptor on every path once it is no longer needed (close, fclose, closedir, or a context manager / with statement in Python); open it with close-on-exec if it must not reach programs this one starts."
+            ),
+            defaultConfiguration: Configuration(level: "warning"))
     }
 
     // MARK: - SARIF 2.1.0 objects (the subset written)

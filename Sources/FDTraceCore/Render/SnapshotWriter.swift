@@ -36,7 +36,8 @@ public final class SnapshotWriter {
         let base = "\(directory)/snapshot-\(String(format: "%03d", sequence))-\(reason.rawValue)\(pid.map { "-\($0)" } ?? "")"
         do {
             try ReportFile(path: base + ".json").write(try JSONRenderer.render(report))
-            let text = "fdtrace: snapshot \(sequence) (\(reason.rawValue)\(pid.map { " in pid \($0)" } ?? "")) at \(stamp)\n"
+            let text =
+                "fdtrace: snapshot \(sequence) (\(reason.rawValue)\(pid.map { " in pid \($0)" } ?? "")) at \(stamp)\n"
                 + TextRenderer().render(report)
             try ReportFile(path: base + ".txt").write(Data(text.utf8))
         } catch {

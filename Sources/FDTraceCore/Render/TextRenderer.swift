@@ -81,7 +81,9 @@ public struct TextRenderer {
         for g in p.leaks { out += renderGroup(g, now: live ? p.durationSeconds : nil, in: p) }
         let grew = p.leaks.filter { $0.growing == true }
         if !grew.isEmpty && !live {
-            let list = grew.prefix(5).map { "\(SiteLabel.of($0, module: { Self.moduleName($0, in: p) })) \(String(format: "%+.1f/s", $0.growthPerSecond ?? 0))" }
+            let list = grew.prefix(5).map {
+                "\(SiteLabel.of($0, module: { Self.moduleName($0, in: p) })) \(String(format: "%+.1f/s", $0.growthPerSecond ?? 0))"
+            }
             out += "  grew during the run: \(list.joined(separator: ", "))\n"
         }
         if let peak = p.peak, !peak.sites.isEmpty, peak.open > p.openAtExit {
@@ -187,8 +189,10 @@ public struct TextRenderer {
     }
 
     static func signalName(_ s: Int32) -> String {
-        let names: [Int32: String] = [1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS",
-                                      8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM"]
+        let names: [Int32: String] = [
+            1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS",
+            8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM",
+        ]
         return names[s] ?? "signal \(s)"
     }
 

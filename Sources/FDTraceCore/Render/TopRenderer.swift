@@ -26,12 +26,17 @@ public struct TopRenderer {
             let open = p.openAtExit
             let pct = p.rlimitSoft > 0 && p.rlimitSoft < UInt64.max ? String(format: " (%.0f%%)", Double(open) * 100 / Double(p.rlimitSoft)) : ""
             let limit = p.rlimitSoft == UInt64.max ? "unlimited" : String(p.rlimitSoft)
-            lines.append(fit("pid \(p.pid) \(TextRenderer.commandLine(p.command, fallback: p.executable))",
-                             right: "open \(open)/\(limit)\(pct)  peak \(p.peakOpen)"))
+            lines.append(
+                fit(
+                    "pid \(p.pid) \(TextRenderer.commandLine(p.command, fallback: p.executable))",
+                    right: "open \(open)/\(limit)\(pct)  peak \(p.peakOpen)"))
             for g in p.leaks {
                 let opened = g.fds.compactMap(\.openedAt).min()
-                rows.append((g.count, g.growthPerSecond, opened.map { max(0, p.durationSeconds - $0) }, SiteLabel.of(g),
-                             g.bundle.map { "\(g.calls ?? 0) × (\($0))" } ?? g.summary))
+                rows.append(
+                    (
+                        g.count, g.growthPerSecond, opened.map { max(0, p.durationSeconds - $0) }, SiteLabel.of(g),
+                        g.bundle.map { "\(g.calls ?? 0) × (\($0))" } ?? g.summary
+                    ))
             }
         }
         lines.append("")

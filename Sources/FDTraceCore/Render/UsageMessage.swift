@@ -4,7 +4,8 @@ import Foundation
 /// worded like fdtrace's own messages ("unknown option '--x'").
 public enum UsageMessage {
     public static func oneLine(_ message: String) -> String {
-        let line = message.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let line =
+            message.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
             .first { !$0.isEmpty } ?? "invalid command line"
         // Lower-case a capitalised first word ("Unknown"), never an acronym ("EMFILE").
         let letters = Array(line)

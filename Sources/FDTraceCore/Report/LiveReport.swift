@@ -16,8 +16,10 @@ public enum LiveReport {
     /// The report of the images among `processes` (all the collector's)
     /// whose key is in `keys` (default: all) as they are now, those still
     /// running: their limits read again from /proc, durations up to now.
-    public static func build(_ processes: [TracedProcess], keys: Set<Int>? = nil, registry: ModuleRegistry,
-                             command: [String], symbolizer: Symbolizing, nativeFrames: Bool) -> Report {
+    public static func build(
+        _ processes: [TracedProcess], keys: Set<Int>? = nil, registry: ModuleRegistry,
+        command: [String], symbolizer: Symbolizing, nativeFrames: Bool
+    ) -> Report {
         let now = monotonicNow()
         let running = processes.filter { isShown($0, keys) }.map { p -> TracedProcess in
             var p = p
@@ -29,9 +31,11 @@ public enum LiveReport {
             p.endTime = now
             return p
         }
-        var report = ReportBuilder(processes: running, images: processes, registry: registry, symbolizer: symbolizer,
-                                   nativeFrames: nativeFrames)
-            .build(command: command, exitStatus: nil)
+        var report = ReportBuilder(
+            processes: running, images: processes, registry: registry, symbolizer: symbolizer,
+            nativeFrames: nativeFrames
+        )
+        .build(command: command, exitStatus: nil)
         for i in report.processes.indices {
             if let view = try? ProcSnapshot.take(pid: report.processes[i].pid) { report.processes[i].reconcile(with: view) }
             describeFromProc(&report.processes[i])

@@ -17,8 +17,10 @@ public struct ReportBuilder {
     public var nativeFrames: Bool
 
     /// `images`: all the collector's images (default: `processes`).
-    public init(processes: [TracedProcess], images: [TracedProcess]? = nil, registry: ModuleRegistry, symbolizer: Symbolizing,
-                nativeFrames: Bool = false) {
+    public init(
+        processes: [TracedProcess], images: [TracedProcess]? = nil, registry: ModuleRegistry, symbolizer: Symbolizing,
+        nativeFrames: Bool = false
+    ) {
         self.processes = processes
         for p in images ?? processes { self.images[p.key] = p }
         for p in processes { self.images[p.key] = p }
@@ -61,8 +63,10 @@ public struct ReportBuilder {
     static func isRuntimeModule(_ path: String?) -> Bool {
         guard let path else { return true }
         let base = path.split(separator: "/").last.map(String.init) ?? path
-        let prefixes = ["libc.so", "libc-", "ld-linux", "ld-", "libpthread", "libdl.", "libm.so", "libstdc++",
-                        "libgcc_s", "libfdtrace", "linux-vdso"]
+        let prefixes = [
+            "libc.so", "libc-", "ld-linux", "ld-", "libpthread", "libdl.", "libm.so", "libstdc++",
+            "libgcc_s", "libfdtrace", "linux-vdso",
+        ]
         return prefixes.contains { base.hasPrefix($0) }
     }
 
@@ -102,13 +106,16 @@ public struct ReportBuilder {
         for p in processes {
             let (report, open) = classify(p)
             // What the runtime closed for the program is a leak too.
-            let leaks = open + p.table.runtimeClosed.map { r in
-                // Closed at shutdown: described as the kernel saw it when
-                // the program began to exit (a socket's TCP state).
-                let view = r.cause == .shutdown ? p.table.exitViews[r.fd.fd] : nil
-                return Leak(r.fd, view.map(FDClassifier.describe) ?? FDClassifier.describe(r.fd.openingEvent), closed: r.cause,
-                            start: p.startTime)
-            }
+            let leaks =
+                open
+                + p.table.runtimeClosed.map { r in
+                    // Closed at shutdown: described as the kernel saw it when
+                    // the program began to exit (a socket's TCP state).
+                    let view = r.cause == .shutdown ? p.table.exitViews[r.fd.fd] : nil
+                    return Leak(
+                        r.fd, view.map(FDClassifier.describe) ?? FDClassifier.describe(r.fd.openingEvent), closed: r.cause,
+                        start: p.startTime)
+                }
             // An image that exec'd lists only what ended in it: what went on
             // into the next image is listed there, once (a chain of execs
             // would repeat each descriptor in every image after its own).
@@ -138,7 +145,8 @@ public struct ReportBuilder {
             }
             report.leakedDescriptors = leaks.count
             if p.table.runtimeClosedDropped > 0 {
-                report.notes.append("\(p.table.runtimeClosedDropped) more descriptors closed by the runtime were not kept (limit \(ProcessTable.runtimeClosedLimit))")
+                report.notes.append(
+                    "\(p.table.runtimeClosedDropped) more descriptors closed by the runtime were not kept (limit \(ProcessTable.runtimeClosedLimit))")
             }
             report.peak = peakReport(p, peaks[i], symbols: symbols)
             report.timeline = timelineReport(p, symbols: symbols, leaks: report.leaks)
@@ -166,7 +174,9 @@ public struct ReportBuilder {
         for r in p.table.runtimeClosed { if let s = r.fd.stack, s.process == p.key { calls[s.id] = r.fd.call.name } }
         for (id, n) in counts {
             let frames = sourceFrames(StackRef(process: p.key, id: id), symbols)
-            let site = Self.headline(frames).map { i -> FrameReport in var f = frames[i]; f.address = f.file == nil ? f.address : ""; return f }
+            let site = Self.headline(frames).map { i -> FrameReport in
+                var f = frames[i]; f.address = f.file == nil ? f.address : ""; return f
+            }
             let key = Key(site: site)
             bySite[key, default: 0] += n
             if let c = calls[id], !(callsOf[key] ?? []).contains(c) { callsOf[key, default: []].append(c) }
@@ -180,7 +190,8 @@ public struct ReportBuilder {
     static func isScriptInput(_ d: FDDescription, _ command: [String]) -> Bool {
         let shells: Set<String> = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "busybox"]
         guard d.kind == .file, let path = d.path, command.count > 1,
-              let shell = command[0].split(separator: "/").last, shells.contains(String(shell)) else { return false }
+            let shell = command[0].split(separator: "/").last, shells.contains(String(shell))
+        else { return false }
         let script = command[1]
         return path == script || (!script.hasPrefix("/") && path.hasSuffix("/" + script))
     }
@@ -251,7 +262,8 @@ public struct ReportBuilder {
                 out.internalErrors.append(fdReport(t.fd, FDClassifier.describe(t.openingEvent), t, p))
                 continue
             }
-            let desc = k.map(FDClassifier.describe) ?? p.table.inheritedViews[t.fd].map(FDClassifier.describe)
+            let desc =
+                k.map(FDClassifier.describe) ?? p.table.inheritedViews[t.fd].map(FDClassifier.describe)
                 ?? (t.origin != .inherited ? FDClassifier.describe(t.openingEvent) : FDDescription(kind: .unknown))
             if p.end == .execed {
                 // At exec, close-on-exec descriptors ended and the others
@@ -262,7 +274,7 @@ public struct ReportBuilder {
                 // exits: that is its input, not a leak.
                 out.standard.append(fdReport(t.fd, desc, t, p))
             } else if t.origin == .inherited && p.table.inheritedOrigins[t.fd] != nil {
-                continue // listed with the inherited leaks
+                continue  // listed with the inherited leaks
             } else if t.origin == .inherited || t.origin == .forked {
                 // Forked: the parent's, reported at its site in the parent.
                 out.inherited.append(fdReport(t.fd, desc, t, p))
@@ -336,10 +348,11 @@ public struct ReportBuilder {
     }
 
     private func fdReport(_ fd: Int32, _ d: FDDescription, _ t: TrackedFD?, _ p: TracedProcess, cloexec: Bool? = nil) -> FDReport {
-        FDReport(fd: fd, d, cloexec: cloexec ?? t?.cloexec ?? false,
-                 call: t.flatMap { $0.origin == .traced ? $0.call.name : nil },
-                 thread: t.flatMap { $0.origin == .traced ? $0.tid : nil },
-                 openedAt: t.flatMap { $0.origin == .traced ? Double($0.openedAt &- p.startTime) / 1e9 : nil })
+        FDReport(
+            fd: fd, d, cloexec: cloexec ?? t?.cloexec ?? false,
+            call: t.flatMap { $0.origin == .traced ? $0.call.name : nil },
+            thread: t.flatMap { $0.origin == .traced ? $0.tid : nil },
+            openedAt: t.flatMap { $0.origin == .traced ? Double($0.openedAt &- p.startTime) / 1e9 : nil })
     }
 
     /// The source frames of an opening stack (inlined frames expanded). In
@@ -354,9 +367,10 @@ public struct ReportBuilder {
                 if Self.isInterpreterModule(path) || Self.isRuntimeModule(path) { return [] }
             }
             return (symbols[f] ?? []).map { sf in
-                FrameReport(function: sf.function, file: sf.file, line: sf.line, module: sf.module,
-                            address: f.python != nil ? "+\(sf.address)" : "0x" + String(sf.address, radix: 16),
-                            inlined: sf.inlined, python: f.python != nil ? true : nil)
+                FrameReport(
+                    function: sf.function, file: sf.file, line: sf.line, module: sf.module,
+                    address: f.python != nil ? "+\(sf.address)" : "0x" + String(sf.address, radix: 16),
+                    inlined: sf.inlined, python: f.python != nil ? true : nil)
             }
         }
     }
@@ -390,16 +404,18 @@ public struct ReportBuilder {
         let sited = leaks.map { l -> Sited in
             let frames = sourceFrames(l.stack, symbols)
             let key = SiteKey(call: l.call.name, frames: frames.map(Self.locationOnly), openedBy: l.openedBy)
-            return Sited(leak: l, frames: frames, headline: Self.headline(frames), key: key,
-                         isPython: frames.contains { $0.python == true })
+            return Sited(
+                leak: l, frames: frames, headline: Self.headline(frames), key: key,
+                isPython: frames.contains { $0.python == true })
         }
         var out = groupBySite(sited.filter { !$0.isPython })
         out += groupPythonBundles(sited.filter(\.isPython))
         if let growth {
             // Growth of a group: of the stacks its descriptors were opened by.
             for i in out.indices {
-                let ids = Set(leaks.filter { l in out[i].fds.contains { $0.fd == l.fd && $0.call == l.call.name } }
-                    .compactMap { $0.stack?.process == processKey ? $0.stack?.id : nil })
+                let ids = Set(
+                    leaks.filter { l in out[i].fds.contains { $0.fd == l.fd && $0.call == l.call.name } }
+                        .compactMap { $0.stack?.process == processKey ? $0.stack?.id : nil })
                 if !ids.isEmpty, let g = growth(ids), g.perSecond != 0 {
                     out[i].growthPerSecond = (g.perSecond * 10).rounded() / 10
                     out[i].growthSeconds = g.seconds.rounded()
@@ -413,8 +429,9 @@ public struct ReportBuilder {
 
     private func fdReport(_ m: Leak) -> FDReport {
         let d = m.description
-        return FDReport(fd: m.fd, d, cloexec: m.cloexec, call: m.call.name, thread: m.tid, openedAt: m.openedAt,
-                        closed: m.closed.flatMap(ClosedBy.init))
+        return FDReport(
+            fd: m.fd, d, cloexec: m.cloexec, call: m.call.name, thread: m.tid, openedAt: m.openedAt,
+            closed: m.closed.flatMap(ClosedBy.init))
     }
 
     private func withClosedCounts(_ g: LeakGroup, _ members: [Leak]) -> LeakGroup {
@@ -438,10 +455,12 @@ public struct ReportBuilder {
             let members = groups[key]!.sorted { $0.leak.fd < $1.leak.fd }
             let first = members[0]
             let leaks = members.map(\.leak)
-            return withClosedCounts(LeakGroup(count: members.count, call: key.call,
-                                              summary: FDDescription.summary(of: leaks.map(\.description)),
-                                              highlight: first.headline, frames: first.frames, fds: leaks.map(fdReport),
-                                              openedBy: key.openedBy), leaks)
+            return withClosedCounts(
+                LeakGroup(
+                    count: members.count, call: key.call,
+                    summary: FDDescription.summary(of: leaks.map(\.description)),
+                    highlight: first.headline, frames: first.frames, fds: leaks.map(fdReport),
+                    openedBy: key.openedBy), leaks)
         }
     }
 
@@ -484,9 +503,10 @@ public struct ReportBuilder {
             let bs = groups[shape]!
             let leaks = bs.flatMap { $0.map(\.leak) }.sorted { $0.fd < $1.fd }
             let first = bs[0][0]
-            var g = LeakGroup(count: leaks.count, call: first.leak.call.name,
-                              summary: FDDescription.summary(of: leaks.map(\.description)),
-                              highlight: first.headline, frames: first.frames, fds: leaks.map(fdReport), openedBy: first.leak.openedBy)
+            var g = LeakGroup(
+                count: leaks.count, call: first.leak.call.name,
+                summary: FDDescription.summary(of: leaks.map(\.description)),
+                highlight: first.headline, frames: first.frames, fds: leaks.map(fdReport), openedBy: first.leak.openedBy)
             if bs[0].count > 1 {
                 // Parts in the order one call made them.
                 var parts: [LeakPart] = []

@@ -147,8 +147,9 @@ extension ReportBuilder {
         ranked.sort { a, b in a.site.peak != b.site.peak ? a.site.peak > b.site.peak : a.index < b.index }
         let sites = ranked.prefix(Self.timelineSites).map { $0.site }
         func seconds(_ time: UInt64) -> Double { Double(Int64(bitPattern: time &- p.startTime)) / 1e9 }
-        return TimelineReport(startSeconds: seconds(t.origin), bucketSeconds: Double(t.width) / 1e9,
-                              total: BucketCounts(t.totals), sites: Array(sites),
-                              marks: t.marks.map { TimelineMark(reason: $0.reason, atSeconds: seconds($0.time)) })
+        return TimelineReport(
+            startSeconds: seconds(t.origin), bucketSeconds: Double(t.width) / 1e9,
+            total: BucketCounts(t.totals), sites: Array(sites),
+            marks: t.marks.map { TimelineMark(reason: $0.reason, atSeconds: seconds($0.time)) })
     }
 }

@@ -47,7 +47,8 @@ struct ElfFile {
         guard let fh = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? fh.close() }
         guard let size = try? fh.seekToEnd(), let ehdr = Self.read(fh, 0, 64, fileSize: size),
-              ehdr.starts(with: [0x7f, 0x45, 0x4c, 0x46]), ehdr[4] == 2, ehdr[5] == 1 else { return nil }
+            ehdr.starts(with: [0x7f, 0x45, 0x4c, 0x46]), ehdr[4] == 2, ehdr[5] == 1
+        else { return nil }
         self.path = path
         self.fileSize = size
         type = UInt16(Self.le(ehdr, 16, 2))
@@ -123,18 +124,21 @@ struct ElfFile {
     private static func programHeaders(_ fh: FileHandle, _ ehdr: Data, fileSize: UInt64) -> [Segment] {
         let phoff = le(ehdr, 32, 8), phentsize = Int(le(ehdr, 54, 2)), phnum = Int(le(ehdr, 56, 2))
         guard phentsize >= 56, phnum > 0, phnum <= maxSegments,
-              let ph = read(fh, phoff, phentsize * phnum, fileSize: fileSize) else { return [] }
+            let ph = read(fh, phoff, phentsize * phnum, fileSize: fileSize)
+        else { return [] }
         return (0..<phnum).map { i in
             let b = i * phentsize
-            return Segment(type: UInt32(le(ph, b, 4)), flags: UInt32(le(ph, b + 4, 4)), offset: le(ph, b + 8, 8),
-                           address: le(ph, b + 16, 8), fileSize: le(ph, b + 32, 8), memorySize: le(ph, b + 40, 8))
+            return Segment(
+                type: UInt32(le(ph, b, 4)), flags: UInt32(le(ph, b + 4, 4)), offset: le(ph, b + 8, 8),
+                address: le(ph, b + 16, 8), fileSize: le(ph, b + 32, 8), memorySize: le(ph, b + 40, 8))
         }
     }
 
     private static func sectionHeaders(_ fh: FileHandle, _ ehdr: Data, fileSize: UInt64) -> [Section] {
         let shoff = le(ehdr, 40, 8), shentsize = Int(le(ehdr, 58, 2)), shnum = Int(le(ehdr, 60, 2)), shstrndx = Int(le(ehdr, 62, 2))
         guard shoff != 0, shentsize >= 64, shnum > 0, shnum <= maxSections, shstrndx < shnum,
-              let sh = read(fh, shoff, shentsize * shnum, fileSize: fileSize) else { return [] }
+            let sh = read(fh, shoff, shentsize * shnum, fileSize: fileSize)
+        else { return [] }
         let strBase = shstrndx * shentsize
         let strOff = le(sh, strBase + 24, 8), strSize = le(sh, strBase + 32, 8)
         guard strSize < 1 << 20, let strtab = read(fh, strOff, Int(strSize), fileSize: fileSize) else { return [] }
@@ -147,8 +151,9 @@ struct ElfFile {
                 let end = strtab[start...].firstIndex(of: 0) ?? strtab.endIndex
                 name = String(decoding: strtab[start..<end], as: UTF8.self)
             }
-            return Section(name: name, type: UInt32(le(sh, b + 4, 4)), flags: le(sh, b + 8, 8), address: le(sh, b + 16, 8),
-                           offset: le(sh, b + 24, 8), size: le(sh, b + 32, 8))
+            return Section(
+                name: name, type: UInt32(le(sh, b + 4, 4)), flags: le(sh, b + 8, 8), address: le(sh, b + 16, 8),
+                offset: le(sh, b + 24, 8), size: le(sh, b + 32, 8))
         }
     }
 

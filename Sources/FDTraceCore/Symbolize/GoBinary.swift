@@ -20,8 +20,9 @@ extension GoLineTable {
 
     static func load(_ elf: ElfFile) -> GoLineTable? {
         guard let section = sectionNames.lazy.compactMap({ elf.section(named: $0) }).first,
-              let bytes = elf.contents(of: section, limit: 1 << 30),
-              let bare = GoLineTable(pclntab: bytes, address: section.address) else { return nil }
+            let bytes = elf.contents(of: section, limit: 1 << 30),
+            let bare = GoLineTable(pclntab: bytes, address: section.address)
+        else { return nil }
         switch bare.format {
         case .go116:
             // funcdata are pointers: keep the loaded, non-executable segments.
@@ -35,11 +36,13 @@ extension GoLineTable {
             return GoLineTable(pclntab: bytes, address: section.address, inlineTrees: GoInlineTree(gofunc: nil, regions: regions))
         case .go118, .go120:
             guard let md = GoModuleData.locate(in: elf, table: bare), let s = elf.loadSegment(containing: md.gofunc),
-                  let b = elf.read(offset: s.offset &+ (md.gofunc - s.address), count: Int(min(s.fileSize - (md.gofunc - s.address), 1 << 30))) else {
-                return bare // names, files and lines, without inlined frames
+                let b = elf.read(offset: s.offset &+ (md.gofunc - s.address), count: Int(min(s.fileSize - (md.gofunc - s.address), 1 << 30)))
+            else {
+                return bare  // names, files and lines, without inlined frames
             }
-            return GoLineTable(pclntab: bytes, address: section.address, textStart: md.text,
-                               inlineTrees: GoInlineTree(gofunc: md.gofunc, regions: [.init(address: md.gofunc, bytes: b)]))
+            return GoLineTable(
+                pclntab: bytes, address: section.address, textStart: md.text,
+                inlineTrees: GoInlineTree(gofunc: md.gofunc, regions: [.init(address: md.gofunc, bytes: b)]))
         }
     }
 }

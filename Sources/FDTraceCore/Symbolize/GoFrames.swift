@@ -51,7 +51,8 @@ public enum GoFrames {
         let root = pkg.split(separator: "/", maxSplits: 1).first.map(String.init) ?? pkg
         guard standardRoots.contains(root) else { return .user }
         if pkg == "runtime" || pkg.hasPrefix("runtime/") || pkg == "syscall" || pkg == "unsafe" || root == "internal"
-            || root == "vendor" || pkg.contains("/internal/") || pkg.hasSuffix("/internal") {
+            || root == "vendor" || pkg.contains("/internal/") || pkg.hasSuffix("/internal")
+        {
             return .plumbing
         }
         return isExported(function, package: pkg) ? .library : .plumbing

@@ -71,7 +71,8 @@ public struct GoLineTable: Sendable {
     /// `inlineTrees` is the memory funcdata points into.
     init?(pclntab table: [UInt8], address: UInt64, textStart: UInt64? = nil, inlineTrees: GoInlineTree? = nil) {
         guard table.count >= 16, table[4] == 0, table[5] == 0,
-              let magic = table.u32(at: 0) else { return nil }
+            let magic = table.u32(at: 0)
+        else { return nil }
         switch magic {
         case Self.magic116: format = .go116
         case Self.magic118: format = .go118
@@ -133,8 +134,9 @@ public struct GoLineTable: Sendable {
                 return frames
             }
             guard let (trees, address) = tree, let call = trees.call(at: address, index: Int(index), format: format),
-                  call.parentPc >= 0,
-                  let name = table.cString(at: funcnames.lowerBound &+ Int(call.nameOffset), in: funcnames) else { return nil }
+                call.parentPc >= 0,
+                let name = table.cString(at: funcnames.lowerBound &+ Int(call.nameOffset), in: funcnames)
+            else { return nil }
             frames.append(Frame(function: name, file: position.file, line: position.line, inlined: true))
             tracepc = f.entry &+ UInt64(call.parentPc)
         }
@@ -144,7 +146,8 @@ public struct GoLineTable: Sendable {
     /// The entry and name of the function whose code holds `pc`.
     public func function(at pc: UInt64) -> (entry: UInt64, name: String)? {
         guard let f = function(containing: pc),
-              let name = table.cString(at: funcnames.lowerBound &+ Int(f.nameOffset), in: funcnames) else { return nil }
+            let name = table.cString(at: funcnames.lowerBound &+ Int(f.nameOffset), in: funcnames)
+        else { return nil }
         return (f.entry, name)
     }
 
@@ -153,7 +156,8 @@ public struct GoLineTable: Sendable {
         var out: [UInt64] = []
         for i in 0..<functionCount {
             guard let entry = functionEntry(i), let f = function(index: i, entry: entry),
-                  table.cString(at: funcnames.lowerBound &+ Int(f.nameOffset), in: funcnames) == name else { continue }
+                table.cString(at: funcnames.lowerBound &+ Int(f.nameOffset), in: funcnames) == name
+            else { continue }
             out.append(entry)
         }
         return out
@@ -172,7 +176,7 @@ public struct GoLineTable: Sendable {
     /// answers (it uses a bucket index to the same effect).
     func function(containing pc: UInt64) -> GoFunc? {
         guard let first = functionEntry(0), let end = functionEntry(functionCount), pc >= first, pc < end else { return nil }
-        var lo = 0, hi = functionCount // entry(lo) <= pc < entry(hi)
+        var lo = 0, hi = functionCount  // entry(lo) <= pc < entry(hi)
         while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2
             guard let e = functionEntry(mid) else { return nil }
@@ -199,7 +203,8 @@ public struct GoLineTable: Sendable {
         if let fileIndex = pcvalue(f.pcfile, f.entry, pc), fileIndex >= 0 {
             let slot = UInt64(f.cuOffset) + UInt64(fileIndex)
             if slot < UInt64(cutab.count / 4), let fileOffset = table.u32(at: cutab.lowerBound + 4 * Int(slot)),
-               fileOffset != UInt32.max {
+                fileOffset != UInt32.max
+            {
                 file = table.cString(at: filetab.lowerBound + Int(fileOffset), in: filetab)
             }
         }
@@ -274,9 +279,10 @@ struct GoFunc {
         let fields = offset + entrySize
         let header = fields + (t.format == .go120 ? 36 : 32)
         guard let recorded = b.word(at: offset, size: entrySize),
-              let nameOffset = b.i32(at: fields), let pcfile = b.u32(at: fields + 16), let pcln = b.u32(at: fields + 20),
-              let npcdata = b.u32(at: fields + 24), let cuOffset = b.u32(at: fields + 28),
-              let nfuncdata = b.u8(at: header + 3), nameOffset >= 0 else { return nil }
+            let nameOffset = b.i32(at: fields), let pcfile = b.u32(at: fields + 16), let pcln = b.u32(at: fields + 20),
+            let npcdata = b.u32(at: fields + 24), let cuOffset = b.u32(at: fields + 28),
+            let nfuncdata = b.u8(at: header + 3), nameOffset >= 0
+        else { return nil }
         // The record names the entry the function table gave.
         let recordedEntry = t.format == .go116 ? recorded : t.textStart &+ recorded
         guard recordedEntry == entry, npcdata < 1 << 16 else { return nil }

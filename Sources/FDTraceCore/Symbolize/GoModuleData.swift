@@ -40,8 +40,9 @@ struct GoModuleData: Equatable {
             }
             for c in candidates.sorted() {
                 guard zip(tableOffsets, expected).allSatisfy({ word(c + 8 * $0) == $1 }),
-                      let text = word(c + 8 * 22), let rodata = word(c + 8 * (gofuncWord - 1)), let gofunc = word(c + 8 * gofuncWord),
-                      gofunc >= rodata, elf.loadSegment(containing: gofunc) != nil else { continue }
+                    let text = word(c + 8 * 22), let rodata = word(c + 8 * (gofuncWord - 1)), let gofunc = word(c + 8 * gofuncWord),
+                    gofunc >= rodata, elf.loadSegment(containing: gofunc) != nil
+                else { continue }
                 return GoModuleData(address: s.address &+ UInt64(c), text: text, gofunc: gofunc)
             }
         }

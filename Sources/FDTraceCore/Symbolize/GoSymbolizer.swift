@@ -15,8 +15,11 @@ struct GoSymbolizer {
             guard let m = f.module, m < modules.entries.count, let table = table(m, modules) else { continue }
             let path = modules.entries[m].path
             guard let go = table.frames(returnAddress: f.address), !go.isEmpty else { continue }
-            out[f] = go.map { SymbolizedFrame(function: $0.function, file: $0.file, line: $0.line, module: path,
-                                             address: f.address, inlined: $0.inlined) }
+            out[f] = go.map {
+                SymbolizedFrame(
+                    function: $0.function, file: $0.file, line: $0.line, module: path,
+                    address: f.address, inlined: $0.inlined)
+            }
         }
         return out
     }
@@ -26,7 +29,8 @@ struct GoSymbolizer {
         let entry = modules.entries[m]
         var t: GoLineTable?
         if let elf = ElfFile(path: entry.path), GoLineTable.sectionNames.contains(where: { elf.section(named: $0) != nil }),
-           entry.buildID.isEmpty || elf.buildID() == entry.buildID {
+            entry.buildID.isEmpty || elf.buildID() == entry.buildID
+        {
             t = GoLineTable.load(elf)
         }
         tables[m] = t

@@ -4,9 +4,9 @@
 /// A frame before symbolization: a module of the registry and the address
 /// inside it (the return address minus the module's load bias).
 public struct RawFrame: Hashable, Sendable {
-    public var module: Int?      // index in ModuleRegistry, nil if no module covers the pc
-    public var address: UInt64   // module-relative, or the absolute pc if module is nil;
-                                 // for a Python frame, the instruction's byte offset
+    public var module: Int?  // index in ModuleRegistry, nil if no module covers the pc
+    public var address: UInt64  // module-relative, or the absolute pc if module is nil;
+    // for a Python frame, the instruction's byte offset
     public var python: PythonCodeRef?
 
     public init(module: Int?, address: UInt64, python: PythonCodeRef? = nil) {

@@ -78,7 +78,8 @@ public struct LLVMSymbolizer: Symbolizing {
         for (i, f) in known.enumerated() {
             let modulePath = modules.entries[f.module!].path
             let parsed = i < output.count ? parse(output[i], module: modulePath, address: f.address) : []
-            result[f] = parsed.isEmpty
+            result[f] =
+                parsed.isEmpty
                 ? [SymbolizedFrame(function: nil, file: nil, line: nil, module: modulePath, address: f.address)]
                 : parsed
         }
@@ -89,7 +90,8 @@ public struct LLVMSymbolizer: Symbolizing {
         let dir = FileManager.default.temporaryDirectory
         let inURL = dir.appendingPathComponent("fdtrace-sym-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).txt")
         guard FileManager.default.createFile(atPath: inURL.path, contents: Data(input.utf8), attributes: [.posixPermissions: 0o600]),
-              let inHandle = FileHandle(forReadingAtPath: inURL.path) else { return [] }
+            let inHandle = FileHandle(forReadingAtPath: inURL.path)
+        else { return [] }
         defer { try? inHandle.close(); try? FileManager.default.removeItem(at: inURL) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)

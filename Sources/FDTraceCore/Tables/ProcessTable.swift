@@ -10,9 +10,9 @@ public struct StackRef: Hashable, Sendable {
 /// them at millions of events per second.
 public struct TrackedFD: Sendable, Equatable {
     public enum Origin: UInt8, Sendable, Equatable {
-        case traced      // opened while traced, by the call below
-        case inherited   // open when the image started
-        case forked      // opened by the fork parent (call and stack are its), untouched here
+        case traced  // opened while traced, by the call below
+        case inherited  // open when the image started
+        case forked  // opened by the fork parent (call and stack are its), untouched here
     }
     public var fd: Int32
     public var origin: Origin
@@ -29,9 +29,11 @@ public struct TrackedFD: Sendable, Equatable {
     /// The path the opening call named, if any.
     public var path: String?
 
-    public init(fd: Int32, origin: Origin, call: Call, cloexec: Bool = false, tid: Int32 = 0, stack: StackRef? = nil,
-                openedAt: UInt64 = 0, group: UInt32 = 0, sourceFD: Int32 = -1, domain: Int32 = -1,
-                sockType: Int32 = -1, proto: Int32 = -1, path: String? = nil) {
+    public init(
+        fd: Int32, origin: Origin, call: Call, cloexec: Bool = false, tid: Int32 = 0, stack: StackRef? = nil,
+        openedAt: UInt64 = 0, group: UInt32 = 0, sourceFD: Int32 = -1, domain: Int32 = -1,
+        sockType: Int32 = -1, proto: Int32 = -1, path: String? = nil
+    ) {
         self.fd = fd; self.origin = origin; self.cloexec = cloexec; self.call = call; self.tid = tid
         self.stack = stack; self.openedAt = openedAt; self.group = group; self.sourceFD = sourceFD
         self.domain = domain; self.sockType = sockType; self.proto = proto; self.path = path
@@ -40,16 +42,18 @@ public struct TrackedFD: Sendable, Equatable {
     /// The descriptor an open event of process `key` made.
     @inline(__always)
     public init(_ e: OpenEvent, process key: Int) {
-        self.init(fd: e.fd, origin: .traced, call: e.call, cloexec: e.cloexec, tid: e.tid,
-                  stack: e.stackID == 0 ? nil : StackRef(process: key, id: e.stackID),
-                  openedAt: e.time, group: e.group, sourceFD: e.sourceFD, domain: e.domain,
-                  sockType: e.sockType, proto: e.proto, path: e.path)
+        self.init(
+            fd: e.fd, origin: .traced, call: e.call, cloexec: e.cloexec, tid: e.tid,
+            stack: e.stackID == 0 ? nil : StackRef(process: key, id: e.stackID),
+            openedAt: e.time, group: e.group, sourceFD: e.sourceFD, domain: e.domain,
+            sockType: e.sockType, proto: e.proto, path: e.path)
     }
 
     /// What the opening call said it opened (for fds the kernel view lacks).
     public var openingEvent: OpenEvent {
-        OpenEvent(time: openedAt, fd: fd, call: call, cloexec: cloexec, stackID: stack?.id ?? 0, tid: tid,
-                  sourceFD: sourceFD, domain: domain, sockType: sockType, proto: proto, group: group, path: path)
+        OpenEvent(
+            time: openedAt, fd: fd, call: call, cloexec: cloexec, stackID: stack?.id ?? 0, tid: tid,
+            sourceFD: sourceFD, domain: domain, sockType: sockType, proto: proto, group: group, path: path)
     }
 }
 
@@ -96,7 +100,8 @@ public struct GrowthSeries: Sendable {
     public func growth(of stacks: Set<UInt32>, now: Sample) -> Growth? {
         let points = (samples + [now]).map { s in (s.time, stacks.reduce(0) { $0 + (s.counts[$1] ?? 0) }) }
         guard let first = points.first, let last = points.last, last.0 > first.0,
-              Double(last.0 - first.0) / 1e9 >= 1 else { return nil }
+            Double(last.0 - first.0) / 1e9 >= 1
+        else { return nil }
         let seconds = Double(last.0 - first.0) / 1e9
         var rising = last.1 > first.1
         for i in 1..<points.count where points[i].1 < points[i - 1].1 { rising = false }

@@ -27,15 +27,16 @@ public struct PythonCodeStore: Sendable {
     public mutating func add(_ r: PyCodeRecord) {
         guard codes[r.id] == nil, codes.count < Self.maxCodes, tableBytes + Int(r.tableTotal) <= Self.maxTableBytes else { return }
         tableBytes += Int(r.tableTotal)
-        codes[r.id] = PythonCode(filename: r.filename, name: r.name,
-                                 lines: PythonLineTable(format: r.format, firstLine: Int(r.firstLine), table: r.table),
-                                 tableTotal: Int(r.tableTotal))
+        codes[r.id] = PythonCode(
+            filename: r.filename, name: r.name,
+            lines: PythonLineTable(format: r.format, firstLine: Int(r.firstLine), table: r.table),
+            tableTotal: Int(r.tableTotal))
     }
 
     /// The next part of a long line table; parts come in order.
     public mutating func addMore(id: UInt32, offset: UInt32, table: [UInt8]) {
         guard var c = codes[id], c.lines.table.count == Int(offset), Int(offset) + table.count <= c.tableTotal else { return }
-        codes[id] = nil // no second copy while appending
+        codes[id] = nil  // no second copy while appending
         c.lines.table += table
         codes[id] = c
     }
@@ -71,8 +72,9 @@ public struct StackStore: Sendable {
         frameCount += s.pcs.count
         stacks[s.id] = s.pcs.map { pc in
             if fdt_pyframe_is(pc) != 0 {
-                return RawFrame(module: nil, address: UInt64(fdt_pyframe_offset(pc)),
-                                python: PythonCodeRef(process: processKey, id: fdt_pyframe_code(pc)))
+                return RawFrame(
+                    module: nil, address: UInt64(fdt_pyframe_offset(pc)),
+                    python: PythonCodeRef(process: processKey, id: fdt_pyframe_code(pc)))
             }
             if let m = modules.last(where: { pc >= $0.record.start && pc < $0.record.end }) {
                 return RawFrame(module: m.id, address: pc &- m.record.base)
@@ -83,4 +85,3 @@ public struct StackStore: Sendable {
 
     public func frames(_ id: UInt32) -> [RawFrame]? { stacks[id] }
 }
-

@@ -10,8 +10,8 @@ public struct InheritedLeak: Sendable, Equatable {
 public struct TracedProcess: Sendable {
     public enum End: Sendable, Equatable {
         case running
-        case exited(reconciled: Bool)     // its process is gone (exit view complete or not)
-        case execed                       // replaced by a new image of the same pid
+        case exited(reconciled: Bool)  // its process is gone (exit view complete or not)
+        case execed  // replaced by a new image of the same pid
     }
 
     public let key: Int
@@ -69,8 +69,10 @@ public struct TracedProcess: Sendable {
     public var lastProcView: ProcSnapshot?
     public var lastProcViewTime: UInt64 = 0
 
-    public init(key: Int, pid: Int32, ppid: Int32, forkParent: Int32, command: [String], executable: String,
-                startTime: UInt64, rlimitSoft: UInt64, rlimitHard: UInt64) {
+    public init(
+        key: Int, pid: Int32, ppid: Int32, forkParent: Int32, command: [String], executable: String,
+        startTime: UInt64, rlimitSoft: UInt64, rlimitHard: UInt64
+    ) {
         self.key = key; self.pid = pid; self.ppid = ppid; self.forkParent = forkParent
         self.command = command; self.executable = executable; self.startTime = startTime
         self.startedAs = command.first.flatMap { $0.split(separator: "/").last.map(String.init) } ?? ""
@@ -80,8 +82,9 @@ public struct TracedProcess: Sendable {
     }
 
     /// Stands in the collector's array while a process is being updated.
-    static let placeholder = TracedProcess(key: -1, pid: -1, ppid: -1, forkParent: 0, command: [], executable: "",
-                                           startTime: 0, rlimitSoft: 0, rlimitHard: 0)
+    static let placeholder = TracedProcess(
+        key: -1, pid: -1, ppid: -1, forkParent: 0, command: [], executable: "",
+        startTime: 0, rlimitSoft: 0, rlimitHard: 0)
 
     /// The command line the process shows now (from /proc, or sent at
     /// exit). A truncated one that only cuts short the known command line

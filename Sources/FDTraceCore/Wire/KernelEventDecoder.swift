@@ -97,20 +97,24 @@ public enum KernelEventDecoder {
         return try decode(bytes, paths: &paths)
     }
 
-    private static func decodeRecord(_ bytes: UnsafeRawBufferPointer, header: fdt_rec_header,
-                                     paths: inout PathCache) throws -> KernelEvent {
+    private static func decodeRecord(
+        _ bytes: UnsafeRawBufferPointer, header: fdt_rec_header,
+        paths: inout PathCache
+    ) throws -> KernelEvent {
         let time = header.time_ns
         switch UInt32(header.type) {
         case FDT_REC_OPEN.rawValue:
             return .record(.open(try RecordDecoder.open(bytes, paths: &paths)))
         case FDT_REC_CLOSE.rawValue, FDT_REC_CLOSE_RANGE.rawValue, FDT_REC_SETFD.rawValue,
-             FDT_REC_STACK.rawValue, FDT_REC_CHILD.rawValue:
+            FDT_REC_STACK.rawValue, FDT_REC_CHILD.rawValue:
             return .record(try RecordDecoder.decode(bytes))
         case FDT_KREC_EXEC.rawValue:
             let r: fdt_krec_exec = try fixed(bytes)
             let path = try string(bytes, at: MemoryLayout<fdt_krec_exec>.size, length: Int(r.path_len))
-            return .exec(KernelExec(time: time, tid: r.tid, path: path, startCode: r.start_code, endCode: r.end_code,
-                                    interpreterBase: r.interp_base))
+            return .exec(
+                KernelExec(
+                    time: time, tid: r.tid, path: path, startCode: r.start_code, endCode: r.end_code,
+                    interpreterBase: r.interp_base))
         case FDT_KREC_MAP.rawValue:
             let r: fdt_krec_map = try fixed(bytes)
             guard r.start < r.end else { throw DecodeError("mapping \(r.start)..\(r.end) is empty") }
@@ -136,13 +140,17 @@ public enum KernelEventDecoder {
                     bits &= bits - 1
                 }
             }
-            return .table(KernelFDTable(time: time, open: open, cloexec: cloexec, maxFDs: r.max_fds,
-                                        truncated: header.flags & UInt16(FDT_KFDS_TRUNCATED) != 0))
+            return .table(
+                KernelFDTable(
+                    time: time, open: open, cloexec: cloexec, maxFDs: r.max_fds,
+                    truncated: header.flags & UInt16(FDT_KFDS_TRUNCATED) != 0))
         case FDT_KREC_EXIT.rawValue:
             let r: fdt_krec_exit = try fixed(bytes)
-            return .exit(KernelExit(time: time, waitStatus: r.wait_status, rlimitSoft: r.rlimit_soft,
-                                    rlimitHard: r.rlimit_hard, maxRSSKB: r.max_rss_kb, cpuMicroseconds: r.cpu_us,
-                                    recordsLost: r.records_lost))
+            return .exit(
+                KernelExit(
+                    time: time, waitStatus: r.wait_status, rlimitSoft: r.rlimit_soft,
+                    rlimitHard: r.rlimit_hard, maxRSSKB: r.max_rss_kb, cpuMicroseconds: r.cpu_us,
+                    recordsLost: r.records_lost))
         default:
             throw DecodeError("unexpected record type \(header.type) from the kernel")
         }

@@ -44,14 +44,12 @@ public struct PyCodeRecord: Equatable, Sendable {
 /// Why a descriptor was closed, when not by an explicit close.
 public enum CloseCause: UInt8, Sendable, Equatable, Codable {
     case explicit = 0
-    case gc = 1          // during a garbage collection of the runtime
-    case finalizer = 2   // by the finalizer of an object nobody referenced
-    case shutdown = 3    // after the program began to exit
+    case gc = 1  // during a garbage collection of the runtime
+    case finalizer = 2  // by the finalizer of an object nobody referenced
+    case shutdown = 3  // after the program began to exit
 
     public init(wire: UInt16) {
-        if wire & UInt16(FDT_CLOSE_BY_GC) != 0 { self = .gc }
-        else if wire & UInt16(FDT_CLOSE_BY_FINALIZER) != 0 { self = .finalizer }
-        else { self = .explicit }
+        if wire & UInt16(FDT_CLOSE_BY_GC) != 0 { self = .gc } else if wire & UInt16(FDT_CLOSE_BY_FINALIZER) != 0 { self = .finalizer } else { self = .explicit }
     }
 }
 
@@ -69,9 +67,11 @@ public struct OpenEvent: Equatable, Sendable {
     public var group: UInt32
     public var path: String?
 
-    public init(time: UInt64, fd: Int32, call: Call, cloexec: Bool = false, stackID: UInt32 = 0,
-                tid: Int32 = 0, sourceFD: Int32 = -1, domain: Int32 = -1, sockType: Int32 = -1,
-                proto: Int32 = -1, group: UInt32 = 0, path: String? = nil) {
+    public init(
+        time: UInt64, fd: Int32, call: Call, cloexec: Bool = false, stackID: UInt32 = 0,
+        tid: Int32 = 0, sourceFD: Int32 = -1, domain: Int32 = -1, sockType: Int32 = -1,
+        proto: Int32 = -1, group: UInt32 = 0, path: String? = nil
+    ) {
         self.time = time; self.fd = fd; self.call = call; self.cloexec = cloexec
         self.stackID = stackID; self.tid = tid; self.sourceFD = sourceFD; self.domain = domain
         self.sockType = sockType; self.proto = proto; self.group = group; self.path = path
@@ -131,9 +131,11 @@ public struct KernelFD: Equatable, Sendable {
     public var local: [UInt8]
     public var peer: [UInt8]
 
-    public init(time: UInt64 = 0, fd: Int32, cloexec: Bool = false, mode: UInt32 = 0, domain: Int32 = -1,
-                sockType: Int32 = -1, proto: Int32 = -1, tcpState: Int32 = -1, inode: UInt64 = 0,
-                target: String, local: [UInt8] = [], peer: [UInt8] = []) {
+    public init(
+        time: UInt64 = 0, fd: Int32, cloexec: Bool = false, mode: UInt32 = 0, domain: Int32 = -1,
+        sockType: Int32 = -1, proto: Int32 = -1, tcpState: Int32 = -1, inode: UInt64 = 0,
+        target: String, local: [UInt8] = [], peer: [UInt8] = []
+    ) {
         self.time = time; self.fd = fd; self.cloexec = cloexec; self.mode = mode; self.domain = domain
         self.sockType = sockType; self.proto = proto; self.tcpState = tcpState; self.inode = inode
         self.target = target; self.local = local; self.peer = peer

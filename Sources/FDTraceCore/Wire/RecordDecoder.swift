@@ -16,7 +16,7 @@ public enum RecordDecoder {
     /// Checks a record size read at the ring's tail before the record is read.
     public static func validateSize(_ size: UInt32, capacity: UInt64) throws {
         guard size >= UInt32(headerSize), size % 8 == 0, size <= FDT_MAX_RECORD,
-              UInt64(size) <= capacity
+            UInt64(size) <= capacity
         else { throw DecodeError("bad record size \(size)") }
     }
 
@@ -37,8 +37,10 @@ public enum RecordDecoder {
         case FDT_REC_CLOSE_RANGE.rawValue: return .closeRange(try closeRange(bytes, header))
         case FDT_REC_SETFD.rawValue:
             let r: fdt_rec_setfd = try fixed(bytes)
-            return .setFD(SetFDEvent(time: time, fd: r.fd, call: Call(rawValue: r.call),
-                                     cloexec: r.fd_flags & UInt16(FDT_FD_CLOEXEC) != 0))
+            return .setFD(
+                SetFDEvent(
+                    time: time, fd: r.fd, call: Call(rawValue: r.call),
+                    cloexec: r.fd_flags & UInt16(FDT_FD_CLOEXEC) != 0))
         case FDT_REC_STACK.rawValue: return .stack(try stack(bytes))
         case FDT_REC_MODULE.rawValue: return .module(try module(bytes))
         case FDT_REC_INHERITED.rawValue: return .inherited(try kernelFD(bytes, time))
@@ -98,24 +100,27 @@ public enum RecordDecoder {
     /// An FDT_REC_OPEN as an event.
     public static func open(_ bytes: UnsafeRawBufferPointer, paths: inout PathCache) throws -> OpenEvent {
         let (r, path) = try openRecord(bytes, paths: &paths)
-        return OpenEvent(time: time(of: bytes), fd: r.fd, call: Call(rawValue: r.call),
-                         cloexec: r.fd_flags & UInt16(FDT_FD_CLOEXEC) != 0, stackID: r.stack_id, tid: r.tid,
-                         sourceFD: r.source_fd, domain: r.domain, sockType: r.sock_type, proto: r.protocol,
-                         group: r.group, path: path)
+        return OpenEvent(
+            time: time(of: bytes), fd: r.fd, call: Call(rawValue: r.call),
+            cloexec: r.fd_flags & UInt16(FDT_FD_CLOEXEC) != 0, stackID: r.stack_id, tid: r.tid,
+            sourceFD: r.source_fd, domain: r.domain, sockType: r.sock_type, proto: r.protocol,
+            group: r.group, path: path)
     }
 
     @inline(__always)
     public static func close(_ bytes: UnsafeRawBufferPointer) throws -> CloseEvent {
         let r: fdt_rec_close = try fixed(bytes)
-        return CloseEvent(time: time(of: bytes), fd: r.fd, call: Call(rawValue: r.call), tid: r.tid,
-                          cause: r.cause == 0 ? .explicit : CloseCause(wire: r.cause))
+        return CloseEvent(
+            time: time(of: bytes), fd: r.fd, call: Call(rawValue: r.call), tid: r.tid,
+            cause: r.cause == 0 ? .explicit : CloseCause(wire: r.cause))
     }
 
     static func closeRange(_ bytes: UnsafeRawBufferPointer, _ header: fdt_rec_header) throws -> CloseRangeEvent {
         let r: fdt_rec_close_range = try fixed(bytes)
         guard r.first <= r.last else { throw DecodeError("close range \(r.first)..\(r.last) is empty") }
-        return CloseRangeEvent(time: header.time_ns, first: r.first, last: r.last, call: Call(rawValue: r.call),
-                               cloexecOnly: header.flags & UInt16(FDT_RANGE_CLOEXEC_ONLY) != 0)
+        return CloseRangeEvent(
+            time: header.time_ns, first: r.first, last: r.last, call: Call(rawValue: r.call),
+            cloexecOnly: header.flags & UInt16(FDT_RANGE_CLOEXEC_ONLY) != 0)
     }
 
     /// A descriptor as the kernel listed it (inherited, at exit, when a
@@ -127,9 +132,10 @@ public enum RecordDecoder {
         let local = try fields.raw(Int(r.local_len))
         let peer = try fields.raw(Int(r.peer_len))
         guard r.fd >= 0 else { throw DecodeError("negative descriptor \(r.fd)") }
-        return KernelFD(time: time, fd: r.fd, cloexec: r.fd_flags & UInt16(FDT_FD_CLOEXEC) != 0,
-                        mode: r.st_mode, domain: r.domain, sockType: r.sock_type, proto: r.protocol,
-                        tcpState: r.tcp_state, inode: r.inode, target: target, local: local, peer: peer)
+        return KernelFD(
+            time: time, fd: r.fd, cloexec: r.fd_flags & UInt16(FDT_FD_CLOEXEC) != 0,
+            mode: r.st_mode, domain: r.domain, sockType: r.sock_type, proto: r.protocol,
+            tcpState: r.tcp_state, inode: r.inode, target: target, local: local, peer: peer)
     }
 
     // MARK: - stacks and modules
@@ -158,15 +164,17 @@ public enum RecordDecoder {
     static func exitBegin(_ bytes: UnsafeRawBufferPointer, _ time: UInt64) throws -> ExitBegin {
         let r: fdt_rec_exit = try fixed(bytes)
         guard let how = ExitBegin.How(rawValue: r.how) else { throw DecodeError("unknown exit kind \(r.how)") }
-        return ExitBegin(time: time, status: r.status, how: how, rlimitSoft: r.rlimit_soft,
-                         rlimitHard: r.rlimit_hard, maxRSSKB: r.max_rss_kb, cpuMicroseconds: r.cpu_us)
+        return ExitBegin(
+            time: time, status: r.status, how: how, rlimitSoft: r.rlimit_soft,
+            rlimitHard: r.rlimit_hard, maxRSSKB: r.max_rss_kb, cpuMicroseconds: r.cpu_us)
     }
 
     static func commandLine(_ bytes: UnsafeRawBufferPointer, _ header: fdt_rec_header) throws -> Record {
         let r: fdt_rec_cmdline = try fixed(bytes)
         guard r.len <= FDT_MAX_CMDLINE else { throw DecodeError("command line of \(r.len) bytes over the limit") }
-        return .commandLine(time: header.time_ns, bytes: try raw(bytes, at: MemoryLayout<fdt_rec_cmdline>.size, length: Int(r.len)),
-                            truncated: header.flags & UInt16(FDT_CMDLINE_TRUNCATED) != 0)
+        return .commandLine(
+            time: header.time_ns, bytes: try raw(bytes, at: MemoryLayout<fdt_rec_cmdline>.size, length: Int(r.len)),
+            truncated: header.flags & UInt16(FDT_CMDLINE_TRUNCATED) != 0)
     }
 
     // MARK: - Python code objects
@@ -180,8 +188,9 @@ public enum RecordDecoder {
         let filename = try fields.string(Int(r.filename_len))
         let name = try fields.string(Int(r.name_len))
         let table = try fields.raw(Int(r.table_len))
-        return PyCodeRecord(id: r.code_id, firstLine: r.first_line, format: format, filename: filename,
-                            name: name, table: table, tableTotal: r.table_total)
+        return PyCodeRecord(
+            id: r.code_id, firstLine: r.first_line, format: format, filename: filename,
+            name: name, table: table, tableTotal: r.table_total)
     }
 
     static func pyCodeMore(_ bytes: UnsafeRawBufferPointer) throws -> Record {

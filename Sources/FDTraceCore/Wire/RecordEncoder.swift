@@ -4,8 +4,10 @@ import CFDTraceWire
 /// tests: the C record struct, then its variable tail, padded to 8 bytes,
 /// with the header's size and type filled in. The decoder's counterpart.
 public enum RecordEncoder {
-    public static func encode<T>(_ value: T, type: fdt_rec_type, tail: [UInt8] = [], flags: UInt16 = 0,
-                                 time: UInt64 = 0) -> [UInt8] {
+    public static func encode<T>(
+        _ value: T, type: fdt_rec_type, tail: [UInt8] = [], flags: UInt16 = 0,
+        time: UInt64 = 0
+    ) -> [UInt8] {
         var v = value
         var bytes = withUnsafeBytes(of: &v) { Array($0) } + tail
         while bytes.count % 8 != 0 { bytes.append(0) }

@@ -1,5 +1,6 @@
 import CFDTraceSys
 import CFDTraceWire
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,7 +24,8 @@ public final class RingReader {
         }
         guard let h = fdt_ring_map(memfd, capacity) else { throw DecodeError("cannot map the ring") }
         guard h.pointee.magic == FDT_WIRE_MAGIC, h.pointee.version == FDT_WIRE_VERSION,
-              h.pointee.capacity == capacity else {
+            h.pointee.capacity == capacity
+        else {
             fdt_ring_unmap(h, capacity)
             throw DecodeError("ring header does not match the wire version")
         }
