@@ -126,7 +126,7 @@ int fdt_connect(int fork_parent) {
     struct sockaddr_un addr;
     socklen_t alen;
     if (!path || fdt_collector_address(path, &addr, &alen) != 0) {
-        fdt_disable("FDTRACE_SOCKET is not a usable socket path");
+        fdt_disable(FDT_ENV_SOCKET " is not a usable socket path");
         return -1;
     }
     int sock = dial_collector();

@@ -138,7 +138,7 @@ static void find_own_text(void) {
  * destination is found now, not after the program ran. Returns the bad
  * path or NULL. */
 static const char *unwritable_report_destination(void) {
-    static const char *vars[] = { "FDTRACE_OUTPUT", "FDTRACE_JSON" };
+    static const char *vars[] = { FDT_ENV_OUTPUT, FDT_ENV_JSON };
     for (unsigned i = 0; i < 2; i++) {
         const char *p = getenv(vars[i]);
         if (!p || !*p) continue;
@@ -237,7 +237,9 @@ void fdt_ensure_init(void) {
     const char *follow = getenv(FDT_ENV_FOLLOW);
     fdt_g.follow = !(follow && strcmp(follow, "0") == 0);
     if (parse_depth(depth, &fdt_g.depth) < 0) {
-        fdt_disable("FDTRACE_DEPTH must be a whole number from 1 to 256");
+        char why[96];
+        snprintf(why, sizeof why, "%s must be a whole number from 1 to %u", FDT_ENV_DEPTH, FDT_MAX_DEPTH);
+        fdt_disable(why);
     } else {
         if (depth && *depth) fdt_g.py_depth = fdt_g.depth; /* asked for: everywhere */
         find_own_text();

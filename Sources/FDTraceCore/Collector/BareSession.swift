@@ -33,7 +33,7 @@ public struct BareSession {
             name: ProcessInfo.processInfo.environment[FDT_ENV_NAME],
             command: ProcFiles.commandLine(rootPID) ?? [], symbolizer: LLVMSymbolizer())
         // The owner waits for its report: it stays followed to the end.
-        SessionLoop(collector: collector, queries: queries, lingerSeconds: lingerSeconds, waitName: "FDTRACE_WAIT", keep: rootPID)
+        SessionLoop(collector: collector, queries: queries, lingerSeconds: lingerSeconds, waitName: FDT_ENV_WAIT, keep: rootPID)
             .run(extra: { [] }) { _ in
                 let requested = collector.reportRequested(by: rootPID)
                 let rootGone = !collector.isFollowed(rootPID) && !ProcFiles.isRunning(rootPID)

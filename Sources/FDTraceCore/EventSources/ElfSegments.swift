@@ -16,35 +16,17 @@ struct ElfSegments: Sendable {
 
     static let pageSize: UInt64 = 4096
 
+    /// From the file's program headers (ElfFile, the one ELF reader).
     static func read(path: String) -> ElfSegments? {
-        guard let fh = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? fh.close() }
-        guard let ehdr = try? fh.read(upToCount: 64), ehdr.count == 64,
-            ehdr.starts(with: [0x7f, 0x45, 0x4c, 0x46]), ehdr[4] == 2, ehdr[5] == 1
-        else { return nil }
-        let phoff = le(ehdr, 32, 8), phentsize = le(ehdr, 54, 2), phnum = le(ehdr, 56, 2)
-        guard phentsize >= 56, phnum < 256 else { return nil }
-        try? fh.seek(toOffset: phoff)
-        guard let ph = try? fh.read(upToCount: Int(phentsize * phnum)), ph.count == Int(phentsize * phnum) else { return nil }
-        var loads: [Load] = []
-        var interp: (offset: UInt64, size: UInt64)?
-        for i in 0..<Int(phnum) {
-            let b = i * Int(phentsize)
-            let type = le(ph, b, 4), flags = le(ph, b + 4, 4)
-            let offset = le(ph, b + 8, 8), vaddr = le(ph, b + 16, 8), filesz = le(ph, b + 32, 8), memsz = le(ph, b + 40, 8)
-            if type == 1 {  // PT_LOAD
-                loads.append(Load(offset: offset, vaddr: vaddr, filesz: filesz, memsz: memsz, executable: flags & 1 != 0))
-            } else if type == 3, filesz > 0, filesz < 4096 {  // PT_INTERP
-                interp = (offset, filesz)
-            }
+        guard let elf = ElfFile(path: path) else { return nil }
+        let loads = elf.segments.filter { $0.type == ElfFile.Segment.load }.map {
+            Load(
+                offset: $0.offset, vaddr: $0.address, filesz: $0.fileSize, memsz: $0.memorySize,
+                executable: $0.flags & ElfFile.Segment.execute != 0)
         }
-        var interpreter: String?
-        if let (offset, size) = interp {
-            try? fh.seek(toOffset: offset)
-            if let bytes = try? fh.read(upToCount: Int(size)) {
-                interpreter = String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
-            }
-        }
+        let interpreter = elf.segments.first { $0.type == ElfFile.Segment.interp && $0.fileSize > 0 && $0.fileSize < 4096 }
+            .flatMap { elf.contents(of: $0) }
+            .map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         return loads.isEmpty ? nil : ElfSegments(loads: loads, interpreter: interpreter)
     }
 
@@ -66,10 +48,4 @@ struct ElfSegments: Sendable {
 
     /// The lowest address of an executable segment (mm->start_code minus the bias).
     var firstCode: UInt64? { loads.filter(\.executable).map(\.vaddr).min() }
-
-    private static func le(_ d: Data, _ off: Int, _ n: Int) -> UInt64 {
-        var v: UInt64 = 0
-        for i in (0..<n).reversed() { v = v << 8 | UInt64(d[d.startIndex + off + i]) }
-        return v
-    }
 }

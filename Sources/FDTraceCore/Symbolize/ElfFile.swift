@@ -26,7 +26,7 @@ struct ElfFile {
         var fileSize: UInt64
         var memorySize: UInt64
 
-        static let load: UInt32 = 1, note: UInt32 = 4
+        static let load: UInt32 = 1, interp: UInt32 = 3, note: UInt32 = 4
         static let execute: UInt32 = 1, write: UInt32 = 2
     }
 
