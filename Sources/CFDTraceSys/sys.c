@@ -47,6 +47,45 @@ int fdtc_spawn(pid_t *pid, const char *path, char *const argv[], char *const env
     return rc;
 }
 
+/* The same start, held at the door: the child (a fork of this process: it
+ * only calls async-signal-safe functions) resets its signal dispositions and
+ * waits for a byte on a pipe before it execs, so the caller can put its pid
+ * in the kernel source's traced set first. *gate: the pipe's write end
+ * (close-on-exec); writing a byte lets the program start, closing it
+ * without one makes the child exit 127 unstarted. Returns 0 or an errno. */
+int fdtc_spawn_gated(pid_t *pid, const char *path, char *const argv[], char *const envp[], int *gate) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) return errno;
+    pid_t child = fork();
+    if (child < 0) {
+        int e = errno;
+        close(p[0]);
+        close(p[1]);
+        return e;
+    }
+    if (child == 0) {
+        close(p[1]);
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL);
+        char c;
+        ssize_t n;
+        do n = read(p[0], &c, 1);
+        while (n < 0 && errno == EINTR);
+        if (n != 1) _exit(127);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execve(path, argv, envp);
+        _exit(errno == ENOENT ? 127 : 126);
+    }
+    close(p[0]);
+    *pid = child;
+    *gate = p[1];
+    return 0;
+}
+
 static int listen_unix(const char *path, int type);
 
 int fdtc_listen_unix(const char *path) { return listen_unix(path, SOCK_SEQPACKET); }

@@ -58,6 +58,13 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Name this session for `fdtrace snapshot --name` and `fdtrace top --name`.", valueName: "NAME"))
     var name: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Where records come from: shim (LD_PRELOAD), kernel (a BPF program: needs root), or auto: the kernel for a Go program or a static binary, else the shim.",
+            valueName: "auto|shim|kernel"))
+    var source: RunSession.SourceChoice = .auto
+
     @Flag(name: .long, help: "Show every native frame in Python stacks (the interpreter's own too).")
     var native = false
 
@@ -96,6 +103,7 @@ struct Run: ParsableCommand {
         let sarifOut = try sarif.map { try ReportFile(path: $0) }
         var session = RunSession(command: command, library: library, depth: depth, lingerSeconds: wait, follow: !noFollow)
         session.name = name
+        session.source = source
         if let dir = snapshotDir {
             let at = snapshotAt.flatMap(Self.threshold)
             session.snapshots = RunSession.SnapshotOptions(
@@ -113,6 +121,8 @@ struct Run: ParsableCommand {
         throw ExitCode(status)
     }
 }
+
+extension RunSession.SourceChoice: ExpressibleByArgument {}
 
 extension Run {
     /// "900" or "80%".

@@ -21,7 +21,7 @@ struct RunningSession {
 
     /// `command(flag)`: the program, told which file lets it go.
     init(
-        name: String, options: [String] = [], env: [String: String] = RunningSession.env,
+        name: String, options: [String] = [], env: [String: String] = RunningSession.env, stderr: String? = nil,
         command: (String) -> [String]
     ) throws {
         self.name = name
@@ -32,7 +32,12 @@ struct RunningSession {
         process.environment = env
         let out = Pipe()
         process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
+        if let stderr {
+            FileManager.default.createFile(atPath: stderr, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderr))
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         var line = ""
         while !line.hasSuffix("\n") {

@@ -258,7 +258,10 @@ struct RealSoftwareTests {
     func goProgram() throws {
         let exe = try Fixture.buildGo("go_server")
         let json = scratch().appendingPathComponent("exit.json").path
-        let s = try RunningSession(name: "go-\(getpid())", options: ["--json", json], env: Self.env) { [exe, $0, "6"] }
+        // The shim alone (as root `fdtrace run` would pick the kernel source).
+        let s = try RunningSession(name: "go-\(getpid())", options: ["--source", "shim", "--json", json], env: Self.env) {
+            [exe, $0, "6"]
+        }
         let live = scratch().appendingPathComponent("live.json").path
         let q = try run([Paths.fdtrace, "snapshot", "--name", s.name, "--json", live], env: Self.env)
         let kernel = Set(try FileManager.default.contentsOfDirectory(atPath: "/proc/\(s.pid)/fd").compactMap { Int32($0) })

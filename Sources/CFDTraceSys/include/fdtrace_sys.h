@@ -9,6 +9,8 @@
 /* Starts `path` as a shell would: no close actions, default signal
  * dispositions, empty signal mask. Returns 0 or an errno value. */
 int fdtc_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[]);
+/* fdtc_spawn held before its exec until a byte is written to *gate (sys.c). */
+int fdtc_spawn_gated(pid_t *pid, const char *path, char *const argv[], char *const envp[], int *gate);
 
 /* A listening unix SOCK_SEQPACKET socket at `path` (0600). fd or -errno. */
 int fdtc_listen_unix(const char *path);

@@ -211,7 +211,7 @@ public final class Collector: EventSourceHost {
             key: key, pid: start.pid, ppid: start.forkParent != 0 ? start.forkParent : start.ppid,
             forkParent: start.forkParent, command: start.command, executable: start.executable,
             startTime: start.startTime, rlimitSoft: start.rlimitSoft, rlimitHard: start.rlimitHard)
-        p.blindness = BlindRuntime.reason(executable: start.executable)
+        p.blindness = start.seesSystemCalls ? nil : BlindRuntime.reason(executable: start.executable)
         p.kernelStartTime = ProcFiles.kernelStartTime(start.pid)
         if let refusal = followExec(into: &p) {
             refused(refusal)

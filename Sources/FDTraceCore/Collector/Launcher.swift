@@ -57,4 +57,15 @@ public enum Launcher {
         }
         return pid
     }
+
+    /// `spawn`, held before its exec: the pid, and the gate (a pipe's write
+    /// end) that lets it exec when a byte is written to it.
+    public static func spawnGated(path: String, argv: [String], env: [String]) throws -> (pid: pid_t, gate: Int32) {
+        var pid: pid_t = 0, gate: Int32 = -1
+        let rc = withCStringArray(argv) { cargv in
+            withCStringArray(env) { cenv in fdtc_spawn_gated(&pid, path, cargv, cenv, &gate) }
+        }
+        guard rc == 0 else { throw FDTraceError("\(argv[0]): cannot start: \(String(cString: strerror(rc)))", status: ExitStatus.tracerFailure) }
+        return (pid, gate)
+    }
 }

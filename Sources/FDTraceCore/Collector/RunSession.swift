@@ -16,6 +16,12 @@ public struct RunSession {
     public var snapshots: SnapshotOptions?
     /// The session's name for `fdtrace snapshot --name` (--name).
     public var name: String?
+    /// Where records come from (--source).
+    public var source: SourceChoice = .auto
+
+    /// --source: the shim, the kernel, or the kernel for a program the shim
+    /// cannot see into (a Go program, a static binary) and the shim otherwise.
+    public enum SourceChoice: String, CaseIterable, Sendable { case auto, shim, kernel }
 
     public struct SnapshotOptions {
         public var directory: String
@@ -48,7 +54,9 @@ public struct RunSession {
         // An abstract socket with an unguessable name; peers are checked by
         // their credentials and ancestry (ShimSource.acceptAll).
         let socketPath = "@fdtrace-run-\(geteuid())-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
-        let collector = Collector(sources: [try ShimSource(socketPath: socketPath)])
+        let kernel = kernelSource(path: path)
+        let source: EventSource = try kernel ?? ShimSource(socketPath: socketPath)
+        let collector = Collector(sources: [source])
         let live = try snapshots.map { try LiveSnapshots($0, command: command, symbolizer: symbolizer, nativeFrames: nativeFrames) }
         live?.install(on: collector)
         // Queries from other terminals; a session without one still runs.
@@ -60,7 +68,14 @@ public struct RunSession {
         }
         var env = Launcher.environment(library: library, socket: socketPath, depth: depth)
         if !follow { env.append("\(FDT_ENV_FOLLOW)=0") }
-        var program = try LaunchedProgram(path: path, argv: command, env: env)
+        var program: LaunchedProgram
+        if let kernel {
+            // Our environment as it is: no shim.
+            let plain = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }.sorted()
+            program = try LaunchedProgram(path: path, argv: command, env: plain, kernel: kernel)
+        } else {
+            program = try LaunchedProgram(path: path, argv: command, env: env)
+        }
         defer { program.close() }
         collector.treeRoots.insert(program.pid)
         SessionLoop(collector: collector, queries: queries, lingerSeconds: lingerSeconds, waitName: "--wait")
@@ -73,6 +88,34 @@ public struct RunSession {
             collector, program: program, path: path, queryNote: queryNote, symbolizer: symbolizer,
             nativeFrames: nativeFrames)
     }
+
+    /// The kernel source when --source or the program asks for it and it
+    /// loads; else nil (the shim), with one line on stderr saying why.
+    private func kernelSource(path: String) -> KernelEventSource? {
+        var reason: String?
+        switch source {
+        case .shim: return nil
+        case .kernel: reason = nil
+        case .auto:
+            if BlindRuntime.reason(executable: path) != nil {
+                reason = "\(command[0]) is a Go program"
+            } else if let elf = ElfSegments.read(path: path), elf.interpreter == nil {
+                reason = "\(command[0]) is a static binary"
+            } else {
+                return nil
+            }
+        }
+        switch KernelEventSource.open() {
+        case .success(let k):
+            if let reason { Self.say("\(reason): traced by the kernel source") }
+            return k
+        case .failure(let e):
+            Self.say("\(reason.map { "\($0): " } ?? "")the kernel source cannot be used (\(e.message)): tracing with the shim")
+            return nil
+        }
+    }
+
+    private static func say(_ line: String) { FileHandle.standardError.write(Data("fdtrace: \(line)\n".utf8)) }
 
     /// The report once the traced tree is done, and the status to exit with.
     private func outcome(
@@ -122,6 +165,29 @@ private struct LaunchedProgram {
             throw error
         }
         pidfd = fdtc_pidfd_open(pid)
+    }
+
+    /// Started without the shim, its pid in the kernel source's traced set
+    /// before it execs (held at a gate until then: nothing it does is missed).
+    init(path: String, argv: [String], env: [String], kernel: KernelEventSource) throws {
+        signals = fdtc_signalfd()
+        let gate: Int32
+        do { (pid, gate) = try Launcher.spawnGated(path: path, argv: argv, env: env) } catch {
+            if signals >= 0 { Glibc.close(signals) }
+            throw error
+        }
+        pidfd = fdtc_pidfd_open(pid)
+        var go: UInt8 = 1
+        do { try kernel.traceRoot(pid) } catch {
+            Glibc.close(gate)  // it exits unstarted
+            var ws: Int32 = 0
+            while fdtc_reap(pid, &ws) == 0 { usleep(1000) }  // at once: it only waits for the gate
+            if pidfd >= 0 { Glibc.close(pidfd) }
+            if signals >= 0 { Glibc.close(signals) }
+            throw error
+        }
+        _ = write(gate, &go, 1)
+        Glibc.close(gate)
     }
 
     func close() {

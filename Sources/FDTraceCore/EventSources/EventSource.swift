@@ -98,6 +98,9 @@ public struct ProcessStart: Sendable {
     /// RLIMIT_NOFILE then.
     public var rlimitSoft: UInt64
     public var rlimitHard: UInt64
+    /// Its source sees every system call it makes (the kernel's), whatever
+    /// runtime makes them: a Go program is not incomplete then.
+    public var seesSystemCalls = false
 
     public init(
         pid: Int32, ppid: Int32, forkParent: Int32 = 0, forkID: UInt64 = 0, command: [String], executable: String,

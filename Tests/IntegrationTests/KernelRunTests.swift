@@ -1,0 +1,79 @@
+import FDTraceCore
+import Foundation
+import Testing
+
+/// `fdtrace run` with the kernel event source: a Go program (picked
+/// automatically) reported complete, its leaks at its own lines; a C
+/// fixture under `--source kernel` gives what the shim gives.
+@Suite(
+    "fdtrace run, kernel source", .serialized,
+    .enabled(if: geteuid() == 0, "the kernel event source loads a BPF program: these tests need root"))
+struct KernelRunTests {
+    static let env = ProcessInfo.processInfo.environment.merging(["FDTRACE_SESSION_DIR": scratch().path]) { $1 }
+
+    @Test("Go program: traced by the kernel source, N sockets in CLOSE_WAIT and N files at main.main's lines")
+    func goProgram() throws {
+        let exe = try Fixture.buildGo("go_server")
+        let dir = scratch()
+        let json = dir.appendingPathComponent("exit.json").path, err = dir.appendingPathComponent("stderr").path
+        let n = 6
+        let s = try RunningSession(name: "kgo-\(getpid())", options: ["--json", json], env: Self.env, stderr: err) {
+            [exe, $0, String(n)]
+        }
+        s.finish()
+        #expect(s.process.terminationStatus == 0)
+        let stderr = try String(contentsOfFile: err, encoding: .utf8)
+        #expect(stderr.contains("fdtrace: \(exe) is a Go program: traced by the kernel source\n"), "\(stderr)")
+
+        let report = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json)))
+        let p = try #require(report.processes.first { $0.pid == s.pid })
+        #expect(p.exitStatus == 0 && p.ended == .exited)
+        #expect(p.incomplete == nil)
+        #expect(p.unknownOrigin.isEmpty && p.internalErrors.isEmpty, "\(p.unknownOrigin) \(p.internalErrors)")
+        let fds = p.leaks.flatMap(\.fds)
+        #expect(fds.filter { $0.protocol == "TCP" && $0.state == "CLOSE_WAIT" }.count == n, "\(fds)")
+        #expect(fds.filter { $0.path == "/etc/hostname" }.count == n, "\(fds)")
+        let source = try String(contentsOf: Paths.fixtures.appendingPathComponent("go_server/main.go"), encoding: .utf8)
+        let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
+        let openLine = try #require(lines.firstIndex { $0.contains("os.Open(\"/etc/hostname\")") }) + 1
+        let files = p.leaks.filter { $0.fds.contains { $0.path == "/etc/hostname" } }
+        #expect(files.reduce(0) { $0 + $1.count } == n)
+        for g in files {
+            #expect(g.frames.contains { $0.function == "main.main" && $0.line == openLine }, "\(g.frames)")
+        }
+        let text = TextRenderer().render(report)
+        #expect(!text.contains("incomplete") && !text.contains("a raw exit_group"), "\(text)")
+    }
+
+    /// Leaked descriptors per (kind, fixture line), the line the report
+    /// highlights: the kernel names calls by their system call (openat,
+    /// pipe2), the shim by the libc function.
+    static func sites(_ p: ProcessReport) -> [String: Int] {
+        var out: [String: Int] = [:]
+        for g in p.leaks {
+            let site = g.site.map { "\(($0.file ?? "?").split(separator: "/").last ?? ""):\($0.line ?? 0)" } ?? "?"
+            for fd in g.fds { out["\(site) \(fd.kind.name)", default: 0] += 1 }
+        }
+        return out
+    }
+
+    @Test("C fixture under --source kernel: the shim's leak counts at the same lines")
+    func cFixture() throws {
+        let exe = try Fixture.build("leak_sites.c")
+        var reports: [String: ProcessReport] = [:]
+        for source in ["shim", "kernel"] {
+            let json = scratch().appendingPathComponent("\(source).json").path
+            let o = try run([Paths.fdtrace, "run", "--source", source, "--json", json, "--", exe, "5"], env: Self.env)
+            #expect(o.status == 0, "\(o.stderr)")
+            let report = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json)))
+            reports[source] = try #require(report.processes.first)
+        }
+        let shim = try #require(reports["shim"]), kernel = try #require(reports["kernel"])
+        #expect(kernel.incomplete == nil && kernel.internalErrors.isEmpty && kernel.unknownOrigin.isEmpty)
+        #expect(kernel.leakedDescriptors == shim.leakedDescriptors)
+        #expect(Self.sites(kernel) == Self.sites(shim), "\(kernel.leaks)")
+        let lines = try Fixture.leakLines("leak_sites.c")
+        #expect(Self.sites(kernel)["leak_sites.c:\(lines["open"]![0]) file"] == 5)
+        #expect(Self.sites(kernel)["leak_sites.c:\(lines["pipe"]![0]) pipe"] == 10)
+    }
+}
