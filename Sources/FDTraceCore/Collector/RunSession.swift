@@ -70,6 +70,7 @@ public struct RunSession {
         if !follow { env.append("\(FDT_ENV_FOLLOW)=0") }
         var program: LaunchedProgram
         if let kernel {
+            kernel.follow = follow
             // Our environment as it is: no shim.
             let plain = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }.sorted()
             program = try LaunchedProgram(path: path, argv: command, env: plain, kernel: kernel)
@@ -85,7 +86,7 @@ public struct RunSession {
                 return program.status == nil ? .running : .ended
             }
         return outcome(
-            collector, program: program, path: path, queryNote: queryNote, symbolizer: symbolizer,
+            collector, program: program, path: path, viaKernel: kernel != nil, queryNote: queryNote, symbolizer: symbolizer,
             nativeFrames: nativeFrames)
     }
 
@@ -119,7 +120,7 @@ public struct RunSession {
 
     /// The report once the traced tree is done, and the status to exit with.
     private func outcome(
-        _ collector: Collector, program: LaunchedProgram, path: String, queryNote: String?,
+        _ collector: Collector, program: LaunchedProgram, path: String, viaKernel: Bool, queryNote: String?,
         symbolizer: Symbolizing, nativeFrames: Bool
     ) -> Outcome {
         // The root's status may have been recorded before its image listed.
@@ -128,7 +129,12 @@ public struct RunSession {
         }
         var notes = collector.rejected
         if let queryNote { notes.append(queryNote) }
-        if !collector.processes.contains(where: { $0.pid == program.pid }) { notes.append(untracedNote(path)) }
+        if !collector.processes.contains(where: { $0.pid == program.pid }) {
+            notes.append(
+                viaKernel
+                    ? "\(command[0]) did not start: exec failed (exit status \(program.status.map(String.init) ?? "unknown"))"
+                    : untracedNote(path))
+        }
         let report = collector.report(
             command: command, exitStatus: program.status, notes: notes, symbolizer: symbolizer,
             nativeFrames: nativeFrames)

@@ -28,6 +28,10 @@ public final class KernelEventSource: EventSource {
     private var lastSeen: [Int32: (time: UInt64, fds: [Int32: KernelFD])] = [:]
     private var lastSample: UInt64 = 0
 
+    /// Follow fork children and exec'd programs (--no-follow: the first
+    /// program only).
+    public var follow = true
+
     public init(kernel: KernelSource) { self.kernel = kernel }
 
     /// Traces `pid` (held before its exec): its next exec starts a root image.
@@ -91,6 +95,7 @@ public final class KernelEventSource: EventSource {
             guard let key = keys[pid] else { return }
             host.feed(key) { $0.apply(r) }
         case .forked(let parent, let child, let forkID, let time):
+            guard follow else { return kernel.untrace(pid: child) }
             guard let pk = keys[parent], let ps = starts[pk] else { return }
             var start = ps
             start.pid = child; start.ppid = parent; start.forkParent = parent; start.forkID = forkID
@@ -98,6 +103,14 @@ public final class KernelEventSource: EventSource {
             appear(start, host: host)
         case .exec(let pid, let e, let command, let table):
             guard keys[pid] != nil || roots.remove(pid) != nil else { return }
+            if !follow, let key = keys[pid] {
+                // The first program only: it ends here, as far as this session goes.
+                kernel.untrace(pid: pid)
+                keys[pid] = nil  // what its next images did is not this session's
+                lastSeen[pid] = nil
+                exited[key] = 0
+                return
+            }
             let previous = keys[pid].flatMap { starts[$0] }
             let (soft, hard) = ProcFiles.openFileLimits(pid)
             let start = ProcessStart(
