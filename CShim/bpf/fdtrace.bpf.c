@@ -596,8 +596,10 @@ static __always_inline int stack_word(struct scratch *s, u64 addr, u64 *out) {
     return bpf_probe_read_user(out, sizeof *out, (const void *)addr);
 }
 
+/* 8-byte aligned, not 16: Go keeps frame pointers but not the C ABI's
+ * 16-byte stack alignment (a frame is any multiple of 8 bytes). */
 static __always_inline int plausible_fp(u64 fp, u64 above, u64 sp) {
-    return (fp & 15) == 0 && fp > above && fp < sp + STACK_SPAN;
+    return (fp & 7) == 0 && fp > above && fp < sp + STACK_SPAN;
 }
 
 static __always_inline void push_frame(struct scratch *s, u64 pc) {

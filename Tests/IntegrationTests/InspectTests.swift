@@ -48,9 +48,16 @@ import Testing
 
     @Test func staticBinaryIsReportedAsUntraceable() throws {
         let exe = try Fixture.build("exit_status.c", flags: ["-static"])
-        let o = try run([Paths.fdtrace, "run", "--", exe, "exit3"])
+        let o = try run([Paths.fdtrace, "run", "--source", "shim", "--", exe, "exit3"])
         #expect(o.status == 3)
         #expect(o.stderr.contains("never connected to the collector: it is a static binary"))
+        // By default, as root, the kernel source traces it.
+        if geteuid() == 0 {
+            let k = try run([Paths.fdtrace, "run", "--", exe, "exit3"])
+            #expect(k.status == 3)
+            #expect(k.stderr.hasPrefix("fdtrace: \(exe) is a static binary: traced by the kernel source\n"), "\(k.stderr)")
+            #expect(!k.stderr.contains("never connected"), "\(k.stderr)")
+        }
     }
 
     @Test("Unix sockets: the peer from sock_diag (a socketpair's other end, or the process at the other end)")

@@ -11,7 +11,7 @@ import Testing
 struct KernelRunTests {
     static let env = ProcessInfo.processInfo.environment.merging(["FDTRACE_SESSION_DIR": scratch().path]) { $1 }
 
-    @Test("Go program: traced by the kernel source, N sockets in CLOSE_WAIT and N files at main.main's lines")
+    @Test("Go program: traced by the kernel source, N sockets in CLOSE_WAIT and N files, each one site at main.main's line")
     func goProgram() throws {
         let exe = try Fixture.buildGo("go_server")
         let dir = scratch()
@@ -36,10 +36,16 @@ struct KernelRunTests {
         let source = try String(contentsOf: Paths.fixtures.appendingPathComponent("go_server/main.go"), encoding: .utf8)
         let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
         let openLine = try #require(lines.firstIndex { $0.contains("os.Open(\"/etc/hostname\")") }) + 1
+        let acceptLine = try #require(lines.firstIndex { $0.contains("ln.Accept()") }) + 1
+        // One site each, named by main.main's line (Go's frames keep frame
+        // pointers: the walk reaches it).
         let files = p.leaks.filter { $0.fds.contains { $0.path == "/etc/hostname" } }
-        #expect(files.reduce(0) { $0 + $1.count } == n)
-        for g in files {
-            #expect(g.frames.contains { $0.function == "main.main" && $0.line == openLine }, "\(g.frames)")
+        let sockets = p.leaks.filter { $0.fds.contains { $0.state == "CLOSE_WAIT" } }
+        for (groups, line) in [(files, openLine), (sockets, acceptLine)] {
+            #expect(groups.count == 1 && groups.reduce(0) { $0 + $1.count } == n)
+            for g in groups {
+                #expect(g.site?.function == "main.main" && g.site?.line == line, "\(g.frames)")
+            }
         }
         let text = TextRenderer().render(report)
         #expect(!text.contains("incomplete") && !text.contains("a raw exit_group"), "\(text)")

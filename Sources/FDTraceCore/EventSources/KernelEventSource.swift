@@ -102,57 +102,69 @@ public final class KernelEventSource: EventSource {
             start.startTime = time
             appear(start, host: host)
         case .exec(let pid, let e, let command, let table):
-            guard keys[pid] != nil || roots.remove(pid) != nil else { return }
-            if !follow, let key = keys[pid] {
-                // The first program only: it ends here, as far as this session goes.
-                kernel.untrace(pid: pid)
-                keys[pid] = nil  // what its next images did is not this session's
-                lastSeen[pid] = nil
-                exited[key] = 0
-                return
-            }
-            let previous = keys[pid].flatMap { starts[$0] }
-            let (soft, hard) = ProcFiles.openFileLimits(pid)
-            let start = ProcessStart(
-                pid: pid, ppid: previous?.ppid ?? ProcFiles.parentPID(pid) ?? 0, command: command, executable: e.path,
-                startTime: e.time, rlimitSoft: soft ?? 0, rlimitHard: hard ?? 0)
-            guard let key = appear(start, host: host) else { return }
-            // What it starts with: the descriptors the exec kept.
-            if let table {
-                sample(pid)
-                let seen = lastSeen[pid]?.fds ?? [:]  // this sample, or the one before it exec'd
-                host.feed(key) { sink in
-                    for fd in table.open {
-                        var k = seen[fd] ?? KernelFD(fd: fd, target: "")
-                        k.time = e.time; k.cloexec = false
-                        sink.apply(.inherited(k))
-                    }
-                }
-            }
+            execed(pid: pid, e, command: command, table: table, host: host)
         case .exited(let pid, let x, let table):
-            guard let key = keys[pid] else { return }
-            let seen = lastSeen[pid]
-            host.feed(key) { sink in
-                let status = x.exitCode ?? (128 + (x.signal ?? 0))
-                sink.apply(
-                    .exitBegin(
-                        ExitBegin(
-                            time: x.time, status: status, how: .normal, rlimitSoft: x.rlimitSoft,
-                            rlimitHard: x.rlimitHard, maxRSSKB: x.maxRSSKB, cpuMicroseconds: x.cpuMicroseconds)))
-                if let table {
-                    for fd in table.open {
-                        // The sample, unless the descriptor was opened after it.
-                        let tracked = sink.process.table[fd]
-                        let sampled = seen.flatMap { s in tracked.map { $0.origin == .traced && $0.openedAt > s.time } == true ? nil : s.fds[fd] }
-                        var k = sampled ?? Self.view(of: tracked, fd: fd)
-                        k.time = x.time; k.fd = fd; k.cloexec = table.cloexec.contains(fd)
-                        sink.apply(.kernelFD(k))
-                    }
-                }
-                sink.apply(.exitEnd(time: x.time, viewFailed: table == nil || table?.truncated == true))
-            }
-            exited[key] = x.recordsLost
+            ended(pid: pid, x, table: table, host: host)
         }
+    }
+
+    /// `pid` exec'd: a root image (its pid was traced before it exec'd) or
+    /// the next image of a followed pid, starting with what the exec kept.
+    private func execed(pid: Int32, _ e: KernelExec, command: [String], table: KernelFDTable?, host: EventSourceHost) {
+        guard keys[pid] != nil || roots.remove(pid) != nil else { return }
+        if !follow, let key = keys[pid] {
+            // The first program only: it ends here, as far as this session goes.
+            kernel.untrace(pid: pid)
+            keys[pid] = nil  // what its next images did is not this session's
+            lastSeen[pid] = nil
+            exited[key] = 0
+            return
+        }
+        let previous = keys[pid].flatMap { starts[$0] }
+        let (soft, hard) = ProcFiles.openFileLimits(pid)
+        let start = ProcessStart(
+            pid: pid, ppid: previous?.ppid ?? ProcFiles.parentPID(pid) ?? 0, command: command, executable: e.path,
+            startTime: e.time, rlimitSoft: soft ?? 0, rlimitHard: hard ?? 0)
+        guard let key = appear(start, host: host) else { return }
+        // What it starts with: the descriptors the exec kept.
+        if let table {
+            sample(pid)
+            let seen = lastSeen[pid]?.fds ?? [:]  // this sample, or the one before it exec'd
+            host.feed(key) { sink in
+                for fd in table.open {
+                    var k = seen[fd] ?? KernelFD(fd: fd, target: "")
+                    k.time = e.time; k.cloexec = false
+                    sink.apply(.inherited(k))
+                }
+            }
+        }
+    }
+
+    /// `pid` ended: its image gets the shim's exit records, the kernel's
+    /// table as its exit view.
+    private func ended(pid: Int32, _ x: KernelExit, table: KernelFDTable?, host: EventSourceHost) {
+        guard let key = keys[pid] else { return }
+        let seen = lastSeen[pid]
+        host.feed(key) { sink in
+            let status = x.exitCode ?? (128 + (x.signal ?? 0))
+            sink.apply(
+                .exitBegin(
+                    ExitBegin(
+                        time: x.time, status: status, how: .normal, rlimitSoft: x.rlimitSoft,
+                        rlimitHard: x.rlimitHard, maxRSSKB: x.maxRSSKB, cpuMicroseconds: x.cpuMicroseconds)))
+            if let table {
+                for fd in table.open {
+                    // The sample, unless the descriptor was opened after it.
+                    let tracked = sink.process.table[fd]
+                    let sampled = seen.flatMap { s in tracked.map { $0.origin == .traced && $0.openedAt > s.time } == true ? nil : s.fds[fd] }
+                    var k = sampled ?? Self.view(of: tracked, fd: fd)
+                    k.time = x.time; k.fd = fd; k.cloexec = table.cloexec.contains(fd)
+                    sink.apply(.kernelFD(k))
+                }
+            }
+            sink.apply(.exitEnd(time: x.time, viewFailed: table == nil || table?.truncated == true))
+        }
+        exited[key] = x.recordsLost
     }
 
     @discardableResult

@@ -48,15 +48,30 @@ public struct ReportBuilder {
     }
 
     /// The frame a group is named by: in a Python stack the first frame of
-    /// the user's own code (else the first Python frame); in a native one
-    /// the first frame outside the C/C++ runtime.
+    /// the user's own code (else the first Python frame); in a Go one the
+    /// first Go frame outside Go's standard library; in a native one the
+    /// first frame outside the C/C++ runtime.
     static func headline(_ frames: [FrameReport]) -> Int? {
         if frames.contains(where: { $0.python == true }) {
             return frames.firstIndex { $0.python == true && !isLibraryPython($0.file) }
                 ?? frames.firstIndex { $0.python == true }
         }
+        if let own = frames.firstIndex(where: { $0.file?.hasSuffix(".go") == true && !isGoStandardLibrary($0.function) }) {
+            return own
+        }
         return frames.firstIndex { !isRuntimeModule($0.module) && !isInterpreterModule($0.module) }
             ?? frames.firstIndex { !isRuntimeModule($0.module) }
+    }
+
+    /// A Go function of the standard library (`runtime.main`,
+    /// `internal/poll.(*FD).Accept`): its package path's first element has
+    /// no dot, and it is not `main`.
+    static func isGoStandardLibrary(_ function: String?) -> Bool {
+        guard let function else { return true }
+        let slash = function.lastIndex(of: "/").map { function.index(after: $0) } ?? function.startIndex
+        let package = function[..<(function[slash...].firstIndex(of: ".") ?? function.endIndex)]
+        let first = package.split(separator: "/").first.map(String.init) ?? ""
+        return first != "main" && !first.contains(".")
     }
 
     /// Modules whose frames are runtime plumbing, not the program's code.
