@@ -82,4 +82,19 @@ struct KernelRunTests {
         #expect(Self.sites(kernel)["leak_sites.c:\(lines["open"]![0]) file"] == 5)
         #expect(Self.sites(kernel)["leak_sites.c:\(lines["pipe"]![0]) pipe"] == 10)
     }
+
+    @Test("Fork and exec: a forked child that execs is followed to its exit, and so is the root's exec")
+    func forkAndExec() throws {
+        let json = scratch().appendingPathComponent("sh.json").path
+        let o = try run(
+            [Paths.fdtrace, "run", "--source", "kernel", "--json", json, "--", "/bin/sh", "-c", "sleep 0.3; exec /bin/true"],
+            env: Self.env)
+        #expect(o.status == 0, "\(o.stderr)")
+        let report = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json)))
+        let ends = report.processes.map { "\($0.command.first ?? "?") \($0.ended)" }
+        #expect(report.processes.count == 4, "\(ends)")
+        #expect(report.processes.filter { $0.ended == .exec }.count == 2, "\(ends)")
+        #expect(report.processes.filter { $0.ended == .exited }.count == 2, "\(ends)")
+        #expect(!o.stderr.contains("still running"), "\(o.stderr)")
+    }
 }

@@ -27,6 +27,9 @@ public final class KernelEventSource: EventSource {
     /// The last /proc view of each followed pid: descriptor → what it was.
     private var lastSeen: [Int32: (time: UInt64, fds: [Int32: KernelFD])] = [:]
     private var lastSample: UInt64 = 0
+    /// Images an exec replaced: the host stops following them, their pid
+    /// goes on as the next image.
+    private var replaced: Set<Int> = []
 
     /// Follow fork children and exec'd programs (--no-follow: the first
     /// program only).
@@ -73,8 +76,9 @@ public final class KernelEventSource: EventSource {
     @discardableResult
     public func stopFollowing(_ key: Int, processEnded: Bool) -> StreamCounters {
         let lost = exited.removeValue(forKey: key) ?? 0
-        guard let start = starts.removeValue(forKey: key) else { return StreamCounters() }
-        if keys[start.pid] == key {
+        let wasReplaced = replaced.remove(key) != nil
+        guard let start = starts.removeValue(forKey: key) else { return StreamCounters(recordsLost: lost) }
+        if !wasReplaced && keys[start.pid] == key {
             keys[start.pid] = nil
             lastSeen[start.pid] = nil
             if !processEnded { kernel.untrace(pid: start.pid) }
@@ -82,8 +86,12 @@ public final class KernelEventSource: EventSource {
         return StreamCounters(recordsLost: lost)
     }
 
-    /// The kernel told of the exec: the old image is gone.
-    public func isReplaced(_ key: Int) -> Bool { true }
+    /// The kernel told of the exec: the old image is gone (its pid stays
+    /// traced: the new image is followed next).
+    public func isReplaced(_ key: Int) -> Bool {
+        replaced.insert(key)
+        return true
+    }
 
     public func reportWritten(_ key: Int) {}
 
