@@ -19,7 +19,7 @@ import Testing
             try String(contentsOfFile: ready, encoding: .utf8).split(separator: " ").last
                 .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
         let o = try run([Paths.fdtrace, "snapshot", "--pid", String(p.processIdentifier), "--json", json])
-        #expect(o.status == 0)
+        #expect(o.status == 0, "\(o.stderr)")
         #expect(o.stdout.contains("  5 × TCP 127.0.0.1:\(port) ⇐ 127.0.0.1:*, 5 CLOSE_WAIT\n"), "\(o.stdout)")
         #expect(o.stdout.contains("  1 × TCP 127.0.0.1:\(port), 1 LISTEN\n"), "\(o.stdout)")
         let text = try String(contentsOfFile: json, encoding: .utf8)

@@ -141,7 +141,9 @@ struct RealSoftwareTests {
             let e = try #require(report.processes.last { $0.pid == w.pid })
             #expect(e.ended == .exited && e.exitStatus == 0)
             expectAccounted(e)
-            #expect(sites(e) == sites(w))
+            // A channel a worker received from the master (recvmsg) may be
+            // closed again before the worker exits; the sites it opened stay.
+            #expect(sites(e).filter { $0.key != "recvmsg" } == sites(w).filter { $0.key != "recvmsg" })
             #expect(e.command == ["nginx: worker process"])
         }
         // The master as it exited: its title, not the argv it started with.

@@ -118,11 +118,11 @@ public final class QueryServer {
 
 /// The client side: finds sessions and asks them.
 public enum SessionQuery {
-    public static func ask(_ socket: String, _ request: String) throws -> Data {
+    public static func ask(_ socket: String, _ request: String, timeoutSeconds: Int = 30) throws -> Data {
         let fd = fdtc_connect_stream(socket)
         guard fd >= 0 else { throw FDTraceError("cannot reach \(socket): \(String(cString: strerror(-fd)))", status: ExitStatus.failure) }
         defer { close(fd) }
-        var tv = timeval(tv_sec: 30, tv_usec: 0)
+        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let line = Array((request + "\n").utf8)
         guard write(fd, line, line.count) == line.count else { throw FDTraceError("cannot query \(socket)", status: ExitStatus.failure) }
@@ -139,14 +139,33 @@ public enum SessionQuery {
 
     /// Running sessions and what they say of themselves; sockets of
     /// sessions that are gone are removed.
+    /// All are asked at once and briefly: a session busy with a long report
+    /// (its loop symbolizing) must not hold up the others, nor the /proc
+    /// read of an untraced pid (asked one by one with the full timeout,
+    /// `snapshot --pid` of an untraced process took minutes on a busy host).
     public static func sessions() -> [(socket: String, info: SessionInfo)] {
-        SessionDirectory.sockets().compactMap { s in
-            guard let data = try? ask(s, "info"), let info = try? JSONRenderer.decode(SessionInfo.self, from: data) else {
-                if fdtc_connect_stream(s) == -ECONNREFUSED { unlink(s) }
+        let sockets = SessionDirectory.sockets()
+        let answers = Answers(count: sockets.count)
+        DispatchQueue.concurrentPerform(iterations: sockets.count) { i in
+            answers.set(i, try? ask(sockets[i], "info", timeoutSeconds: 3))
+        }
+        return sockets.indices.compactMap { i in
+            guard let data = answers.get(i), let info = try? JSONRenderer.decode(SessionInfo.self, from: data) else {
+                let fd = fdtc_connect_stream(sockets[i])
+                if fd >= 0 { close(fd) } else if fd == -ECONNREFUSED { unlink(sockets[i]) }
                 return nil
             }
-            return (s, info)
+            return (sockets[i], info)
         }
+    }
+
+    /// The sessions' answers, written from concurrent threads.
+    private final class Answers: @unchecked Sendable {
+        private let lock = NSLock()
+        private var data: [Data?]
+        init(count: Int) { data = Array(repeating: nil, count: count) }
+        func set(_ i: Int, _ d: Data?) { lock.withLock { data[i] = d } }
+        func get(_ i: Int) -> Data? { lock.withLock { data[i] } }
     }
 
     public static func snapshot(_ socket: String, pid: Int32?) throws -> Report {
