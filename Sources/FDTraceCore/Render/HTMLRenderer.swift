@@ -444,18 +444,18 @@ public struct HTMLRenderer {
     }
 
     /// Text for HTML content and attribute values.
-    public static func esc(_ s: String) -> String {
+    public static func esc(_ s: String) -> String { replacing(s, htmlEscapes) }
+
+    private static let htmlEscapes: [Unicode.Scalar: String] = [
+        "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;",
+    ]
+
+    /// `s` with each scalar `table` names replaced by its text.
+    private static func replacing(_ s: String, _ table: [Unicode.Scalar: String]) -> String {
         var out = ""
         out.reserveCapacity(s.utf8.count)
         for c in s.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.unicodeScalars.append(c)
-            }
+            if let r = table[c] { out += r } else { out.unicodeScalars.append(c) }
         }
         return out
     }
@@ -471,19 +471,9 @@ public struct HTMLRenderer {
         return escapeForScript(json)
     }
 
-    public static func escapeForScript(_ json: String) -> String {
-        var out = ""
-        out.reserveCapacity(json.utf8.count)
-        for c in json.unicodeScalars {
-            switch c {
-            case "<": out += "\\u003c"
-            case ">": out += "\\u003e"
-            case "&": out += "\\u0026"
-            case "\u{2028}": out += "\\u2028"
-            case "\u{2029}": out += "\\u2029"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
-    }
+    public static func escapeForScript(_ json: String) -> String { replacing(json, scriptEscapes) }
+
+    private static let scriptEscapes: [Unicode.Scalar: String] = [
+        "<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u{2028}": "\\u2028", "\u{2029}": "\\u2029",
+    ]
 }
