@@ -134,12 +134,12 @@ static void find_own_text(void) {
     }
 }
 
-/* Bare mode writes FDTRACE_OUTPUT / FDTRACE_JSON at the end: a bad
+/* Bare mode writes FDTRACE_OUTPUT / _JSON / _HTML / _SARIF at the end: a bad
  * destination is found now, not after the program ran. Returns the bad
  * path or NULL. */
 static const char *unwritable_report_destination(void) {
-    static const char *vars[] = { FDT_ENV_OUTPUT, FDT_ENV_JSON };
-    for (unsigned i = 0; i < 2; i++) {
+    static const char *vars[] = { FDT_ENV_OUTPUT, FDT_ENV_JSON, FDT_ENV_HTML, FDT_ENV_SARIF };
+    for (unsigned i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const char *p = getenv(vars[i]);
         if (!p || !*p) continue;
         char dir[512];

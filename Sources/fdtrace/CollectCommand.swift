@@ -32,15 +32,10 @@ struct Collect: ParsableCommand {
         let report = collector.report(
             command: collector.processes.first?.command ?? [], exitStatus: status,
             notes: collector.rejected, symbolizer: LLVMSymbolizer(), nativeFrames: env[FDT_ENV_NATIVE] == "1")
-        let text = TextRenderer().render(report)
-        if let out = env[FDT_ENV_OUTPUT], !out.isEmpty {
-            try ReportFile(path: out).write(Data(text.utf8))
-        } else {
-            FileHandle.standardError.write(Data(text.utf8))
-        }
-        if let json = env[FDT_ENV_JSON], !json.isEmpty {
-            try ReportFile(path: json).write(try JSONRenderer.render(report))
-        }
+        func path(_ name: String) -> String? { env[name].flatMap { $0.isEmpty ? nil : $0 } }
+        let outputs = try ReportOutputs(
+            text: path(FDT_ENV_OUTPUT), json: path(FDT_ENV_JSON), html: path(FDT_ENV_HTML), sarif: path(FDT_ENV_SARIF))
+        try outputs.write(report)
         collector.sendReportDone(to: root)
     }
 }

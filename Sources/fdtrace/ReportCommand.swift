@@ -54,8 +54,7 @@ struct ReportCommand: ParsableCommand {
             throw ExitCode(d.regressed ? 1 : 0)
         }
         let saved = try ReportInput.load(files[0])
-        let htmlOut = try html.map { try ReportFile(path: $0) }
-        let sarifOut = try sarif.map { try ReportFile(path: $0) }
+        let outputs = try ReportOutputs(text: nil, json: nil, html: html, sarif: sarif, frames: frames, textAlways: false)
         if native && !ReportView.hasInterpreterFrames(saved)
             && saved.processes.contains(where: { p in
                 p.leaks.contains { g in g.frames.contains { $0.python == true } }
@@ -65,11 +64,6 @@ struct ReportCommand: ParsableCommand {
                 Data("fdtrace: \(files[0]) was written without the interpreter's native frames (fdtrace run --native keeps them)\n".utf8))
         }
         let report = native ? saved : ReportView.withoutInterpreterFrames(saved)
-        if htmlOut == nil && sarifOut == nil {
-            let text = TextRenderer(maxFrames: frames, color: isatty(1) != 0).render(report)
-            FileHandle.standardOutput.write(Data(text.utf8))
-        }
-        if let htmlOut { try htmlOut.write(Data(HTMLRenderer(maxFrames: frames).render(report).utf8)) }
-        if let sarifOut { try sarifOut.write(try SARIFRenderer().render(report)) }
+        try outputs.write(report, stream: .standardOutput)
     }
 }

@@ -97,10 +97,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let library = try ShimLocator.locate()
-        let textOut = try output.map { try ReportFile(path: $0) }
-        let jsonOut = try json.map { try ReportFile(path: $0) }
-        let htmlOut = try html.map { try ReportFile(path: $0) }
-        let sarifOut = try sarif.map { try ReportFile(path: $0) }
+        let outputs = try ReportOutputs(text: output, json: json, html: html, sarif: sarif, frames: frames)
         var session = RunSession(command: command, library: library, depth: depth, lingerSeconds: wait, follow: !noFollow)
         session.name = name
         session.source = source
@@ -111,11 +108,7 @@ struct Run: ParsableCommand {
                 every: snapshotEvery)
         }
         let outcome = try session.run(nativeFrames: native)
-        let text = TextRenderer(maxFrames: frames, color: textOut == nil && isatty(2) != 0).render(outcome.report)
-        if let textOut { try textOut.write(Data(text.utf8)) } else { FileHandle.standardError.write(Data(text.utf8)) }
-        if let jsonOut { try jsonOut.write(try JSONRenderer.render(outcome.report)) }
-        if let htmlOut { try htmlOut.write(Data(HTMLRenderer(maxFrames: frames).render(outcome.report).utf8)) }
-        if let sarifOut { try sarifOut.write(try SARIFRenderer().render(outcome.report)) }
+        try outputs.write(outcome.report)
         var status = outcome.status
         if failOnLeak && status == 0 && outcome.report.leakGroupCount > 0 { status = ExitStatus.leaksFound }
         throw ExitCode(status)
