@@ -13,20 +13,7 @@ struct Run: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("Write the JSON report to FILE.", valueName: "FILE"))
-    var json: String?
-
-    @Option(name: .long, help: ArgumentHelp("Write the text report to FILE instead of stderr.", valueName: "FILE"))
-    var output: String?
-
-    @Option(name: .long, help: ArgumentHelp("Also write the report as one self-contained HTML file.", valueName: "FILE"))
-    var html: String?
-
-    @Option(name: .long, help: ArgumentHelp("Also write the report as SARIF 2.1.0 (one result per leak site).", valueName: "FILE"))
-    var sarif: String?
-
-    @Flag(name: .long, help: "Exit 99 if the program exited 0 but leaked descriptors.")
-    var failOnLeak = false
+    @OptionGroup var report: ReportOptions
 
     @Option(name: .long, help: ArgumentHelp("Native frames kept per stack, 1-\(FDT_MAX_DEPTH). (default: \(FDT_DEFAULT_DEPTH))", valueName: "N"))
     var depth: Int?
@@ -36,9 +23,6 @@ struct Run: ParsableCommand {
 
     @Flag(name: .long, help: "Trace only the program itself, not the programs it starts or forks.")
     var noFollow = false
-
-    @Option(name: .long, help: ArgumentHelp("Frames shown per site in the text report.", valueName: "N"))
-    var frames: Int = 12
 
     @Option(
         name: .long,
@@ -65,9 +49,6 @@ struct Run: ParsableCommand {
             valueName: "auto|shim|kernel"))
     var source: RunSession.SourceChoice = .auto
 
-    @Flag(name: .long, help: "Show every native frame in Python stacks (the interpreter's own too).")
-    var native = false
-
     @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
     var command: [String] = []
 
@@ -83,7 +64,6 @@ struct Run: ParsableCommand {
         guard !command.isEmpty else { throw ValidationError("no command given: fdtrace run [options] -- CMD ARGS...") }
         if let depth, !(1...Int(FDT_MAX_DEPTH)).contains(depth) { throw ValidationError("--depth must be from 1 to \(FDT_MAX_DEPTH)") }
         guard wait >= 0, wait <= 3600 else { throw ValidationError("--wait must be from 0 to 3600 seconds") }
-        guard frames >= 1 else { throw ValidationError("--frames must be at least 1") }
         if (snapshotAt != nil || snapshotEvery != nil) && snapshotDir == nil {
             throw ValidationError("--snapshot-at and --snapshot-every need --snapshot-dir")
         }
@@ -97,7 +77,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let library = try ShimLocator.locate()
-        let outputs = try ReportOutputs(text: output, json: json, html: html, sarif: sarif, frames: frames)
+        let outputs = try report.outputs()
         var session = RunSession(command: command, library: library, depth: depth, lingerSeconds: wait, follow: !noFollow)
         session.name = name
         session.source = source
@@ -107,11 +87,9 @@ struct Run: ParsableCommand {
                 directory: dir, atCount: at?.count, atPercent: at?.percent,
                 every: snapshotEvery)
         }
-        let outcome = try session.run(nativeFrames: native)
+        let outcome = try session.run(nativeFrames: report.native)
         try outputs.write(outcome.report)
-        var status = outcome.status
-        if failOnLeak && status == 0 && outcome.report.leakGroupCount > 0 { status = ExitStatus.leaksFound }
-        throw ExitCode(status)
+        throw ExitCode(report.exitStatus(program: outcome.status, outcome.report))
     }
 }
 
