@@ -24,20 +24,7 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Trace only the program itself, not the programs it starts or forks.")
     var noFollow = false
 
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "Write snapshots (JSON and text) into DIR while the program runs: when a call fails with EMFILE/ENFILE, and at --snapshot-at / --snapshot-every.",
-            valueName: "DIR"))
-    var snapshotDir: String?
-
-    @Option(
-        name: .long,
-        help: ArgumentHelp("Snapshot a process when it holds N open descriptors, or N% of its soft limit (needs --snapshot-dir).", valueName: "N|N%"))
-    var snapshotAt: String?
-
-    @Option(name: .long, help: ArgumentHelp("Snapshot every SECONDS while the program runs (needs --snapshot-dir).", valueName: "SECONDS"))
-    var snapshotEvery: Double?
+    @OptionGroup var snapshots: SnapshotArguments
 
     @Option(name: .long, help: ArgumentHelp("Name this session for `fdtrace snapshot --name` and `fdtrace top --name`.", valueName: "NAME"))
     var name: String?
@@ -64,15 +51,6 @@ struct Run: ParsableCommand {
         guard !command.isEmpty else { throw ValidationError("no command given: fdtrace run [options] -- CMD ARGS...") }
         if let depth, !(1...Int(FDT_MAX_DEPTH)).contains(depth) { throw ValidationError("--depth must be from 1 to \(FDT_MAX_DEPTH)") }
         guard wait >= 0, wait <= 3600 else { throw ValidationError("--wait must be from 0 to 3600 seconds") }
-        if (snapshotAt != nil || snapshotEvery != nil) && snapshotDir == nil {
-            throw ValidationError("--snapshot-at and --snapshot-every need --snapshot-dir")
-        }
-        if let at = snapshotAt, Self.threshold(at) == nil {
-            throw ValidationError("--snapshot-at must be a count (e.g. 900) or a share of the soft limit (e.g. 80%)")
-        }
-        if let every = snapshotEvery, !(every >= 0.1 && every <= 86400) {
-            throw ValidationError("--snapshot-every must be from 0.1 to 86400 seconds")
-        }
     }
 
     func run() throws {
@@ -81,12 +59,7 @@ struct Run: ParsableCommand {
         var session = RunSession(command: command, library: library, depth: depth, lingerSeconds: wait, follow: !noFollow)
         session.name = name
         session.source = source
-        if let dir = snapshotDir {
-            let at = snapshotAt.flatMap(Self.threshold)
-            session.snapshots = RunSession.SnapshotOptions(
-                directory: dir, atCount: at?.count, atPercent: at?.percent,
-                every: snapshotEvery)
-        }
+        session.snapshots = snapshots.options
         let outcome = try session.run(nativeFrames: report.native)
         try outputs.write(outcome.report)
         throw ExitCode(report.exitStatus(program: outcome.status, outcome.report))
@@ -94,15 +67,6 @@ struct Run: ParsableCommand {
 }
 
 extension RunSession.SourceChoice: ExpressibleByArgument {}
-
-extension Run {
-    /// "900" or "80%".
-    static func threshold(_ s: String) -> (count: Int?, percent: Double?)? {
-        if s.hasSuffix("%"), let p = Double(s.dropLast()), p > 0, p <= 100 { return (nil, p) }
-        if let n = Int(s), n > 0 { return (n, nil) }
-        return nil
-    }
-}
 
 /// Where libfdtrace.so is: $FDTRACE_LIB, next to this executable, or in
 /// ../lib beside it.

@@ -23,17 +23,8 @@ public struct RunSession {
     /// cannot see into (a Go program, a static binary) and the shim otherwise.
     public enum SourceChoice: String, CaseIterable, Sendable { case auto, shim, kernel }
 
-    public struct SnapshotOptions {
-        public var directory: String
-        /// --snapshot-at: a count, or a share of the soft limit.
-        public var atCount: Int?
-        public var atPercent: Double?
-        /// --snapshot-every, seconds.
-        public var every: Double?
-        public init(directory: String, atCount: Int? = nil, atPercent: Double? = nil, every: Double? = nil) {
-            self.directory = directory; self.atCount = atCount; self.atPercent = atPercent; self.every = every
-        }
-    }
+    /// --snapshot-dir and its triggers (shared with `fdtrace attach`).
+    public typealias SnapshotOptions = FDTraceCore.SnapshotOptions
 
     public init(command: [String], library: String, depth: Int? = nil, lingerSeconds: Double = 2, follow: Bool = true) {
         self.command = command
@@ -57,15 +48,9 @@ public struct RunSession {
         let kernel = kernelSource(path: path)
         let source: EventSource = try kernel ?? ShimSource(socketPath: socketPath)
         let collector = Collector(sources: [source])
-        let live = try snapshots.map { try LiveSnapshots($0, command: command, symbolizer: symbolizer, nativeFrames: nativeFrames) }
-        live?.install(on: collector)
-        // Queries from other terminals; a session without one still runs.
-        var queryNote: String?
-        let queries: QueryServer?
-        do { queries = try QueryServer(name: name, command: command, symbolizer: symbolizer, nativeFrames: nativeFrames) } catch {
-            queries = nil
-            queryNote = "this session cannot be queried: \(error)"
-        }
+        let services = try SessionServices(
+            collector: collector, name: name, command: command, snapshots: snapshots, symbolizer: symbolizer,
+            nativeFrames: nativeFrames)
         var env = Launcher.environment(library: library, socket: socketPath, depth: depth)
         if !follow { env.append("\(FDT_ENV_FOLLOW)=0") }
         var program: LaunchedProgram
@@ -79,14 +64,14 @@ public struct RunSession {
         }
         defer { program.close() }
         collector.treeRoots.insert(program.pid)
-        SessionLoop(collector: collector, queries: queries, lingerSeconds: lingerSeconds, waitName: "--wait")
+        SessionLoop(collector: collector, queries: services.queries, lingerSeconds: lingerSeconds, waitName: "--wait")
             .run(extra: { program.descriptors }) { ready in
-                if program.status == nil { live?.periodic(collector) }
+                if program.status == nil { services.live?.periodic(collector) }
                 program.handle(ready, collector: collector)
                 return program.status == nil ? .running : .ended
             }
         return outcome(
-            collector, program: program, path: path, viaKernel: kernel != nil, queryNote: queryNote, symbolizer: symbolizer,
+            collector, program: program, path: path, viaKernel: kernel != nil, queryNote: services.queryNote, symbolizer: symbolizer,
             nativeFrames: nativeFrames)
     }
 
@@ -108,15 +93,13 @@ public struct RunSession {
         }
         switch KernelEventSource.open() {
         case .success(let k):
-            if let reason { Self.say("\(reason): traced by the kernel source") }
+            if let reason { SessionServices.say("\(reason): traced by the kernel source") }
             return k
         case .failure(let e):
-            Self.say("\(reason.map { "\($0): " } ?? "")the kernel source cannot be used (\(e.message)): tracing with the shim")
+            SessionServices.say("\(reason.map { "\($0): " } ?? "")the kernel source cannot be used (\(e.message)): tracing with the shim")
             return nil
         }
     }
-
-    private static func say(_ line: String) { FileHandle.standardError.write(Data("fdtrace: \(line)\n".utf8)) }
 
     /// The report once the traced tree is done, and the status to exit with.
     private func outcome(
@@ -224,56 +207,5 @@ private struct LaunchedProgram {
             status = fdtc_wexitstatus(ws)
             collector.setWaitStatus(pid: pid, exitCode: fdtc_wexitstatus(ws), signal: nil)
         }
-    }
-}
-
-/// --snapshot-dir: snapshots of the running images when a call fails with
-/// EMFILE or ENFILE, at a threshold, and every few seconds.
-private final class LiveSnapshots {
-    let options: RunSession.SnapshotOptions
-    let writer: SnapshotWriter
-    let command: [String]
-    let symbolizer: Symbolizing
-    let nativeFrames: Bool
-    private var nextPeriodic: UInt64?
-
-    init(_ options: RunSession.SnapshotOptions, command: [String], symbolizer: Symbolizing, nativeFrames: Bool) throws {
-        self.options = options
-        writer = try SnapshotWriter(directory: options.directory)
-        self.command = command
-        self.symbolizer = symbolizer
-        self.nativeFrames = nativeFrames
-        nextPeriodic = options.every.map { monotonicNow() + UInt64($0 * 1e9) }
-    }
-
-    /// The collector calls back for EMFILE/ENFILE and thresholds.
-    func install(on collector: Collector) {
-        collector.snapshotHook = { [unowned collector, self] key, reason in
-            self.take(collector, keys: [key], reason: reason, pid: collector.processes[key].pid)
-        }
-        if let n = options.atCount {
-            collector.snapshotThreshold = { _ in n }
-        } else if let pct = options.atPercent {
-            collector.snapshotThreshold = { soft in max(1, Int(Double(min(soft, 1 << 30)) * pct / 100)) }
-        }
-    }
-
-    /// Every --snapshot-every seconds, of everything still running.
-    func periodic(_ collector: Collector) {
-        guard let due = nextPeriodic, let every = options.every, monotonicNow() >= due else { return }
-        collector.drainAll()
-        take(collector, keys: nil, reason: .periodic, pid: nil)
-        collector.markTimelines(.periodic)
-        nextPeriodic = monotonicNow() + UInt64(every * 1e9)
-    }
-
-    /// A snapshot of the images `keys` (all) that still run, if any.
-    private func take(_ collector: Collector, keys: Set<Int>?, reason: SnapshotReason, pid: Int32?) {
-        guard LiveReport.hasRunning(collector.processes, keys: keys) else { return }
-        writer.write(
-            LiveReport.build(
-                collector.processes, keys: keys, registry: collector.registry, command: command,
-                symbolizer: symbolizer, nativeFrames: nativeFrames),
-            reason: reason, pid: pid)
     }
 }
