@@ -188,15 +188,25 @@ public final class Collector: EventSourceHost {
     /// "--wait 2 s"): they outlived the program. Each keeps its table as of
     /// now, the command line it shows now, and a note saying so.
     public func abandonRemaining(wait: String, except: Int32? = nil) {
+        abandon(except: except) { pid in
+            // setsid (daemon(3) calls it): a session of its own.
+            let what = ProcFiles.sessionID(pid) == pid ? " (a daemon: it started a session of its own)" : ""
+            return "still running after \(wait): it outlived the program\(what); its descriptors are as they were when the wait ran out"
+        }
+    }
+
+    /// Stops following the processes still followed (but `except`), which
+    /// run on: each keeps its table as of now, the command line it shows
+    /// now, and the note `note` gives for its pid, if any (`fdtrace attach`
+    /// detaching, the wait after the program running out).
+    public func abandon(except: Int32? = nil, note: (Int32) -> String?) {
         let now = monotonicNow()
         for key in following.keys.sorted() where processes[key].pid != except {
             drain(key, limit: .max)
             let pid = processes[key].pid
             if let argv = ProcFiles.commandLine(pid) { processes[key].command = argv }
             processes[key].abandonedAt = now
-            // setsid (daemon(3) calls it): a session of its own.
-            let what = ProcFiles.sessionID(pid) == pid ? " (a daemon: it started a session of its own)" : ""
-            processes[key].notes.append("still running after \(wait): it outlived the program\(what); its descriptors are as they were when the wait ran out")
+            if let n = note(pid) { processes[key].notes.append(n) }
             stopFollowing(key)
         }
     }
@@ -212,6 +222,7 @@ public final class Collector: EventSourceHost {
             forkParent: start.forkParent, command: start.command, executable: start.executable,
             startTime: start.startTime, rlimitSoft: start.rlimitSoft, rlimitHard: start.rlimitHard)
         p.blindness = start.seesSystemCalls ? nil : BlindRuntime.reason(executable: start.executable)
+        p.attached = start.attached
         p.kernelStartTime = ProcFiles.kernelStartTime(start.pid)
         if let refusal = followExec(into: &p) {
             refused(refusal)

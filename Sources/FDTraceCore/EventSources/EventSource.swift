@@ -101,6 +101,9 @@ public struct ProcessStart: Sendable {
     /// Its source sees every system call it makes (the kernel's), whatever
     /// runtime makes them: a Go program is not incomplete then.
     public var seesSystemCalls = false
+    /// It ran before the session began (`fdtrace attach`): what it held
+    /// then is listed as open before attach, and `startTime` is the attach.
+    public var attached = false
 
     public init(
         pid: Int32, ppid: Int32, forkParent: Int32 = 0, forkID: UInt64 = 0, command: [String], executable: String,

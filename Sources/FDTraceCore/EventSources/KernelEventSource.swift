@@ -34,6 +34,9 @@ public final class KernelEventSource: EventSource {
     /// Follow fork children and exec'd programs (--no-follow: the first
     /// program only).
     public var follow = true
+    /// Processes attached while they ran, to appear at the next `admit`,
+    /// with the time of the attach.
+    private var attaching: [(pid: Int32, time: UInt64)] = []
 
     public init(kernel: KernelSource) { self.kernel = kernel }
 
@@ -42,6 +45,22 @@ public final class KernelEventSource: EventSource {
         try kernel.trace(pid: pid)
         roots.insert(pid)
         sample(pid)  // what it will inherit, described (it may be gone when its exec is read)
+    }
+
+    /// Traces `pid`, a process that runs already (`fdtrace attach`), from
+    /// now on: all its threads (the traced set holds processes) and every
+    /// process it forks from then on. It appears at the next round as an
+    /// image starting now, whose table is what /proc/PID/fd lists now
+    /// (read after the tracing began: nothing it does from here is
+    /// missed), those descriptors of origin before the attach. Returns how
+    /// many descriptors it held.
+    @discardableResult
+    public func attach(_ pid: Int32) throws -> Int {
+        let time = monotonicNow()
+        try kernel.trace(pid: pid)
+        sample(pid)
+        attaching.append((pid, time))
+        return lastSeen[pid]?.fds.count ?? 0
     }
 
     /// Whether the kernel source can be loaded here, and why not.
@@ -58,6 +77,9 @@ public final class KernelEventSource: EventSource {
     public var hasPendingWork: Bool { false }
 
     public func admit(readable: Set<Int32>, host: EventSourceHost) {
+        // Before their events: those go to their image.
+        for a in attaching { appearAttached(a.pid, time: a.time, host: host) }
+        attaching.removeAll()
         do { try kernel.poll(timeoutMs: 0) { handle($0, host: host) } } catch { host.refused("\(error)") }
         let now = monotonicNow()
         if now &- lastSample >= 200_000_000 {
@@ -173,6 +195,27 @@ public final class KernelEventSource: EventSource {
             sink.apply(.exitEnd(time: x.time, viewFailed: table == nil || table?.truncated == true))
         }
         exited[key] = x.recordsLost
+    }
+
+    /// A process attached while it ran: an image from the attach on, its
+    /// descriptors then as inherited ones (described from /proc).
+    private func appearAttached(_ pid: Int32, time: UInt64, host: EventSourceHost) {
+        let (soft, hard) = ProcFiles.openFileLimits(pid)
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? ""
+        var start = ProcessStart(
+            pid: pid, ppid: ProcFiles.parentPID(pid) ?? 0, command: KernelSource.commandLine(pid) ?? [exe], executable: exe,
+            startTime: time, rlimitSoft: soft ?? 0, rlimitHard: hard ?? 0)
+        start.attached = true
+        guard let key = appear(start, host: host) else { return }
+        let fds = lastSeen[pid]?.fds ?? [:]
+        host.feed(key) { sink in
+            for fd in fds.keys.sorted() {
+                guard var k = fds[fd] else { continue }
+                k.time = time
+                k.cloexec = ProcFiles.isCloseOnExec(pid: pid, fd: fd)
+                sink.apply(.inherited(k))
+            }
+        }
     }
 
     @discardableResult

@@ -101,6 +101,16 @@ public enum ProcFiles {
         return readlink("/proc/\(pid)/exe", &buf, buf.count) > 0
     }
 
+    /// Whether descriptor `fd` of `pid` is close-on-exec (the flags line of
+    /// /proc/PID/fdinfo/FD, octal); false when it cannot be read.
+    static func isCloseOnExec(pid: Int32, fd: Int32) -> Bool {
+        let fdinfo = (try? String(contentsOfFile: "/proc/\(pid)/fdinfo/\(fd)", encoding: .utf8)) ?? ""
+        let flags =
+            fdinfo.split(separator: "\n").first { $0.hasPrefix("flags:") }
+            .flatMap { Int($0.dropFirst(6).trimmingCharacters(in: " \t"), radix: 8) } ?? 0
+        return flags & Int(O_CLOEXEC) != 0
+    }
+
     /// The inode of descriptor `fd` of `pid` (stat of /proc/PID/fd/FD).
     static func inode(pid: Int32, fd: Int32) -> UInt64? {
         var st = stat()

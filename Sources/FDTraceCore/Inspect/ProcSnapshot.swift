@@ -51,13 +51,9 @@ public struct ProcSnapshot: Codable, Sendable, Equatable {
         guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path) else { return nil }
         var st = stat()
         let mode = stat(path, &st) == 0 ? UInt32(st.st_mode) : 0
-        let fdinfo = (try? String(contentsOfFile: "/proc/\(pid)/fdinfo/\(fd)", encoding: .utf8)) ?? ""
-        let flags =
-            fdinfo.split(separator: "\n").first { $0.hasPrefix("flags:") }
-            .flatMap { Int($0.dropFirst(6).trimmingCharacters(in: " \t"), radix: 8) } ?? 0
         var d = Described(
             fd: fd, description: FDClassifier.describe(KernelFD(fd: fd, mode: mode, inode: UInt64(st.st_ino), target: target)),
-            cloexec: flags & 0o2000000 != 0)
+            cloexec: ProcFiles.isCloseOnExec(pid: pid, fd: fd))
         if d.description.kind == .socket, let inode = ProcNet.socketInode(target) {
             d.socket = inode
             if let e = net.byInode[inode] {
@@ -91,6 +87,11 @@ public struct ProcSnapshot: Codable, Sendable, Equatable {
 
     /// Groups by kind and target, addresses merged (like the report),
     /// largest first.
+    /// Descriptors a report lists, grouped as this view groups its own.
+    public static func group(_ fds: [FDReport]) -> [Group] {
+        group(fds.map { Described(fd: $0.fd, description: $0.described, cloexec: $0.cloexec) })
+    }
+
     static func group(_ fds: [Described]) -> [Group] {
         var grouped: [String: [Described]] = [:]
         for f in fds {

@@ -176,6 +176,10 @@ public struct HTMLRenderer {
     private func header(_ report: Report, rows: [Row], omittedRows: Int) -> String {
         var out = "<header>\n<h1>fdtrace report</h1>\n"
         out += "<p class=\"command\"><code>\(Self.esc(report.command.joined(separator: " ")))</code></p>\n"
+        if let a = report.attach {
+            let line = TextRenderer.attachLine(a).dropFirst("fdtrace: ".count).trimmingCharacters(in: .newlines)
+            out += "<p class=\"attach\" id=\"attach\">\(Self.esc(line))</p>\n"
+        }
         let leaked = report.processes.reduce(0) { $0 + $1.leakedDescriptors }
         let groups = report.leakGroupCount
         var line = "\(report.processes.count) process\(report.processes.count == 1 ? "" : "es") traced; "
@@ -338,6 +342,7 @@ public struct HTMLRenderer {
         fdList(
             "\(p.internalErrors.count) internal error\(p.internalErrors.count == 1 ? "" : "s") (the tracer holds them, the kernel does not)", p.internalErrors)
         fdList("inherited (not leaks)", p.inherited)
+        fdList("open before attach (from /proc: no site, age unknown; not leaks)", p.openBeforeAttach ?? [])
         for n in p.notes { out += "<p class=\"note\">note: \(Self.esc(n))</p>\n" }
         out += "</section>\n"
         return out

@@ -7,6 +7,8 @@ public struct TextRenderer {
     public var color: Bool
     /// Rendering a snapshot of processes that still run.
     var live = false
+    /// Rendering an attach session's report.
+    var attach: AttachInfo?
 
     public init(maxFrames: Int = 12, color: Bool = false) {
         self.maxFrames = maxFrames
@@ -16,7 +18,8 @@ public struct TextRenderer {
     public func render(_ report: Report) -> String {
         var r = self
         r.live = report.snapshot != nil
-        return r.renderAll(report)
+        r.attach = report.attach
+        return (report.attach.map(Self.attachLine) ?? "") + r.renderAll(report)
     }
 
     private func renderAll(_ report: Report) -> String {
@@ -56,14 +59,15 @@ public struct TextRenderer {
     func renderProcess(_ p: ProcessReport, root: Int32?) -> String {
         let ids = p.ppid > 0 && p.pid != root ? "pid \(p.pid), parent \(p.ppid)" : "pid \(p.pid)"
         var out = "fdtrace: \(Self.commandLine(p.command, fallback: p.executable)) (\(ids)) \(endText(p))"
-        out += " after \(Self.seconds(p.durationSeconds))\n"
+        // The attached image's life in this report began at the attach.
+        out += p.openBeforeAttach != nil ? ", \(Self.seconds(p.durationSeconds)) after the attach\n" : " after \(Self.seconds(p.durationSeconds))\n"
         if p.ended == .exec {
             for n in p.notes { out += "  note: \(n)\n" }
             return out
         }
         let apart = p.standard.count + p.inherited.count
         let limit = "limit \(Self.limit(p.rlimitSoft))/\(Self.limit(p.rlimitHard))"
-        let when = p.ended == .running ? "open now" : "open at exit"
+        let when = p.ended != .running ? "open at exit" : attach != nil && !live ? "open at detach" : "open now"
         out += "  \(p.openAtExit) descriptor\(p.openAtExit == 1 ? "" : "s") \(when) (peak \(p.peakOpen), \(limit))"
         out += apart > 0 ? ", \(apart) inherited or standard" : ""
         out += "\n"
@@ -95,6 +99,15 @@ public struct TextRenderer {
             out += "  \(n) descriptor\(n == 1 ? "" : "s") inherited without close-on-exec (leaked into this program):\n"
             for g in p.inheritedLeaks { out += renderGroup(g, in: p) }
         }
+        out += renderApart(p)
+        for n in p.notes { out += "  note: \(n)\n" }
+        return out
+    }
+
+    /// The descriptors listed apart from the leaks: of unknown origin,
+    /// internal errors, inherited, and those open before an attach.
+    private func renderApart(_ p: ProcessReport) -> String {
+        var out = ""
         if !p.unknownOrigin.isEmpty {
             out += "  \(p.unknownOrigin.count) of origin unknown (opened where the shim cannot see, e.g. raw syscalls):\n"
             for f in p.unknownOrigin.prefix(20) { out += "    fd \(f.fd)  \(Self.describe(f))\n" }
@@ -107,8 +120,25 @@ public struct TextRenderer {
             let list = p.inherited.prefix(8).map { "fd \($0.fd) \(Self.describe($0))" }.joined(separator: ", ")
             out += "  inherited (not leaks): \(list)\(p.inherited.count > 8 ? ", …" : "")\n"
         }
-        for n in p.notes { out += "  note: \(n)\n" }
+        if let before = p.openBeforeAttach, !before.isEmpty {
+            // Grouped as the /proc view groups them: a service attached in
+            // trouble may hold thousands.
+            out += "  \(before.count) open before attach (from /proc: no site, age unknown; not leaks):\n"
+            for g in ProcSnapshot.group(before).prefix(20) { out += "    \(g.count) × \(g.summary)\n" }
+        }
         return out
+    }
+
+    /// The first line of an attach session's report: which process, how
+    /// long, and what ended it.
+    static func attachLine(_ a: AttachInfo) -> String {
+        let how: String
+        switch a.detached {
+        case .exited: how = "until it exited"
+        case .duration: how = "until --duration ran out; it runs on"
+        case .signal: how = "until \(signalName(a.signal ?? 0)) stopped fdtrace; it runs on"
+        }
+        return "fdtrace: attached to pid \(a.pid) for \(seconds(a.attachedSeconds)), \(how) (what it held before the attach is listed apart)\n"
     }
 
     /// `p`: the process whose section shows the group (names its executable).
@@ -183,7 +213,7 @@ public struct TextRenderer {
         case .exited: return p.exitStatus.map { "exited \($0)" } ?? "exited"
         case .killed: return "was killed by \(Self.signalName(p.signal ?? 0))"
         case .exec: return "replaced itself by exec"
-        case .running: return live ? "running" : "was still running"
+        case .running: return live ? "running" : attach != nil ? "was still running at detach" : "was still running"
         case .unknown: return "ended"
         }
     }

@@ -19,9 +19,10 @@ extension ProcessReport {
         for g in inheritedLeaks.indices { inheritedLeaks[g].count = inheritedLeaks[g].fds.count }
         standard.removeAll { !open.contains($0.fd) }
         inherited.removeAll { !open.contains($0.fd) }
+        openBeforeAttach?.removeAll { !open.contains($0.fd) }
         let known = Set(
             leaks.flatMap(\.fds).map(\.fd) + inheritedLeaks.flatMap(\.fds).map(\.fd)
-                + standard.map(\.fd) + inherited.map(\.fd))
+                + standard.map(\.fd) + inherited.map(\.fd) + (openBeforeAttach ?? []).map(\.fd))
         unknownOrigin = kernel.filter { !known.contains($0.fd) }.sorted { $0.fd < $1.fd }
         openAtExit = kernel.count
         // The tracer's peak never counted what it did not see.

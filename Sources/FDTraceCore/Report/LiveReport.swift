@@ -36,11 +36,19 @@ public enum LiveReport {
             nativeFrames: nativeFrames
         )
         .build(command: command, exitStatus: nil)
-        for i in report.processes.indices {
+        refreshRunning(&report)
+        return report
+    }
+
+    /// The report's processes that still run, checked against /proc now
+    /// (right after every source was drained) and their sockets described
+    /// as they are now: a live report, or the end of an attach session that
+    /// leaves them running.
+    static func refreshRunning(_ report: inout Report) {
+        for i in report.processes.indices where report.processes[i].ended == .running {
             if let view = try? ProcSnapshot.take(pid: report.processes[i].pid) { report.processes[i].reconcile(with: view) }
             describeFromProc(&report.processes[i])
         }
-        return report
     }
 
     /// What each socket is now, from /proc at report time (the opening call
@@ -70,5 +78,6 @@ public enum LiveReport {
         }
         for k in p.standard.indices { update(&p.standard[k]) }
         for k in p.inherited.indices { update(&p.inherited[k]) }
+        for k in (p.openBeforeAttach ?? []).indices { update(&p.openBeforeAttach![k]) }
     }
 }

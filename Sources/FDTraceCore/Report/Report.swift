@@ -12,6 +12,8 @@ public struct Report: Codable, Sendable, Equatable {
     public var collector: CollectorUsage?
     /// Set when this is a snapshot taken while the program ran.
     public var snapshot: SnapshotInfo?
+    /// Set when the session attached to a running process (`fdtrace attach`).
+    public var attach: AttachInfo?
 
     public var leakGroupCount: Int { processes.reduce(0) { $0 + $1.leaks.count } }
 }
@@ -62,6 +64,35 @@ public struct ProcessReport: Codable, Sendable, Equatable {
     public var passedOnAtExec: Int?
     /// Open descriptors over the image's life, per leading site (the HTML chart).
     public var timeline: TimelineReport?
+    /// A process `fdtrace attach` found running: the descriptors it held
+    /// then and still holds, from /proc (no site, age unknown; not leaks).
+    public var openBeforeAttach: [FDReport]? = nil
+}
+
+/// An `fdtrace attach` session: which process, since when, for how long,
+/// and what ended it.
+public struct AttachInfo: Codable, Sendable, Equatable {
+    public var pid: Int32
+    /// ISO 8601, UTC.
+    public var attachedAt: String
+    public var attachedSeconds: Double
+    public var detached: Detach
+    /// The signal fdtrace received (`detached` is `signal`).
+    public var signal: Int32?
+
+    public enum Detach: String, Codable, Sendable {
+        /// The process exited (its report is complete to its end).
+        case exited
+        /// --duration ran out; the process runs on.
+        case duration
+        /// fdtrace was told to stop (SIGINT, SIGTERM); the process runs on.
+        case signal
+    }
+
+    public init(pid: Int32, attachedAt: String, attachedSeconds: Double, detached: Detach, signal: Int32? = nil) {
+        self.pid = pid; self.attachedAt = attachedAt; self.attachedSeconds = attachedSeconds
+        self.detached = detached; self.signal = signal
+    }
 }
 
 /// How a process image ended, as the report says it.

@@ -254,7 +254,8 @@ public struct ReportBuilder {
                 ringFullWaits: p.fullWaits, ringWaitMilliseconds: Double(p.fullWaitNanoseconds) / 1e6,
                 recordsLost: p.recordsLost),
             maxRssKb: p.exitBegin.map(\.maxRSSKB), cpuSeconds: p.exitBegin.map { Double($0.cpuMicroseconds) / 1e6 },
-            incomplete: p.blindness, startedAs: p.startedAs.isEmpty ? nil : p.startedAs)
+            incomplete: p.blindness, startedAs: p.startedAs.isEmpty ? nil : p.startedAs,
+            openBeforeAttach: p.attached ? open.beforeAttach : nil)
         return (report, open.leaks)
     }
 
@@ -263,6 +264,8 @@ public struct ReportBuilder {
         var leaks: [Leak] = []
         var standard: [FDReport] = []
         var inherited: [FDReport] = []
+        /// An attached process's descriptors from before the attach.
+        var beforeAttach: [FDReport] = []
         /// Held by the tracer, not by the kernel (at exit).
         var internalErrors: [FDReport] = []
     }
@@ -284,6 +287,9 @@ public struct ReportBuilder {
                 // At exec, close-on-exec descriptors ended and the others
                 // went on into the next image, which reports them.
                 continue
+            } else if p.attached && t.origin == .inherited {
+                // Held when the session attached: no site, not a leak.
+                out.beforeAttach.append(fdReport(t.fd, desc, t, p))
             } else if t.fd <= 2 || Self.isScriptInput(desc, p.command) {
                 // A shell keeps the script it reads open until it
                 // exits: that is its input, not a leak.

@@ -10,6 +10,9 @@ public enum ExitStatus {
     public static let leaksFound: Int32 = 99
     /// Bad arguments or options.
     public static let usage: Int32 = 64
+    /// `fdtrace attach` without the kernel event source (no privileges, no
+    /// BTF, a build without it): the /proc view was shown instead.
+    public static let procViewOnly: Int32 = 77
     /// The tracer itself could not work (socket, library, output file).
     public static let tracerFailure: Int32 = 70
     /// The command exists but cannot be executed.

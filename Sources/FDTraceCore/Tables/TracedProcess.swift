@@ -68,6 +68,9 @@ public struct TracedProcess: Sendable {
     /// raw exit_group), and when it was taken.
     public var lastProcView: ProcSnapshot?
     public var lastProcViewTime: UInt64 = 0
+    /// It ran before the session began (`fdtrace attach`): its descriptors
+    /// of origin `.inherited` were open before the attach.
+    public var attached = false
 
     public init(
         key: Int, pid: Int32, ppid: Int32, forkParent: Int32, command: [String], executable: String,

@@ -2,7 +2,8 @@
 // the shim, yet Go's runtime makes every descriptor call itself. It leaks,
 // like the pushgateway did, accepted connections whose peers went away
 // (CLOSE_WAIT), and N files. argv: FLAG N. Prints "ready pid P" once they
-// are open, then holds until FLAG exists and exits 0.
+// are open, then holds until FLAG exists and exits 0. argv: serve FLAG: an
+// HTTP server that leaks on an error path (serve.go).
 package main
 
 // int fixture_answer(void) { return 42; }
@@ -16,6 +17,10 @@ import (
 )
 
 func main() {
+	if os.Args[1] == "serve" {
+		serve(os.Args[2])
+		return
+	}
 	flag := os.Args[1]
 	var n int
 	fmt.Sscan(os.Args[2], &n)
