@@ -53,12 +53,13 @@ struct KernelRunTests {
 
     /// Leaked descriptors per (kind, fixture line), the line the report
     /// highlights: the kernel names calls by their system call (openat,
-    /// pipe2), the shim by the libc function.
-    static func sites(_ p: ProcessReport) -> [String: Int] {
+    /// pipe2), the shim by the libc function. `what`: how a descriptor is
+    /// named beside its line (its kind).
+    static func sites(_ p: ProcessReport, what: (FDReport) -> String = { $0.kind.name }) -> [String: Int] {
         var out: [String: Int] = [:]
         for g in p.leaks {
             let site = g.site.map { "\(($0.file ?? "?").split(separator: "/").last ?? ""):\($0.line ?? 0)" } ?? "?"
-            for fd in g.fds { out["\(site) \(fd.kind.name)", default: 0] += 1 }
+            for fd in g.fds { out["\(site) \(what(fd))", default: 0] += 1 }
         }
         return out
     }
