@@ -6,14 +6,18 @@
  * that a different function closes (open_scratch, then close_scratch), and
  * in round 1 closes the pipe's write end it held from before; it prints
  * "round N done". When DIR/exit exists it prints "bye" and exits 3. Its
- * output never depends on being traced. */
+ * output never depends on being traced. With a third argument "tree", each
+ * round also leaks one file from a thread it starts and joins, and one from
+ * a child it forks and waits for (the child exits 0). */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int exists(const char *dir, const char *name) {
@@ -31,8 +35,25 @@ __attribute__((noinline)) static int open_scratch(void) { return open("/etc/host
 
 __attribute__((noinline)) static void close_scratch(int fd) { close(fd); }
 
+static void *thread_main(void *arg) {
+    (void)arg;
+    leak_one();
+    return NULL;
+}
+
+/* One leak from another thread of this process, one from a child. */
+static int tree_round(void) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, thread_main, NULL) != 0 || pthread_join(t, NULL) != 0) return -1;
+    pid_t child = fork();
+    if (child < 0) return -1;
+    if (child == 0) _exit(leak_one() < 0 ? 2 : 0);
+    int status;
+    return waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 3) return 2;
+    if (argc != 3 && argc != 4) return 2;
     const char *dir = argv[1];
     int k = atoi(argv[2]);
     int held_file = open("/etc/hostname", O_RDONLY);
@@ -61,6 +82,7 @@ int main(int argc, char **argv) {
             if (fd < 0) return 2;
             close_scratch(fd);
         }
+        if (argc == 4 && tree_round() != 0) return 2;
         if (round == 1) close(held_pipe[1]);
         printf("round %d done\n", round);
         fflush(stdout);

@@ -25,10 +25,10 @@ final class RunningTarget {
         try process.run()
     }
 
-    /// The C fixture: attach_target.c DIR K, once it printed "ready".
-    static func fixture(k: Int, prefix: [String] = []) throws -> RunningTarget {
+    /// The C fixture: attach_target.c DIR K [tree], once it printed "ready".
+    static func fixture(k: Int, tree: Bool = false, prefix: [String] = []) throws -> RunningTarget {
         let exe = try Fixture.build("attach_target.c")
-        let t = try RunningTarget(prefix: prefix) { [exe, $0.path, String(k)] }
+        let t = try RunningTarget(prefix: prefix) { [exe, $0.path, String(k)] + (tree ? ["tree"] : []) }
         try t.waitFor("ready\n")
         return t
     }
@@ -183,6 +183,42 @@ struct AttachTests {
         #expect(page.contains("id=\"attach\">attached to pid \(t.pid) for ") && page.contains("open before attach"))
     }
 
+    @Test("Its other threads and the children it forks while attached are traced too")
+    func threadsAndChildren() throws {
+        let k = 3
+        let t = try RunningTarget.fixture(k: k, tree: true)
+        let a = try AttachRun(pid: t.pid)
+        t.flag("go1")
+        try t.waitFor("round 1 done\n")
+        #expect(t.finish() == 3)
+        let (status, report) = try a.finish()
+        #expect(status == 0, "\(a.text)")
+        let line = try Self.leakLine
+        let root = try #require(report.processes.first { $0.pid == t.pid })
+        // k from the main thread, one from the thread it started.
+        #expect(Self.sites(root) == ["attach_target.c:\(line) /dev/null": k + 1], "\(root.leaks)")
+        #expect(Set(root.leaks.flatMap(\.fds).compactMap(\.thread)).count == 2)
+        let child = try #require(report.processes.first { $0.pid != t.pid })
+        #expect(report.processes.count == 2 && child.ppid == t.pid && child.ended == .exited && child.exitStatus == 0)
+        #expect(Self.sites(child) == ["attach_target.c:\(line) /dev/null": 1], "\(child.leaks)")
+        // What it had from before the attach came to it from its parent: not its own.
+        #expect(child.openBeforeAttach == nil && child.inherited.count > 3, "\(child.inherited)")
+    }
+
+    @Test("A Python program: native frames and a note saying so")
+    func pythonNote() throws {
+        let t = try RunningTarget { dir in
+            ["/usr/bin/python3", "-c", "import os, time\nprint('ready', flush=True)\nwhile not os.path.exists('\(dir.path)/exit'): time.sleep(0.01)"]
+        }
+        try t.waitFor("ready\n")
+        let a = try AttachRun(pid: t.pid)
+        kill(a.process.processIdentifier, SIGINT)
+        let (status, report) = try a.finish()
+        #expect(status == 0 && t.finish() == 0)
+        let p = try #require(report.processes.first)
+        #expect(p.notes.contains { $0.hasPrefix("a Python program: fdtrace attach shows native frames only") }, "\(p.notes)")
+    }
+
     @Test("Live queries while attached, detach on SIGINT, attach again with --duration: the process as it was")
     func detachAndAttachAgain() throws {
         let k = 4
@@ -242,7 +278,9 @@ struct AttachTests {
         let tids = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(t.pid)/task").compactMap { Int32($0) }
         let thread = try #require(tids.first { $0 != t.pid })
         let o = try run([Paths.fdtrace, "attach", "--pid", String(thread)], env: Self.env)
-        #expect(o.status == 1 && o.stderr == "fdtrace: pid \(thread) is a thread of process \(t.pid): attach to \(t.pid) (all its threads are traced)\n", "\(o.stderr)")
+        #expect(
+            o.status == 1 && o.stderr == "fdtrace: pid \(thread) is a thread of process \(t.pid): attach to \(t.pid) (all its threads are traced)\n",
+            "\(o.stderr)")
         let a = try AttachRun(pid: t.pid)
         let n = 5
         for _ in 0..<n { try Self.get(port, "/leak") }
@@ -273,7 +311,9 @@ struct AttachTests {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = port.bigEndian
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         guard rc == 0 else { throw FixtureError(message: "cannot connect to port \(port)") }
         let request = Array("GET \(path) HTTP/1.1\r\nHost: fixture\r\n\r\n".utf8)
         guard write(fd, request, request.count) == request.count else { throw FixtureError(message: "cannot send") }
@@ -306,7 +346,9 @@ struct AttachTests {
         #expect(o.status == 77, "\(o.stderr)")
         let lines = o.stderr.split(separator: "\n")
         #expect(lines.first?.hasPrefix("fdtrace: cannot attach to pid \(mine.pid): the kernel event source needs root") == true, "\(o.stderr)")
-        #expect(lines.count > 1 && lines[1].hasPrefix("fdtrace: ") && lines[1].contains("(pid \(mine.pid)): ") && lines[1].hasSuffix("from /proc: no call sites without tracing"), "\(o.stderr)")
+        #expect(
+            lines.count > 1 && lines[1].hasPrefix("fdtrace: ") && lines[1].contains("(pid \(mine.pid)): ")
+                && lines[1].hasSuffix("from /proc: no call sites without tracing"), "\(o.stderr)")
         #expect(o.stderr.contains("1 × TCP 127.0.0.1:"), "\(o.stderr)")
         #expect(mine.finish() == 3)
 

@@ -130,6 +130,7 @@ public final class KernelEventSource: EventSource {
             var start = ps
             start.pid = child; start.ppid = parent; start.forkParent = parent; start.forkID = forkID
             start.startTime = time
+            start.attached = false  // born traced: what it holds came from its parent
             appear(start, host: host)
         case .exec(let pid, let e, let command, let table):
             execed(pid: pid, e, command: command, table: table, host: host)
