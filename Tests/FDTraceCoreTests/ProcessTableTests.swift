@@ -23,6 +23,20 @@ import Testing
         #expect(t.closesOfUnknown == 1 && t.isEmpty)
     }
 
+    @Test("An attached process's first events overlap the /proc read of its table: no bad events until it settled")
+    func attachOverlapIsNoAnomaly() {
+        var t = ProcessTable(processKey: 0)
+        t.settling = 10
+        t.apply(.inherited(KernelFD(time: 1, fd: 5, target: "/etc/hostname")))
+        t.apply(open(5, time: 5))  // opened after the trace began, listed by the read too
+        t.apply(.close(CloseEvent(time: 6, fd: 6, call: .close, tid: 1)))  // closed before the read reached it
+        #expect(t.replacedWithoutClose == 0 && t.closesOfUnknown == 0 && t[5]?.origin == .traced)
+        t.apply(.inherited(KernelFD(time: 1, fd: 7, target: "/etc/hostname")))
+        t.apply(open(7, time: 11))
+        t.apply(.close(CloseEvent(time: 12, fd: 8, call: .close, tid: 1)))
+        #expect(t.replacedWithoutClose == 1 && t.closesOfUnknown == 1)
+    }
+
     @Test func dup2ReplacesWithoutAnomaly() {
         var t = ProcessTable(processKey: 0)
         t.apply(open(3)); t.apply(open(4))

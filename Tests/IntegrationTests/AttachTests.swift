@@ -183,16 +183,16 @@ struct AttachTests {
         #expect(page.contains("id=\"attach\">attached to pid \(t.pid) for ") && page.contains("open before attach"))
     }
 
-    @Test("Its other threads and the children it forks while attached are traced too")
+    @Test("Its other threads and the children it forks while attached are traced too; --fail-on-leak gives 99")
     func threadsAndChildren() throws {
         let k = 3
         let t = try RunningTarget.fixture(k: k, tree: true)
-        let a = try AttachRun(pid: t.pid)
+        let a = try AttachRun(pid: t.pid, options: ["--fail-on-leak"])
         t.flag("go1")
         try t.waitFor("round 1 done\n")
         #expect(t.finish() == 3)
         let (status, report) = try a.finish()
-        #expect(status == 0, "\(a.text)")
+        #expect(status == 99, "--fail-on-leak: \(a.text)")
         let line = try Self.leakLine
         let root = try #require(report.processes.first { $0.pid == t.pid })
         // k from the main thread, one from the thread it started.

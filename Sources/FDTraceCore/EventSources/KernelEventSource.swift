@@ -35,8 +35,8 @@ public final class KernelEventSource: EventSource {
     /// program only).
     public var follow = true
     /// Processes attached while they ran, to appear at the next `admit`,
-    /// with the time of the attach.
-    private var attaching: [(pid: Int32, time: UInt64)] = []
+    /// with the time of the attach and the end of the /proc read after it.
+    private var attaching: [(pid: Int32, time: UInt64, settled: UInt64)] = []
 
     public init(kernel: KernelSource) { self.kernel = kernel }
 
@@ -59,7 +59,7 @@ public final class KernelEventSource: EventSource {
         let time = monotonicNow()
         try kernel.trace(pid: pid)
         sample(pid)
-        attaching.append((pid, time))
+        attaching.append((pid, time, monotonicNow()))
         return lastSeen[pid]?.fds.count ?? 0
     }
 
@@ -78,7 +78,7 @@ public final class KernelEventSource: EventSource {
 
     public func admit(readable: Set<Int32>, host: EventSourceHost) {
         // Before their events: those go to their image.
-        for a in attaching { appearAttached(a.pid, time: a.time, host: host) }
+        for a in attaching { appearAttached(a.pid, time: a.time, settled: a.settled, host: host) }
         attaching.removeAll()
         do { try kernel.poll(timeoutMs: 0) { handle($0, host: host) } } catch { host.refused("\(error)") }
         let now = monotonicNow()
@@ -199,8 +199,9 @@ public final class KernelEventSource: EventSource {
     }
 
     /// A process attached while it ran: an image from the attach on, its
-    /// descriptors then as inherited ones (described from /proc).
-    private func appearAttached(_ pid: Int32, time: UInt64, host: EventSourceHost) {
+    /// descriptors then as inherited ones (described from /proc, read
+    /// until `settled` while its events already came).
+    private func appearAttached(_ pid: Int32, time: UInt64, settled: UInt64, host: EventSourceHost) {
         let (soft, hard) = ProcFiles.openFileLimits(pid)
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? ""
         var start = ProcessStart(
@@ -210,6 +211,7 @@ public final class KernelEventSource: EventSource {
         guard let key = appear(start, host: host) else { return }
         let fds = lastSeen[pid]?.fds ?? [:]
         host.feed(key) { sink in
+            sink.process.table.settling = settled
             for fd in fds.keys.sorted() {
                 guard var k = fds[fd] else { continue }
                 k.time = time

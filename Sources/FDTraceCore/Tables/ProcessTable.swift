@@ -201,6 +201,11 @@ public struct ProcessTable: Sendable {
     /// The kernel's view of each descriptor at that moment.
     public private(set) var exitViews: [Int32: KernelFD] = [:]
     var sites = SiteCounts()
+    /// Until this time an open over a descriptor held from before the
+    /// table's first event, or a close of one it never held, is no bad
+    /// event: the /proc read that gave an attached process its table
+    /// overlapped its first events (`fdtrace attach`).
+    public var settling: UInt64 = 0
     /// Open descriptors per stack over the image's life (the HTML chart).
     public internal(set) var timeline = SiteTimeline()
     public let processKey: Int
@@ -250,8 +255,9 @@ public struct ProcessTable: Sendable {
 
     /// A descriptor came into existence (the hot path: no Record built).
     public mutating func open(_ t: TrackedFD) {
-        if self[t.fd] != nil {
-            if t.call != .dup2 && t.call != .dup3 { replacedWithoutClose += 1 }
+        if let old = self[t.fd] {
+            let overlap = old.origin == .inherited && t.openedAt <= settling
+            if t.call != .dup2 && t.call != .dup3 && !overlap { replacedWithoutClose += 1 }
             forgetInherited(t.fd)
         }
         timeline.advance(to: t.openedAt)
@@ -275,7 +281,7 @@ public struct ProcessTable: Sendable {
                 }
             }
         }
-        if remove(fd) { closes += 1 } else { closesOfUnknown += 1 }
+        if remove(fd) { closes += 1 } else if time > settling { closesOfUnknown += 1 }
     }
 
     public mutating func markExitBegan(_ time: UInt64) {
