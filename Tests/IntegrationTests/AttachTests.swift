@@ -250,7 +250,7 @@ struct AttachTests {
         let status = try String(contentsOfFile: "/proc/\(t.pid)/status", encoding: .utf8)
         #expect(status.contains("TracerPid:\t0\n") && status.contains("SigPnd:\t0000000000000000\n"))
 
-        let second = try AttachRun(pid: t.pid, options: ["--duration", "3"])
+        let second = try AttachRun(pid: t.pid, options: ["--duration", "5"])
         t.flag("go2")
         try t.waitFor("round 2 done\n")
         let (s2, r2) = try second.finish()
