@@ -48,7 +48,16 @@ public struct AttachSession {
         let attachedAt = Date()
         let start = monotonicNow()
         let held = try kernel.attach(target.pid)
+        let gone = !ProcFiles.isAlive(target.pid)
         _ = collector.poll(timeoutMs: 0)  // it appears, with what it holds
+        if gone {
+            // Its exit, if it came after the attach, is read now (and
+            // ends it the round after): else there is none to wait for.
+            _ = collector.poll(timeoutMs: 0)
+            if collector.isFollowed(target.pid) {
+                throw FDTraceError("process \(target.pid) exited before it could be attached", status: ExitStatus.failure)
+            }
+        }
         if target.isPython, let key = collector.processes.lastIndex(where: { $0.pid == target.pid }) {
             collector.feed(key) { $0.apply(.note(time: start, text: Self.pythonNote)) }
         }
@@ -60,7 +69,10 @@ public struct AttachSession {
         // Everything the process did up to now: the ring read to its end.
         _ = collector.poll(timeoutMs: 0)
         let root = target.pid
-        collector.abandon { pid in pid == root ? nil : "still running when fdtrace detached (it runs on)" }
+        collector.abandon { pid in
+            if pid != root { return "still running when fdtrace detached (it runs on)" }
+            return ProcFiles.isAlive(pid) ? nil : "it ended, but its end never reached fdtrace (events lost): its table is as last seen"
+        }
         kernel.kernel.close()
         let seconds = Double(monotonicNow() &- start) / 1e9
         return report(collector, stop: stop, services: services, attachedAt: attachedAt, seconds: seconds, symbolizer: symbolizer, nativeFrames: nativeFrames)
@@ -72,6 +84,9 @@ public struct AttachSession {
         let deadline = duration.map { start + UInt64($0 * 1e9) }
         let root = target.pid
         var stop = Stop.exited
+        // Rounds that found it gone and still followed: its exit event was
+        // lost (a full ring); after two, nothing will come.
+        var goneRounds = 0
         SessionLoop(collector: collector, queries: services.queries, lingerSeconds: 0, waitName: "")
             .run(extra: { signals >= 0 ? [signals] : [] }) { ready in
                 if signals >= 0 && ready.contains(signals) {
@@ -83,6 +98,8 @@ public struct AttachSession {
                     }
                 }
                 if !collector.isFollowed(root) { return .givenUp }
+                goneRounds = ProcFiles.isAlive(root) ? 0 : goneRounds + 1
+                if goneRounds > 2 { return .givenUp }
                 if let d = deadline, monotonicNow() >= d {
                     stop = .duration
                     return .givenUp
