@@ -179,6 +179,10 @@ struct AttachTests {
         #expect(text.hasPrefix("fdtrace: attached to pid \(t.pid) for "), "\(text)")
         #expect(text.contains(", until it exited ") && text.contains("\(held.count) open before attach"), "\(text)")
         #expect(a.text.contains(text), "the report on stderr")
+        // The saved JSON prints the same report again: stderr after the ready line.
+        let again = try run([Paths.fdtrace, "report", a.json], env: Self.env)
+        let printed = a.text.split(separator: "\n", maxSplits: 1).last.map(String.init) ?? ""
+        #expect(again.status == 0 && again.stdout == printed, "\(again.stdout)\n---\n\(printed)")
         let page = try String(contentsOfFile: html, encoding: .utf8)
         #expect(page.contains("id=\"attach\">attached to pid \(t.pid) for ") && page.contains("open before attach"))
     }
