@@ -223,7 +223,7 @@ struct AttachTests {
         #expect(p.notes.contains { $0.hasPrefix("a Python program: fdtrace attach shows native frames only") }, "\(p.notes)")
     }
 
-    @Test("Live queries while attached, detach on SIGINT, attach again with --duration: the process as it was")
+    @Test("Live queries (snapshot, top) while attached, detach on SIGINT, attach again with --duration: the process as it was")
     func detachAndAttachAgain() throws {
         let k = 4
         let t = try RunningTarget.fixture(k: k)
@@ -236,6 +236,9 @@ struct AttachTests {
         let q = try run([Paths.fdtrace, "snapshot", "--pid", String(t.pid)], env: Self.env)
         #expect(q.status == 0, "\(q.stderr)")
         #expect(q.stdout.contains("attach_target.c:\(line)") && q.stdout.contains("open before attach"), "\(q.stdout)")
+        // And `fdtrace top` (one screen, not on a terminal).
+        let top = try run([Paths.fdtrace, "top", "--pid", String(t.pid)], env: Self.env)
+        #expect(top.status == 0 && top.stdout.contains("attach_target.c:\(line)"), "\(top.stdout) \(top.stderr)")
         kill(first.process.processIdentifier, SIGINT)
         let (s1, r1) = try first.finish()
         #expect(s1 == 0, "\(first.text)")
