@@ -61,6 +61,7 @@ public struct HTMLRenderer {
     public func render(_ report: Report) -> String {
         var text = TextRenderer(maxFrames: maxFrames)
         text.live = report.snapshot != nil
+        text.attach = report.attach
         // Rows: every leak group, in process order, largest first within;
         // beyond maxRows or tableBudget, the smallest groups are left out.
         var all: [(processIndex: Int, groupIndex: Int, count: Int)] = []
