@@ -52,7 +52,7 @@ public struct TextRenderer {
         var out = "fdtrace: suppressed \(plural(s.groups, "leak group")) (\(plural(s.descriptors, "descriptor")))"
         out += " by \(used) of \(plural(s.entries.count, "entry", "entries"))"
         out += s.stale.isEmpty ? "\n" : ", \(s.stale.count) stale:\n"
-        let width = min(40, s.entries.map(\.name.count).max() ?? 0)
+        let width = min(60, s.entries.map(\.name.count).max() ?? 0)
         for e in s.entries {
             let pad = String(repeating: " ", count: max(0, width - e.name.count))
             let what = e.stale ? "stale: matched nothing" : "\(plural(e.groups, "group")), \(plural(e.descriptors, "descriptor"))"
