@@ -272,6 +272,16 @@ private func problem(_ text: String) -> String? {
         #expect(TextRenderer().render(all).contains("  no leaks left: 8 leaked descriptors from 3 sites suppressed\n"))
     }
 
+    @Test("The HTML page has a Suppressed section: counts per entry, stale ones marked, names escaped")
+    func html() throws {
+        let s = Suppressions(entries: try entries("name: <b>config</b>\nframe: reload_config\n\nname: old\ncall: nothing\n"))
+        let page = HTMLRenderer().render(s.apply(to: Sample.report(Sample.native)))
+        #expect(page.contains("<p id=\"suppressed\" data-groups=\"1\" data-descriptors=\"5\" data-stale=\"1\">"))
+        #expect(page.contains("<tr><td>&lt;b&gt;config&lt;/b&gt;</td><td class=\"num\">1</td><td class=\"num\">5</td><td><code>supp.txt:1</code></td></tr>"))
+        #expect(page.contains("<tr class=\"stale\"><td>old <em>(stale: matched nothing)</em></td>"))
+        #expect(!HTMLRenderer().render(Sample.report(Sample.native)).contains("id=\"suppressions\""))
+    }
+
     @Test("--gen-suppressions: one entry per group, blank-line separated, naming the user's frame; read back, it suppresses them all")
     func generate() throws {
         let go = Sample.group(
