@@ -132,6 +132,12 @@ private func problem(_ text: String) -> String? {
         #expect(es[1].frames == [.frame(function: nil, location: try Glob("leaky.c")), .frame(function: try Glob("main"), location: nil)])
     }
 
+    @Test("CRLF line ends and indented lines read as the plain file")
+    func lineEnds() throws {
+        let es = try entries("name: a\r\n  call: open*\r\n\r\nname: b\r\n\tframe: ...\r\n")
+        #expect(es.map(\.name) == ["a", "b"] && es[0].call?.text == "open*" && es[1].frames == [.anyFrames] && es[1].line == 4)
+    }
+
     @Test("Malformed files: one line naming file, line and problem")
     func malformed() {
         #expect(problem("name: a\ncall: open\ncolour: red\n") == "supp.txt:3: unknown field 'colour' (name, call, kind, path, frame)")
