@@ -190,6 +190,10 @@ struct SuppressionRunTests {
         #expect(left.contains("frame: open_socket @") && !left.contains("\n\n"), "one entry: the group left")
         // The report as saved, without suppressions, is unchanged.
         #expect(try run([Paths.fdtrace, "report", saved.json]).stdout == saved.text)
+        // A report saved with suppressions prints as the run printed it.
+        let suppressed = try SavedRun([exe, "2"], options: ["--suppressions", supp], in: scratch())
+        #expect(suppressed.report.suppressions?.groups == 2)
+        #expect(try run([Paths.fdtrace, "report", suppressed.json]).stdout == suppressed.text)
         let bad = write(dir, "bad.supp", "name: x\n")
         let refused = try run([Paths.fdtrace, "report", saved.json, "--suppressions", bad])
         #expect(refused.status == 64 && refused.stderr == "fdtrace: \(bad):1: entry 'x' has no matcher (call, kind, path or frame)\n")
