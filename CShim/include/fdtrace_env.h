@@ -27,4 +27,13 @@
 #define FDT_ENV_LIB         "FDTRACE_LIB"         /* fdtrace run: the libfdtrace.so to preload */
 #define FDT_ENV_SYMBOLIZER  "FDTRACE_SYMBOLIZER"  /* the llvm-symbolizer to use */
 
+/* Set by users, bare mode: suppressions (fdtrace run: --suppressions, --gen-suppressions). */
+#define FDT_ENV_SUPPRESSIONS     "FDTRACE_SUPPRESSIONS"     /* suppression files, separated by ':' */
+#define FDT_ENV_GEN_SUPPRESSIONS "FDTRACE_GEN_SUPPRESSIONS" /* write an entry per leak group to this file */
+
+/* Bare mode: the status of `fdtrace collect` when a setting is wrong (a
+ * malformed suppression file). It has said why in one line on stderr; the
+ * shim adds nothing, and the program runs on untraced. */
+#define FDT_COLLECT_REFUSED 64
+
 #endif

@@ -106,6 +106,13 @@ int fdt_start_collector(void) {
      * before the program runs a line. */
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    if (WIFEXITED(status) && WEXITSTATUS(status) == FDT_COLLECT_REFUSED) {
+        /* It said why. The programs this one starts are not traced either:
+         * each would start a collector and be refused again. */
+        fdt_g.follow = 0;
+        fdt_disable(NULL);
+        return -1;
+    }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         fdt_disable("the fdtrace collector did not start");
         return -1;

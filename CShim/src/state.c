@@ -134,11 +134,11 @@ static void find_own_text(void) {
     }
 }
 
-/* Bare mode writes FDTRACE_OUTPUT / _JSON / _HTML / _SARIF at the end: a bad
- * destination is found now, not after the program ran. Returns the bad
- * path or NULL. */
+/* Bare mode writes FDTRACE_OUTPUT / _JSON / _HTML / _SARIF / _GEN_SUPPRESSIONS
+ * at the end: a bad destination is found now, not after the program ran.
+ * Returns the bad path or NULL. */
 static const char *unwritable_report_destination(void) {
-    static const char *vars[] = { FDT_ENV_OUTPUT, FDT_ENV_JSON, FDT_ENV_HTML, FDT_ENV_SARIF };
+    static const char *vars[] = { FDT_ENV_OUTPUT, FDT_ENV_JSON, FDT_ENV_HTML, FDT_ENV_SARIF, FDT_ENV_GEN_SUPPRESSIONS };
     for (unsigned i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const char *p = getenv(vars[i]);
         if (!p || !*p) continue;

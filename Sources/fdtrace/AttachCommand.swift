@@ -49,8 +49,7 @@ struct Attach: ParsableCommand {
             try procView(outputs, reason: e.message)
             throw ExitCode(e.status)
         }
-        try outputs.write(result)
-        throw ExitCode(report.exitStatus(program: 0, result))
+        throw ExitCode(try report.finish(result, program: 0, outputs: outputs))
     }
 
     /// Without the kernel source: one line saying what is missing, then

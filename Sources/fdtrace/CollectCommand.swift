@@ -18,23 +18,34 @@ struct Collect: ParsableCommand {
     @Flag(help: "Serve (the daemon itself).") var serve = false
 
     func run() throws {
+        let env = ProcessInfo.processInfo.environment
+        let suppressionFiles = Suppressions.paths(fromEnvironment: env[FDT_ENV_SUPPRESSIONS])
         if !serve {
+            // Before the program runs a line: a malformed file is said in
+            // one line, and the shim lets the program run untraced.
+            do { _ = try Suppressions.load(suppressionFiles) } catch let e as FDTraceError {
+                throw FDTraceError(e.message, status: FDT_COLLECT_REFUSED)
+            }
             let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
             try BareSession.startDaemon(executable: exe, arguments: ["collect", "--serve", "--socket", socket, "--root", String(root)])
             return
         }
-        let env = ProcessInfo.processInfo.environment
         let linger = env[FDT_ENV_WAIT].flatMap(Double.init) ?? 2
         let session = BareSession(socketPath: socket, rootPID: root, lingerSeconds: linger)
         let collector = try session.serve(readyFD: 3)
         let rootImage = collector.processes.last { $0.pid == root }
         let status = rootImage?.exitBegin.map { $0.status >= 0 ? $0.status : nil } ?? nil
-        let report = collector.report(
+        var report = collector.report(
             command: collector.processes.first?.command ?? [], exitStatus: status,
             notes: collector.rejected, symbolizer: LLVMSymbolizer(), nativeFrames: env[FDT_ENV_NATIVE] == "1")
         func path(_ name: String) -> String? { env[name].flatMap { $0.isEmpty ? nil : $0 } }
+        // Read again: checked before the program ran, it may have changed since.
+        var suppressions = Suppressions()
+        do { suppressions = try Suppressions.load(suppressionFiles) } catch { report.notes.append("suppressions not applied: \(error)") }
         let outputs = try ReportOutputs(
-            text: path(FDT_ENV_OUTPUT), json: path(FDT_ENV_JSON), html: path(FDT_ENV_HTML), sarif: path(FDT_ENV_SARIF))
+            text: path(FDT_ENV_OUTPUT), json: path(FDT_ENV_JSON), html: path(FDT_ENV_HTML), sarif: path(FDT_ENV_SARIF),
+            suppressions: suppressions,
+            generatedSuppressions: path(FDT_ENV_GEN_SUPPRESSIONS))
         try outputs.write(report)
         collector.sendReportDone(to: root)
     }

@@ -7,7 +7,7 @@ import Foundation
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Render a saved JSON report again (text, --html, --sarif), or compare two with --diff.",
+        abstract: "Render a saved JSON report again (text, --html, --sarif; --suppressions), or compare two with --diff.",
         discussion: """
             Without --html or --sarif the text report goes to stdout, as `fdtrace run` printed it. \
             --diff OLD.json NEW.json lists the sites that are new, gone, grew or shrank (a site: the call, \
@@ -28,6 +28,14 @@ struct ReportCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write the report as SARIF 2.1.0 (one result per leak site).", valueName: "FILE"))
     var sarif: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Leave out the leak groups an entry of FILE matches (repeatable; the format is in the README).", valueName: "FILE"))
+    var suppressions: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Write a suppression entry for each leak group left to FILE.", valueName: "FILE"))
+    var genSuppressions: String?
+
     @Option(name: .long, help: ArgumentHelp("Frames shown per site in the text and HTML reports.", valueName: "N"))
     var frames: Int = 12
 
@@ -39,6 +47,9 @@ struct ReportCommand: ParsableCommand {
         if diff {
             guard files.count == 2 else { throw ValidationError("--diff needs two reports: fdtrace report --diff OLD.json NEW.json") }
             if html != nil || sarif != nil { throw ValidationError("--diff writes text only (no --html or --sarif)") }
+            if !suppressions.isEmpty || genSuppressions != nil {
+                throw ValidationError("--diff compares the reports as saved (no --suppressions or --gen-suppressions)")
+            }
         } else {
             guard files.count == 1 else {
                 throw ValidationError(files.isEmpty ? "no report given: fdtrace report REPORT.json" : "one report at a time (or --diff OLD.json NEW.json)")
@@ -53,8 +64,11 @@ struct ReportCommand: ParsableCommand {
             FileHandle.standardOutput.write(Data(d.render(oldName: files[0], newName: files[1]).utf8))
             throw ExitCode(d.regressed ? 1 : 0)
         }
+        let suppressions = try Suppressions.load(suppressions)
         let saved = try ReportInput.load(files[0])
-        let outputs = try ReportOutputs(text: nil, json: nil, html: html, sarif: sarif, frames: frames, textAlways: false)
+        let outputs = try ReportOutputs(
+            text: nil, json: nil, html: html, sarif: sarif, frames: frames, textAlways: false, suppressions: suppressions,
+            generatedSuppressions: genSuppressions)
         if native && !ReportView.hasInterpreterFrames(saved)
             && saved.processes.contains(where: { p in
                 p.leaks.contains { g in g.frames.contains { $0.python == true } }

@@ -17,7 +17,15 @@ struct ReportOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Also write the report as SARIF 2.1.0 (one result per leak site).", valueName: "FILE"))
     var sarif: String?
 
-    @Flag(name: .long, help: "Exit 99 if the program exited 0 but leaked descriptors.")
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Leave out the leak groups an entry of FILE matches (repeatable; the format is in the README).", valueName: "FILE"))
+    var suppressions: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Write a suppression entry for each leak group left to FILE.", valueName: "FILE"))
+    var genSuppressions: String?
+
+    @Flag(name: .long, help: "Exit 99 if the program exited 0 but leaked descriptors (suppressed ones do not count).")
     var failOnLeak = false
 
     @Option(name: .long, help: ArgumentHelp("Frames shown per site in the text report.", valueName: "N"))
@@ -30,9 +38,19 @@ struct ReportOptions: ParsableArguments {
         guard frames >= 1 else { throw ValidationError("--frames must be at least 1") }
     }
 
-    /// The destinations, opened now so a bad path fails before anything runs.
+    /// The destinations, opened now, and the suppression files, read now:
+    /// a bad path or a malformed file fails before anything runs.
     func outputs() throws -> ReportOutputs {
-        try ReportOutputs(text: output, json: json, html: html, sarif: sarif, frames: frames)
+        try ReportOutputs(
+            text: output, json: json, html: html, sarif: sarif, frames: frames,
+            suppressions: try Suppressions.load(suppressions), generatedSuppressions: genSuppressions)
+    }
+
+    /// Writes the finished report (suppressions applied) and says the
+    /// status to exit with: the written report's, so that suppressed leaks
+    /// do not fail the run.
+    func finish(_ report: Report, program status: Int32, outputs: ReportOutputs) throws -> Int32 {
+        exitStatus(program: status, try outputs.write(report))
     }
 
     /// The program's own status, or a failure status when it exited 0 and

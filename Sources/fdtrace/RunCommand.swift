@@ -8,7 +8,8 @@ struct Run: ParsableCommand {
         abstract: "Run a program traced and report the descriptors it left open.",
         discussion: """
             Exit status: the program's own (128+N if signal N ended it); 99 with --fail-on-leak \
-            when the program exited 0 but leaked; 64 usage error; 70 tracer failure; \
+            when the program exited 0 but leaked (suppressed leaks do not count); 64 usage error \
+            (a malformed suppression file too: the program is not run); 70 tracer failure; \
             126 command not executable; 127 command not found.
             """
     )
@@ -61,8 +62,7 @@ struct Run: ParsableCommand {
         session.source = source
         session.snapshots = snapshots.options
         let outcome = try session.run(nativeFrames: report.native)
-        try outputs.write(outcome.report)
-        throw ExitCode(report.exitStatus(program: outcome.status, outcome.report))
+        throw ExitCode(try report.finish(outcome.report, program: outcome.status, outputs: outputs))
     }
 }
 

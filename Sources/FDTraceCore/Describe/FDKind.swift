@@ -11,7 +11,8 @@ public enum FDKind: Hashable, Sendable, Codable, CustomStringConvertible {
     /// Another anonymous inode, by the kernel's name for it.
     case other(String)
 
-    private static let named: [String: FDKind] = Dictionary(
+    /// Every kind with a name of fdtrace's own, by that name.
+    static let named: [String: FDKind] = Dictionary(
         uniqueKeysWithValues: [
             FDKind.file, .directory, .device, .fifo, .memfd, .mqueue, .pipe, .socket, .eventpoll, .eventfd, .signalfd,
             .timerfd, .inotify, .fanotify, .pidfd, .ioUring, .userfaultfd, .bpfMap, .perfEvent, .anonInode, .unknown,

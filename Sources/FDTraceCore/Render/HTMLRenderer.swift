@@ -132,6 +132,7 @@ public struct HTMLRenderer {
             "<nav class=\"dim\"><a href=\"#summary\">Process tree</a> · <a href=\"#leaks\">Leaks</a> · <a href=\"#processes\">Processes and charts</a></nav>\n"
         out += processTree(report, text: text)
         out += leakTable(rows, omitted: omittedRows)
+        if let s = report.suppressions { out += Self.suppressionSection(s) }
         out += "<section id=\"processes\">\n<h2>Processes</h2>\n"
         let shown = report.processes.indices.filter { Self.isLoud(report.processes[$0]) || chartHTML[$0] != nil }
         // The charted processes, then the most leaked, within the budget.

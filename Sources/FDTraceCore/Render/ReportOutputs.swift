@@ -10,24 +10,38 @@ public struct ReportOutputs {
     public var json: ReportFile?
     public var html: ReportFile?
     public var sarif: ReportFile?
+    /// `--gen-suppressions`: an entry for each leak group left.
+    public var generatedSuppressions: ReportFile?
+    /// Applied before anything is written (and before the exit status is
+    /// decided: see `write`).
+    public var suppressions: Suppressions
     /// Frames shown per site in the text and HTML reports.
     public var frames: Int
     /// Write the text report even when a file renderer was asked for
     /// (`report` prints text only when nothing else was asked).
     public var textAlways: Bool
 
-    public init(text: String?, json: String?, html: String?, sarif: String?, frames: Int = 12, textAlways: Bool = true) throws {
+    public init(
+        text: String?, json: String?, html: String?, sarif: String?, frames: Int = 12, textAlways: Bool = true,
+        suppressions: Suppressions = Suppressions(), generatedSuppressions: String? = nil
+    ) throws {
         self.text = try text.map { try ReportFile(path: $0) }
         self.json = try json.map { try ReportFile(path: $0) }
         self.html = try html.map { try ReportFile(path: $0) }
         self.sarif = try sarif.map { try ReportFile(path: $0) }
+        self.generatedSuppressions = try generatedSuppressions.map { try ReportFile(path: $0) }
+        self.suppressions = suppressions
         self.frames = frames
         self.textAlways = textAlways
     }
 
     /// Writes the report; text without a file goes to `stream` (stderr for a
     /// traced run, stdout for `fdtrace report`), coloured on a terminal.
-    public func write(_ report: Report, stream: FileHandle = .standardError) throws {
+    /// Returns the report as written, suppressions applied: the one to
+    /// decide the exit status by.
+    @discardableResult
+    public func write(_ report: Report, stream: FileHandle = .standardError) throws -> Report {
+        let report = suppressions.apply(to: report)
         if textAlways || (json == nil && html == nil && sarif == nil) {
             let color = text == nil && isatty(stream.fileDescriptor) != 0
             let rendered = Data(TextRenderer(maxFrames: frames, color: color).render(report).utf8)
@@ -36,5 +50,7 @@ public struct ReportOutputs {
         if let json { try json.write(try JSONRenderer.render(report)) }
         if let html { try html.write(Data(HTMLRenderer(maxFrames: frames).render(report).utf8)) }
         if let sarif { try sarif.write(try SARIFRenderer().render(report)) }
+        if let generatedSuppressions { try generatedSuppressions.write(Data(SuppressionWriter.render(report).utf8)) }
+        return report
     }
 }

@@ -39,13 +39,17 @@ public struct SARIFRenderer {
         let invocation = Invocation(
             executionSuccessful: true,
             commandLine: report.command.isEmpty ? nil : report.command.joined(separator: " "),
-            exitCode: report.exitStatus.map(Int.init))
+            exitCode: report.exitStatus.map(Int.init),
+            toolExecutionNotifications: report.suppressions.map { $0.entries.map(notification) })
         let log = Log(
             schema: "https://json.schemastore.org/sarif-2.1.0.json", version: "2.1.0",
             runs: [
                 Run(
                     tool: Tool(driver: Driver(name: "fdtrace", rules: rules)), invocations: [invocation],
-                    originalUriBaseIds: bases, results: results)
+                    originalUriBaseIds: bases, results: results,
+                    properties: report.suppressions.map { s in
+                        ["suppressedGroups": .int(s.groups), "suppressedDescriptors": .int(s.descriptors), "staleSuppressions": .int(s.stale.count)]
+                    })
             ])
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -90,6 +94,22 @@ public struct SARIFRenderer {
             partialFingerprints: [Self.fingerprintName: SHA256.hex(identity.key)],
             stacks: frames.isEmpty ? nil : [Stack(message: Message(text: "where the descriptors were opened"), frames: frames)],
             properties: props)
+    }
+
+    /// What one suppression entry matched (suppressed groups are not
+    /// results): a note, or a warning when it matched nothing, at the
+    /// entry's line in its file.
+    private func notification(_ e: SuppressionUse) -> Notification {
+        let what =
+            e.stale
+            ? "matched nothing (stale)"
+            : "suppressed \(e.groups) leak group\(e.groups == 1 ? "" : "s") (\(e.descriptors) descriptor\(e.descriptors == 1 ? "" : "s"))"
+        let file = e.file.hasPrefix("/") ? e.file : (sourceRoot.map { $0 + "/" } ?? "") + e.file
+        let location = Location(
+            physicalLocation: PhysicalLocation(artifactLocation: artifact(file, python: true), region: Region(startLine: max(1, e.line))),
+            logicalLocations: nil, message: nil)
+        return Notification(
+            level: e.stale ? "warning" : "note", message: Message(text: "suppression '\(e.name)' \(what)"), locations: [location])
     }
 
     /// A frame's place: its source file and line, and its function.
@@ -184,6 +204,7 @@ public struct SARIFRenderer {
         var invocations: [Invocation]
         var originalUriBaseIds: [String: ArtifactLocation]?
         var results: [Result]
+        var properties: [String: PropertyValue]?
     }
     struct Tool: Encodable { var driver: Driver }
     struct Driver: Encodable { var name: String; var rules: [Rule] }
@@ -196,7 +217,13 @@ public struct SARIFRenderer {
         var defaultConfiguration: Configuration
     }
     struct Configuration: Encodable { var level: String }
-    struct Invocation: Encodable { var executionSuccessful: Bool; var commandLine: String?; var exitCode: Int? }
+    struct Invocation: Encodable {
+        var executionSuccessful: Bool
+        var commandLine: String?
+        var exitCode: Int?
+        var toolExecutionNotifications: [Notification]?
+    }
+    struct Notification: Encodable { var level: String; var message: Message; var locations: [Location]? }
     struct Message: Encodable { var text: String }
     struct Result: Encodable {
         var ruleId: String

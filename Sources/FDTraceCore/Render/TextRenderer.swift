@@ -44,8 +44,28 @@ public struct TextRenderer {
                 out += "fdtrace: \(LeakFreeSummary.line(quiet, more: !loud.isEmpty))\n"
             }
         }
+        if let s = report.suppressions { out += Self.suppressionLines(s) }
         for n in report.notes { out += "fdtrace: \(n)\n" }
         return out
+    }
+
+    /// What each suppression entry matched, and which matched nothing.
+    static func suppressionLines(_ s: SuppressionSummary) -> String {
+        let used = s.entries.count - s.stale.count
+        var out = "fdtrace: suppressed \(plural(s.groups, "leak group")) (\(plural(s.descriptors, "descriptor")))"
+        out += " by \(used) of \(plural(s.entries.count, "entry", "entries"))"
+        out += s.stale.isEmpty ? "\n" : ", \(s.stale.count) stale:\n"
+        let width = min(60, s.entries.map(\.name.count).max() ?? 0)
+        for e in s.entries {
+            let pad = String(repeating: " ", count: max(0, width - e.name.count))
+            let what = e.stale ? "stale: matched nothing" : "\(plural(e.groups, "group")), \(plural(e.descriptors, "descriptor"))"
+            out += "  \(e.name)\(pad)   \(what)   \(e.file):\(e.line)\n"
+        }
+        return out
+    }
+
+    static func plural(_ n: Int, _ one: String, _ many: String? = nil) -> String {
+        "\(n) \(n == 1 ? one : many ?? one + "s")"
     }
 
     public static func commandLine(_ argv: [String], fallback: String) -> String {
@@ -74,14 +94,7 @@ public struct TextRenderer {
         if let why = p.incomplete {
             out += "  incomplete: \(why)\n"
         }
-        if p.leaks.isEmpty && p.incomplete == nil {
-            out += "  no leaks: every descriptor the program opened was closed\n"
-        } else if p.leaks.isEmpty {
-            out += "  no leaks among the descriptors the shim saw\n"
-        } else {
-            let what = live || p.ended == .running ? "open descriptor" : "leaked descriptor"
-            out += "  \(p.leakedDescriptors) \(what)\(p.leakedDescriptors == 1 ? "" : "s") from \(p.leaks.count) site\(p.leaks.count == 1 ? "" : "s"):\n"
-        }
+        out += leakCountLine(p)
         for g in p.leaks { out += renderGroup(g, now: live ? p.durationSeconds : nil, in: p) }
         let grew = p.leaks.filter { $0.growing == true }
         if !grew.isEmpty && !live {
@@ -139,6 +152,24 @@ public struct TextRenderer {
         case .signal: how = "until \(signalName(a.signal ?? 0)) stopped fdtrace; it runs on"
         }
         return "fdtrace: attached to pid \(a.pid) for \(seconds(a.attachedSeconds)), \(how) (what it held before the attach is listed apart)\n"
+    }
+
+    /// "151 leaked descriptors from 3 sites:", with what suppressions left out.
+    func leakCountLine(_ p: ProcessReport) -> String {
+        let suppressed = (p.suppressed ?? []).filter { $0.openedBy == nil }
+        let count = suppressed.reduce(0) { $0 + $1.count }
+        let sites = Self.plural(suppressed.count, "site")
+        if p.leaks.isEmpty && !suppressed.isEmpty {
+            return "  no leaks left: \(Self.plural(count, "leaked descriptor")) from \(sites) suppressed\n"
+        } else if p.leaks.isEmpty && p.incomplete == nil {
+            return "  no leaks: every descriptor the program opened was closed\n"
+        } else if p.leaks.isEmpty {
+            return "  no leaks among the descriptors the shim saw\n"
+        }
+        let what = live || p.ended == .running ? "open descriptor" : "leaked descriptor"
+        var out = "  \(Self.plural(p.leakedDescriptors, what)) from \(Self.plural(p.leaks.count, "site"))"
+        out += suppressed.isEmpty ? "" : " (\(count) more from \(sites) suppressed)"
+        return out + ":\n"
     }
 
     /// `p`: the process whose section shows the group (names its executable).

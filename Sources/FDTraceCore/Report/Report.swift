@@ -14,6 +14,8 @@ public struct Report: Codable, Sendable, Equatable {
     public var snapshot: SnapshotInfo?
     /// Set when the session attached to a running process (`fdtrace attach`).
     public var attach: AttachInfo?
+    /// What the suppression files matched (nil when none was given).
+    public var suppressions: SuppressionSummary?
 
     public var leakGroupCount: Int { processes.reduce(0) { $0 + $1.leaks.count } }
 }
@@ -67,6 +69,9 @@ public struct ProcessReport: Codable, Sendable, Equatable {
     /// A process `fdtrace attach` found running: the descriptors it held
     /// then and still holds, from /proc (no site, age unknown; not leaks).
     public var openBeforeAttach: [FDReport]? = nil
+    /// Leak groups (and inherited ones) a suppression entry matched: kept
+    /// out of `leaks`, `leaked_descriptors` and the exit status.
+    public var suppressed: [LeakGroup]?
 }
 
 /// An `fdtrace attach` session: which process, since when, for how long,
@@ -199,6 +204,41 @@ public struct LeakGroup: Codable, Sendable, Equatable {
     public var growthPerSecond: Double?
     public var growthSeconds: Double?
     public var growing: Bool?
+    /// In `suppressed`: the name of the entry that matched it.
+    public var suppressedBy: String?
+}
+
+/// What the suppression entries of a run matched, entry by entry, in the
+/// order of their files.
+public struct SuppressionSummary: Codable, Sendable, Equatable {
+    public var entries: [SuppressionUse]
+
+    public init(entries: [SuppressionUse]) { self.entries = entries }
+
+    public var groups: Int { entries.reduce(0) { $0 + $1.groups } }
+    public var descriptors: Int { entries.reduce(0) { $0 + $1.descriptors } }
+    public var stale: [SuppressionUse] { entries.filter(\.stale) }
+}
+
+public struct SuppressionUse: Codable, Sendable, Equatable {
+    public var name: String
+    /// Where the entry is written.
+    public var file: String
+    public var line: Int
+    /// Leak groups and descriptors it suppressed.
+    public var groups: Int
+    public var descriptors: Int
+    /// It matched nothing.
+    public var stale: Bool
+
+    public init(name: String, file: String, line: Int, groups: Int = 0, descriptors: Int = 0) {
+        self.name = name
+        self.file = file
+        self.line = line
+        self.groups = groups
+        self.descriptors = descriptors
+        stale = groups == 0
+    }
 }
 
 public struct LeakPart: Codable, Sendable, Equatable {
