@@ -140,6 +140,7 @@ public struct ReportBuilder {
             let peak = p.table.peak > 0 ? p.table.stacksAtPeak() : [:]
             for id in peak.keys { if let frames = stackFrames(StackRef(process: p.key, id: id)) { wanted.formUnion(frames) } }
             for id in Self.timelineStacks(p) { if let frames = stackFrames(StackRef(process: p.key, id: id)) { wanted.formUnion(frames) } }
+            wanted.formUnion(badCloseFrames(p))
             peaks.append(peak)
             perProcess.append((p, report, leaks, inheritedLeaks))
         }
@@ -162,6 +163,10 @@ public struct ReportBuilder {
             if p.table.runtimeClosedDropped > 0 {
                 report.notes.append(
                     "\(p.table.runtimeClosedDropped) more descriptors closed by the runtime were not kept (limit \(ProcessTable.runtimeClosedLimit))")
+            }
+            report.badCloses = badCloseGroups(p, symbols: symbols)
+            if p.table.badClosesDropped > 0 {
+                report.notes.append("\(p.table.badClosesDropped) more bad closes were not kept (limit \(ProcessTable.badCloseLimit))")
             }
             report.peak = peakReport(p, peaks[i], symbols: symbols)
             report.timeline = timelineReport(p, symbols: symbols, leaks: report.leaks)
@@ -407,7 +412,7 @@ public struct ReportBuilder {
         var openedBy: OpenedBy?
     }
 
-    private static func locationOnly(_ f: FrameReport) -> FrameReport {
+    static func locationOnly(_ f: FrameReport) -> FrameReport {
         var g = f
         if g.file != nil { g.address = "" }
         return g
