@@ -17,6 +17,14 @@ extension ReportBuilder {
         var sites: [CallSiteReport?]
     }
 
+    /// A process's bad-close groups into its report (and a note if some were not kept).
+    func addBadCloses(_ p: TracedProcess, to report: inout ProcessReport, symbols: [RawFrame: [SymbolizedFrame]]) {
+        report.badCloses = badCloseGroups(p, symbols: symbols)
+        if p.table.badClosesDropped > 0 {
+            report.notes.append("\(p.table.badClosesDropped) more bad closes were not kept (limit \(ProcessTable.badCloseLimit))")
+        }
+    }
+
     /// The groups of one process, largest first; nil when it made none.
     func badCloseGroups(_ p: TracedProcess, symbols: [RawFrame: [SymbolizedFrame]]) -> [BadCloseGroup]? {
         guard !p.table.badCloses.isEmpty else { return nil }

@@ -164,10 +164,7 @@ public struct ReportBuilder {
                 report.notes.append(
                     "\(p.table.runtimeClosedDropped) more descriptors closed by the runtime were not kept (limit \(ProcessTable.runtimeClosedLimit))")
             }
-            report.badCloses = badCloseGroups(p, symbols: symbols)
-            if p.table.badClosesDropped > 0 {
-                report.notes.append("\(p.table.badClosesDropped) more bad closes were not kept (limit \(ProcessTable.badCloseLimit))")
-            }
+            addBadCloses(p, to: &report, symbols: symbols)
             report.peak = peakReport(p, peaks[i], symbols: symbols)
             report.timeline = timelineReport(p, symbols: symbols, leaks: report.leaks)
             reports.append(report)
