@@ -1,4 +1,5 @@
-/* Bad closes (BadCloseTests): bad_close MODE [N] [STATUS] exits STATUS.
+/* Bad closes (BadCloseTests): bad_close MODE [N] [STATUS] exits STATUS;
+ * without a mode (check-shim), double 2, never, fclose and stale.
  *   double N  N descriptors, each closed twice
  *   never     a number never opened is closed (and -1, which is no descriptor)
  *   fclose    a FILE* whose descriptor was closed underneath it, fclosed
@@ -92,9 +93,10 @@ static void clean(int n) {
 }
 
 int main(int argc, char **argv) {
-    const char *mode = argc > 1 ? argv[1] : "double";
+    const char *mode = argc > 1 ? argv[1] : "all";
     int n = argc > 2 ? atoi(argv[2]) : 1;
-    if (!strcmp(mode, "double")) double_close(n);
+    if (!strcmp(mode, "all")) double_close(2), never_opened(), fclose_closed(), stale();
+    else if (!strcmp(mode, "double")) double_close(n);
     else if (!strcmp(mode, "never")) never_opened();
     else if (!strcmp(mode, "fclose")) fclose_closed();
     else if (!strcmp(mode, "stale")) stale();
