@@ -131,10 +131,15 @@ struct BadCloseTests {
         #expect(try run([Paths.fdtrace, "run", "--fail-on-bad-close"] + quiet + ["--", exe, "clean", "10"]).status == 0)
     }
 
-    @Test("JSON, text again from it, and SARIF: valid, rules per kind at the close's line, the same fingerprints in two runs")
+    @Test("JSON, text again from it, HTML, and SARIF: valid, rules per kind at the close's line, the same fingerprints in two runs")
     func jsonAndSARIF() throws {
         let exe = try Fixture.build(Self.fixture)
-        let a = try SavedRun([exe, "stale"], options: ["--sarif", scratch().appendingPathComponent("a.sarif").path])
+        let html = scratch().appendingPathComponent("a.html").path
+        let a = try SavedRun([exe, "stale"], options: ["--html", html])
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        #expect(
+            page.contains("<p class=\"warn\">2 bad closes from 2 sites:</p>")
+                && page.contains("of fd \(a.report.processes.last?.badCloses?.first?.fds.first ?? -1), reused by another site"))
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: a.json))) as? [String: Any]
         let proc = try #require((json?["processes"] as? [[String: Any]])?.last)
         let groups = try #require(proc["bad_closes"] as? [[String: Any]])
