@@ -402,7 +402,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id) {
         r->call = FDT_CALL_CLOSE;
         r->cause = 0;
         r->tid = current_tid();
-        r->_pad2 = 0;
+        r->stack_id = 0;
         emit(s, REC + sizeof *r, tgid);
         return 0;
     }

@@ -33,7 +33,7 @@
 #endif
 
 #define FDT_WIRE_MAGIC   0x4644545243455246ULL /* "FERCRTDF" */
-#define FDT_WIRE_VERSION 3u
+#define FDT_WIRE_VERSION 4u
 
 /* Limits the collector enforces; the shim never exceeds them. */
 #define FDT_MAX_DEPTH             256u
@@ -135,6 +135,7 @@ enum fdt_rec_type {
     FDT_REC_PY_EXIT = 16,     /* the Python program began to exit */
     FDT_REC_PY_EXIT_FD = 17,  /* one descriptor as the kernel saw it then */
     FDT_REC_CMDLINE = 18,     /* the command line the process shows at exit */
+    FDT_REC_BAD_CLOSE = 19,   /* the close recorded before failed: EBADF */
 };
 
 /* Calls that create or release descriptors. Keep in sync with fdt_call_names. */
@@ -262,8 +263,13 @@ struct fdt_rec_close {
     uint16_t call;
     uint16_t cause; /* FDT_CLOSE_BY_* */
     int32_t tid;
-    uint32_t _pad2;
+    uint32_t stack_id; /* the closing call's stack; 0 = none (the kernel source) */
 };
+
+/* FDT_REC_BAD_CLOSE, laid out as fdt_rec_close (cause 0): the close this
+ * thread recorded at h.time_ns (its FDT_REC_CLOSE, same fd, call and
+ * stack) failed with EBADF: the number was not open. Sent after the real
+ * call, only when it failed so; a close_range never sends it. */
 
 /* Header flag of FDT_REC_CLOSE_RANGE: close_range(CLOSE_RANGE_CLOEXEC) only
  * marks the range close-on-exec and closes nothing. */

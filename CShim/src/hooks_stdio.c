@@ -58,8 +58,8 @@ FDT_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *stream) {
 
 FDT_EXPORT int fclose(FILE *f) {
     int fd = stream_fd(f);
-    if (fd >= 0) fdt_closing(fd, FDT_CALL_FCLOSE, FDT_CALLER);
-    return FDT_REAL(fclose)(f);
+    struct fdt_close_token t = fd >= 0 ? fdt_closing(fd, FDT_CALL_FCLOSE, FDT_CALLER) : (struct fdt_close_token){ 0 };
+    return fdt_closed(FDT_REAL(fclose)(f), fd, t);
 }
 
 FDT_EXPORT FILE *tmpfile(void) {
@@ -135,8 +135,8 @@ FDT_EXPORT DIR *opendir(const char *path) {
 
 FDT_EXPORT int closedir(DIR *d) {
     int fd = dir_fd(d);
-    if (fd >= 0) fdt_closing(fd, FDT_CALL_CLOSEDIR, FDT_CALLER);
-    return FDT_REAL(closedir)(d);
+    struct fdt_close_token t = fd >= 0 ? fdt_closing(fd, FDT_CALL_CLOSEDIR, FDT_CALLER) : (struct fdt_close_token){ 0 };
+    return fdt_closed(FDT_REAL(closedir)(d), fd, t);
 }
 
 FDT_EXPORT FILE *popen(const char *command, const char *mode) {
@@ -148,6 +148,6 @@ FDT_EXPORT FILE *popen(const char *command, const char *mode) {
 
 FDT_EXPORT int pclose(FILE *f) {
     int fd = stream_fd(f);
-    if (fd >= 0) fdt_closing(fd, FDT_CALL_PCLOSE, FDT_CALLER);
-    return FDT_REAL(pclose)(f);
+    struct fdt_close_token t = fd >= 0 ? fdt_closing(fd, FDT_CALL_PCLOSE, FDT_CALLER) : (struct fdt_close_token){ 0 };
+    return fdt_closed(FDT_REAL(pclose)(f), fd, t);
 }

@@ -43,13 +43,17 @@ void fdt_record_opens(const int *fds, int n, const struct fdt_open_info *info, i
     errno = saved;
 }
 
-/* caller: for a Python program, why it closes (python_close_cause.c). */
-void fdt_record_close(int fd, enum fdt_call call, uintptr_t caller) {
+/* caller: for a Python program, why it closes (python_close_cause.c). The
+ * close's own stack goes with it: a later close of the same number that
+ * fails is reported with this one, as the close before. */
+struct fdt_close_token fdt_record_close(int fd, enum fdt_call call, uintptr_t caller) {
     int saved = errno;
     fdt_tls_busy++;
-    uintptr_t ts = fdt_py_thread_state();
-    if (ts && fdt_py_exit_pending()) fdt_py_check_exit(fdt_py_outermost(ts));
-    uint16_t cause = ts ? fdt_py_close_cause(ts, caller) : 0;
+    struct fdt_py_stack py;
+    fdt_py_read_stack(&py);
+    if (py.ts && fdt_py_exit_pending()) fdt_py_check_exit(py.outermost);
+    uint16_t cause = py.ts ? fdt_py_close_cause(py.ts, caller) : 0;
+    uint32_t stack = fdt_capture_stack(&py);
     fdt_tls_busy--;
     struct fdt_rec_close rec = {
         .h.time_ns = fdt_now_ns(),
@@ -57,8 +61,25 @@ void fdt_record_close(int fd, enum fdt_call call, uintptr_t caller) {
         .call = (uint16_t)call,
         .cause = cause,
         .tid = fdt_gettid(),
+        .stack_id = stack,
     };
     fdt_ring_put(&rec, sizeof rec, NULL, 0, FDT_REC_CLOSE, 0);
+    errno = saved;
+    return (struct fdt_close_token){ .time_ns = rec.h.time_ns, .stack = stack, .call = (uint32_t)call };
+}
+
+/* The close announced by t failed with EBADF. Its record keeps t's time:
+ * the collector tells this close from the one before by it. */
+void fdt_record_bad_close(int fd, struct fdt_close_token t) {
+    int saved = errno;
+    struct fdt_rec_close rec = {
+        .h.time_ns = t.time_ns,
+        .fd = fd,
+        .call = (uint16_t)t.call,
+        .tid = fdt_gettid(),
+        .stack_id = t.stack,
+    };
+    fdt_ring_put(&rec, sizeof rec, NULL, 0, FDT_REC_BAD_CLOSE, 0);
     errno = saved;
 }
 

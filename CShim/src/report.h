@@ -27,7 +27,14 @@ struct fdt_open_info {
 
 /* Out of line (report.c). `pair`: fds[0] and fds[1] name each other. */
 void fdt_record_opens(const int *fds, int n, const struct fdt_open_info *info, int pair);
-void fdt_record_close(int fd, enum fdt_call call, uintptr_t caller);
+/* Returns what fdt_closed needs to name this close if it fails. */
+struct fdt_close_token {
+    uint64_t time_ns; /* the FDT_REC_CLOSE's time; 0: not recorded */
+    uint32_t stack;
+    uint32_t call;
+};
+struct fdt_close_token fdt_record_close(int fd, enum fdt_call call, uintptr_t caller);
+void fdt_record_bad_close(int fd, struct fdt_close_token t);
 void fdt_record_close_range(unsigned first, unsigned last, enum fdt_call call, int cloexec_only);
 void fdt_record_setfd(int fd, int cloexec, enum fdt_call call);
 
@@ -64,8 +71,18 @@ static inline void fdt_received(const int *fds, int n, const struct fdt_open_inf
  * open reuses the number, the collector sees the close before it. caller:
  * who called the hook (FDT_CALLER, taken in the hook itself). */
 #define FDT_CALLER ((uintptr_t)__builtin_return_address(0))
-static inline void fdt_closing(int fd, enum fdt_call call, uintptr_t caller) {
-    if (fdt_should_record()) fdt_record_close(fd, call, caller);
+static inline struct fdt_close_token fdt_closing(int fd, enum fdt_call call, uintptr_t caller) {
+    if (fdt_should_record()) return fdt_record_close(fd, call, caller);
+    return (struct fdt_close_token){ 0 };
+}
+
+/* After the real close that fdt_closing announced, with its result (0, or
+ * -1 / EOF and errno): EBADF says the number was not open — a bad close,
+ * recorded (negative numbers, the "no descriptor" idiom, are not). The
+ * success path pays one comparison. Returns rc, errno untouched. */
+static inline int fdt_closed(int rc, int fd, struct fdt_close_token t) {
+    if (FDT_UNLIKELY(rc != 0) && errno == EBADF && fd >= 0 && t.time_ns) fdt_record_bad_close(fd, t);
+    return rc;
 }
 
 /* Before close_range/closefrom; cloexec_only: the range is only marked

@@ -28,6 +28,9 @@ struct ReportOptions: ParsableArguments {
     @Flag(name: .long, help: "Exit 99 if the program exited 0 but leaked descriptors (suppressed ones do not count).")
     var failOnLeak = false
 
+    @Flag(name: .long, help: "Exit 98 if the program exited 0 but closed a descriptor that was not open.")
+    var failOnBadClose = false
+
     @Option(name: .long, help: ArgumentHelp("Frames shown per site in the text report.", valueName: "N"))
     var frames: Int = 12
 
@@ -57,6 +60,7 @@ struct ReportOptions: ParsableArguments {
     /// the report holds what the flags fail on.
     func exitStatus(program status: Int32, _ report: Report) -> Int32 {
         if failOnLeak && status == 0 && report.leakGroupCount > 0 { return ExitStatus.leaksFound }
+        if failOnBadClose && status == 0 && report.badCloseGroupCount > 0 { return ExitStatus.badClosesFound }
         return status
     }
 }

@@ -72,6 +72,7 @@ import Testing
         return [
             encode(o, type: FDT_REC_OPEN, tail: Array("/etc/hosts".utf8)),
             encode(fdt_rec_close(), type: FDT_REC_CLOSE),
+            encode(cl, type: FDT_REC_BAD_CLOSE),
             encode(c, type: FDT_REC_CLOSE_RANGE),
             encode(fdt_rec_setfd(), type: FDT_REC_SETFD),
             encode(s, type: FDT_REC_STACK, tail: pcs),

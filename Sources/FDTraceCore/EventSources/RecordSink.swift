@@ -45,7 +45,7 @@ public struct RecordSink {
     @inline(__always)
     public mutating func close(_ e: CloseEvent) {
         records += 1
-        process.table.close(e.fd, cause: e.cause, at: e.time)
+        process.table.close(e.fd, cause: e.cause, at: e.time, call: e.call, stack: e.stackID, tid: e.tid)
     }
 
     /// Any other record (an open or close too, the slow way).

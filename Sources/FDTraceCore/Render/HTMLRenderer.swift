@@ -323,6 +323,7 @@ public struct HTMLRenderer {
             let sites = peak.sites.prefix(5).map { "\($0.count) from \(Self.frameLabel($0.site, in: p))" }.joined(separator: ", ")
             out += "<p>peak: \(peak.open) open at \(Self.esc(TextRenderer.seconds(peak.atSeconds))): \(Self.esc(sites))</p>\n"
         }
+        out += badCloseList(p, text: text)
         if let chart { out += "<div class=\"chart-box\">\n<h4>Open descriptors over time</h4>\n\(chart)</div>\n" }
         if !p.inheritedLeaks.isEmpty {
             out += "<p>Inherited without close-on-exec (leaked into this program):</p>\n<ul class=\"sites\">"
@@ -378,7 +379,7 @@ public struct HTMLRenderer {
 
     static func isLoud(_ p: ProcessReport) -> Bool {
         !(p.leaks.isEmpty && p.inheritedLeaks.isEmpty && p.unknownOrigin.isEmpty && p.internalErrors.isEmpty && p.notes.isEmpty
-            && p.incomplete == nil)
+            && p.incomplete == nil && p.badCloses == nil)
     }
 
     /// Processes charted: with a timeline, most leaked first, then the

@@ -31,6 +31,14 @@ public struct SARIFRenderer {
                 }
                 results.append(result(g, identity: id, inherited: inherited, process: p, ruleId: ruleId, ruleIndex: ruleIndex[ruleId]!))
             }
+            for g in p.badCloses ?? [] {
+                let ruleId = Self.badCloseRuleId(g.kind)
+                if ruleIndex[ruleId] == nil {
+                    ruleIndex[ruleId] = rules.count
+                    rules.append(Self.badCloseRule(g.kind))
+                }
+                results.append(badCloseResult(g, process: p, ruleId: ruleId, ruleIndex: ruleIndex[ruleId]!))
+            }
         }
         var bases: [String: ArtifactLocation]?
         if let root = sourceRoot, root.hasPrefix("/") {
@@ -76,12 +84,7 @@ public struct SARIFRenderer {
         let frame = ReportFields.highlighted(g)
         var locations: [Location]?
         if let frame, let loc = location(frame, message: nil) { locations = [loc] }
-        let frames = TextRenderer.trimmed(g.frames).map { f in
-            StackFrame(
-                location: location(f, message: f.file == nil ? "\(f.function ?? "??") \(SiteLabel.baseName(f.module ?? "?"))+\(f.address)" : nil)
-                    ?? Location(physicalLocation: nil, logicalLocations: nil, message: Message(text: f.address)),
-                module: f.module.map(SiteLabel.baseName))
-        }
+        let frames = stackFrames(g.frames)
         var props: [String: PropertyValue] = [
             "count": .int(g.count), "pid": .int(Int(p.pid)), "call": .string(g.call),
             "summary": .string(g.summary), "kind": .string(identity.kind),
@@ -112,8 +115,18 @@ public struct SARIFRenderer {
             level: e.stale ? "warning" : "note", message: Message(text: "suppression '\(e.name)' \(what)"), locations: [location])
     }
 
+    /// A stack's frames (the C runtime's entry frames dropped).
+    func stackFrames(_ frames: [FrameReport]) -> [StackFrame] {
+        TextRenderer.trimmed(frames).map { f in
+            StackFrame(
+                location: location(f, message: f.file == nil ? "\(f.function ?? "??") \(SiteLabel.baseName(f.module ?? "?"))+\(f.address)" : nil)
+                    ?? Location(physicalLocation: nil, logicalLocations: nil, message: Message(text: f.address)),
+                module: f.module.map(SiteLabel.baseName))
+        }
+    }
+
     /// A frame's place: its source file and line, and its function.
-    private func location(_ f: FrameReport, message: String?) -> Location? {
+    func location(_ f: FrameReport, message: String?) -> Location? {
         var physical: PhysicalLocation?
         if let file = f.file, !file.isEmpty, !file.hasPrefix("<") {
             physical = PhysicalLocation(

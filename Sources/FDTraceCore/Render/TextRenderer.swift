@@ -27,7 +27,7 @@ public struct TextRenderer {
         let root = report.processes.first?.pid
         func isQuiet(_ p: ProcessReport) -> Bool {
             p.leaks.isEmpty && p.inheritedLeaks.isEmpty && p.unknownOrigin.isEmpty && p.internalErrors.isEmpty && p.notes.isEmpty
-                && p.incomplete == nil
+                && p.incomplete == nil && p.badCloses == nil
         }
         // A process that replaced itself by exec is one process: counted
         // once, as the program it became (its next section, same pid).
@@ -107,6 +107,7 @@ public struct TextRenderer {
             let sites = peak.sites.prefix(3).map { "\($0.count) from \(SiteLabel.at($0.site, module: { Self.moduleName($0, in: p) }) ?? "?")" }
             out += "  peak: \(peak.open) open at \(Self.seconds(peak.atSeconds)): \(sites.joined(separator: ", "))\(peak.sites.count > 3 ? ", …" : "")\n"
         }
+        out += renderBadCloses(p)
         if !p.inheritedLeaks.isEmpty {
             let n = p.inheritedLeaks.reduce(0) { $0 + $1.count }
             out += "  \(n) descriptor\(n == 1 ? "" : "s") inherited without close-on-exec (leaked into this program):\n"
@@ -193,11 +194,17 @@ public struct TextRenderer {
         if !closed.isEmpty { out += "  [\(closed.joined(separator: ", "))]" }
         if let by = g.openedBy { out += " in \(Self.commandLine(by.command, fallback: "?")) (pid \(by.pid))" }
         out += "\n"
+        return out + renderFrames(g.frames, highlight: g.highlight, in: p)
+    }
+
+    /// A stack, the highlighted frame marked; `indent` more spaces than a group's.
+    func renderFrames(_ frames: [FrameReport], highlight: Int?, in p: ProcessReport?, indent: String = "") -> String {
+        var out = ""
         // Never cut the frame the group is named by.
-        let shown = Self.trimmed(g.frames).prefix(max(maxFrames, (g.highlight ?? 0) + 2))
+        let shown = Self.trimmed(frames).prefix(max(maxFrames, (highlight ?? 0) + 2))
         let width = min(40, shown.map { ($0.function ?? "??").count }.max() ?? 0)
         for (i, f) in shown.enumerated() {
-            let marker = i == g.highlight ? "→ " : "  "
+            let marker = i == highlight ? "→ " : "  "
             var fn = f.function ?? "??"
             if fn.count > 60 { fn = String(fn.prefix(57)) + "..." }
             let pad = String(repeating: " ", count: max(0, width - fn.count))
@@ -209,11 +216,11 @@ public struct TextRenderer {
                 loc = "\(Self.moduleName(f.module, in: p))+\(f.address)"
             }
             if f.inlined { loc += " (inlined)" }
-            var line = "    \(marker)\(fn)\(pad)   \(loc)"
-            if color && i == g.highlight { line = "\u{1b}[1m\(line)\u{1b}[0m" }
+            var line = "    \(indent)\(marker)\(fn)\(pad)   \(loc)"
+            if color && i == highlight { line = "\u{1b}[1m\(line)\u{1b}[0m" }
             out += line + "\n"
         }
-        if g.frames.isEmpty { out += "      (no stack)\n" }
+        if frames.isEmpty { out += "      \(indent)(no stack)\n" }
         return out
     }
 

@@ -18,6 +18,8 @@ public struct Report: Codable, Sendable, Equatable {
     public var suppressions: SuppressionSummary?
 
     public var leakGroupCount: Int { processes.reduce(0) { $0 + $1.leaks.count } }
+    /// Bad-close groups of every process.
+    public var badCloseGroupCount: Int { processes.reduce(0) { $0 + ($1.badCloses?.count ?? 0) } }
 }
 
 public struct ProcessReport: Codable, Sendable, Equatable {
@@ -72,6 +74,9 @@ public struct ProcessReport: Codable, Sendable, Equatable {
     /// Leak groups (and inherited ones) a suppression entry matched: kept
     /// out of `leaks`, `leaked_descriptors` and the exit status.
     public var suppressed: [LeakGroup]?
+    /// Closes of descriptors that were not open, and stale streams' closes
+    /// of reused numbers, grouped by site (absent: none).
+    public var badCloses: [BadCloseGroup]?
 }
 
 /// An `fdtrace attach` session: which process, since when, for how long,
@@ -97,6 +102,50 @@ public struct AttachInfo: Codable, Sendable, Equatable {
     public init(pid: Int32, attachedAt: String, attachedSeconds: Double, detached: Detach, signal: Int32? = nil) {
         self.pid = pid; self.attachedAt = attachedAt; self.attachedSeconds = attachedSeconds
         self.detached = detached; self.signal = signal
+    }
+}
+
+/// Bad closes made from one site, with the same close before and opening
+/// (valgrind's three stacks), largest group first.
+public struct BadCloseGroup: Codable, Sendable, Equatable {
+    /// `not_open`: the number was not open (EBADF); `stale_owner`: a stream
+    /// (FILE*, DIR*) whose descriptor was closed underneath it closed the
+    /// number another site had opened since.
+    public var kind: BadClose.Kind
+    public var count: Int
+    /// The bad close: its call, stack, and the user's frame in it.
+    public var call: String
+    public var highlight: Int?
+    public var frames: [FrameReport]
+    /// The descriptor numbers (distinct, ascending, at most 32).
+    public var fds: [Int32]
+    /// The close before it (not open), or the close under the stream
+    /// (stale owner); absent when none was seen.
+    public var closedBefore: CallSiteReport?
+    /// What opened the number before: the descriptor closed before, or the stream.
+    public var opened: CallSiteReport?
+    /// Stale owner: the descriptor this close hit, opened by another site.
+    public var reusedBy: CallSiteReport?
+}
+
+/// A call with its stack.
+public struct CallSiteReport: Codable, Sendable, Equatable, Hashable {
+    public var call: String
+    public var highlight: Int?
+    public var frames: [FrameReport]
+    /// What the descriptor is (a stale owner's victim).
+    public var summary: String?
+}
+
+extension BadCloseGroup {
+    public var highlightedFrame: FrameReport? {
+        highlight.flatMap { frames.indices.contains($0) ? frames[$0] : nil }
+    }
+}
+
+extension CallSiteReport {
+    public var highlightedFrame: FrameReport? {
+        highlight.flatMap { frames.indices.contains($0) ? frames[$0] : nil }
     }
 }
 

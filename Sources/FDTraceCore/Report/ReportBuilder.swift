@@ -140,6 +140,7 @@ public struct ReportBuilder {
             let peak = p.table.peak > 0 ? p.table.stacksAtPeak() : [:]
             for id in peak.keys { if let frames = stackFrames(StackRef(process: p.key, id: id)) { wanted.formUnion(frames) } }
             for id in Self.timelineStacks(p) { if let frames = stackFrames(StackRef(process: p.key, id: id)) { wanted.formUnion(frames) } }
+            wanted.formUnion(badCloseFrames(p))
             peaks.append(peak)
             perProcess.append((p, report, leaks, inheritedLeaks))
         }
@@ -163,6 +164,7 @@ public struct ReportBuilder {
                 report.notes.append(
                     "\(p.table.runtimeClosedDropped) more descriptors closed by the runtime were not kept (limit \(ProcessTable.runtimeClosedLimit))")
             }
+            addBadCloses(p, to: &report, symbols: symbols)
             report.peak = peakReport(p, peaks[i], symbols: symbols)
             report.timeline = timelineReport(p, symbols: symbols, leaks: report.leaks)
             reports.append(report)
@@ -413,7 +415,7 @@ public struct ReportBuilder {
         var openedBy: OpenedBy?
     }
 
-    private static func locationOnly(_ f: FrameReport) -> FrameReport {
+    static func locationOnly(_ f: FrameReport) -> FrameReport {
         var g = f
         if g.file != nil { g.address = "" }
         return g

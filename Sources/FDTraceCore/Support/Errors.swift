@@ -8,6 +8,8 @@ public enum ExitStatus {
     public static let failure: Int32 = 1
     /// `--fail-on-leak` and the program exited 0 but leaked.
     public static let leaksFound: Int32 = 99
+    /// --fail-on-bad-close: the program exited 0 but closed a descriptor that was not open.
+    public static let badClosesFound: Int32 = 98
     /// Bad arguments or options.
     public static let usage: Int32 = 64
     /// `fdtrace attach` without the kernel event source (no privileges, no

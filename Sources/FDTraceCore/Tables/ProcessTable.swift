@@ -200,6 +200,11 @@ public struct ProcessTable: Sendable {
     public private(set) var exitBeganAt: UInt64?
     /// The kernel's view of each descriptor at that moment.
     public private(set) var exitViews: [Int32: KernelFD] = [:]
+    /// Who opened and who closed each closed number, last (CloseHistory.swift).
+    var history = CloseHistory()
+    /// Closes of numbers that were not open, and stale streams' closes (bounded).
+    public internal(set) var badCloses: [BadClose] = []
+    public internal(set) var badClosesDropped = 0
     var sites = SiteCounts()
     /// Until this time an open over a descriptor held from before the
     /// table's first event, or a close of one it never held, is no bad
@@ -231,11 +236,13 @@ public struct ProcessTable: Sendable {
         case .open(let e):
             open(TrackedFD(e, process: processKey))
         case .close(let e):
-            close(e.fd, cause: e.cause, at: e.time)
+            close(e.fd, cause: e.cause, at: e.time, call: e.call, stack: e.stackID, tid: e.tid)
+        case .badClose(let e):
+            badClose(e)
         case .closeRange(let e):
             let hit = descriptors.map(\.fd).filter { UInt32(bitPattern: $0) >= e.first && UInt32(bitPattern: $0) <= e.last }
             for fd in hit {
-                if e.cloexecOnly { update(fd) { $0.cloexec = true } } else { close(fd) }
+                if e.cloexecOnly { update(fd) { $0.cloexec = true } } else { close(fd, at: e.time, call: e.call) }
             }
         case .setFD(let e):
             update(e.fd) { $0.cloexec = e.cloexec }
@@ -267,8 +274,11 @@ public struct ProcessTable: Sendable {
     }
 
     /// A descriptor is about to be closed, by the program or (for Python)
-    /// by the runtime on its behalf.
-    public mutating func close(_ fd: Int32, cause: CloseCause = .explicit, at time: UInt64 = 0) {
+    /// by the runtime on its behalf; `call` from `stack` (0: none).
+    public mutating func close(
+        _ fd: Int32, cause: CloseCause = .explicit, at time: UInt64 = 0, call: Call = .close, stack: UInt32 = 0,
+        tid: Int32 = 0
+    ) {
         timeline.advance(to: time)
         if cause != .explicit || exitBeganAt != nil, let t = self[fd], t.origin == .traced {
             var how = cause
@@ -281,7 +291,13 @@ public struct ProcessTable: Sendable {
                 }
             }
         }
-        if remove(fd) { closes += 1 } else if time > settling { closesOfUnknown += 1 }
+        if call.closesStream { checkStaleOwner(fd, call: call, stack: stack, tid: tid, at: time) }
+        if let r = remove(fd) {
+            closes += 1
+            noteClosed(r, by: call, stack: stack, tid: tid, at: time)
+        } else if time > settling {
+            closesOfUnknown += 1
+        }
     }
 
     public mutating func markExitBegan(_ time: UInt64) {
@@ -314,6 +330,7 @@ public struct ProcessTable: Sendable {
         t.count = count
         t.peak = count
         t.exitBeganAt = exitBeganAt
+        t.history = history
         return t
     }
 
@@ -337,7 +354,7 @@ public struct ProcessTable: Sendable {
         timeline.changed(removed: old, added: t, total: count, process: processKey)
     }
 
-    private mutating func remove(_ fd: Int32) -> Bool {
+    private mutating func remove(_ fd: Int32) -> TrackedFD? {
         var removed: TrackedFD?
         if fd >= 0 && fd < Self.denseLimit {
             let i = Int(fd)
@@ -351,7 +368,7 @@ public struct ProcessTable: Sendable {
             timeline.changed(removed: r, added: nil, total: count, process: processKey)
             forgetInherited(fd)
         }
-        return removed != nil
+        return removed
     }
 
     private mutating func update(_ fd: Int32, _ body: (inout TrackedFD) -> Void) {

@@ -23,4 +23,27 @@ public struct Call: RawRepresentable, Hashable, Sendable, CustomStringConvertibl
     public static let accept4 = Call(rawValue: UInt16(FDT_CALL_ACCEPT4.rawValue))
     public static let pipe = Call(rawValue: UInt16(FDT_CALL_PIPE.rawValue))
     public static let fclose = Call(rawValue: UInt16(FDT_CALL_FCLOSE.rawValue))
+    public static let closeRange = Call(rawValue: UInt16(FDT_CALL_CLOSE_RANGE.rawValue))
+
+    /// A call that opens a descriptor for a stream (FILE*, DIR*) owning it.
+    public var opensStream: Bool {
+        switch UInt32(rawValue) {
+        case FDT_CALL_FOPEN.rawValue, FDT_CALL_FOPEN64.rawValue, FDT_CALL_FREOPEN.rawValue, FDT_CALL_FREOPEN64.rawValue,
+            FDT_CALL_TMPFILE.rawValue, FDT_CALL_TMPFILE64.rawValue, FDT_CALL_OPENDIR.rawValue, FDT_CALL_POPEN.rawValue:
+            return true
+        default: return false
+        }
+    }
+
+    /// A stream's own close of its descriptor (fclose, closedir, pclose,
+    /// and freopen's close of the old one).
+    @inline(__always)
+    public var closesStream: Bool {
+        switch UInt32(rawValue) {
+        case FDT_CALL_FCLOSE.rawValue, FDT_CALL_CLOSEDIR.rawValue, FDT_CALL_PCLOSE.rawValue, FDT_CALL_FREOPEN.rawValue,
+            FDT_CALL_FREOPEN64.rawValue:
+            return true
+        default: return false
+        }
+    }
 }

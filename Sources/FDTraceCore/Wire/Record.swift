@@ -5,6 +5,8 @@ import CFDTraceWire
 public enum Record: Equatable, Sendable {
     case open(OpenEvent)
     case close(CloseEvent)
+    /// The close this thread recorded at `time` failed with EBADF.
+    case badClose(CloseEvent)
     case closeRange(CloseRangeEvent)
     case setFD(SetFDEvent)
     case stack(StackRecord)
@@ -84,6 +86,8 @@ public struct CloseEvent: Equatable, Sendable {
     public var call: Call
     public var tid: Int32
     public var cause: CloseCause = .explicit
+    /// The closing call's stack (0: none).
+    public var stackID: UInt32 = 0
 }
 
 public struct CloseRangeEvent: Equatable, Sendable {

@@ -34,6 +34,10 @@ public enum RecordDecoder {
             var cache = PathCache()
             return .open(try open(bytes, paths: &cache))
         case FDT_REC_CLOSE.rawValue: return .close(try close(bytes))
+        case FDT_REC_BAD_CLOSE.rawValue:
+            let e = try close(bytes)
+            guard e.fd >= 0 else { throw DecodeError("bad close of negative descriptor \(e.fd)") }
+            return .badClose(e)
         case FDT_REC_CLOSE_RANGE.rawValue: return .closeRange(try closeRange(bytes, header))
         case FDT_REC_SETFD.rawValue:
             let r: fdt_rec_setfd = try fixed(bytes)
@@ -112,7 +116,7 @@ public enum RecordDecoder {
         let r: fdt_rec_close = try fixed(bytes)
         return CloseEvent(
             time: time(of: bytes), fd: r.fd, call: Call(rawValue: r.call), tid: r.tid,
-            cause: r.cause == 0 ? .explicit : CloseCause(wire: r.cause))
+            cause: r.cause == 0 ? .explicit : CloseCause(wire: r.cause), stackID: r.stack_id)
     }
 
     static func closeRange(_ bytes: UnsafeRawBufferPointer, _ header: fdt_rec_header) throws -> CloseRangeEvent {
