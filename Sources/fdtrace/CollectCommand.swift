@@ -26,12 +26,15 @@ struct Collect: ParsableCommand {
         let env = ProcessInfo.processInfo.environment
         let linger = env[FDT_ENV_WAIT].flatMap(Double.init) ?? 2
         let session = BareSession(socketPath: socket, rootPID: root, lingerSeconds: linger)
-        let collector = try session.serve(readyFD: 3)
+        // One symbolizer for the session: its files stay open from the
+        // first query to the report.
+        let symbolizer = SymbolizerChoice.fromEnvironment()
+        let collector = try session.serve(readyFD: 3, symbolizer: symbolizer)
         let rootImage = collector.processes.last { $0.pid == root }
         let status = rootImage?.exitBegin.map { $0.status >= 0 ? $0.status : nil } ?? nil
         let report = collector.report(
             command: collector.processes.first?.command ?? [], exitStatus: status,
-            notes: collector.rejected, symbolizer: LLVMSymbolizer(), nativeFrames: env[FDT_ENV_NATIVE] == "1")
+            notes: collector.rejected, symbolizer: symbolizer, nativeFrames: env[FDT_ENV_NATIVE] == "1")
         func path(_ name: String) -> String? { env[name].flatMap { $0.isEmpty ? nil : $0 } }
         let outputs = try ReportOutputs(
             text: path(FDT_ENV_OUTPUT), json: path(FDT_ENV_JSON), html: path(FDT_ENV_HTML), sarif: path(FDT_ENV_SARIF))

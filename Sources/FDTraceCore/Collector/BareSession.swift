@@ -21,7 +21,7 @@ public struct BareSession {
 
     /// Listens, reports readiness on `readyFD`, collects. Returns the
     /// collector (for the report) once the tree is done.
-    public func serve(readyFD: Int32) throws -> Collector {
+    public func serve(readyFD: Int32, symbolizer: Symbolizing) throws -> Collector {
         let collector = Collector(sources: [try ShimSource(socketPath: socketPath)])
         collector.treeRoots.insert(rootPID)
         var one: UInt8 = 1
@@ -31,7 +31,7 @@ public struct BareSession {
         // Queries from other terminals (fdtrace snapshot / top); optional.
         let queries = try? QueryServer(
             name: ProcessInfo.processInfo.environment[FDT_ENV_NAME],
-            command: ProcFiles.commandLine(rootPID) ?? [], symbolizer: LLVMSymbolizer())
+            command: ProcFiles.commandLine(rootPID) ?? [], symbolizer: symbolizer)
         // The owner waits for its report: it stays followed to the end.
         SessionLoop(collector: collector, queries: queries, lingerSeconds: lingerSeconds, waitName: FDT_ENV_WAIT, keep: rootPID)
             .run(extra: { [] }) { _ in
