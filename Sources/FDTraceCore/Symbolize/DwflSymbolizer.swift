@@ -11,6 +11,7 @@ import Foundation
 /// line table (GoSymbolizer).
 public struct DwflSymbolizer: Symbolizing {
     private let files = DwarfFiles()
+    private let go = GoTables()
     /// Said in every report (a symbolizer asked for that could not be run).
     private let note: String?
 
@@ -27,8 +28,7 @@ public struct DwflSymbolizer: Symbolizing {
         for f in frames {
             if let m = f.module, m < modules.entries.count { known.append(f) } else { out.frames[f] = [Self.bare(f, module: nil)] }
         }
-        var go = GoSymbolizer()
-        let viaGo = go.symbolize(known, modules: modules)
+        let viaGo = go.tables.symbolize(known, modules: modules)
         out.frames.merge(viaGo) { a, _ in a }
         var unreadable: Set<Int> = []
         for f in known where viaGo[f] == nil {
@@ -58,4 +58,10 @@ public struct DwflSymbolizer: Symbolizing {
     static func bare(_ f: RawFrame, module: String?) -> SymbolizedFrame {
         SymbolizedFrame(function: nil, file: nil, line: nil, module: module, address: f.address)
     }
+}
+
+/// Go's line tables, read once per module for the session (a module that
+/// is not Go is remembered as such: its ELF file is not parsed again).
+final class GoTables: @unchecked Sendable {
+    var tables = GoSymbolizer()
 }
