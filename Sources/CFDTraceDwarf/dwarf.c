@@ -11,9 +11,19 @@
 /* The system libstdc++'s demangler (libdw does not demangle). */
 extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
+/* A function symbol; the module's are sorted by start, then by binding. */
+struct symbol {
+    GElf_Addr start, end;
+    const char *name; /* in libelf's string table: lives as long as the Dwfl */
+    int rank;         /* 0 global, 1 weak, 2 local: the name preferred at one address */
+};
+
 struct fdtd_module {
     Dwfl *dwfl;
     Dwfl_Module *mod;
+    struct symbol *symbols; /* read on first use: dwfl_module_addrinfo scans */
+    size_t nsymbols;        /* every symbol per call (~100 us in libc) */
+    int symbols_read;
 };
 
 /* NULL: libdw's default path (":.debug:/usr/lib/debug", build ids first). */
@@ -51,6 +61,7 @@ struct fdtd_module *fdtd_open(const char *path, char *err, size_t errlen) {
 void fdtd_close(struct fdtd_module *m) {
     if (m == NULL) return;
     if (m->dwfl != NULL) dwfl_end(m->dwfl);
+    free(m->symbols);
     free(m);
 }
 
@@ -77,6 +88,51 @@ static char *demangled(const char *name) {
     return strdup(name);
 }
 
+static int by_start(const void *a, const void *b) {
+    const struct symbol *x = a, *y = b;
+    if (x->start != y->start) return x->start < y->start ? -1 : 1;
+    return x->rank - y->rank;
+}
+
+/* The module's code symbols (.symtab, else .dynsym, as libdwfl chooses),
+ * sorted once. */
+static void read_symbols(struct fdtd_module *m) {
+    m->symbols_read = 1;
+    int n = dwfl_module_getsymtab(m->mod);
+    if (n <= 1 || (m->symbols = calloc((size_t)n, sizeof *m->symbols)) == NULL) return;
+    for (int i = 1; i < n; i++) {
+        GElf_Sym sym;
+        GElf_Addr addr = 0;
+        GElf_Word shndx = 0;
+        const char *name = dwfl_module_getsym_info(m->mod, i, &sym, &addr, &shndx, NULL, NULL);
+        int type = GELF_ST_TYPE(sym.st_info), bind = GELF_ST_BIND(sym.st_info);
+        if (name == NULL || name[0] == '\0' || sym.st_shndx == SHN_UNDEF) continue;
+        if (type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_NOTYPE) continue;
+        int rank = bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2;
+        m->symbols[m->nsymbols++] = (struct symbol){ addr, addr + sym.st_size, name, rank };
+    }
+    qsort(m->symbols, m->nsymbols, sizeof *m->symbols, by_start);
+}
+
+/* The symbol covering the address: the nearest start at or below it with a
+ * size that reaches it (or no size, unless `sized_only`). */
+static const struct symbol *symbol_at(struct fdtd_module *m, GElf_Addr address, int sized_only) {
+    if (!m->symbols_read) read_symbols(m);
+    size_t lo = 0, hi = m->nsymbols;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->symbols[mid].start <= address) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == 0) return NULL;
+    /* The first (best ranked) of the symbols starting there. */
+    size_t i = lo - 1;
+    while (i > 0 && m->symbols[i - 1].start == m->symbols[lo - 1].start) i--;
+    const struct symbol *s = &m->symbols[i];
+    if (s->end > s->start) return address < s->end ? s : NULL;
+    return sized_only ? NULL : s;
+}
+
 /* The symbol-table name of the function around the address, without a
  * version ("@@GLIBC_2.34"); malloc'd, or NULL when no sized symbol covers
  * it. Preferred for the outermost frame, as llvm-symbolizer does: GCC gives
@@ -84,11 +140,9 @@ static char *demangled(const char *name) {
  * symbol), and libc's exported names are its symbols (__libc_start_main,
  * not the __libc_start_main_impl of its DWARF). */
 static char *symbol_name(struct fdtd_module *m, Dwarf_Addr address, int sized_only) {
-    GElf_Off offset = 0;
-    GElf_Sym sym;
-    const char *name = dwfl_module_addrinfo(m->mod, address, &offset, &sym, NULL, NULL, NULL);
-    if (name == NULL || (sized_only && offset >= sym.st_size)) return NULL;
-    char *plain = strndup(name, strcspn(name, "@"));
+    const struct symbol *s = symbol_at(m, address, sized_only);
+    if (s == NULL) return NULL;
+    char *plain = strndup(s->name, strcspn(s->name, "@"));
     char *d = demangled(plain);
     free(plain);
     return d;
