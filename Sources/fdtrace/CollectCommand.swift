@@ -4,7 +4,7 @@ import FDTraceCore
 import Foundation
 
 /// `fdtrace collect`: the collector a bare `LD_PRELOAD=libfdtrace.so CMD`
-/// starts by itself (not meant to be typed). Without --serve it starts the
+/// starts by itself (not meant to be typed). Without --serve it forks the
 /// serving collector in a new session and exits once it listens; the shim
 /// reaps it, so the program never sees a child it did not make.
 struct Collect: ParsableCommand {
@@ -18,11 +18,9 @@ struct Collect: ParsableCommand {
     @Flag(help: "Serve (the daemon itself).") var serve = false
 
     func run() throws {
-        if !serve {
-            let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-            try BareSession.startDaemon(executable: exe, arguments: ["collect", "--serve", "--socket", socket, "--root", String(root)])
-            return
-        }
+        // The intermediate forks the serving collector and exits once it
+        // listens; the child goes on as `--serve` does.
+        if !serve, try !BareSession.forkDaemon() { return }
         let env = ProcessInfo.processInfo.environment
         let linger = env[FDT_ENV_WAIT].flatMap(Double.init) ?? 2
         let session = BareSession(socketPath: socket, rootPID: root, lingerSeconds: linger)

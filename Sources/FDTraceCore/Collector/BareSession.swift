@@ -44,26 +44,14 @@ public struct BareSession {
         return collector
     }
 
-    /// Starts the serving collector in its own session and waits until it
-    /// listens. Used by the intermediate `fdtrace collect` the shim spawns.
-    public static func startDaemon(executable: String, arguments: [String]) throws {
-        var fds: [Int32] = [0, 0]
-        guard fdtc_pipe_cloexec(&fds) == 0 else { throw FDTraceError("cannot create a pipe", status: ExitStatus.tracerFailure) }
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "LD_PRELOAD")
-        var pid: pid_t = 0
-        let argv = [executable] + arguments
-        let rc = withCStringArray(argv) { a in
-            withCStringArray(env.map { "\($0.key)=\($0.value)" }) { e in fdtc_spawn_daemon(&pid, executable, a, e, fds[1]) }
-        }
-        close(fds[1])
-        defer { close(fds[0]) }
-        guard rc == 0 else { throw FDTraceError.tracer("cannot start the collector", errno: rc) }
-        var p = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
-        var byte: UInt8 = 0
-        guard poll(&p, 1, 10_000) == 1, read(fds[0], &byte, 1) == 1 else {
-            throw FDTraceError("the collector did not start listening", status: ExitStatus.tracerFailure)
-        }
+    /// Makes the serving collector out of the intermediate `fdtrace collect`
+    /// the shim starts: a fork in its own session (fdtc_fork_daemon), not a
+    /// second start of fdtrace. True in the child, which serves; false in the
+    /// intermediate once the child listens.
+    public static func forkDaemon() throws -> Bool {
+        let rc = fdtc_fork_daemon()
+        guard rc >= 0 else { throw FDTraceError.tracer("the collector did not start listening", errno: -rc) }
+        return rc == 0
     }
 }
 
