@@ -31,8 +31,14 @@ let package = Package(
                 .unsafeFlags(["-Wall", "-Wextra", "-Werror"]),
             ],
             linkerSettings: [.linkedLibrary("bpf")]),
+        // In-process symbolization (elfutils' libdwfl; Debian libdw-dev to
+        // build, libdw1 at run time), demangled by the system libstdc++.
         .target(
-            name: "FDTraceCore", dependencies: ["CFDTraceWire", "CFDTraceSys", "CFDTraceKernel"],
+            name: "CFDTraceDwarf", path: "Sources/CFDTraceDwarf",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])],
+            linkerSettings: [.linkedLibrary("dw"), .linkedLibrary("elf"), .linkedLibrary("stdc++")]),
+        .target(
+            name: "FDTraceCore", dependencies: ["CFDTraceWire", "CFDTraceSys", "CFDTraceKernel", "CFDTraceDwarf"],
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
         .executableTarget(
             name: "fdtrace",

@@ -138,6 +138,54 @@ class Runner:
         return result
 
 
+def fixed_cost(fdtrace, binary, runs):
+    """Workload (9): the trivial one-leak program untraced, bare (LD_PRELOAD,
+    the collector started by the shim) and under `fdtrace run`, traced and
+    reported; paired rounds, the order rotating each round. Wall ms."""
+    lib = os.path.join(os.path.dirname(fdtrace), "libfdtrace.so")
+    env = dict(os.environ, FDTRACE_OUTPUT="/dev/null")
+    env.pop("LD_PRELOAD", None)
+    modes = {
+        "untraced": ([binary], env),
+        "bare": ([binary], dict(env, LD_PRELOAD=lib)),
+        "run": ([fdtrace, "run", "--output", "/dev/null", "--", binary], env),
+    }
+    times = {m: [] for m in modes}
+    names = list(modes)
+    for r in range(runs + 1):
+        for m in names[r % 3:] + names[:r % 3]:
+            argv, e = modes[m]
+            t0 = time.perf_counter()
+            subprocess.run(argv, env=e, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if r > 0:  # round 0 warms the page cache
+                times[m].append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+def symbolizer_cost(fdtrace, work, sources):
+    """Workload (10): the frames of reports of existing fixtures named by
+    libdw in process, by llvm-symbolizer once per report (the old driver)
+    and by one llvm-symbolizer kept warm (fdtrace bench-symbolizer)."""
+    rows = []
+    for name, src, flags in sources:
+        exe = os.path.join(work, name)
+        cc = "c++" if src.endswith(".cpp") else "cc"
+        subprocess.run([cc, "-g", *flags, src, "-o", exe], check=True)
+        report = os.path.join(work, name + ".json")
+        subprocess.run([fdtrace, "run", "--output", "/dev/null", "--json", report, "--", exe, "5"],
+                       check=True, stdout=subprocess.DEVNULL)
+        out = subprocess.run([fdtrace, "bench-symbolizer", report], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            f = dict(kv.split("=", 1) for kv in line.split())
+            rows.append((name, f["name"].replace("_", " "), int(f["addresses"]), float(f["first_ms"]),
+                         float(f["report_ms"]), float(f["per_address_us"])))
+    return rows
+
+
+def spread(values):
+    return f"{statistics.median(values):.1f} [{min(values):.1f}–{max(values):.1f}]"
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -204,8 +252,9 @@ def main():
     lines.append(f"fdtrace benchmark — {args.size} sizes, {runs} paired run(s) ({min(runs, tool_runs)} under valgrind and strace), medians; "
                  f"{platform.node()}, {os.cpu_count()} cores, {platform.release()}")
     lines.append("")
-    lines.append("| workload | mode | loop s (or req/s) | ratio | wall s | peak RSS KiB | collector CPU s | collector RSS KiB | ring waits |")
-    lines.append("|---|---|---|---|---|---|---|---|---|")
+    if results or not only or only & {"7", "8"}:
+        lines.append("| workload | mode | loop s (or req/s) | ratio | wall s | peak RSS KiB | collector CPU s | collector RSS KiB | ring waits |")
+        lines.append("|---|---|---|---|---|---|---|---|---|")
     for key, title, _ in workloads:
         if key not in results:
             continue
@@ -229,6 +278,30 @@ def main():
         r = runner.run_loop("fdtrace", [bins["sites"], str(size["sites"])])
         lines.append(f"| (8) {2 * size['sites']:,} events from 1000 sites | fdtrace | {fmt(r['loop'])} | – | {fmt(r['wall'])} | "
                      f"{fmt(r.get('rss_kb'))} | {fmt(r.get('collector_cpu'))} | {fmt(r.get('collector_rss_kb'))} | {fmt(r.get('ring_waits'))} |")
+    if not only or "9" in only:
+        one = os.path.join(work, "one_leak")
+        subprocess.run(["cc", "-O2", "-g", os.path.join(HERE, "one_leak.c"), "-o", one], check=True)
+        t = fixed_cost(fdtrace, one, 21 if args.size == "full" else 3)
+        base = statistics.median(t["untraced"])
+        lines.append("")
+        lines.append(f"(9) fixed cost: a one-leak program, traced and reported, {len(t['untraced'])} paired runs, wall ms: median [min–max]")
+        lines.append("")
+        lines.append("| mode | wall ms | added ms (medians) |")
+        lines.append("|---|---|---|")
+        for m, v in t.items():
+            lines.append(f"| {m} | {spread(v)} | {statistics.median(v) - base:+.1f} |")
+    if not only or "10" in only:
+        rows = symbolizer_cost(fdtrace, work, [
+            ("leaky_server", os.path.join(ROOT, "demo", "leaky_server.c"), ["-O2"]),
+            ("exceptions", os.path.join(ROOT, "Tests", "Fixtures", "exceptions.cpp"), ["-O0"]),
+        ])
+        lines.append("")
+        lines.append("(10) symbolizer: a report's native frames named again (first answer from nothing; the whole report; per address once warm)")
+        lines.append("")
+        lines.append("| fixture | symbolizer | addresses | first answer ms | report ms | per address µs |")
+        lines.append("|---|---|---|---|---|---|")
+        for r in rows:
+            lines.append(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.1f} | {r[5]:.1f} |")
     lines.append("")
     lines.append("ratio: traced loop time / untraced loop time, medians; for (6) untraced req/s / traced req/s.")
     lines.append("peak RSS: the program's own (under fdtrace, as it reported at exit); under strace and valgrind, the larger of tool and program.")

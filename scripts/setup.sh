@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing fdtrace needs and is missing on a fresh
 # Debian 12 machine with Swift: a C/C++ compiler, binutils (readelf, nm),
-# make, libbpf and bpftool (the kernel event source), and llvm-symbolizer
-# (the Swift toolchain usually ships one).
+# make, libbpf and bpftool (the kernel event source), and libdw-dev
+# (elfutils' libdwfl: in-process symbolization).
 set -euo pipefail
 
 SUDO=""
@@ -45,13 +45,10 @@ done
 [ -n "$bpf_clang" ] || missing+=(clang)
 # libunwind's runtime library (the shim loads it with dlopen; no -dev needed).
 ldconfig -p 2>/dev/null | grep -q 'libunwind.so.8 ' || missing+=(libunwind8)
-symbolizer=""
-for c in "${FDTRACE_SYMBOLIZER:-}" "$(command -v llvm-symbolizer || true)" \
-         "$(dirname "$(readlink -f "$(command -v swift)")")/llvm-symbolizer" \
-         /opt/swift/usr/bin/llvm-symbolizer /usr/bin/llvm-symbolizer; do
-  if [ -n "$c" ] && [ -x "$c" ]; then symbolizer="$c"; break; fi
-done
-[ -n "$symbolizer" ] || missing+=(llvm)
+# elfutils' libdwfl: the collector symbolizes in process with it (libdw-dev to
+# build; the run-time package is libdw1). llvm-symbolizer is optional (the
+# FDTRACE_SYMBOLIZER fallback; the benchmark compares with the toolchain's).
+[ -f /usr/include/elfutils/libdwfl.h ] || missing+=(libdw-dev)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"

@@ -4,6 +4,7 @@
 #include "fdtrace_ring.h"
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -217,23 +218,42 @@ int fdtc_wexitstatus(int status) { return WEXITSTATUS(status); }
 int fdtc_wifsignaled(int status) { return WIFSIGNALED(status); }
 int fdtc_wtermsig(int status) { return WTERMSIG(status); }
 
-int fdtc_spawn_daemon(pid_t *pid, const char *path, char *const argv[], char *const envp[], int ready_fd) {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    if (ready_fd != 3) posix_spawn_file_actions_adddup2(&fa, ready_fd, 3);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
-    posix_spawnattr_t attr;
-    int rc = shell_like_attr(&attr, POSIX_SPAWN_SETSID);
-    if (rc) {
-        posix_spawn_file_actions_destroy(&fa);
-        return rc;
+/* Forked rather than exec'd again: a second start of fdtrace costs its whole
+ * start-up (loading the Swift runtime and Foundation), on the traced
+ * program's path. The child gets what a fresh start had: default signal
+ * dispositions but SIGPIPE ignored (as the Swift runtime sets it), an empty
+ * mask, no LD_PRELOAD. */
+int fdtc_fork_daemon(void) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) return -errno;
+    pid_t child = fork();
+    if (child < 0) {
+        int e = errno;
+        close(p[0]);
+        close(p[1]);
+        return -e;
     }
-    rc = posix_spawn(pid, path, &fa, &attr, argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    return rc;
+    if (child == 0) {
+        setsid();
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0) dup2(null, 0), dup2(null, 1);
+        if (p[1] == 3) fcntl(3, F_SETFD, 0);
+        else dup2(p[1], 3);
+        close_range(4, ~0U, 0);
+        for (int s = 1; s < NSIG; s++)
+            if (s != SIGKILL && s != SIGSTOP) signal(s, s == SIGPIPE ? SIG_IGN : SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        unsetenv("LD_PRELOAD");
+        return 0;
+    }
+    close(p[1]);
+    struct pollfd pf = { .fd = p[0], .events = POLLIN };
+    char byte;
+    int ok = poll(&pf, 1, 10000) == 1 && read(p[0], &byte, 1) == 1;
+    close(p[0]);
+    return ok ? 1 : -ETIMEDOUT;
 }
 
 int fdtc_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0; }

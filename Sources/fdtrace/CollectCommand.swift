@@ -4,7 +4,7 @@ import FDTraceCore
 import Foundation
 
 /// `fdtrace collect`: the collector a bare `LD_PRELOAD=libfdtrace.so CMD`
-/// starts by itself (not meant to be typed). Without --serve it starts the
+/// starts by itself (not meant to be typed). Without --serve it forks the
 /// serving collector in a new session and exits once it listens; the shim
 /// reaps it, so the program never sees a child it did not make.
 struct Collect: ParsableCommand {
@@ -26,18 +26,21 @@ struct Collect: ParsableCommand {
             do { _ = try Suppressions.load(suppressionFiles) } catch let e as FDTraceError {
                 throw FDTraceError(e.message, status: FDT_COLLECT_REFUSED)
             }
-            let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-            try BareSession.startDaemon(executable: exe, arguments: ["collect", "--serve", "--socket", socket, "--root", String(root)])
-            return
+            // The intermediate forks the serving collector and exits once it
+            // listens; the child goes on as `--serve` does.
+            if try !BareSession.forkDaemon() { return }
         }
         let linger = env[FDT_ENV_WAIT].flatMap(Double.init) ?? 2
         let session = BareSession(socketPath: socket, rootPID: root, lingerSeconds: linger)
-        let collector = try session.serve(readyFD: 3)
+        // One symbolizer for the session: its files stay open from the
+        // first query to the report.
+        let symbolizer = SymbolizerChoice.fromEnvironment()
+        let collector = try session.serve(readyFD: 3, symbolizer: symbolizer)
         let rootImage = collector.processes.last { $0.pid == root }
         let status = rootImage?.exitBegin.map { $0.status >= 0 ? $0.status : nil } ?? nil
         var report = collector.report(
             command: collector.processes.first?.command ?? [], exitStatus: status,
-            notes: collector.rejected, symbolizer: LLVMSymbolizer(), nativeFrames: env[FDT_ENV_NATIVE] == "1")
+            notes: collector.rejected, symbolizer: symbolizer, nativeFrames: env[FDT_ENV_NATIVE] == "1")
         func path(_ name: String) -> String? { env[name].flatMap { $0.isEmpty ? nil : $0 } }
         // Read again: checked before the program ran, it may have changed since.
         var suppressions = Suppressions()

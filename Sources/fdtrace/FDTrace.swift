@@ -7,6 +7,9 @@ struct FDTrace: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fdtrace",
         abstract: "Find file-descriptor leaks and the lines of code that opened them.",
-        subcommands: [Run.self, Attach.self, ReportCommand.self, Snapshot.self, Top.self, Watch.self, Collect.self, BenchCollector.self]
+        subcommands: [
+            Run.self, Attach.self, ReportCommand.self, Snapshot.self, Top.self, Watch.self, Collect.self, BenchCollector.self,
+            BenchSymbolizer.self,
+        ]
     )
 }

@@ -72,7 +72,7 @@ import Testing
     }
 
     /// The report's symbolizer resolves frames of a stripped Go module
-    /// through the Go table (no llvm-symbolizer given: it could not).
+    /// through the Go table (libdwfl could not: no symbols, no DWARF).
     @Test(arguments: [GoFixture.Variant.strippedCgo, .pie])
     func symbolizerUsesTheGoTable(_ v: GoFixture.Variant) throws {
         let (_, truth, bias) = try Self.checkAgainstRuntime(v)
@@ -81,7 +81,7 @@ import Testing
         let interned = registry.intern(ModuleRecord(base: bias, start: 0, end: 0, path: path, buildID: ElfBuildID.read(path: path) ?? []))
         let module = try #require(interned)
         let frames = truth.dump.map { RawFrame(module: module, address: $0.pc &- bias) }
-        let symbols = LLVMSymbolizer(executable: nil).symbolize(Set(frames), modules: registry)
+        let symbols = DwflSymbolizer().symbolize(Set(frames), modules: registry)
         for (raw, site) in zip(frames, truth.dump) {
             let got = try #require(symbols[raw])
             #expect(got.map(\.function) == site.frames.map(\.function))
@@ -95,7 +95,7 @@ import Testing
         let staleModule = other.intern(ModuleRecord(base: 0, start: 0, end: 0, path: path, buildID: [1, 2, 3]))
         let stale = try #require(staleModule)
         let raw = RawFrame(module: stale, address: frames[0].address)
-        #expect(LLVMSymbolizer(executable: nil).symbolize([raw], modules: other)[raw]?.first?.function == nil)
+        #expect(DwflSymbolizer().symbolize([raw], modules: other)[raw]?.first?.function == nil)
     }
 
     /// Stripping removes the symbol table and DWARF, not the pclntab.

@@ -163,7 +163,7 @@ struct KernelSourceTests {
         let stackID = try #require(id)
         #expect(stackID != 0)
         let frames = try #require(store.frames(stackID))
-        let symbols = LLVMSymbolizer().symbolize(Set(frames), modules: registry)
+        let symbols = DwflSymbolizer().symbolize(Set(frames), modules: registry)
         return frames.flatMap { symbols[$0] ?? [] }.map {
             "\(($0.file ?? "?").split(separator: "/").last ?? ""):\($0.line ?? 0) \($0.function ?? "?")"
         }

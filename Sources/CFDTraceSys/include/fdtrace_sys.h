@@ -55,9 +55,12 @@ void fdtc_ring_complete(struct fdt_ring_header *h, int which);
 int fdtc_peer_pidfd(int sock, pid_t pid);
 void fdtc_raise_nofile(void);
 
-/* Starts the bare-mode collector in a new session: stdin/stdout on
- * /dev/null, stderr kept, `ready_fd` as descriptor 3, nothing else. */
-int fdtc_spawn_daemon(pid_t *pid, const char *path, char *const argv[], char *const envp[], int ready_fd);
+/* Forks the bare-mode collector from this process (call it before any
+ * thread exists): the child, in a new session with stdin/stdout on
+ * /dev/null, stderr kept, a readiness pipe as descriptor 3 and nothing
+ * else, returns 0 and serves (it writes a byte on 3 once it listens). The
+ * parent returns 1 once the child listens, or -errno. */
+int fdtc_fork_daemon(void);
 
 int fdtc_wifexited(int status);
 int fdtc_wexitstatus(int status);

@@ -31,7 +31,7 @@ public struct AttachSession {
     /// Attaches, collects, detaches. Throws an FDTraceError with status
     /// `ExitStatus.procViewOnly` when the kernel source cannot be loaded
     /// here (nothing was attached).
-    public func run(symbolizer: Symbolizing = LLVMSymbolizer(), nativeFrames: Bool = false) throws -> Report {
+    public func run(symbolizer: Symbolizing = SymbolizerChoice.fromEnvironment(), nativeFrames: Bool = false) throws -> Report {
         let kernel: KernelEventSource
         switch KernelEventSource.open() {
         case .success(let k): kernel = k

@@ -21,7 +21,7 @@ public struct BareSession {
 
     /// Listens, reports readiness on `readyFD`, collects. Returns the
     /// collector (for the report) once the tree is done.
-    public func serve(readyFD: Int32) throws -> Collector {
+    public func serve(readyFD: Int32, symbolizer: Symbolizing) throws -> Collector {
         let collector = Collector(sources: [try ShimSource(socketPath: socketPath)])
         collector.treeRoots.insert(rootPID)
         var one: UInt8 = 1
@@ -31,7 +31,7 @@ public struct BareSession {
         // Queries from other terminals (fdtrace snapshot / top); optional.
         let queries = try? QueryServer(
             name: ProcessInfo.processInfo.environment[FDT_ENV_NAME],
-            command: ProcFiles.commandLine(rootPID) ?? [], symbolizer: LLVMSymbolizer())
+            command: ProcFiles.commandLine(rootPID) ?? [], symbolizer: symbolizer)
         // The owner waits for its report: it stays followed to the end.
         SessionLoop(collector: collector, queries: queries, lingerSeconds: lingerSeconds, waitName: FDT_ENV_WAIT, keep: rootPID)
             .run(extra: { [] }) { _ in
@@ -44,26 +44,14 @@ public struct BareSession {
         return collector
     }
 
-    /// Starts the serving collector in its own session and waits until it
-    /// listens. Used by the intermediate `fdtrace collect` the shim spawns.
-    public static func startDaemon(executable: String, arguments: [String]) throws {
-        var fds: [Int32] = [0, 0]
-        guard fdtc_pipe_cloexec(&fds) == 0 else { throw FDTraceError("cannot create a pipe", status: ExitStatus.tracerFailure) }
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "LD_PRELOAD")
-        var pid: pid_t = 0
-        let argv = [executable] + arguments
-        let rc = withCStringArray(argv) { a in
-            withCStringArray(env.map { "\($0.key)=\($0.value)" }) { e in fdtc_spawn_daemon(&pid, executable, a, e, fds[1]) }
-        }
-        close(fds[1])
-        defer { close(fds[0]) }
-        guard rc == 0 else { throw FDTraceError.tracer("cannot start the collector", errno: rc) }
-        var p = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
-        var byte: UInt8 = 0
-        guard poll(&p, 1, 10_000) == 1, read(fds[0], &byte, 1) == 1 else {
-            throw FDTraceError("the collector did not start listening", status: ExitStatus.tracerFailure)
-        }
+    /// Makes the serving collector out of the intermediate `fdtrace collect`
+    /// the shim starts: a fork in its own session (fdtc_fork_daemon), not a
+    /// second start of fdtrace. True in the child, which serves; false in the
+    /// intermediate once the child listens.
+    public static func forkDaemon() throws -> Bool {
+        let rc = fdtc_fork_daemon()
+        guard rc >= 0 else { throw FDTraceError.tracer("the collector did not start listening", errno: -rc) }
+        return rc == 0
     }
 }
 

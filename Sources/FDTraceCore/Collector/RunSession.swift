@@ -40,7 +40,7 @@ public struct RunSession {
         public var status: Int32
     }
 
-    public func run(symbolizer: Symbolizing = LLVMSymbolizer(), nativeFrames: Bool = false) throws -> Outcome {
+    public func run(symbolizer: Symbolizing = SymbolizerChoice.fromEnvironment(), nativeFrames: Bool = false) throws -> Outcome {
         let path = try Launcher.resolve(command[0])
         // An abstract socket with an unguessable name; peers are checked by
         // their credentials and ancestry (ShimSource.acceptAll).

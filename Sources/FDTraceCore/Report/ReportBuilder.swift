@@ -147,7 +147,8 @@ public struct ReportBuilder {
         // 2. Symbolize every frame that will be shown, in one batch (Python
         // frames from the code objects the shim sent).
         let native = wanted.filter { $0.python == nil }
-        var symbols = native.isEmpty ? [:] : symbolizer.symbolize(native, modules: registry)
+        let named = native.isEmpty ? SymbolizedFrames() : symbolizer.symbolizeNoting(native, modules: registry)
+        var symbols = named.frames
         for f in wanted where f.python != nil { symbols[f] = [pythonFrame(f)] }
         // 3. Group leaks by call and symbolized stack.
         var reports: [ProcessReport] = []
@@ -169,7 +170,7 @@ public struct ReportBuilder {
             report.timeline = timelineReport(p, symbols: symbols, leaks: report.leaks)
             reports.append(report)
         }
-        return Report(command: command, exitStatus: exitStatus, processes: reports, notes: notes, collector: nil)
+        return Report(command: command, exitStatus: exitStatus, processes: reports, notes: notes + named.notes, collector: nil)
     }
 
     /// A Python frame from its code object: file, function, line.

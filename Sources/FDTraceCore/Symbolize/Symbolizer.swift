@@ -20,11 +20,28 @@ public struct SymbolizedFrame: Hashable, Sendable, Codable {
 public protocol Symbolizing {
     /// Source frames for each raw frame (return addresses).
     func symbolize(_ frames: Set<RawFrame>, modules: ModuleRegistry) -> [RawFrame: [SymbolizedFrame]]
+    /// The same, with one note for each thing that left frames unnamed (a
+    /// module's file that cannot be read, a missing symbolizer).
+    func symbolizeNoting(_ frames: Set<RawFrame>, modules: ModuleRegistry) -> SymbolizedFrames
+}
+
+/// Frames named by a symbolizer, and what it could not read.
+public struct SymbolizedFrames: Sendable {
+    public var frames: [RawFrame: [SymbolizedFrame]] = [:]
+    public var notes: [String] = []
+}
+
+extension Symbolizing {
+    public func symbolizeNoting(_ frames: Set<RawFrame>, modules: ModuleRegistry) -> SymbolizedFrames {
+        SymbolizedFrames(frames: symbolize(frames, modules: modules), notes: [])
+    }
 }
 
 /// Symbolization by llvm-symbolizer (function names demangled, file:line,
-/// inlined frames, debug files found by build id), run once per report.
-/// Frames in Go binaries come from Go's own line table (GoSymbolizer).
+/// inlined frames, debug files found by build id), run once per report: the
+/// fallback FDTRACE_SYMBOLIZER chooses (DwflSymbolizer is the default; see
+/// SymbolizerChoice). Frames in Go binaries come from Go's own line table
+/// (GoSymbolizer).
 public struct LLVMSymbolizer: Symbolizing {
     public let executable: String?
     public private(set) var notes: [String] = []
@@ -50,6 +67,10 @@ public struct LLVMSymbolizer: Symbolizing {
     }
 
     public func symbolize(_ frames: Set<RawFrame>, modules: ModuleRegistry) -> [RawFrame: [SymbolizedFrame]] {
+        symbolizeNoting(frames, modules: modules).frames
+    }
+
+    public func symbolizeNoting(_ frames: Set<RawFrame>, modules: ModuleRegistry) -> SymbolizedFrames {
         var result: [RawFrame: [SymbolizedFrame]] = [:]
         for f in frames where f.module == nil {
             result[f] = [SymbolizedFrame(function: nil, file: nil, line: nil, module: nil, address: f.address)]
@@ -71,6 +92,8 @@ public struct LLVMSymbolizer: Symbolizing {
             objectName[f.module!] = name
         }
         var output: [String] = []
+        var notes: [String] = []
+        if executable == nil, !known.isEmpty { notes.append("no llvm-symbolizer was found: native frames are not symbolized") }
         if let executable, !known.isEmpty {
             let input = known.map { "\(objectName[$0.module!]!) 0x\(String($0.address &- 1, radix: 16))" }.joined(separator: "\n") + "\n"
             output = run(executable, input: input)
@@ -83,7 +106,7 @@ public struct LLVMSymbolizer: Symbolizing {
                 ? [SymbolizedFrame(function: nil, file: nil, line: nil, module: modulePath, address: f.address)]
                 : parsed
         }
-        return result
+        return SymbolizedFrames(frames: result, notes: notes)
     }
 
     private func run(_ executable: String, input: String) -> [String] {

@@ -1,0 +1,240 @@
+/* libdwfl behind fdtrace_dwarf.h: the lookups eu-addr2line -i -f -C makes. */
+#define _GNU_SOURCE
+#include "fdtrace_dwarf.h"
+
+#include <dwarf.h>
+#include <elfutils/libdwfl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The system libstdc++'s demangler (libdw does not demangle). */
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
+
+/* A function symbol; the module's are sorted by start, then by binding. */
+struct symbol {
+    GElf_Addr start, end;
+    const char *name; /* in libelf's string table: lives as long as the Dwfl */
+    int rank;         /* 0 global, 1 weak, 2 local: the name preferred at one address */
+};
+
+struct fdtd_module {
+    Dwfl *dwfl;
+    Dwfl_Module *mod;
+    struct symbol *symbols; /* read on first use: dwfl_module_addrinfo scans */
+    size_t nsymbols;        /* every symbol per call (~100 us in libc) */
+    int symbols_read;
+};
+
+/* NULL: libdw's default path (":.debug:/usr/lib/debug", build ids first). */
+static char *debuginfo_path = NULL;
+
+static const Dwfl_Callbacks callbacks = {
+    .find_elf = dwfl_build_id_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .section_address = dwfl_offline_section_address,
+    .debuginfo_path = &debuginfo_path,
+};
+
+struct fdtd_module *fdtd_open(const char *path, char *err, size_t errlen) {
+    struct fdtd_module *m = calloc(1, sizeof *m);
+    if (m == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    m->dwfl = dwfl_begin(&callbacks);
+    if (m->dwfl != NULL) {
+        dwfl_report_begin(m->dwfl);
+        /* Base 0 added to the segments' own addresses: a bias of 0, so the
+         * file's addresses are the ones the collector holds. */
+        m->mod = dwfl_report_elf(m->dwfl, path, path, -1, 0, true);
+        dwfl_report_end(m->dwfl, NULL, NULL);
+    }
+    if (m->mod == NULL) {
+        snprintf(err, errlen, "%s", dwfl_errmsg(-1));
+        fdtd_close(m);
+        return NULL;
+    }
+    return m;
+}
+
+void fdtd_close(struct fdtd_module *m) {
+    if (m == NULL) return;
+    if (m->dwfl != NULL) dwfl_end(m->dwfl);
+    free(m->symbols);
+    free(m);
+}
+
+size_t fdtd_build_id(struct fdtd_module *m, uint8_t *out, size_t cap) {
+    const unsigned char *bits = NULL;
+    GElf_Addr vaddr = 0;
+    int n = dwfl_module_build_id(m->mod, &bits, &vaddr);
+    if (n <= 0) return 0;
+    memcpy(out, bits, (size_t)n < cap ? (size_t)n : cap);
+    return (size_t)n;
+}
+
+/* A function's name as llvm-symbolizer --functions=linkage --demangle gives
+ * it: the demangled linkage name, else DW_AT_name (through abstract origins
+ * and specifications). The result is malloc'd or NULL. */
+static char *demangled(const char *name) {
+    if (name == NULL) return NULL;
+    if (strncmp(name, "_Z", 2) == 0) {
+        int status = -1;
+        char *d = __cxa_demangle(name, NULL, NULL, &status);
+        if (status == 0 && d != NULL) return d;
+        free(d);
+    }
+    return strdup(name);
+}
+
+static int by_start(const void *a, const void *b) {
+    const struct symbol *x = a, *y = b;
+    if (x->start != y->start) return x->start < y->start ? -1 : 1;
+    return x->rank - y->rank;
+}
+
+/* The module's code symbols (.symtab, else .dynsym, as libdwfl chooses),
+ * sorted once. */
+static void read_symbols(struct fdtd_module *m) {
+    m->symbols_read = 1;
+    int n = dwfl_module_getsymtab(m->mod);
+    if (n <= 1 || (m->symbols = calloc((size_t)n, sizeof *m->symbols)) == NULL) return;
+    for (int i = 1; i < n; i++) {
+        GElf_Sym sym;
+        GElf_Addr addr = 0;
+        GElf_Word shndx = 0;
+        const char *name = dwfl_module_getsym_info(m->mod, i, &sym, &addr, &shndx, NULL, NULL);
+        int type = GELF_ST_TYPE(sym.st_info), bind = GELF_ST_BIND(sym.st_info);
+        if (name == NULL || name[0] == '\0' || sym.st_shndx == SHN_UNDEF) continue;
+        if (type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_NOTYPE) continue;
+        int rank = bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2;
+        m->symbols[m->nsymbols++] = (struct symbol){ addr, addr + sym.st_size, name, rank };
+    }
+    qsort(m->symbols, m->nsymbols, sizeof *m->symbols, by_start);
+}
+
+/* The symbol covering the address: the nearest start at or below it with a
+ * size that reaches it (or no size, unless `sized_only`). */
+static const struct symbol *symbol_at(struct fdtd_module *m, GElf_Addr address, int sized_only) {
+    if (!m->symbols_read) read_symbols(m);
+    size_t lo = 0, hi = m->nsymbols;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->symbols[mid].start <= address) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == 0) return NULL;
+    /* The first (best ranked) of the symbols starting there. */
+    size_t i = lo - 1;
+    while (i > 0 && m->symbols[i - 1].start == m->symbols[lo - 1].start) i--;
+    const struct symbol *s = &m->symbols[i];
+    if (s->end > s->start) return address < s->end ? s : NULL;
+    return sized_only ? NULL : s;
+}
+
+/* The symbol-table name of the function around the address, without a
+ * version ("@@GLIBC_2.34"); malloc'd, or NULL when no sized symbol covers
+ * it. Preferred for the outermost frame, as llvm-symbolizer does: GCC gives
+ * static C++ functions no DW_AT_linkage_name (the signature is only in the
+ * symbol), and libc's exported names are its symbols (__libc_start_main,
+ * not the __libc_start_main_impl of its DWARF). */
+static char *symbol_name(struct fdtd_module *m, Dwarf_Addr address, int sized_only) {
+    const struct symbol *s = symbol_at(m, address, sized_only);
+    if (s == NULL) return NULL;
+    char *plain = strndup(s->name, strcspn(s->name, "@"));
+    char *d = demangled(plain);
+    free(plain);
+    return d;
+}
+
+static char *die_function_name(struct fdtd_module *m, Dwarf_Die *die, Dwarf_Addr address) {
+    if (dwarf_tag(die) != DW_TAG_inlined_subroutine) {
+        char *symbol = symbol_name(m, address, 1);
+        if (symbol != NULL) return symbol;
+    }
+    Dwarf_Attribute attr;
+    const char *linkage = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
+    if (linkage == NULL) linkage = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
+    return demangled(linkage != NULL ? linkage : dwarf_diename(die));
+}
+
+/* Where an inlined subroutine was called from (its DW_AT_call_file and
+ * DW_AT_call_line, in its compilation unit's file table). */
+static const char *call_site(Dwarf_Die *cu, Dwarf_Die *inlined, int *line) {
+    Dwarf_Attribute attr;
+    Dwarf_Word file_index = 0, call_line = 0;
+    Dwarf_Files *files = NULL;
+    size_t nfiles = 0;
+    *line = 0;
+    if (dwarf_formudata(dwarf_attr(inlined, DW_AT_call_line, &attr), &call_line) == 0) *line = (int)call_line;
+    if (dwarf_formudata(dwarf_attr(inlined, DW_AT_call_file, &attr), &file_index) != 0) return NULL;
+    if (dwarf_getsrcfiles(cu, &files, &nfiles) != 0 || file_index >= nfiles) return NULL;
+    return dwarf_filesrc(files, file_index, NULL, NULL);
+}
+
+static void emit(fdtd_frame_fn fn, void *ctx, char *function, const char *file, int line) {
+    fn(ctx, function, file, line > 0 ? line : 0);
+    free(function);
+}
+
+static int is_function(Dwarf_Die *die) {
+    int tag = dwarf_tag(die);
+    return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine || tag == DW_TAG_entry_point;
+}
+
+/* The DIE at the address and its parents, innermost first, as they nest in
+ * the compilation unit (inlined subroutines inside their callers), as
+ * eu-addr2line -i walks them. NULL when DWARF has nothing there. */
+static int nesting(struct fdtd_module *m, Dwarf_Addr address, Dwarf_Die **cu, Dwarf_Die **chain) {
+    Dwarf_Addr bias = 0;
+    *cu = dwfl_module_addrdie(m->mod, address, &bias);
+    if (*cu == NULL) return 0;
+    Dwarf_Die *scopes = NULL;
+    int n = dwarf_getscopes(*cu, address - bias, &scopes);
+    if (n <= 0) {
+        free(scopes);
+        return 0;
+    }
+    /* dwarf_getscopes follows an inline instance into its abstract origin;
+     * the physical nesting comes from the innermost DIE's parents. */
+    Dwarf_Die innermost;
+    Dwarf_Die *found = dwarf_offdie(dwfl_module_getdwarf(m->mod, &bias), dwarf_dieoffset(&scopes[0]), &innermost);
+    free(scopes);
+    return found == NULL ? 0 : dwarf_getscopes_die(&innermost, chain);
+}
+
+/* The frames DWARF knows: each inlined subroutine's call site is the
+ * position of the frame above it. */
+static int dwarf_frames(struct fdtd_module *m, Dwarf_Addr address, fdtd_frame_fn fn, void *ctx) {
+    Dwarf_Die *cu = NULL, *chain = NULL;
+    int n = nesting(m, address, &cu, &chain);
+    int line = 0, given = 0;
+    const char *file = NULL;
+    Dwfl_Line *entry = dwfl_module_getsrc(m->mod, address);
+    if (entry != NULL) file = dwfl_lineinfo(entry, NULL, &line, NULL, NULL, NULL);
+    for (int i = 0; i < n; i++) {
+        if (!is_function(&chain[i])) continue;
+        emit(fn, ctx, die_function_name(m, &chain[i], address), file, line);
+        given++;
+        if (dwarf_tag(&chain[i]) != DW_TAG_inlined_subroutine) break;
+        file = call_site(cu, &chain[i], &line);
+    }
+    free(chain);
+    return given;
+}
+
+int fdtd_symbolize(struct fdtd_module *m, uint64_t address, fdtd_frame_fn fn, void *ctx) {
+    int given = dwarf_frames(m, address, fn, ctx);
+    if (given > 0) return given;
+    /* No DWARF function: the symbol table's name, with a line if the line
+     * table has one. */
+    char *name = symbol_name(m, address, 0);
+    int line = 0;
+    const char *file = NULL;
+    Dwfl_Line *entry = dwfl_module_getsrc(m->mod, address);
+    if (entry != NULL) file = dwfl_lineinfo(entry, NULL, &line, NULL, NULL, NULL);
+    if (name == NULL && file == NULL) return 0;
+    emit(fn, ctx, name, file, line);
+    return 1;
+}
