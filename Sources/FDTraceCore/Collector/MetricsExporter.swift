@@ -16,7 +16,7 @@ public final class MetricsExporter: @unchecked Sendable {
         public var topSites: Int
         public static let defaultTopSites = 20
         /// How often the file is rewritten.
-        public static let fileRefreshSeconds = 5.0
+        public static let fileRefreshSeconds = 2.0
         public init(address: MetricsAddress?, file: String?, topSites: Int = defaultTopSites) {
             self.address = address; self.file = file; self.topSites = topSites
         }
@@ -149,7 +149,8 @@ public final class MetricsExporter: @unchecked Sendable {
                     status: "200 OK", contentType: MetricsExposition.contentType, body: render(s), headOnly: headOnly)
             } else {
                 response = MetricsHTTP.Response(
-                    status: "503 Service Unavailable", contentType: "text/plain; charset=utf-8", body: Array("no sample: the session is ending or the process is gone\n".utf8))
+                    status: "503 Service Unavailable", contentType: "text/plain; charset=utf-8",
+                    body: Array("no sample: the session is ending or the process is gone\n".utf8))
             }
         }
         MetricsHTTP.send(conn, MetricsHTTP.encode(response))
