@@ -44,8 +44,10 @@ public struct MetricsSample: Sendable, Equatable {
     /// Traced processes running now.
     public var processes: Int
     public var openByKind: [String: Int] = [:]
-    /// The soft RLIMIT_NOFILE of the process holding the most descriptors.
+    /// The soft RLIMIT_NOFILE of the process holding the most descriptors
+    /// (`limitPid`: read again from /proc off the loop while it runs).
     public var maxFDs: UInt64?
+    public var limitPid: Int32?
     public var tcpStates: [String: Int] = [:]
     /// Seconds since the oldest open descriptor of each kind was opened
     /// (traced sessions only: /proc does not say when).
@@ -69,6 +71,8 @@ public struct MetricsSample: Sendable, Equatable {
     /// Reads what the tables cannot say from /proc: the TCP state of each
     /// socket and the kind of descriptors counted as "unknown".
     public mutating func completeFromProc() {
+        if let pid = limitPid, let soft = ProcFiles.openFileLimits(pid).soft { maxFDs = soft }
+        limitPid = nil
         for (pid, fds) in toInspect.sorted(by: { $0.key < $1.key }) {
             let net = ProcNet(pid: pid)
             for fd in fds {

@@ -10,8 +10,13 @@
 /// it in "other" keeps what it had then in "other" (its baseline), so that
 /// no counter of a site or of "other" goes back when a name appears.
 public final class MetricsSampler {
+    public let topSites: Int
     public let rankedPerScrape: Int
     public let namesPerScrape: Int
+    /// The N-th best site (open, opened) at the last scrape: a stack that
+    /// does not beat it alone is not worth symbolizing (naming runs
+    /// llvm-symbolizer on the loop; steady state names nothing).
+    private var bar: (open: Int, opened: Int64) = (-1, -1)
     let symbolizer: Symbolizing
     let nativeFrames: Bool
     private var names: [StackRef: SiteName] = [:]
@@ -23,6 +28,7 @@ public final class MetricsSampler {
     public init(symbolizer: Symbolizing, nativeFrames: Bool = false, topSites: Int) {
         self.symbolizer = symbolizer
         self.nativeFrames = nativeFrames
+        self.topSites = topSites
         rankedPerScrape = max(16, 4 * topSites)
         namesPerScrape = 4096
     }
@@ -51,7 +57,9 @@ public final class MetricsSampler {
         var oldest: [String: UInt64] = [:]
         for p in shown { countOpen(p, into: &s, oldest: &oldest, inspect: !final) }
         s.oldestAgeByKind = oldest.mapValues { Double(now &- min($0, now)) / 1e9 }
-        s.maxFDs = shown.max { $0.table.count < $1.table.count }?.rlimitSoft
+        let fullest = shown.max { $0.table.count < $1.table.count }
+        s.maxFDs = fullest?.rlimitSoft
+        if !final { s.limitPid = fullest?.pid }
         let shownKeys = Set(shown.map(\.key))
         var activity: [Activity] = []
         for p in processes {
@@ -89,7 +97,10 @@ public final class MetricsSampler {
 
     /// Names the stacks that rank high and have no name yet.
     private func name(_ activity: [Activity], processes: [TracedProcess], registry: ModuleRegistry) {
-        let unnamed = activity.filter { names[$0.ref] == nil }
+        let bar = self.bar
+        let unnamed = activity.filter { names[$0.ref] == nil && ($0.open, $0.opened) > bar }
+        // What stays unnamed now has been counted in "other" from here on.
+        defer { for a in activity where names[a.ref] == nil { seenUnnamed.insert(a.ref) } }
         guard !unnamed.isEmpty else { return }
         let byOpen = unnamed.sorted { $0.open > $1.open }.prefix(rankedPerScrape).filter { $0.open > 0 }
         let byOpened = unnamed.sorted { $0.opened > $1.opened }.prefix(rankedPerScrape)
@@ -100,7 +111,6 @@ public final class MetricsSampler {
             names[ref] = n
             if seenUnnamed.remove(ref) != nil, let a = chosen[ref] { baseline[ref] = (a.opened, a.closed) }
         }
-        for a in unnamed where names[a.ref] == nil { seenUnnamed.insert(a.ref) }
     }
 
     /// Named stacks merged by name; counters less what each had given to
@@ -116,6 +126,8 @@ public final class MetricsSampler {
             e.closed += max(0, a.closed - base.closed)
             byName[n] = e
         }
+        let ranked = byName.values.map { ($0.open, $0.opened) }.sorted { $0 > $1 }
+        bar = ranked.count >= topSites ? ranked[topSites - 1] : (-1, -1)
         return byName.values.sorted { $0.name < $1.name }
     }
 }
