@@ -101,6 +101,57 @@ import Testing
         #expect(out.first?.name?.site == "s.c:2")
     }
 
+    /// A symbolizer that names nothing: stacks without frames are named by their call.
+    struct NoSymbols: Symbolizing {
+        func symbolize(_ frames: Set<RawFrame>, modules: ModuleRegistry) -> [RawFrame: [SymbolizedFrame]] { [:] }
+    }
+
+    @Test("Sampler + fold on a table: a stack named late keeps its earlier opens in other; no counter goes back; sites add up")
+    func samplerBaselines() {
+        var p = TracedProcess(key: 0, pid: 77, ppid: 1, forkParent: 0, command: ["srv"], executable: "/srv", startTime: 1, rlimitSoft: 64, rlimitHard: 64)
+        var fd: Int32 = 3
+        func open(_ n: Int, stack: UInt32, call: Call) {
+            for _ in 0..<n {
+                p.table.apply(.open(OpenEvent(time: UInt64(fd) * 1000, fd: fd, call: call, stackID: stack, path: "/x")))
+                fd += 1
+            }
+        }
+        let sampler = MetricsSampler(symbolizer: NoSymbols(), topSites: 1)
+        var fold = SiteSeriesFold(limit: 1)
+        var last: [String: Int64] = [:]
+        func scrape() -> [String: SiteSeriesFold.Series] {
+            let s = sampler.sample([p], registry: ModuleRegistry(), root: 77, command: ["srv"], exhausted: 0, now: 1_000_000)
+            let out = fold.fold(s.sites ?? [], totalOpen: s.totalOpen, opened: s.opened, closed: s.closed)
+            #expect(out.reduce(0) { $0 + $1.open } == s.totalOpen)
+            // Opens of a site shown before and not now stay credited to it.
+            #expect(out.reduce(Int64(0)) { $0 + $1.opened } <= s.opened)
+            for x in out {
+                let k = x.name?.site ?? "other"
+                #expect(x.opened >= last[k] ?? 0, "\(k) went back")
+                last[k] = x.opened
+            }
+            return Self.byName(out)
+        }
+        open(5, stack: 1, call: .open)
+        open(1, stack: 2, call: .pipe)
+        var out = scrape()
+        #expect(out["open"]?.opened == 5 && out["other"]?.opened == 1)
+        // Stack 3 does not beat the leading site: not named, counted in other.
+        open(3, stack: 3, call: .socket)
+        out = scrape()
+        #expect(out["open"]?.open == 5 && out["other"]?.opened == 4)
+        // Now it leads: named, its gauge exact, its counter since the last
+        // scrape (the 3 before stay in other, with the pipe's 1); the open
+        // site drops out keeping its 5.
+        open(4, stack: 3, call: .socket)
+        out = scrape()
+        #expect(out["socket"]?.open == 7)
+        #expect(out["socket"]?.opened == 4)
+        #expect(out["open"] == nil)
+        #expect(out["other"]?.opened == Int64(1 + 3))
+        #expect(out["other"]?.open == 6)
+    }
+
     @Test("HTTP: GET and HEAD of /metrics; other paths 404, other methods 405, garbage 400")
     func routes() {
         #expect(MetricsHTTP.route("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n") == .metrics(headOnly: false))

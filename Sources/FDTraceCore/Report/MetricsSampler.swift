@@ -7,8 +7,9 @@
 /// Sites are named by symbolizing stacks, which costs: only the stacks that
 /// rank high (by open now and by opens) are named, once each, at most
 /// `namesPerScrape` a scrape. A stack named after a scrape already counted
-/// it in "other" keeps what it had then in "other" (its baseline), so that
-/// no counter of a site or of "other" goes back when a name appears.
+/// it in "other" leaves what it had at that scrape in "other" (its
+/// baseline), so that no counter of a site or of "other" goes back when a
+/// name appears.
 public final class MetricsSampler {
     public let topSites: Int
     public let rankedPerScrape: Int
@@ -20,9 +21,9 @@ public final class MetricsSampler {
     let symbolizer: Symbolizing
     let nativeFrames: Bool
     private var names: [StackRef: SiteName] = [:]
-    /// Stacks a previous scrape saw unnamed, and the counts a named stack
-    /// had already given to "other".
-    private var seenUnnamed: Set<StackRef> = []
+    /// Stacks a previous scrape saw unnamed, with their counts then (what
+    /// they gave to "other"), and those counts of a stack named since.
+    private var seenUnnamed: [StackRef: (opened: Int64, closed: Int64)] = [:]
     private var baseline: [StackRef: (opened: Int64, closed: Int64)] = [:]
 
     public init(symbolizer: Symbolizing, nativeFrames: Bool = false, topSites: Int) {
@@ -100,7 +101,7 @@ public final class MetricsSampler {
         let bar = self.bar
         let unnamed = activity.filter { names[$0.ref] == nil && ($0.open, $0.opened) > bar }
         // What stays unnamed now has been counted in "other" from here on.
-        defer { for a in activity where names[a.ref] == nil { seenUnnamed.insert(a.ref) } }
+        defer { for a in activity where names[a.ref] == nil { seenUnnamed[a.ref] = (a.opened, a.closed) } }
         guard !unnamed.isEmpty else { return }
         let byOpen = unnamed.sorted { $0.open > $1.open }.prefix(rankedPerScrape).filter { $0.open > 0 }
         let byOpened = unnamed.sorted { $0.opened > $1.opened }.prefix(rankedPerScrape)
@@ -109,7 +110,7 @@ public final class MetricsSampler {
         let builder = ReportBuilder(processes: [], images: processes, registry: registry, symbolizer: symbolizer, nativeFrames: nativeFrames)
         for (ref, n) in builder.siteNames(Array(chosen.keys), processes: processes) {
             names[ref] = n
-            if seenUnnamed.remove(ref) != nil, let a = chosen[ref] { baseline[ref] = (a.opened, a.closed) }
+            if let before = seenUnnamed.removeValue(forKey: ref) { baseline[ref] = before }
         }
     }
 
