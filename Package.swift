@@ -7,7 +7,8 @@ let package = Package(
         .executable(name: "fdtrace", targets: ["fdtrace"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // The wire format: headers only. The shim's sources (CShim/src) are
@@ -38,7 +39,13 @@ let package = Package(
             cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])],
             linkerSettings: [.linkedLibrary("dw"), .linkedLibrary("elf"), .linkedLibrary("stdc++")]),
         .target(
-            name: "FDTraceCore", dependencies: ["CFDTraceWire", "CFDTraceSys", "CFDTraceKernel", "CFDTraceDwarf"],
+            name: "FDTraceCore",
+            dependencies: [
+                "CFDTraceWire", "CFDTraceSys", "CFDTraceKernel", "CFDTraceDwarf",
+                // The Prometheus text format (--metrics): swift-prometheus, which brings
+                // swift-metrics' CoreMetrics and swift-atomics; no NIO.
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
         .executableTarget(
             name: "fdtrace",

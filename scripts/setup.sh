@@ -27,6 +27,8 @@ command -v go >/dev/null 2>&1 || missing+=(golang-go)
 [ -x /usr/bin/prometheus-pushgateway ] || missing+=(prometheus-pushgateway)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# A real Prometheus server scrapes `fdtrace run --metrics` in the metrics test.
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 # Headless Chromium: the HTML report's test loads the page without network.
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # CPython's regression tests (make realworld), when python3 has none.
@@ -76,6 +78,13 @@ if ! python3 -c 'import jsonschema' >/dev/null 2>&1; then
   echo "setup: installing jsonschema for $(command -v python3)"
   PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check jsonschema \
     || { echo "setup: 'python3 -m pip install jsonschema' failed" >&2; exit 1; }
+fi
+
+# prometheus_client: the metrics test parses the exposition with its parser.
+if ! python3 -c 'import prometheus_client' >/dev/null 2>&1; then
+  echo "setup: installing prometheus-client for $(command -v python3)"
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check prometheus-client \
+    || { echo "setup: 'python3 -m pip install prometheus-client' failed" >&2; exit 1; }
 fi
 
 if ! command -v swift >/dev/null 2>&1; then

@@ -19,6 +19,9 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <sys/wait.h>
 #include <sys/resource.h>
 #include <linux/futex.h>
@@ -123,6 +126,33 @@ static int listen_unix(const char *path, int type) {
         close(fd);
         return -e;
     }
+    return fd;
+}
+
+int fdtc_listen_tcp(const char *host, int port) {
+    struct addrinfo hints = { 0 }, *ai = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+    char service[16];
+    snprintf(service, sizeof service, "%d", port);
+    if (getaddrinfo(host, service, &hints, &ai) != 0 || ai == NULL) return -EINVAL;
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        int e = errno;
+        freeaddrinfo(ai);
+        return -e;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+        int e = errno;
+        close(fd);
+        freeaddrinfo(ai);
+        return -e;
+    }
+    freeaddrinfo(ai);
     return fd;
 }
 

@@ -29,6 +29,7 @@ struct Attach: ParsableCommand {
     @OptionGroup var snapshots: SnapshotArguments
 
     @OptionGroup var report: ReportOptions
+    @OptionGroup var metrics: MetricsOptions
 
     mutating func validate() throws {
         try PIDOption.validate(pid)
@@ -40,10 +41,13 @@ struct Attach: ParsableCommand {
     func run() throws {
         let target = try AttachTarget(pid: pid)
         let outputs = try report.outputs()
+        // Bound before the attach: a bad address fails first.
+        let exporter = try metrics.exporter()
         var session = AttachSession(target: target)
         session.duration = duration
         session.name = name
         session.snapshots = snapshots.options
+        session.metrics = exporter
         let result: Report
         do { result = try session.run(nativeFrames: report.native) } catch let e as FDTraceError where e.status == ExitStatus.procViewOnly {
             try procView(outputs, reason: e.message)

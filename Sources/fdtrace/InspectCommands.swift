@@ -69,6 +69,7 @@ struct Watch: ParsableCommand {
     @Option(help: "The process to watch.") var pid: Int32
     @Option(help: "Seconds between samples.") var interval: Double = 1
     @Option(help: "Stop after this many samples. (default: until the process ends)") var count: Int?
+    @OptionGroup var metrics: MetricsOptions
 
     mutating func validate() throws {
         try PIDOption.validate(pid)
@@ -77,6 +78,12 @@ struct Watch: ParsableCommand {
     }
 
     func run() throws {
+        let exporter = try metrics.exporter()
+        // Scrapes read /proc themselves, on the exporter's thread.
+        let watched = pid
+        exporter?.start(direct: { (try? ProcSnapshot.take(pid: watched)).map(MetricsSample.init(proc:)) })
+        var last: ProcSnapshot?
+        defer { exporter?.finish(last.map(MetricsSample.init(proc:))) }
         var previous: (time: Date, snap: ProcSnapshot)?
         var n = 0
         while count.map({ n < $0 }) ?? true {
@@ -85,6 +92,7 @@ struct Watch: ParsableCommand {
                 if previous != nil { print("fdtrace: process \(pid) is gone"); return }
                 throw e
             }
+            last = snap
             let now = Date()
             var line = "\(Self.clock(now))  open \(snap.open)"
             if let p = previous { line += Self.rate(snap.open - p.snap.open, now.timeIntervalSince(p.time)) }

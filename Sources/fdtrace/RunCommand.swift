@@ -15,6 +15,7 @@ struct Run: ParsableCommand {
     )
 
     @OptionGroup var report: ReportOptions
+    @OptionGroup var metrics: MetricsOptions
 
     @Option(name: .long, help: ArgumentHelp("Native frames kept per stack, 1-\(FDT_MAX_DEPTH). (default: \(FDT_DEFAULT_DEPTH))", valueName: "N"))
     var depth: Int?
@@ -57,10 +58,12 @@ struct Run: ParsableCommand {
     func run() throws {
         let library = try ShimLocator.locate()
         let outputs = try report.outputs()
+        let exporter = try metrics.exporter()
         var session = RunSession(command: command, library: library, depth: depth, lingerSeconds: wait, follow: !noFollow)
         session.name = name
         session.source = source
         session.snapshots = snapshots.options
+        session.metrics = exporter
         let outcome = try session.run(nativeFrames: report.native)
         throw ExitCode(try report.finish(outcome.report, program: outcome.status, outputs: outputs))
     }

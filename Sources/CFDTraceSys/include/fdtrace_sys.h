@@ -18,6 +18,11 @@ int fdtc_listen_stream(const char *path);
 int fdtc_connect_stream(const char *path);
 int fdtc_unix_peers(unsigned long long *inodes, unsigned long long *peers, int cap);
 
+/* A listening TCP socket on a numeric address (IPv4 or IPv6, no name
+ * lookup), SO_REUSEADDR, close-on-exec, non-blocking. fd, or -errno (a bad
+ * address is -EINVAL). */
+int fdtc_listen_tcp(const char *host, int port);
+
 /* Accepts one connection (close-on-exec, non-blocking). fd or -errno. */
 int fdtc_accept(int listen_fd);
 

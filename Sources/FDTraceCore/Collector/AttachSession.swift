@@ -16,6 +16,8 @@ public struct AttachSession {
     public var name: String?
     /// Snapshots while attached (--snapshot-dir and triggers).
     public var snapshots: SnapshotOptions?
+    /// --metrics / --metrics-file (bound before the attach).
+    public var metrics: MetricsExporter?
 
     public init(target: AttachTarget) { self.target = target }
 
@@ -65,7 +67,7 @@ public struct AttachSession {
         SessionServices.say(
             "attached to pid \(target.pid) (\(TextRenderer.commandLine(target.command, fallback: target.executable))): "
                 + "\(held) descriptor\(held == 1 ? "" : "s") open before attach; tracing \(until)until it exits or Ctrl-C")
-        let stop = watch(collector, services: services, signals: signals, start: start)
+        let stop = watch(collector, services: services, signals: signals, start: start, symbolizer: symbolizer, nativeFrames: nativeFrames)
         // Everything the process did up to now: the ring read to its end.
         _ = collector.poll(timeoutMs: 0)
         let root = target.pid
@@ -80,33 +82,39 @@ public struct AttachSession {
 
     /// Rounds until the process exits, the duration runs out or a signal
     /// comes; snapshots and queries are served meanwhile.
-    private func watch(_ collector: Collector, services: SessionServices, signals: Int32, start: UInt64) -> Stop {
+    private func watch(
+        _ collector: Collector, services: SessionServices, signals: Int32, start: UInt64, symbolizer: Symbolizing, nativeFrames: Bool
+    ) -> Stop {
         let deadline = duration.map { start + UInt64($0 * 1e9) }
         let root = target.pid
         var stop = Stop.exited
         // Rounds that found it gone and still followed: its exit event was
         // lost (a full ring); after two, nothing will come.
         var goneRounds = 0
-        SessionLoop(collector: collector, queries: services.queries, lingerSeconds: 0, waitName: "")
-            .run(extra: { signals >= 0 ? [signals] : [] }) { ready in
-                if signals >= 0 && ready.contains(signals) {
-                    var fromUser: Int32 = 0
-                    let sig = fdtc_read_signal(signals, &fromUser)
-                    if sig > 0 {
-                        stop = .signal(sig)
-                        return .givenUp
-                    }
-                }
-                if !collector.isFollowed(root) { return .givenUp }
-                goneRounds = ProcFiles.isAlive(root) ? 0 : goneRounds + 1
-                if goneRounds > 2 { return .givenUp }
-                if let d = deadline, monotonicNow() >= d {
-                    stop = .duration
+        var loop = SessionLoop(collector: collector, queries: services.queries, lingerSeconds: 0, waitName: "")
+        if let metrics {
+            loop.metrics = SessionMetrics(exporter: metrics, command: target.command, symbolizer: symbolizer, nativeFrames: nativeFrames)
+            loop.metrics?.start(root: root)
+        }
+        loop.run(extra: { signals >= 0 ? [signals] : [] }) { ready in
+            if signals >= 0 && ready.contains(signals) {
+                var fromUser: Int32 = 0
+                let sig = fdtc_read_signal(signals, &fromUser)
+                if sig > 0 {
+                    stop = .signal(sig)
                     return .givenUp
                 }
-                services.live?.periodic(collector)
-                return .running
             }
+            if !collector.isFollowed(root) { return .givenUp }
+            goneRounds = ProcFiles.isAlive(root) ? 0 : goneRounds + 1
+            if goneRounds > 2 { return .givenUp }
+            if let d = deadline, monotonicNow() >= d {
+                stop = .duration
+                return .givenUp
+            }
+            services.live?.periodic(collector)
+            return .running
+        }
         return stop
     }
 

@@ -21,6 +21,9 @@ public final class Collector: EventSourceHost {
     /// Open descriptors (given the soft limit) at which a process is
     /// snapshotted, once per crossing.
     public var snapshotThreshold: ((_ softLimit: UInt64) -> Int)?
+    /// Calls that failed with EMFILE/ENFILE, as the shim reports them (once
+    /// per burst): the metrics' fdtrace_emfile_total.
+    public private(set) var exhaustedCalls = 0
 
     private let sources: [EventSource]
     /// The images being followed, by key, and the source that feeds each.
@@ -310,6 +313,7 @@ public final class Collector: EventSourceHost {
         // then the snapshot; the process goes on when this returns.
         drain(key, limit: .max)
         checkThreshold(key)
+        exhaustedCalls += 1
         let reason: SnapshotReason = errno == ENFILE ? .enfile : .emfile
         processes[key].table.timeline.mark(reason.rawValue, at: monotonicNow())
         snapshotHook?(key, reason)

@@ -18,6 +18,8 @@ public struct RunSession {
     public var name: String?
     /// Where records come from (--source).
     public var source: SourceChoice = .auto
+    /// --metrics / --metrics-file (bound before the program starts).
+    public var metrics: MetricsExporter?
 
     /// --source: the shim, the kernel, or the kernel for a program the shim
     /// cannot see into (a Go program, a static binary) and the shim otherwise.
@@ -64,12 +66,16 @@ public struct RunSession {
         }
         defer { program.close() }
         collector.treeRoots.insert(program.pid)
-        SessionLoop(collector: collector, queries: services.queries, lingerSeconds: lingerSeconds, waitName: "--wait")
-            .run(extra: { program.descriptors }) { ready in
-                if program.status == nil { services.live?.periodic(collector) }
-                program.handle(ready, collector: collector)
-                return program.status == nil ? .running : .ended
-            }
+        var loop = SessionLoop(collector: collector, queries: services.queries, lingerSeconds: lingerSeconds, waitName: "--wait")
+        if let metrics {
+            loop.metrics = SessionMetrics(exporter: metrics, command: command, symbolizer: symbolizer, nativeFrames: nativeFrames)
+            loop.metrics?.start(root: program.pid)
+        }
+        loop.run(extra: { program.descriptors }) { ready in
+            if program.status == nil { services.live?.periodic(collector) }
+            program.handle(ready, collector: collector)
+            return program.status == nil ? .running : .ended
+        }
         return outcome(
             collector, program: program, path: path, viaKernel: kernel != nil, queryNote: services.queryNote, symbolizer: symbolizer,
             nativeFrames: nativeFrames)

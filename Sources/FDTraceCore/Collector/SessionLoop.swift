@@ -14,6 +14,9 @@ struct SessionLoop {
     /// A process that stays followed to the end (bare mode's owner: it
     /// waits for its report), and does not count as the rest of the tree.
     var keep: Int32? = nil
+    /// --metrics / --metrics-file: served while the loop runs, the file
+    /// written once more when it ends.
+    var metrics: SessionMetrics? = nil
 
     enum ProgramState {
         case running
@@ -27,10 +30,13 @@ struct SessionLoop {
     /// the caller's `extra()` descriptors, then `round` handles those that
     /// are readable and says where the program is.
     func run(extra: () -> [Int32], round: (Set<Int32>) -> ProgramState) {
+        defer { metrics?.finish(collector) }
         var deadline: UInt64? = nil
         while true {
-            let ready = collector.poll(timeoutMs: 20, extra: extra() + (queries.map { [$0.fd] } ?? []))
+            let ready = collector.poll(
+                timeoutMs: 20, extra: extra() + (queries.map { [$0.fd] } ?? []) + (metrics.map { [$0.descriptor] } ?? []))
             if let q = queries, ready.contains(q.fd) { q.handle(collector) }
+            if let m = metrics, ready.contains(m.descriptor) { m.answer(collector) }
             switch round(ready) {
             case .running: continue
             case .givenUp: return

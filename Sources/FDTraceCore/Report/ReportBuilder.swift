@@ -174,7 +174,7 @@ public struct ReportBuilder {
     }
 
     /// A Python frame from its code object: file, function, line.
-    private func pythonFrame(_ f: RawFrame) -> SymbolizedFrame {
+    func pythonFrame(_ f: RawFrame) -> SymbolizedFrame {
         guard let ref = f.python, let code = images[ref.process]?.pythonCodes[ref.id] else {
             return SymbolizedFrame(function: nil, file: nil, line: nil, module: nil, address: f.address)
         }

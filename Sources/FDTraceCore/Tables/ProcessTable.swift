@@ -126,6 +126,9 @@ struct SiteCounts: Sendable {
     private var lastChange = ContiguousArray<UInt64>()
     private var atPeak = ContiguousArray<Int32>()
     private var atPeakFor = ContiguousArray<UInt64>()
+    /// Descriptors each stack opened over the image's life (the metrics'
+    /// per-site counters; closes are these minus the open ones).
+    private var opened = ContiguousArray<Int64>()
     private var event: UInt64 = 0
     private(set) var peakEvent: UInt64 = 0
 
@@ -139,7 +142,9 @@ struct SiteCounts: Sendable {
             lastChange.append(contentsOf: repeatElement(0, count: n - lastChange.count))
             atPeak.append(contentsOf: repeatElement(0, count: n - atPeak.count))
             atPeakFor.append(contentsOf: repeatElement(0, count: n - atPeakFor.count))
+            opened.append(contentsOf: repeatElement(0, count: n - opened.count))
         }
+        if delta > 0 { opened[i] &+= Int64(delta) }
         if lastChange[i] <= peakEvent && atPeakFor[i] != peakEvent {
             atPeak[i] = current[i]
             atPeakFor[i] = peakEvent
@@ -154,6 +159,14 @@ struct SiteCounts: Sendable {
     func countsNow() -> [UInt32: Int] {
         var out: [UInt32: Int] = [:]
         for i in current.indices where current[i] > 0 { out[UInt32(i)] = Int(current[i]) }
+        return out
+    }
+
+    /// Stack id → (descriptors open now, opened in all), for every stack
+    /// that opened one.
+    func activity() -> [(id: UInt32, open: Int, opened: Int64)] {
+        var out: [(id: UInt32, open: Int, opened: Int64)] = []
+        for i in opened.indices where opened[i] > 0 { out.append((UInt32(i), Int(current[i]), opened[i])) }
         return out
     }
 
@@ -310,6 +323,10 @@ public struct ProcessTable: Sendable {
 
     /// Opening stack id → descriptors open now (this image's own stacks).
     public func stacksNow() -> [UInt32: Int] { sites.countsNow() }
+
+    /// Per own stack that opened a descriptor: how many are open now and
+    /// how many it opened in all (read at a metrics scrape, not per event).
+    public func stackActivity() -> [(id: UInt32, open: Int, opened: Int64)] { sites.activity() }
 
     /// Records where an inherited descriptor was opened.
     public mutating func attribute(fd: Int32, to origin: InheritedOrigin) {
