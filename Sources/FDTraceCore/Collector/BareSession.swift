@@ -24,6 +24,8 @@ public struct BareSession {
     public func serve(readyFD: Int32) throws -> Collector {
         let collector = Collector(sources: [try ShimSource(socketPath: socketPath)])
         collector.treeRoots.insert(rootPID)
+        let env = ProcessInfo.processInfo.environment
+        ScopeAnswerer(symbolizer: LLVMSymbolizer(), nativeFrames: env[FDT_ENV_NATIVE] == "1").install(on: collector)
         var one: UInt8 = 1
         _ = write(readyFD, &one, 1)
         close(readyFD)
