@@ -81,6 +81,23 @@ if ! python3 -c 'import jsonschema' >/dev/null 2>&1; then
     || { echo "setup: 'python3 -m pip install jsonschema' failed" >&2; exit 1; }
 fi
 
+# pytest, pytest-xdist and this checkout's pytest plugin (pytest-fdtrace/),
+# for the default python3: the plugin's tests run real pytest under the tracer.
+if ! python3 -c 'import pytest, xdist' >/dev/null 2>&1; then
+  echo "setup: installing pytest pytest-xdist for $(command -v python3)"
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check pytest pytest-xdist \
+    || { echo "setup: 'python3 -m pip install pytest pytest-xdist' failed" >&2; exit 1; }
+fi
+plugin_dir="$(cd "$(dirname "$0")/.." && pwd)/pytest-fdtrace"
+if ! python3 -c 'import importlib.metadata as m; m.distribution("pytest-fdtrace")' >/dev/null 2>&1 \
+   || [ "$(python3 -c 'import importlib.metadata as m; print(m.version("pytest-fdtrace"))')" != \
+        "$(sed -n 's/^version = "\(.*\)"/\1/p' "$plugin_dir/pyproject.toml")" ]; then
+  echo "setup: installing pytest-fdtrace (pip install $plugin_dir) for $(command -v python3)"
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check "$plugin_dir" \
+    || { echo "setup: 'python3 -m pip install $plugin_dir' failed" >&2; exit 1; }
+  rm -rf "$plugin_dir/build" "$plugin_dir"/*.egg-info
+fi
+
 if ! command -v swift >/dev/null 2>&1; then
   echo "setup: swift is not on PATH (Swift 6 is required)" >&2
   exit 1
