@@ -30,6 +30,16 @@ struct PytestPluginTests {
         ]
     }
 
+    @Test("The scope API from C: every thread's descriptors opened before the question, nothing from before the scope")
+    func scopeAPI() throws {
+        let exe = try Fixture.build("scope_api.c")
+        let o = try run([Paths.fdtrace, "run", "--", exe])
+        #expect(o.status == 0, "\(o.stderr)")
+        #expect(!o.stderr.contains("scope_api:"), "\(o.stderr)")
+        // Not traced: the API is absent.
+        #expect(try run([exe]).status == 2)
+    }
+
     @Test("Under fdtrace run: exactly the leaking tests fail, each naming its line, kind and state")
     func underRun() throws {
         let run = try PytestRun(traced: .run)
