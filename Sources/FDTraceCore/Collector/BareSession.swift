@@ -25,7 +25,10 @@ public struct BareSession {
         let collector = Collector(sources: [try ShimSource(socketPath: socketPath)])
         collector.treeRoots.insert(rootPID)
         let env = ProcessInfo.processInfo.environment
-        ScopeAnswerer(symbolizer: LLVMSymbolizer(), nativeFrames: env[FDT_ENV_NATIVE] == "1").install(on: collector)
+        // Scope questions (the pytest plugin); FDTRACE_SUPPRESSIONS would
+        // filter them through `scopes.suppression`.
+        let scopes = ScopeAnswerer(symbolizer: LLVMSymbolizer(), nativeFrames: env[FDT_ENV_NATIVE] == "1")
+        scopes.install(on: collector)
         var one: UInt8 = 1
         _ = write(readyFD, &one, 1)
         close(readyFD)

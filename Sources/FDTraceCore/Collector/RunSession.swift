@@ -59,7 +59,10 @@ public struct RunSession {
         let collector = Collector(sources: [source])
         let live = try snapshots.map { try LiveSnapshots($0, command: command, symbolizer: symbolizer, nativeFrames: nativeFrames) }
         live?.install(on: collector)
-        ScopeAnswerer(symbolizer: symbolizer, nativeFrames: nativeFrames).install(on: collector)
+        // Scope questions (the pytest plugin). The session's suppressions
+        // filter the answers through `scopes.suppression`.
+        let scopes = ScopeAnswerer(symbolizer: symbolizer, nativeFrames: nativeFrames)
+        scopes.install(on: collector)
         // Queries from other terminals; a session without one still runs.
         var queryNote: String?
         let queries: QueryServer?

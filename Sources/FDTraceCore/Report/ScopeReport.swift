@@ -26,9 +26,15 @@ public enum ScopeReport {
         _ question: ScopeQuestion, of p: TracedProcess, images: [TracedProcess], registry: ModuleRegistry,
         symbolizer: Symbolizing, nativeFrames: Bool, suppression: ((LeakGroup) -> String?)? = nil
     ) -> ScopeAnswer {
+        // 0-2 are the standard streams, never leaks (pytest's capture dup2s
+        // onto 1 and 2 in every test). Nothing else: nothing to build.
+        let open = (question.open ?? []).filter { $0.fd > 2 }
+        guard !open.isEmpty else {
+            return ScopeAnswer(pid: p.pid, scope: question.scope, leaks: [], leakedDescriptors: 0, threads: [:], suppressed: [:])
+        }
         var scoped = p
         scoped.table = ProcessTable(processKey: p.key)
-        for t in question.open ?? [] { scoped.table.open(t) }
+        for t in open { scoped.table.open(t) }
         scoped.end = .running
         scoped.kernelView = []
         scoped.kernelViewComplete = false
