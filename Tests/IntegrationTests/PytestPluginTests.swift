@@ -11,13 +11,19 @@ struct PytestPluginTests {
     /// The project's tests, and the ones that leak.
     static let tests: Set<String> = [
         "test_clean", "test_clean_again", "test_global_socket", "test_event_loop", "test_thread_pipe",
-        "test_allowed_by_marker",
+        "test_allowed_by_marker", "test_uses_leaky_fixture",
     ]
 
     /// What each leaking test's error says (its lines from the LEAK markers).
     static func expectedErrors() throws -> [String: String] {
         let lines = try Fixture.leakLines("pytest_project/test_leaks.py").mapValues { $0[0] }
+        let fixture = try Fixture.leakLines("pytest_project/test_fixture_leak.py")["module-fixture"]![0]
         return [
+            // A module fixture's teardown left its file open: the error of
+            // the test torn down with it (pytest.fail in a finalizer).
+            "test_uses_leaky_fixture":
+                #"Failed: fdtrace: fixture leaky_module_fixture \(module scope\) left 1 file: /dev/null, opened at test_fixture_leak\.py:"#
+                + "\(fixture)",
             "test_global_socket":
                 #"fdtrace: test_global_socket leaked 1 socket: TCP 127\.0\.0\.1:\d+ ⇐ 127\.0\.0\.1:\d+, 1 CLOSE_WAIT, opened at test_leaks\.py:"#
                 + "\(lines["socket"]!)",

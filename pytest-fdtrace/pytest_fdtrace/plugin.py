@@ -282,19 +282,42 @@ class Checker:
             self._stop(e)
             yield
             return
+        owned = set()
+        # Registered before the fixture's own teardown: runs after it.
+        fixturedef.addfinalizer(lambda: self._fixture_finished(fixturedef, scope, owned))
         try:
             yield
         finally:
             # What the fixture opened and keeps is the fixture's.
             try:
-                answer = self._ask(scope)
-                for g in answer.get("leaks", []):
+                for g in self._ask(scope).get("leaks", []):
                     for fd in g.get("fds", []):
-                        self.claimed.add((fd.get("fd"), fd.get("opened_at")))
+                        owned.add((fd.get("fd"), fd.get("opened_at")))
+                self.claimed |= owned
             except OSError as e:
                 self._stop(e)
-            finally:
-                self.tracer.end(scope)
+
+    def _fixture_finished(self, fixturedef, scope, owned):
+        """After a wider fixture's teardown: what it opened at its setup must
+        be closed (else the test being torn down then gets the error)."""
+        if not self._active():
+            return
+        try:
+            answer = self._ask(scope)
+        except OSError as e:
+            self._stop(e)
+            return
+        finally:
+            self.tracer.end(scope)
+        leaks = []
+        for g in answer.get("leaks", []):
+            g = dict(g)
+            g["fds"] = [fd for fd in g.get("fds", []) if (fd.get("fd"), fd.get("opened_at")) in owned]
+            if g["fds"]:
+                leaks.append(Leak(g, str(self.config.rootpath)))
+        if leaks:
+            what = "; ".join(self._line(l, answer) for l in leaks)
+            pytest.fail("fdtrace: fixture %s (%s scope) left %s" % (fixturedef.argname, fixturedef.scope, what), pytrace=False)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -387,7 +410,11 @@ class Checker:
         n = leak.units
         text = leak.noun(n)
         if not leak.group.get("bundle"):
-            text += ": " + leak.group.get("summary", "?")
+            summary = leak.group.get("summary", "?")
+            kind = leak.noun(1)
+            if summary.startswith(kind + " "):  # "file /dev/null": the noun says it
+                summary = summary[len(kind) + 1 :]
+            text += ": " + summary
         if with_count:
             text = "%d %s" % (n, text)
         text += ", opened at %s" % (leak.where or "an unknown line")
