@@ -89,9 +89,9 @@ if ! python3 -c 'import pytest, xdist' >/dev/null 2>&1; then
     || { echo "setup: 'python3 -m pip install pytest pytest-xdist' failed" >&2; exit 1; }
 fi
 plugin_dir="$(cd "$(dirname "$0")/.." && pwd)/pytest-fdtrace"
-if ! python3 -c 'import importlib.metadata as m; m.distribution("pytest-fdtrace")' >/dev/null 2>&1 \
-   || [ "$(python3 -c 'import importlib.metadata as m; print(m.version("pytest-fdtrace"))')" != \
-        "$(sed -n 's/^version = "\(.*\)"/\1/p' "$plugin_dir/pyproject.toml")" ]; then
+# Installed, and the same as this checkout's (else installed again).
+if ! (cd / && python3 -c 'import sys, pytest_fdtrace.plugin as p; sys.exit(open(p.__file__).read() != open(sys.argv[1]).read())' \
+        "$plugin_dir/pytest_fdtrace/plugin.py") >/dev/null 2>&1; then
   echo "setup: installing pytest-fdtrace (pip install $plugin_dir) for $(command -v python3)"
   PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check "$plugin_dir" \
     || { echo "setup: 'python3 -m pip install $plugin_dir' failed" >&2; exit 1; }
