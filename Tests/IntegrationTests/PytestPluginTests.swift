@@ -66,6 +66,17 @@ struct PytestPluginTests {
         #expect(run.outcome.stdout.hasPrefix("bringing up nodes..."), "\(run.outcome.stdout)")
     }
 
+    @Test("ini options: kinds never counted, globs of lines left out")
+    func iniOptions() throws {
+        let loop = try Fixture.leakLines("pytest_project/test_leaks.py")["loop"]![0]
+        let run = try PytestRun(
+            traced: .run, arguments: ["-o", "fdtrace_ignore_kinds=socket", "-o", "fdtrace_ignore=*test_leaks.py:\(loop)"])
+        var errors = try Self.expectedErrors()
+        errors.removeValue(forKey: "test_global_socket")  // a socket
+        errors.removeValue(forKey: "test_event_loop")  // its line
+        try run.expectVerdicts(errors: errors)
+    }
+
     @Test("-p no:fdtrace turns it off: every test passes")
     func disabled() throws {
         let run = try PytestRun(traced: .run, arguments: ["-p", "no:fdtrace"])
@@ -145,7 +156,12 @@ struct PytestRun {
     /// the clean ones, the first user of the session fixture and the test
     /// its marker allows pass. pytest exits 1.
     func expectLeakingTestsFail(sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let expected = try PytestPluginTests.expectedErrors()
+        try expectVerdicts(errors: try PytestPluginTests.expectedErrors(), sourceLocation: sourceLocation)
+    }
+
+    /// Exactly the tests of `errors` fail at their teardown, each with its
+    /// message (a pattern); the others pass.
+    func expectVerdicts(errors expected: [String: String], sourceLocation: SourceLocation = #_sourceLocation) throws {
         #expect(outcome.status == 1, "\(outcome.stdout)\(outcome.stderr)", sourceLocation: sourceLocation)
         #expect(Set(verdicts.keys) == PytestPluginTests.tests, "\(verdicts)", sourceLocation: sourceLocation)
         for name in PytestPluginTests.tests {

@@ -137,15 +137,21 @@ class Leak:
             return max(1, (len(self.fds) + per - 1) // per)
         return len(self.fds)
 
-    def kinds(self):
-        out = set()
-        for fd in self.fds:
-            out.add(fd.get("kind", "unknown"))
-            proto = (fd.get("protocol") or "").lower()
-            for p in ("tcp", "udp", "unix"):
-                if proto.startswith(p):
-                    out.add(p)
+    @staticmethod
+    def fd_kinds(fd):
+        """A descriptor's kind ("socket", "file", ...) and, for a socket,
+        its family of protocol ("tcp", "udp", "unix")."""
+        out = {fd.get("kind", "unknown")}
+        proto = (fd.get("protocol") or "").lower()
+        out |= {p for p in ("tcp", "udp", "unix") if proto.startswith(p)}
         return out
+
+    def kinds(self):
+        return set().union(*(self.fd_kinds(fd) for fd in self.fds))
+
+    def only_of(self, kinds):
+        """Every descriptor is of one of `kinds`."""
+        return all(self.fd_kinds(fd) & kinds for fd in self.fds)
 
     def matches(self, globs):
         names = [self.group.get("summary", "")]
@@ -396,10 +402,9 @@ class Checker:
             leak = Leak(g, str(self.config.rootpath))
             if not leak.fds:
                 continue
-            kinds = leak.kinds()
-            if s["kinds"] is not None and not kinds & s["kinds"]:
+            if s["kinds"] is not None and not leak.kinds() & s["kinds"]:
                 continue
-            if kinds and kinds <= s["ignore_kinds"]:
+            if s["ignore_kinds"] and leak.only_of(s["ignore_kinds"]):
                 continue
             if s["ignore"] and leak.matches(s["ignore"]):
                 continue
