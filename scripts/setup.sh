@@ -86,6 +86,22 @@ if ! python3 -c 'import prometheus_client' >/dev/null 2>&1; then
   PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check prometheus-client \
     || { echo "setup: 'python3 -m pip install prometheus-client' failed" >&2; exit 1; }
 fi
+# pytest, pytest-xdist and this checkout's pytest plugin (pytest-fdtrace/),
+# for the default python3: the plugin's tests run real pytest under the tracer.
+if ! python3 -c 'import pytest, xdist' >/dev/null 2>&1; then
+  echo "setup: installing pytest pytest-xdist for $(command -v python3)"
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check pytest pytest-xdist \
+    || { echo "setup: 'python3 -m pip install pytest pytest-xdist' failed" >&2; exit 1; }
+fi
+plugin_dir="$(cd "$(dirname "$0")/.." && pwd)/pytest-fdtrace"
+# Installed, and the same as this checkout's (else installed again).
+if ! (cd / && python3 -c 'import sys, pytest_fdtrace.plugin as p; sys.exit(open(p.__file__).read() != open(sys.argv[1]).read())' \
+        "$plugin_dir/pytest_fdtrace/plugin.py") >/dev/null 2>&1; then
+  echo "setup: installing pytest-fdtrace (pip install $plugin_dir) for $(command -v python3)"
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check "$plugin_dir" \
+    || { echo "setup: 'python3 -m pip install $plugin_dir' failed" >&2; exit 1; }
+  rm -rf "$plugin_dir/build" "$plugin_dir"/*.egg-info
+fi
 
 if ! command -v swift >/dev/null 2>&1; then
   echo "setup: swift is not on PATH (Swift 6 is required)" >&2

@@ -71,6 +71,11 @@ struct fdt_ring_header {
     uint32_t ctl_report;   /* owner shim at exit: write the report now */
     uint32_t ctl_done;     /* reader: bumped (and futex-woken) when it handled a request */
     uint32_t _pad4;
+    /* Scope requests (FDT_REC_SCOPE, FDT_SCOPE_REPORT; fdtrace_api.h): the
+     * reader stores the status, then the serial of the last one it answered,
+     * then bumps ctl_done. */
+    int32_t ctl_scope_status; /* 0: the answer is written; else an errno */
+    uint32_t ctl_scope_done;  /* the last request answered */
 };
 
 /* ---- control messages on the socket ---- */
@@ -136,6 +141,8 @@ enum fdt_rec_type {
     FDT_REC_PY_EXIT_FD = 17,  /* one descriptor as the kernel saw it then */
     FDT_REC_CMDLINE = 18,     /* the command line the process shows at exit */
     FDT_REC_BAD_CLOSE = 19,   /* the close recorded before failed: EBADF */
+    /* Numbered apart: other records may be added next to the ones above. */
+    FDT_REC_SCOPE = 32, /* a scope of the program's own (fdtrace_api.h) */
 };
 
 /* Calls that create or release descriptors. Keep in sync with fdt_call_names. */
@@ -429,6 +436,27 @@ struct fdt_rec_fork {
     uint64_t fork_id;
     int32_t child_pid; /* FDT_REC_CHILD only */
     int32_t tid;
+};
+
+/* FDT_REC_SCOPE: the program (fdtrace_api.h; the pytest plugin) marks a
+ * scope in the stream of its events. BEGIN: descriptors opened from here on
+ * belong to scope `scope`. REPORT: the reader writes, at `path`, the
+ * descriptors opened since that scope began and still open at this point of
+ * the stream (every record before it, of every thread), then answers
+ * `request` through the ring header (ctl_scope_status, ctl_scope_done); the
+ * writer waits for it. END: the scope is forgotten. */
+enum fdt_scope_op { FDT_SCOPE_BEGIN = 1, FDT_SCOPE_REPORT = 2, FDT_SCOPE_END = 3 };
+#define FDT_SCOPE_MAX_ACTIVE 64u /* scopes an image may hold open at once */
+
+struct fdt_rec_scope {
+    struct fdt_rec_header h;
+    uint32_t op;      /* enum fdt_scope_op */
+    uint32_t scope;   /* the scope's id, never 0 */
+    uint32_t request; /* REPORT: its serial, never 0 */
+    int32_t tid;
+    uint16_t path_len; /* REPORT: bytes of the answer's absolute path following, no NUL */
+    uint16_t _pad[3];
+    /* char path[path_len] */
 };
 
 struct fdt_rec_note {

@@ -234,3 +234,36 @@ void fdt_on_exhausted(int err) {
     fdt_tls_busy--;
     errno = saved;
 }
+
+/* A scope question (scope.c) is in the ring: rings the doorbell and waits
+ * until the collector answered `request`, it is gone, or the deadline
+ * passed. 0 with the collector's status in *status, or -1 (errno
+ * ENOTCONN: gone; ETIMEDOUT). */
+int fdt_wait_scope_answer(uint32_t request, uint64_t timeout_ns, int *status) {
+    struct fdt_ring_header *ring = fdt_g.ring;
+    if (!ring) {
+        errno = ENOTCONN;
+        return -1;
+    }
+    ring_doorbell();
+    uint64_t deadline = fdt_now_ns() + timeout_ns;
+    for (;;) {
+        uint32_t seen = __atomic_load_n(&ring->ctl_done, __ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&ring->ctl_scope_done, __ATOMIC_ACQUIRE) == request) {
+            *status = __atomic_load_n(&ring->ctl_scope_status, __ATOMIC_ACQUIRE);
+            return 0;
+        }
+        if (fdt_collector_gone()) {
+            errno = ENOTCONN;
+            return -1;
+        }
+        uint64_t now = fdt_now_ns();
+        if (now >= deadline) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        uint64_t left = deadline - now;
+        struct timespec ts = { 0, left < 50000000ull ? (long)left : 50000000L };
+        syscall(SYS_futex, &ring->ctl_done, FUTEX_WAIT, seen, &ts, NULL, 0);
+    }
+}

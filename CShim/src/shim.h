@@ -120,6 +120,8 @@ void fdt_rearm_exhausted(void);
 int fdt_collector_gone(void);
 /* Bare mode's owner at exit: the report, written before it returns. */
 void fdt_wait_for_report(void);
+/* A scope question is in the ring (scope.c): wait for its answer. */
+int fdt_wait_scope_answer(uint32_t request, uint64_t timeout_ns, int *status);
 
 /* ---- stacks and modules (stack.c, modules.c) ---- */
 void fdt_unwinder_init(void);

@@ -304,6 +304,18 @@ void fdtc_ring_complete(struct fdt_ring_header *h, int which) {
     syscall(SYS_futex, &h->ctl_done, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+void fdtc_ring_answer_scope(struct fdt_ring_header *h, uint32_t request, int32_t status) {
+    __atomic_store_n(&h->ctl_scope_status, status, __ATOMIC_RELEASE);
+    __atomic_store_n(&h->ctl_scope_done, request, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&h->ctl_done, 1, __ATOMIC_ACQ_REL);
+    syscall(SYS_futex, &h->ctl_done, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+int fdtc_create_answer(const char *path) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    return fd < 0 ? -errno : fd;
+}
+
 /* A pidfd for the peer of a unix socket (SO_PEERPIDFD, Linux 6.5), else
  * pidfd_open of its pid. fd or -errno. */
 int fdtc_peer_pidfd(int sock, pid_t pid) {

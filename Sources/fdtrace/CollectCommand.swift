@@ -35,7 +35,8 @@ struct Collect: ParsableCommand {
         // One symbolizer for the session: its files stay open from the
         // first query to the report.
         let symbolizer = SymbolizerChoice.fromEnvironment()
-        let collector = try session.serve(readyFD: 3, symbolizer: symbolizer)
+        let collector = try session.serve(
+            readyFD: 3, symbolizer: symbolizer, suppressions: try? Suppressions.load(suppressionFiles))
         let rootImage = collector.processes.last { $0.pid == root }
         let status = rootImage?.exitBegin.map { $0.status >= 0 ? $0.status : nil } ?? nil
         var report = collector.report(

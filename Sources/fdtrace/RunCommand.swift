@@ -64,6 +64,7 @@ struct Run: ParsableCommand {
         session.source = source
         session.snapshots = snapshots.options
         session.metrics = exporter
+        session.suppressions = outputs.suppressions
         let outcome = try session.run(nativeFrames: report.native)
         throw ExitCode(try report.finish(outcome.report, program: outcome.status, outputs: outputs))
     }

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Starts `path` as a shell would: no close actions, default signal
  * dispositions, empty signal mask. Returns 0 or an errno value. */
@@ -57,6 +58,11 @@ struct fdt_ring_header;
 /* Clears a handled request (enum fdt_ring_request) in a ring header and
  * wakes the process waiting for it. */
 void fdtc_ring_complete(struct fdt_ring_header *h, int which);
+/* Answers scope request `request` (FDT_REC_SCOPE) with `status` (0 or an errno). */
+void fdtc_ring_answer_scope(struct fdt_ring_header *h, uint32_t request, int32_t status);
+/* Creates a scope's answer file: never through a symlink, never over an
+ * existing file, mode 0600. fd or -errno. */
+int fdtc_create_answer(const char *path);
 int fdtc_peer_pidfd(int sock, pid_t pid);
 void fdtc_raise_nofile(void);
 

@@ -21,9 +21,14 @@ public struct BareSession {
 
     /// Listens, reports readiness on `readyFD`, collects. Returns the
     /// collector (for the report) once the tree is done.
-    public func serve(readyFD: Int32, symbolizer: Symbolizing) throws -> Collector {
+    public func serve(readyFD: Int32, symbolizer: Symbolizing, suppressions: Suppressions? = nil) throws -> Collector {
         let collector = Collector(sources: [try ShimSource(socketPath: socketPath)])
         collector.treeRoots.insert(rootPID)
+        let env = ProcessInfo.processInfo.environment
+        // Scope questions (the pytest plugin), FDTRACE_SUPPRESSIONS applied.
+        let scopes = ScopeAnswerer(symbolizer: symbolizer, nativeFrames: env[FDT_ENV_NATIVE] == "1")
+        if let suppressions { scopes.suppression = { suppressions.match($0)?.name } }
+        scopes.install(on: collector)
         var one: UInt8 = 1
         _ = write(readyFD, &one, 1)
         close(readyFD)

@@ -18,6 +18,9 @@ public final class Collector: EventSourceHost {
     /// Called to take a snapshot of process `key` (EMFILE, ENFILE, a
     /// threshold); the process that asked waits until it returns.
     public var snapshotHook: ((_ key: Int, _ reason: SnapshotReason) -> Void)?
+    /// Answers a scope question of image `key` (ScopeAnswerer writes the
+    /// answer file): 0, or an errno saying why not. The program waits.
+    public var scopeHook: ((_ key: Int, _ question: ScopeQuestion) -> Int32)?
     /// Open descriptors (given the soft limit) at which a process is
     /// snapshotted, once per crossing.
     public var snapshotThreshold: ((_ softLimit: UInt64) -> Int)?
@@ -84,6 +87,7 @@ public final class Collector: EventSourceHost {
         let followed = following.keys.sorted()
         for s in sources { s.admit(readable: readable, host: self) }
         for key in followed { drain(key, limit: 1 << 16) }
+        for key in followed where following[key] != nil { answerScopes(key) }
         let now = monotonicNow()
         for key in followed where processes[key].blindness != nil { sampleProc(key, now: now) }
         sampleGrowth(followed, now: now)
@@ -94,6 +98,16 @@ public final class Collector: EventSourceHost {
             for key in s.ended(readable: readable) where wasFollowed.contains(key) && following[key] === s { finish(key) }
         }
         return readable.intersection(extra)
+    }
+
+    /// The questions image `key` asked of its scopes, answered in order; it
+    /// waits for each answer.
+    private func answerScopes(_ key: Int) {
+        guard !processes[key].table.scopes.questions.isEmpty else { return }
+        for q in processes[key].table.scopes.takeQuestions() {
+            let status = scopeHook?(key, q) ?? ENOTSUP
+            following[key]?.scopeAnswered(key, request: q.request, status: status)
+        }
     }
 
     /// Polls the sources' descriptors and `extra`; returns the readable ones.

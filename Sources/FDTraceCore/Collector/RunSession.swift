@@ -18,6 +18,8 @@ public struct RunSession {
     public var name: String?
     /// Where records come from (--source).
     public var source: SourceChoice = .auto
+    /// --suppressions: applied to the answers of scope questions too.
+    public var suppressions: Suppressions?
     /// --metrics / --metrics-file (bound before the program starts).
     public var metrics: MetricsExporter?
 
@@ -53,6 +55,11 @@ public struct RunSession {
         let services = try SessionServices(
             collector: collector, name: name, command: command, snapshots: snapshots, symbolizer: symbolizer,
             nativeFrames: nativeFrames)
+        // Scope questions (the pytest plugin), answered with the session's
+        // suppressions applied.
+        let scopes = ScopeAnswerer(symbolizer: symbolizer, nativeFrames: nativeFrames)
+        if let suppressions { scopes.suppression = { suppressions.match($0)?.name } }
+        scopes.install(on: collector)
         var env = Launcher.environment(library: library, socket: socketPath, depth: depth)
         if !follow { env.append("\(FDT_ENV_FOLLOW)=0") }
         var program: LaunchedProgram

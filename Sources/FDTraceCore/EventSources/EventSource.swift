@@ -46,6 +46,15 @@ public protocol EventSource: AnyObject {
 
     /// The report that image `key` asked for is written (it waits for it).
     func reportWritten(_ key: Int)
+
+    /// Image `key`'s scope question `request` is answered: `status` 0 (the
+    /// answer is written) or an errno (it waits for this).
+    func scopeAnswered(_ key: Int, request: UInt32, status: Int32)
+}
+
+extension EventSource {
+    /// A source whose programs cannot ask (the kernel's) has none to answer.
+    public func scopeAnswered(_ key: Int, request: UInt32, status: Int32) {}
 }
 
 /// What a source calls on the collector.

@@ -148,6 +148,10 @@ public final class ShimSource: EventSource {
         connections[key]?.ring.complete(FDT_RING_REQ_REPORT)
     }
 
+    public func scopeAnswered(_ key: Int, request: UInt32, status: Int32) {
+        connections[key]?.ring.answerScope(request, status: status)
+    }
+
     // MARK: - the handshake
 
     private func acceptAll(_ host: EventSourceHost) {

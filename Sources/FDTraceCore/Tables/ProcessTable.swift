@@ -226,6 +226,8 @@ public struct ProcessTable: Sendable {
     public var settling: UInt64 = 0
     /// Open descriptors per stack over the image's life (the HTML chart).
     public internal(set) var timeline = SiteTimeline()
+    /// Scopes the program holds open, and the questions it asked of them.
+    public internal(set) var scopes = ScopeTracker()
     public let processKey: Int
 
     public init(processKey: Int) { self.processKey = processKey }
@@ -268,6 +270,9 @@ public struct ProcessTable: Sendable {
             markExitBegan(time)
         case .pyExitFD(let k):
             if exitViews.count < Self.runtimeClosedLimit { exitViews[k.fd] = k }
+        case .scope(let e):
+            let now = self  // what a question sees (shares storage: no copy)
+            scopes.apply(e, table: now)
         case .stack, .module, .exitBegin, .kernelFD, .exitEnd, .note, .fork, .child, .pyCode, .pyCodeMore, .commandLine:
             break
         }
@@ -284,6 +289,7 @@ public struct ProcessTable: Sendable {
         opens += 1
         store(t)
         notePeak(t.openedAt)
+        if scopes.isActive { scopes.opened(t.fd, at: t.openedAt) }
     }
 
     /// A descriptor is about to be closed, by the program or (for Python)

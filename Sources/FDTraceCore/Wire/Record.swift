@@ -30,6 +30,27 @@ public enum Record: Equatable, Sendable {
     /// /proc/self/cmdline as the process exited (its title, if it renamed
     /// itself); `truncated`: it had more than these bytes.
     case commandLine(time: UInt64, bytes: [UInt8], truncated: Bool)
+    /// A scope of the program's own (fdtrace_api.h) begun, asked about, ended.
+    case scope(ScopeEvent)
+}
+
+/// FDT_REC_SCOPE: the program marks a scope in its stream of events.
+public struct ScopeEvent: Equatable, Sendable {
+    public enum Op: Sendable, Equatable {
+        case begin
+        /// Which descriptors opened since the scope began are still open:
+        /// the answer goes to `path`, and request `request` is answered.
+        case report(request: UInt32, path: String)
+        case end
+    }
+    public var time: UInt64
+    public var op: Op
+    public var scope: UInt32
+    public var tid: Int32
+
+    public init(time: UInt64, op: Op, scope: UInt32, tid: Int32) {
+        self.time = time; self.op = op; self.scope = scope; self.tid = tid
+    }
 }
 
 public struct PyCodeRecord: Equatable, Sendable {

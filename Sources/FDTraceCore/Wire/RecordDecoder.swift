@@ -69,6 +69,7 @@ public enum RecordDecoder {
             let r: fdt_rec_py_exit = try fixed(bytes)
             return .pyExit(time: time, tid: r.tid)
         case FDT_REC_CMDLINE.rawValue: return try commandLine(bytes, header)
+        case FDT_REC_SCOPE.rawValue: return .scope(try scope(bytes, time))
         default:
             throw DecodeError("unknown record type \(header.type)")
         }
@@ -179,6 +180,24 @@ public enum RecordDecoder {
         return .commandLine(
             time: header.time_ns, bytes: try raw(bytes, at: MemoryLayout<fdt_rec_cmdline>.size, length: Int(r.len)),
             truncated: header.flags & UInt16(FDT_CMDLINE_TRUNCATED) != 0)
+    }
+
+    /// A scope record: a known operation on a scope other than 0; a
+    /// question names a request and an absolute path.
+    static func scope(_ bytes: UnsafeRawBufferPointer, _ time: UInt64) throws -> ScopeEvent {
+        let r: fdt_rec_scope = try fixed(bytes)
+        guard r.scope != 0 else { throw DecodeError("scope 0") }
+        let op: ScopeEvent.Op
+        switch r.op {
+        case FDT_SCOPE_BEGIN.rawValue: op = .begin
+        case FDT_SCOPE_END.rawValue: op = .end
+        case FDT_SCOPE_REPORT.rawValue:
+            let path = try string(bytes, at: MemoryLayout<fdt_rec_scope>.size, length: Int(r.path_len))
+            guard r.request != 0, path.hasPrefix("/") else { throw DecodeError("scope question without request or absolute path") }
+            op = .report(request: r.request, path: path)
+        default: throw DecodeError("unknown scope operation \(r.op)")
+        }
+        return ScopeEvent(time: time, op: op, scope: r.scope, tid: r.tid)
     }
 
     // MARK: - Python code objects

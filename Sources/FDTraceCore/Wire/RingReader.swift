@@ -45,6 +45,9 @@ public final class RingReader {
     public var reportRequested: Bool { fdt_ring_load_request(header, FDT_RING_REQ_REPORT) != 0 }
     /// Tells the waiting writer that its request was handled.
     public func complete(_ which: fdt_ring_request) { fdtc_ring_complete(header, Int32(which.rawValue)) }
+    /// Tells the writer waiting for scope question `request` that it is
+    /// answered (`status`: 0, or an errno).
+    public func answerScope(_ request: UInt32, status: Int32) { fdtc_ring_answer_scope(header, request, status) }
     /// This ring is not read any more: its writers stop recording.
     public func detach() { fdt_ring_set_detached(header) }
 
