@@ -24,10 +24,11 @@ static int kill_collector(void) {
         close(fd);
         if (n <= 0) continue;
         buf[n] = 0;
-        /* argv: fdtrace collect --serve --socket S --root PID */
+        /* argv: fdtrace collect --socket S --root PID (the serving
+         * collector is a fork of it; the one that forked it has exited) */
         int collect = 0, root = 0;
         for (char *p = buf; p < buf + n; p += strlen(p) + 1) {
-            if (!strcmp(p, "--serve")) collect = 1;
+            if (!strcmp(p, "collect")) collect = 1;
             if (root == 1) root = !strcmp(p, me) ? 2 : 0;
             if (!strcmp(p, "--root")) root = 1;
         }
