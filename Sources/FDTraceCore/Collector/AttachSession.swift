@@ -70,6 +70,10 @@ public struct AttachSession {
         let stop = watch(collector, services: services, signals: signals, start: start, symbolizer: symbolizer, nativeFrames: nativeFrames)
         // Everything the process did up to now: the ring read to its end.
         _ = collector.poll(timeoutMs: 0)
+        // What /proc shows at the detach, not when the report is done: the
+        // process runs on, and what it opens after the detach is not ours.
+        var views: [Int32: ProcSnapshot] = [:]
+        for p in collector.processes where collector.isFollowed(p.pid) { views[p.pid] = try? ProcSnapshot.take(pid: p.pid) }
         let root = target.pid
         collector.abandon { pid in
             if pid != root { return "still running when fdtrace detached (it runs on)" }
@@ -77,7 +81,9 @@ public struct AttachSession {
         }
         kernel.kernel.close()
         let seconds = Double(monotonicNow() &- start) / 1e9
-        return report(collector, stop: stop, services: services, attachedAt: attachedAt, seconds: seconds, symbolizer: symbolizer, nativeFrames: nativeFrames)
+        return report(
+            collector, stop: stop, services: services, attachedAt: attachedAt, seconds: seconds, views: views, symbolizer: symbolizer,
+            nativeFrames: nativeFrames)
     }
 
     /// Rounds until the process exits, the duration runs out or a signal
@@ -122,14 +128,14 @@ public struct AttachSession {
     /// checked against /proc now, and what the attach was.
     private func report(
         _ collector: Collector, stop: Stop, services: SessionServices, attachedAt: Date, seconds: Double,
-        symbolizer: Symbolizing, nativeFrames: Bool
+        views: [Int32: ProcSnapshot], symbolizer: Symbolizing, nativeFrames: Bool
     ) -> Report {
         var notes = collector.rejected
         if let n = services.queryNote { notes.append(n) }
         let exit = stop == .exited ? collector.processes.last { $0.pid == target.pid }?.exitBegin?.status : nil
         var report = collector.report(
             command: target.command, exitStatus: exit, notes: notes, symbolizer: symbolizer, nativeFrames: nativeFrames)
-        LiveReport.refreshRunning(&report)
+        LiveReport.refreshRunning(&report, views: views)
         let detached: AttachInfo.Detach
         var signal: Int32?
         switch stop {

@@ -44,9 +44,12 @@ public enum LiveReport {
     /// (right after every source was drained) and their sockets described
     /// as they are now: a live report, or the end of an attach session that
     /// leaves them running.
-    static func refreshRunning(_ report: inout Report) {
+    /// `views`: /proc as taken at a moment of the caller's choosing (attach
+    /// takes them as it detaches); a process without one is read now.
+    static func refreshRunning(_ report: inout Report, views: [Int32: ProcSnapshot] = [:]) {
         for i in report.processes.indices where report.processes[i].ended == .running {
-            if let view = try? ProcSnapshot.take(pid: report.processes[i].pid) { report.processes[i].reconcile(with: view) }
+            let pid = report.processes[i].pid
+            if let view = views[pid] ?? (try? ProcSnapshot.take(pid: pid)) { report.processes[i].reconcile(with: view) }
             describeFromProc(&report.processes[i])
         }
     }
