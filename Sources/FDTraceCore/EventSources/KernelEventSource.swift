@@ -214,6 +214,8 @@ public final class KernelEventSource: EventSource {
                     k.domain = e.proto.hasSuffix("6") ? AF_INET6 : AF_INET
                 }
                 if let state = e.state, let n = Self.tcpStates.firstIndex(of: state) { k.tcpState = Int32(n) }
+                k.local = e.localAddress
+                k.peer = e.peerAddress
             }
             out[fd] = k
         }

@@ -63,6 +63,14 @@ public struct ReportBuilder {
             ?? frames.firstIndex { !isRuntimeModule($0.module) }
     }
 
+    /// The call a Go stack made, named as the program made it: the
+    /// standard library API its code called (`net.(*TCPListener).Accept`,
+    /// not the `accept4` system call under it); nil for other stacks.
+    static func goCall(_ frames: [FrameReport]) -> String? {
+        guard frames.contains(where: { $0.file?.hasSuffix(".go") == true }) else { return nil }
+        return GoFrames.call(frames.map { $0.function ?? "?" })
+    }
+
     /// A Go function of the standard library (`runtime.main`,
     /// `internal/poll.(*FD).Accept`): its package path's first element has
     /// no dot, and it is not `main`.
@@ -472,7 +480,7 @@ public struct ReportBuilder {
             let leaks = members.map(\.leak)
             return withClosedCounts(
                 LeakGroup(
-                    count: members.count, call: key.call,
+                    count: members.count, call: Self.goCall(first.frames) ?? key.call,
                     summary: FDDescription.summary(of: leaks.map(\.description)),
                     highlight: first.headline, frames: first.frames, fds: leaks.map(fdReport),
                     openedBy: key.openedBy), leaks)
