@@ -186,6 +186,15 @@ int fdtk_is_traced(struct fdtk *k, int32_t pid) {
     return bpf_map_lookup_elem(k->traced_fd, &key, &v) == 0;
 }
 
+int fdtk_records_lost(struct fdtk *k, int32_t pid, uint64_t *out) {
+    if (!k || pid <= 0 || !out) return -EINVAL;
+    uint32_t key = (uint32_t)pid;
+    struct fdt_ktraced v;
+    if (bpf_map_lookup_elem(k->traced_fd, &key, &v)) return -errno;
+    *out = v.records_lost;
+    return 0;
+}
+
 int fdtk_fd(const struct fdtk *k) { return k && k->rb ? ring_buffer__epoll_fd(k->rb) : -1; }
 
 int fdtk_poll(struct fdtk *k, int timeout_ms, fdtk_event_fn fn, void *ctx) {

@@ -26,9 +26,10 @@ struct PushgatewayTests {
         let dir = scratch()
         let json = dir.appendingPathComponent("exit.json").path, err = dir.appendingPathComponent("stderr").path
         let name = "pushgateway-\(getpid())"
-        let session = try Self.start([
-            Paths.fdtrace, "run", "--name", name, "--json", json, "--", Self.exe, "--web.listen-address=127.0.0.1:\(port)",
-        ], stderr: err)
+        let session = try Self.start(
+            [
+                Paths.fdtrace, "run", "--name", name, "--json", json, "--", Self.exe, "--web.listen-address=127.0.0.1:\(port)",
+            ], stderr: err)
         let pid = try Self.child(of: session.processIdentifier)
         defer {
             // A failed test leaves nothing running.
@@ -151,10 +152,11 @@ struct PushgatewayTests {
         var found: Int32?
         try waitUntil("a child of \(parent)") {
             let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(parent)/task")) ?? []
-            found = tasks.lazy.compactMap { t in
-                (try? String(contentsOfFile: "/proc/\(parent)/task/\(t)/children", encoding: .utf8))?
-                    .split(separator: " ").compactMap { Int32($0) }.first
-            }.first
+            found =
+                tasks.lazy.compactMap { t in
+                    (try? String(contentsOfFile: "/proc/\(parent)/task/\(t)/children", encoding: .utf8))?
+                        .split(separator: " ").compactMap { Int32($0) }.first
+                }.first
             return found != nil
         }
         return found!

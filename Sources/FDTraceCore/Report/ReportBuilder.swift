@@ -63,6 +63,14 @@ public struct ReportBuilder {
             ?? frames.firstIndex { !isRuntimeModule($0.module) }
     }
 
+    /// Why a report whose events were partly lost is incomplete: never a
+    /// guess presented as exact.
+    static func lostEvents(_ p: TracedProcess) -> String? {
+        guard p.recordsLost > 0 else { return nil }
+        return "\(p.recordsLost) of its events were lost (the kernel's ring buffer was full): "
+            + "descriptors may be missing, or listed as leaks that were closed"
+    }
+
     /// The call a Go stack made, named as the program made it: the
     /// standard library API its code called (`net.(*TCPListener).Accept`,
     /// not the `accept4` system call under it); nil for other stacks.
@@ -262,7 +270,7 @@ public struct ReportBuilder {
                 ringFullWaits: p.fullWaits, ringWaitMilliseconds: Double(p.fullWaitNanoseconds) / 1e6,
                 recordsLost: p.recordsLost),
             maxRssKb: p.exitBegin.map(\.maxRSSKB), cpuSeconds: p.exitBegin.map { Double($0.cpuMicroseconds) / 1e6 },
-            incomplete: p.blindness, startedAs: p.startedAs.isEmpty ? nil : p.startedAs)
+            incomplete: p.blindness ?? Self.lostEvents(p), startedAs: p.startedAs.isEmpty ? nil : p.startedAs)
         return (report, open.leaks)
     }
 
