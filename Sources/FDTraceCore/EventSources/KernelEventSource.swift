@@ -62,7 +62,7 @@ public final class KernelEventSource: EventSource {
 
     public func admit(readable: Set<Int32>, host: EventSourceHost) {
         do { try kernel.poll(timeoutMs: 0) { handle($0, host: host) } } catch { host.refused("\(error)") }
-        if kernel.counters.ringDrops > 0 { endLost(host: host) }
+        if kernel.ringDrops > 0 { endLost(host: host) }
         let now = monotonicNow()
         if now &- lastSample >= 200_000_000 {
             lastSample = now

@@ -133,6 +133,14 @@ public final class KernelSource {
         return fdtk_records_lost(handle, pid, &n) == 0 ? n : nil
     }
 
+    /// Events the full ring buffer dropped so far (one map read: cheaper
+    /// than `counters`, which asks the kernel about every program too).
+    public var ringDrops: UInt64 {
+        var k = fdt_kcounts()
+        fdtk_counts(handle, &k)
+        return k.ring_drops
+    }
+
     public var counters: Counters {
         var k = fdt_kcounts()
         fdtk_counts(handle, &k)
