@@ -6,6 +6,11 @@ under strace -f, in paired rounds (every mode once per round), and prints
 medians and ratios to the untraced run of the same invocation.
 
     bench/run.py [--size full|tiny] [--runs N] [--only NAMES] [--fdtrace PATH]
+
+As root, the kernel event source too: (1) under `fdtrace run --source kernel`
+("kernel"), the same loop untraced while a kernel session traces another
+process ("elsewhere": what every other process pays), and (11) a Go HTTP
+server under a Go load generator, untraced, kernel and strace -f.
 """
 import argparse
 import json
@@ -26,9 +31,9 @@ ROOT = os.path.dirname(HERE)
 
 SIZES = {
     "full": {"open": 1_000_000, "socketpair": 500_000, "accept": 100_000, "threads": 1_000_000,
-             "python": 200_000, "flask": 2000, "collector": 10_000_000, "sites": 5_000_000},
+             "python": 200_000, "flask": 2000, "collector": 10_000_000, "sites": 5_000_000, "go_http": 20_000},
     "tiny": {"open": 10_000, "socketpair": 5_000, "accept": 1_000, "threads": 10_000,
-             "python": 2_000, "flask": 100, "collector": 100_000, "sites": 50_000},
+             "python": 2_000, "flask": 100, "collector": 100_000, "sites": 50_000, "go_http": 500},
 }
 
 
@@ -52,6 +57,10 @@ class Runner:
             return argv
         if mode == "fdtrace":
             return [self.fdtrace, "run", "--output", "/dev/null", "--json", self.json, "--"] + argv
+        if mode == "kernel":
+            return [self.fdtrace, "run", "--source", "kernel", "--output", "/dev/null", "--json", self.json, "--"] + argv
+        if mode == "elsewhere":
+            return argv  # untraced, while a kernel session traces another process (see run_elsewhere)
         if mode == "valgrind":
             return ["valgrind", "--track-fds=yes", "-q", "--log-file=/dev/null"] + argv
         if mode == "strace":
@@ -91,8 +100,50 @@ class Runner:
         self.collect_fdtrace(mode, result)
         return result
 
+    def run_elsewhere(self, mode, argv):
+        """The loop untraced; in mode "elsewhere" while a kernel session
+        traces a sleeping process (its BPF programs loaded and attached)."""
+        if mode != "elsewhere":
+            return self.run_loop(mode, argv)
+        session = subprocess.Popen([self.fdtrace, "run", "--source", "kernel", "--output", "/dev/null", "--",
+                                    "sleep", "600"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(1.5)  # loaded and attached (it takes ~0.4 s)
+            return self.run_loop(mode, argv)
+        finally:
+            # The session ends with its program: the sleep, fdtrace's child.
+            for task in os.listdir(f"/proc/{session.pid}/task"):
+                with open(f"/proc/{session.pid}/task/{task}/children") as f:
+                    for child in f.read().split():
+                        os.kill(int(child), 15)
+            session.wait()
+
+    def run_go_http(self, mode, server, load, requests):
+        """Workload (11): requests/s of a Go HTTP server, a new connection per request."""
+        port = free_port()
+        t0 = time.perf_counter()
+        proc = self.spawn(mode, [server, str(port)])
+        line = proc.stdout.readline()
+        if "listening" not in line:
+            proc.kill()
+            raise RuntimeError(f"go server under {mode} did not start: {line!r}")
+        out = subprocess.run([load, str(port), str(requests), "4"], capture_output=True, text=True, timeout=900)
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/shutdown", timeout=30).read()
+        except (OSError, http.client.HTTPException):
+            pass  # it may exit before the answer is complete
+        proc.stdout.read()
+        status, rss = self.reap(proc)
+        result = {"wall": time.perf_counter() - t0, "status": status, "rss_kb": rss}
+        fields = dict(kv.split("=") for kv in out.stdout.split())
+        if int(fields.get("errors", 1)) != 0:
+            raise RuntimeError(f"go server under {mode}: load errors: {out.stdout} {out.stderr}")
+        result["rps"] = float(fields["requests_per_second"])
+        self.collect_fdtrace(mode, result)
+        return result
+
     def collect_fdtrace(self, mode, result):
-        if mode != "fdtrace" or not os.path.exists(self.json):
+        if mode not in ("fdtrace", "kernel") or not os.path.exists(self.json):
             return
         with open(self.json) as f:
             report = json.load(f)
@@ -223,6 +274,15 @@ def main():
         bins[name] = os.path.join(work, name)
         subprocess.run(["cc", "-O2", "-g", "-pthread", os.path.join(HERE, src), "-o", bins[name]], check=True)
 
+    # The Go workload, built with the system's Go (Debian's golang-go).
+    go = shutil.which("go")
+    kernel = os.geteuid() == 0
+    if go:
+        env = dict(os.environ, GOFLAGS="-mod=mod", GOPROXY="off", GOCACHE=os.path.join(work, "gocache"))
+        for name in ("go_http", "go_load"):
+            bins[name] = os.path.join(work, name)
+            subprocess.run([go, "build", "-o", bins[name], "."], cwd=os.path.join(HERE, name), env=env, check=True)
+
     measure = os.path.join(work, "measure")
     subprocess.run(["cc", "-O2", os.path.join(HERE, "measure.c"), "-o", measure], check=True)
     runner = Runner(fdtrace, work, measure)
@@ -236,13 +296,26 @@ def main():
         ("5", "Python os.open/os.close", lambda m: runner.run_loop(m, [python, os.path.join(HERE, "py_open_close.py"), str(size["python"])])),
         ("6", "Flask app (requests/s)", lambda m: runner.run_flask(m, python, size["flask"])),
     ]
+    # The kernel event source (root only), each with its own modes.
+    kmodes = {}
+    if kernel:
+        workloads += [
+            ("1k", "open+close /dev/null, kernel source", lambda m: runner.run_loop(m, [bins["open_close"], str(size["open"])])),
+            ("1e", "open+close /dev/null, another process traced", lambda m: runner.run_elsewhere(m, [bins["open_close"], str(size["open"])])),
+        ]
+        kmodes = {"1k": ["untraced", "kernel"], "1e": ["untraced", "elsewhere"]}
+        if go:
+            workloads.append(("11", "Go HTTP server (requests/s)",
+                              lambda m: runner.run_go_http(m, bins["go_http"], bins["go_load"], size["go_http"])))
+            kmodes["11"] = ["untraced", "kernel"] + (["strace"] if "strace" in modes else [])
     results = {}
     for key, title, fn in workloads:
         if only and key not in only:
             continue
-        results[key] = {m: [] for m in modes}
+        wmodes = kmodes.get(key, modes)
+        results[key] = {m: [] for m in wmodes}
         for r in range(runs):
-            for m in modes:
+            for m in wmodes:
                 if m in ("valgrind", "strace") and r >= tool_runs:
                     continue
                 results[key][m].append(fn(m))
@@ -258,13 +331,14 @@ def main():
     for key, title, _ in workloads:
         if key not in results:
             continue
-        metric = "rps" if key == "6" else "loop"
+        metric = "rps" if key in ("6", "11") else "loop"
         base = median([x[metric] for x in results[key]["untraced"]])
-        for m in modes:
+        for m in results[key]:
             rs = results[key][m]
             v = median([x.get(metric) for x in rs])
             ratio = (v / base if metric == "loop" else base / v) if v and base else None
-            lines.append(f"| ({key}) {title} | {m} | {fmt(v)} | {fmt(ratio, '×')} | {fmt(median([x['wall'] for x in rs]))} | "
+            spread = f" ({fmt(min(x.get(metric) for x in rs))}–{fmt(max(x.get(metric) for x in rs))})" if len(rs) > 1 else ""
+            lines.append(f"| ({key}) {title} | {m} | {fmt(v)}{spread} | {fmt(ratio, '×')} | {fmt(median([x['wall'] for x in rs]))} | "
                          f"{fmt(median([x.get('rss_kb') for x in rs]))} | {fmt(median([x.get('collector_cpu') for x in rs]))} | "
                          f"{fmt(median([x.get('collector_rss_kb') for x in rs]))} | {fmt(median([x.get('ring_waits') for x in rs]))} |")
     if not only or "7" in only:
@@ -303,7 +377,10 @@ def main():
         for r in rows:
             lines.append(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.1f} | {r[5]:.1f} |")
     lines.append("")
-    lines.append("ratio: traced loop time / untraced loop time, medians; for (6) untraced req/s / traced req/s.")
+    lines.append("ratio: traced loop time / untraced loop time, medians; for (6) and (11) untraced req/s / traced req/s. "
+                 "(min–max) after a median: its spread over the runs.")
+    if kernel:
+        lines.append("kernel: fdtrace run --source kernel; elsewhere: untraced while a kernel session traces another process.")
     lines.append("peak RSS: the program's own (under fdtrace, as it reported at exit); under strace and valgrind, the larger of tool and program.")
     if k:
         lines.append("strace ran with -k (stack per call) on workload (3).")

@@ -267,13 +267,14 @@ static __always_inline s32 current_tid(void) { return (s32)bpf_get_current_pid_t
 
 static __always_inline u32 align8(u32 n) { return (n + 7) & ~7u; }
 
-/* Copies `size` bytes of the scratch event into the ring buffer. */
-static __always_inline void emit(struct scratch *s, u32 size, u32 tgid) {
+/* Copies `size` bytes of the scratch event into the ring buffer: 0, or -1
+ * when it was dropped (counted). */
+static __always_inline int emit(struct scratch *s, u32 size, u32 tgid) {
     struct fdt_kcounts *c = counters();
     struct fdt_kev *ev = (struct fdt_kev *)s->ev;
     ev->size = size;
     ev->tgid = tgid;
-    if (size > EV_BYTES) return;
+    if (size > EV_BYTES) return -1;
     /* Waking the reader for every event costs the program more than the
      * event itself (an interrupt, a wake-up: ~1 us here). The reader looks
      * at least every FDTK_MAX_WAIT_MS; it is woken early only when the ring
@@ -282,11 +283,12 @@ static __always_inline void emit(struct scratch *s, u32 size, u32 tgid) {
         bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ring_wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
     if (bpf_ringbuf_output(&events, s->ev, size, flags) == 0) {
         if (c) count(&c->events);
-        return;
+        return 0;
     }
     if (c) count(&c->ring_drops);
     struct fdt_ktraced *t = bpf_map_lookup_elem(&traced, &tgid);
     if (t) count(&t->records_lost);
+    return -1;
 }
 
 static __always_inline void *record_at(struct scratch *s, u32 offset, u16 type, u32 rec_size) {
@@ -969,7 +971,9 @@ int BPF_PROG(sched_process_exit, struct task_struct *task) {
                  BPF_CORE_READ(task, stime);
         r->cpu_us = ns / 1000;
         r->records_lost = t->records_lost;
-        emit(s, REC + sizeof *r, tgid);
+        /* Lost too: the entry stays, with its count, for user space to
+         * find (fdtk_records_lost) when it sees the process gone. */
+        if (emit(s, REC + sizeof *r, tgid)) return 0;
     }
     bpf_map_delete_elem(&traced, &tgid);
     return 0;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -36,6 +37,9 @@ struct fdtk {
     int delivered;
     uint32_t ring_bytes;
     int traced_fd, counts_fd;
+    /* fdtk_fd: readable when the program woke the reader (the ring a
+     * quarter full), not whenever data waits (see fdtk_fd). */
+    int wake_fd;
 };
 
 #if FDTK_HAVE_SKELETON
@@ -130,6 +134,7 @@ struct fdtk *fdtk_open(const struct fdtk_options *opts, char *err, size_t errlen
         return NULL;
     }
     k->ring_bytes = ring;
+    k->wake_fd = -1;
     last_warning[0] = 0;
     libbpf_print_fn_t previous = libbpf_set_print(capture_print);
     int e = 0;
@@ -151,6 +156,16 @@ struct fdtk *fdtk_open(const struct fdtk_options *opts, char *err, size_t errlen
     k->rb = ring_buffer__new(bpf_map__fd(k->skel->maps.events), on_event, k, NULL);
     if (!k->rb) {
         e = errno ? errno : ENOMEM;
+        goto fail;
+    }
+    /* Edge-triggered on the ring's wait queue: ready at the program's
+     * wake-ups only. (libbpf's own epoll fd is level-triggered: readable
+     * while any event waits, which kept a poll loop spinning an event at a
+     * time beside a busy program.) */
+    k->wake_fd = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event wake = { .events = EPOLLIN | EPOLLET, .data = { .u64 = 0 } };
+    if (k->wake_fd < 0 || epoll_ctl(k->wake_fd, EPOLL_CTL_ADD, bpf_map__fd(k->skel->maps.events), &wake)) {
+        e = errno ? errno : EINVAL;
         goto fail;
     }
     k->traced_fd = bpf_map__fd(k->skel->maps.traced);
@@ -186,7 +201,16 @@ int fdtk_is_traced(struct fdtk *k, int32_t pid) {
     return bpf_map_lookup_elem(k->traced_fd, &key, &v) == 0;
 }
 
-int fdtk_fd(const struct fdtk *k) { return k && k->rb ? ring_buffer__epoll_fd(k->rb) : -1; }
+int fdtk_records_lost(struct fdtk *k, int32_t pid, uint64_t *out) {
+    if (!k || pid <= 0 || !out) return -EINVAL;
+    uint32_t key = (uint32_t)pid;
+    struct fdt_ktraced v;
+    if (bpf_map_lookup_elem(k->traced_fd, &key, &v)) return -errno;
+    *out = v.records_lost;
+    return 0;
+}
+
+int fdtk_fd(const struct fdtk *k) { return k && k->rb ? k->wake_fd : -1; }
 
 int fdtk_poll(struct fdtk *k, int timeout_ms, fdtk_event_fn fn, void *ctx) {
     if (!k || !k->rb) return -EINVAL;
@@ -198,6 +222,10 @@ int fdtk_poll(struct fdtk *k, int timeout_ms, fdtk_event_fn fn, void *ctx) {
         struct pollfd p = { .fd = ring_buffer__epoll_fd(k->rb), .events = POLLIN, .revents = 0 };
         if (poll(&p, 1, wait) < 0 && errno != EINTR) return -errno;
     }
+    /* Re-arms fdtk_fd before reading: a wake-up from now on makes it
+     * readable again. */
+    struct epoll_event ev;
+    while (epoll_wait(k->wake_fd, &ev, 1, 0) > 0) {}
     k->fn = fn;
     k->ctx = ctx;
     k->stop = 0;
@@ -260,6 +288,7 @@ uint32_t fdtk_ring_bytes(const struct fdtk *k) { return k ? k->ring_bytes : 0; }
 void fdtk_close(struct fdtk *k) {
     if (!k) return;
     if (k->rb) ring_buffer__free(k->rb);
+    if (k->wake_fd >= 0) close(k->wake_fd);
 #if FDTK_HAVE_SKELETON
     if (k->skel) fdtrace_bpf__destroy(k->skel);
 #endif

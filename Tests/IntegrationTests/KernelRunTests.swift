@@ -1,3 +1,4 @@
+import CFDTraceWire
 import FDTraceCore
 import Foundation
 import Testing
@@ -41,10 +42,12 @@ struct KernelRunTests {
         // pointers: the walk reaches it).
         let files = p.leaks.filter { $0.fds.contains { $0.path == "/etc/hostname" } }
         let sockets = p.leaks.filter { $0.fds.contains { $0.state == "CLOSE_WAIT" } }
-        for (groups, line) in [(files, openLine), (sockets, acceptLine)] {
+        // The call named as the program made it, not by the system call.
+        for (groups, line, call) in [(files, openLine, "os.Open"), (sockets, acceptLine, "net.(*TCPListener).Accept")] {
             #expect(groups.count == 1 && groups.reduce(0) { $0 + $1.count } == n)
             for g in groups {
                 #expect(g.site?.function == "main.main" && g.site?.line == line, "\(g.frames)")
+                #expect(g.call == call)
             }
         }
         let text = TextRenderer().render(report)
@@ -97,5 +100,65 @@ struct KernelRunTests {
         #expect(report.processes.filter { $0.ended == .exec }.count == 2, "\(ends)")
         #expect(report.processes.filter { $0.ended == .exited }.count == 2, "\(ends)")
         #expect(!o.stderr.contains("still running"), "\(o.stderr)")
+    }
+
+    @Test("A full ring: the lost events are counted and the report says incomplete; with room, the exact leaks")
+    func ringOverflow() throws {
+        let exe = try Fixture.build("open_burst.c")
+        let line = try #require(Fixture.leakLines("open_burst.c")["open"]?.first)
+        for tiny in [true, false] {
+            let json = scratch().appendingPathComponent("burst.json").path
+            // 4 KiB holds a few dozen events: 200 000 pairs overflow it.
+            let env = tiny ? Self.env.merging([FDT_ENV_KERNEL_RING_KB: "4"]) { $1 } : Self.env
+            let o = try run([Paths.fdtrace, "run", "--source", "kernel", "--json", json, "--", exe, "200000", "3"], env: env)
+            #expect(o.status == 0, "\(o.stderr)")
+            let report = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json)))
+            let p = try #require(report.processes.first)
+            #expect(report.processes.count == 1 && p.exitStatus == 0 && p.ended == .exited)
+            if tiny {
+                #expect(p.events.recordsLost > 0)
+                #expect(
+                    p.incomplete == "\(p.events.recordsLost) of its events were lost (the kernel's ring buffer was full): "
+                        + "descriptors may be missing, or listed as leaks that were closed")
+                #expect(o.stderr.contains("  incomplete: \(p.events.recordsLost) of its events were lost"), "\(o.stderr)")
+            } else {
+                #expect(p.events.recordsLost == 0 && p.incomplete == nil)
+                // Every pair (and the loader's opens, closed too) seen: three more opens than closes.
+                #expect(p.events.opens >= 200_003 && p.events.opens - p.events.closes == 3, "\(p.events)")
+                #expect(Self.sites(p) == ["open_burst.c:\(line) file": 3], "\(p.leaks)")
+            }
+        }
+    }
+
+    @Test("An unrelated busy process opening files meanwhile adds nothing: the same report as alone")
+    func unrelatedBusyProcess() throws {
+        let burst = try Fixture.build("open_burst.c"), exe = try Fixture.build("leak_sites.c")
+        func traced() throws -> ProcessReport {
+            let json = scratch().appendingPathComponent("k.json").path
+            let o = try run([Paths.fdtrace, "run", "--source", "kernel", "--json", json, "--", exe, "5"], env: Self.env)
+            #expect(o.status == 0, "\(o.stderr)")
+            let report = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json)))
+            #expect(report.processes.count == 1)
+            return try #require(report.processes.first)
+        }
+        let alone = try traced()
+        // Spawned and reaped here, not through Foundation's Process (whose
+        // child monitoring the test's other processes share).
+        var noise: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(burst), strdup("100000000"), strdup("0"), nil]
+        defer { argv.forEach { free($0) } }
+        try #require(posix_spawn(&noise, burst, nil, nil, argv, environ) == 0)
+        defer {
+            kill(noise, SIGKILL)
+            var status: Int32 = 0
+            waitpid(noise, &status, 0)
+        }
+        let busy = try traced()
+        var status: Int32 = 0
+        #expect(waitpid(noise, &status, WNOHANG) == 0, "the busy process ran the whole time")
+        #expect(busy.events.opens == alone.events.opens && busy.events.closes == alone.events.closes)
+        #expect(busy.events.closesOfUnknownDescriptors == 0 && busy.events.recordsLost == 0)
+        #expect(busy.leakedDescriptors == alone.leakedDescriptors && Self.sites(busy) == Self.sites(alone))
+        #expect(busy.incomplete == nil && busy.unknownOrigin.isEmpty && busy.internalErrors.isEmpty)
     }
 }

@@ -34,7 +34,13 @@ int fdtk_untrace(struct fdtk *k, int32_t pid);
 /* 1 if `pid` is in the traced set, 0 if not. */
 int fdtk_is_traced(struct fdtk *k, int32_t pid);
 
-/* Readable when events wait (for poll/epoll). */
+/* A process whose exit event the full ring lost stays in the traced set:
+ * its events lost so far into *out, 0; -ENOENT when `pid` is not traced. */
+int fdtk_records_lost(struct fdtk *k, int32_t pid, uint64_t *out);
+
+/* Readable when the program woke the reader (its ring a quarter full);
+ * fdtk_poll re-arms it. A loop polls it with a timeout of at most
+ * FDTK_MAX_WAIT_MS and reads what is there each time (for poll/epoll). */
 int fdtk_fd(const struct fdtk *k);
 
 /* Called for each event, in ring order, with the bytes of one event

@@ -64,8 +64,11 @@ public final class KernelEventSource: EventSource {
     }
 
     /// Whether the kernel source can be loaded here, and why not.
+    /// FDTRACE_KERNEL_RING_KB sizes its ring buffer (tests make it tiny).
     public static func open() -> Result<KernelEventSource, FDTraceError> {
-        do { return .success(KernelEventSource(kernel: try KernelSource())) } catch let e as FDTraceError {
+        let kib = ProcessInfo.processInfo.environment[FDT_ENV_KERNEL_RING_KB].flatMap { UInt32($0) } ?? 0
+        let options = KernelSource.Options(ringBytes: kib.multipliedReportingOverflow(by: 1024).partialValue)
+        do { return .success(KernelEventSource(kernel: try KernelSource(options: options))) } catch let e as FDTraceError {
             return .failure(e)
         } catch { return .failure(FDTraceError("\(error)", status: ExitStatus.tracerFailure)) }
     }
@@ -81,6 +84,7 @@ public final class KernelEventSource: EventSource {
         for a in attaching { appearAttached(a.pid, time: a.time, settled: a.settled, host: host) }
         attaching.removeAll()
         do { try kernel.poll(timeoutMs: 0) { handle($0, host: host) } } catch { host.refused("\(error)") }
+        if kernel.ringDrops > 0 { endLost(host: host) }
         let now = monotonicNow()
         if now &- lastSample >= 200_000_000 {
             lastSample = now
@@ -221,6 +225,27 @@ public final class KernelEventSource: EventSource {
         }
     }
 
+    /// Processes whose exit event the full ring lost (the kernel keeps them
+    /// in the traced set, with their count): gone or zombies, with every
+    /// event there was read. They end now, their table at exit unknown.
+    private func endLost(host: EventSourceHost) {
+        for (pid, key) in keys where exited[key] == nil && !ProcFiles.isAlive(pid) {
+            guard let lost = kernel.recordsLost(pid: pid), lost > 0 else { continue }
+            kernel.untrace(pid: pid)
+            if let status = ProcFiles.zombieWaitStatus(pid) {
+                let start = starts[key]
+                ended(
+                    pid: pid,
+                    KernelExit(
+                        time: monotonicNow(), waitStatus: status, rlimitSoft: start?.rlimitSoft ?? 0,
+                        rlimitHard: start?.rlimitHard ?? 0, maxRSSKB: 0, cpuMicroseconds: 0, recordsLost: lost),
+                    table: nil, host: host)
+            } else {
+                exited[key] = lost  // gone: how it ended is not known
+            }
+        }
+    }
+
     @discardableResult
     private func appear(_ s: ProcessStart, host: EventSourceHost) -> Int? {
         var start = s
@@ -260,6 +285,8 @@ public final class KernelEventSource: EventSource {
                     k.domain = e.proto.hasSuffix("6") ? AF_INET6 : AF_INET
                 }
                 if let state = e.state, let n = Self.tcpStates.firstIndex(of: state) { k.tcpState = Int32(n) }
+                k.local = e.localAddress
+                k.peer = e.peerAddress
             }
             out[fd] = k
         }

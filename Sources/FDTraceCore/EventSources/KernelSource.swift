@@ -126,6 +126,21 @@ public final class KernelSource {
 
     public func isTraced(_ pid: Int32) -> Bool { fdtk_is_traced(handle, pid) != 0 }
 
+    /// The events of `pid` the ring lost, while it is in the traced set (a
+    /// process whose exit event was lost stays there); nil when it is not.
+    public func recordsLost(pid: Int32) -> UInt64? {
+        var n: UInt64 = 0
+        return fdtk_records_lost(handle, pid, &n) == 0 ? n : nil
+    }
+
+    /// Events the full ring buffer dropped so far (one map read: cheaper
+    /// than `counters`, which asks the kernel about every program too).
+    public var ringDrops: UInt64 {
+        var k = fdt_kcounts()
+        fdtk_counts(handle, &k)
+        return k.ring_drops
+    }
+
     public var counters: Counters {
         var k = fdt_kcounts()
         fdtk_counts(handle, &k)

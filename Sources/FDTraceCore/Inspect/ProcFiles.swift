@@ -29,6 +29,13 @@ public enum ProcFiles {
         return fields.first == "Z"
     }
 
+    /// A zombie's wait status (exit_code, the last field of stat); nil
+    /// when it is gone or not a zombie.
+    static func zombieWaitStatus(_ pid: Int32) -> Int32? {
+        guard let fields = statFields(pid), fields.first == "Z", let last = fields.last else { return nil }
+        return Int32(last.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
     /// This user may signal it (kill(pid, 0)), and it is not a zombie.
     static func isRunning(_ pid: Int32) -> Bool { kill(pid, 0) == 0 && !isZombie(pid) }
 

@@ -10,6 +10,9 @@ public struct ProcNet: Sendable {
         public var local: String
         public var peer: String?
         public var state: String?
+        /// The addresses as sockaddr bytes (inet sockets only).
+        public var localAddress: [UInt8] = []
+        public var peerAddress: [UInt8] = []
     }
     public private(set) var byInode: [UInt64: Entry] = [:]
 
@@ -78,7 +81,8 @@ public struct ProcNet: Sendable {
             let unconnected = remote.hasSuffix(":0") && (remote.hasPrefix("0.0.0.0") || remote.hasPrefix("[::]"))
             byInode[inode] = Entry(
                 proto: proto, local: local, peer: unconnected ? nil : remote,
-                state: tcp ? FDClassifier.tcpStateName(st) : nil)
+                state: tcp ? FDClassifier.tcpStateName(st) : nil, localAddress: Self.sockaddr(String(f[1])) ?? [],
+                peerAddress: unconnected ? [] : Self.sockaddr(String(f[2])) ?? [])
         }
     }
 
@@ -93,20 +97,23 @@ public struct ProcNet: Sendable {
     }
 
     /// "0100007F:1388" → "127.0.0.1:5000"; IPv6 as 4 little-endian words.
-    static func address(_ s: String) -> String? {
+    static func address(_ s: String) -> String? { sockaddr(s).flatMap(SocketAddress.format) }
+
+    /// The same as a sockaddr_in or sockaddr_in6, as the shim sends
+    /// addresses (family in host order, port and address in network order).
+    public static func sockaddr(_ s: String) -> [UInt8]? {
         let parts = s.split(separator: ":")
-        guard parts.count == 2, let port = Int(parts[1], radix: 16) else { return nil }
+        guard parts.count == 2, let port = UInt16(parts[1], radix: 16) else { return nil }
         let hex = Array(parts[0])
-        if hex.count == 8, let v = UInt32(String(hex), radix: 16) {
-            return "\(v & 0xff).\(v >> 8 & 0xff).\(v >> 16 & 0xff).\(v >> 24):\(port)"
-        }
-        guard hex.count == 32 else { return nil }
-        var bytes: [UInt8] = []
-        for w in 0..<4 {
+        guard hex.count == 8 || hex.count == 32 else { return nil }
+        var address: [UInt8] = []
+        for w in 0..<hex.count / 8 {
             guard let v = UInt32(String(hex[w * 8..<w * 8 + 8]), radix: 16) else { return nil }
-            bytes += [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)]
+            address += [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)]
         }
-        let groups = stride(from: 0, to: 16, by: 2).map { UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]) }
-        return "[\(SocketAddress.ipv6(groups))]:\(port)"
+        let family = UInt16(hex.count == 8 ? AF_INET : AF_INET6)
+        let head = [UInt8(family & 0xff), UInt8(family >> 8), UInt8(port >> 8), UInt8(port & 0xff)]
+        // sockaddr_in6 has its flow information before the address.
+        return hex.count == 8 ? head + address : head + [0, 0, 0, 0] + address
     }
 }

@@ -63,6 +63,22 @@ public struct ReportBuilder {
             ?? frames.firstIndex { !isRuntimeModule($0.module) }
     }
 
+    /// Why a report whose events were partly lost is incomplete: never a
+    /// guess presented as exact.
+    static func lostEvents(_ p: TracedProcess) -> String? {
+        guard p.recordsLost > 0 else { return nil }
+        return "\(p.recordsLost) of its events were lost (the kernel's ring buffer was full): "
+            + "descriptors may be missing, or listed as leaks that were closed"
+    }
+
+    /// The call a Go stack made, named as the program made it: the
+    /// standard library API its code called (`net.(*TCPListener).Accept`,
+    /// not the `accept4` system call under it); nil for other stacks.
+    static func goCall(_ frames: [FrameReport]) -> String? {
+        guard frames.contains(where: { $0.file?.hasSuffix(".go") == true }) else { return nil }
+        return GoFrames.call(frames.map { $0.function ?? "?" })
+    }
+
     /// A Go function of the standard library (`runtime.main`,
     /// `internal/poll.(*FD).Accept`): its package path's first element has
     /// no dot, and it is not `main`.
@@ -257,7 +273,7 @@ public struct ReportBuilder {
                 ringFullWaits: p.fullWaits, ringWaitMilliseconds: Double(p.fullWaitNanoseconds) / 1e6,
                 recordsLost: p.recordsLost),
             maxRssKb: p.exitBegin.map(\.maxRSSKB), cpuSeconds: p.exitBegin.map { Double($0.cpuMicroseconds) / 1e6 },
-            incomplete: p.blindness, startedAs: p.startedAs.isEmpty ? nil : p.startedAs,
+            incomplete: p.blindness ?? Self.lostEvents(p), startedAs: p.startedAs.isEmpty ? nil : p.startedAs,
             openBeforeAttach: p.attached ? open.beforeAttach : nil)
         return (report, open.leaks)
     }
@@ -481,7 +497,7 @@ public struct ReportBuilder {
             let leaks = members.map(\.leak)
             return withClosedCounts(
                 LeakGroup(
-                    count: members.count, call: key.call,
+                    count: members.count, call: Self.goCall(first.frames) ?? key.call,
                     summary: FDDescription.summary(of: leaks.map(\.description)),
                     highlight: first.headline, frames: first.frames, fds: leaks.map(fdReport),
                     openedBy: key.openedBy), leaks)

@@ -1,0 +1,3 @@
+module fdtrace.bench/go_http
+
+go 1.19

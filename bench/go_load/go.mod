@@ -1,0 +1,3 @@
+module fdtrace.bench/go_load
+
+go 1.19
