@@ -16,18 +16,19 @@
 /* Set by users. */
 #define FDT_ENV_SESSION_DIR "FDTRACE_SESSION_DIR" /* where session sockets and markers live (default /tmp) */
 #define FDT_ENV_RING_KB     "FDTRACE_RING_KB"     /* per-process ring size in KiB (power of two) */
-#define FDT_ENV_KERNEL_RING_KB                                                                                         \
-    "FDTRACE_KERNEL_RING_KB"                    /* the kernel source's ring buffer in KiB (power of two, >= 4) */
-#define FDT_ENV_COLLECTOR  "FDTRACE_COLLECTOR"  /* bare mode: the fdtrace binary to start */
-#define FDT_ENV_OUTPUT     "FDTRACE_OUTPUT"     /* bare mode: the text report to this file */
-#define FDT_ENV_JSON       "FDTRACE_JSON"       /* bare mode: the JSON report to this file */
-#define FDT_ENV_HTML       "FDTRACE_HTML"       /* bare mode: the HTML report to this file */
-#define FDT_ENV_SARIF      "FDTRACE_SARIF"      /* bare mode: the SARIF report to this file */
-#define FDT_ENV_WAIT       "FDTRACE_WAIT"       /* bare mode: seconds to wait for the rest of the tree */
-#define FDT_ENV_NATIVE     "FDTRACE_NATIVE"     /* bare mode: "1" keeps the interpreter's frames */
-#define FDT_ENV_NAME       "FDTRACE_NAME"       /* bare mode: the session's name for queries */
-#define FDT_ENV_LIB        "FDTRACE_LIB"        /* fdtrace run: the libfdtrace.so to preload */
-#define FDT_ENV_SYMBOLIZER "FDTRACE_SYMBOLIZER" /* the llvm-symbolizer to use */
+#define FDT_ENV_COLLECTOR   "FDTRACE_COLLECTOR"   /* bare mode: the fdtrace binary to start */
+#define FDT_ENV_OUTPUT      "FDTRACE_OUTPUT"      /* bare mode: the text report to this file */
+#define FDT_ENV_JSON        "FDTRACE_JSON"        /* bare mode: the JSON report to this file */
+#define FDT_ENV_HTML        "FDTRACE_HTML"        /* bare mode: the HTML report to this file */
+#define FDT_ENV_SARIF       "FDTRACE_SARIF"       /* bare mode: the SARIF report to this file */
+#define FDT_ENV_WAIT        "FDTRACE_WAIT"        /* bare mode: seconds to wait for the rest of the tree */
+#define FDT_ENV_NATIVE      "FDTRACE_NATIVE"      /* bare mode: "1" keeps the interpreter's frames */
+#define FDT_ENV_NAME        "FDTRACE_NAME"        /* bare mode: the session's name for queries */
+#define FDT_ENV_LIB         "FDTRACE_LIB"         /* fdtrace run: the libfdtrace.so to preload */
+#define FDT_ENV_SYMBOLIZER  "FDTRACE_SYMBOLIZER"  /* "libdw" (default), or an llvm-symbolizer to use */
+
+/* Set by users: the kernel event source's ring buffer in KiB (a power of two, at least 4). */
+#define FDT_ENV_KERNEL_RING_KB "FDTRACE_KERNEL_RING_KB"
 
 /* Set by users, bare mode: suppressions (fdtrace run: --suppressions, --gen-suppressions). */
 #define FDT_ENV_SUPPRESSIONS     "FDTRACE_SUPPRESSIONS"     /* suppression files, separated by ':' */
