@@ -223,6 +223,56 @@ struct AttachTests {
         #expect(p.notes.contains { $0.hasPrefix("a Python program: fdtrace attach shows native frames only") }, "\(p.notes)")
     }
 
+    /// A Python program with many extension modules mapped (each one a few
+    /// lines of /proc/PID/maps, below libc's), then, at the flag "go", three
+    /// files opened and kept.
+    static func pythonOpener(_ dir: URL) -> String {
+        """
+        import importlib, os, time
+        for m in ("math", "_struct", "binascii", "_random", "_bisect", "_sha512", "_json", "_heapq", "array",
+                  "select", "zlib", "_datetime", "_pickle", "_csv", "unicodedata", "_socket", "_posixsubprocess"):
+            try: importlib.import_module(m)
+            except ImportError: pass
+        print("ready", flush=True)
+        while not os.path.exists("\(dir.path)/go"): time.sleep(0.01)
+        kept = [open("/etc/hostname") for _ in range(3)]
+        print("opened", flush=True)
+        while not os.path.exists("\(dir.path)/exit"): time.sleep(0.01)
+        """
+    }
+
+    @Test("A Python program (maps longer than a page): its native frames are named, libc's open and libpython's functions")
+    func pythonNativeFrames() throws {
+        // python3 as the tests find it (pyenv's links libpython3.X.so).
+        let python = try run(["python3", "-c", "import sys; print(sys.executable)"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let t = try RunningTarget { [python, "-c", Self.pythonOpener($0)] }
+        try t.waitFor("ready\n")
+        // What makes it a regression test: libc is listed past the first
+        // page of /proc/PID/maps, where a single read() stops.
+        let maps = try run(["cat", "/proc/\(t.pid)/maps"]).stdout
+        let libc = try #require(maps.range(of: "/libc.so.6\n"), "\(maps)")
+        #expect(maps.utf8.distance(from: maps.startIndex, to: libc.lowerBound) > 4096, "\(maps)")
+        let interpreter = maps.contains("/libpython") ? "/libpython" : "/" + URL(fileURLWithPath: python).lastPathComponent
+        let text = scratch().appendingPathComponent("report.txt").path
+        let a = try AttachRun(pid: t.pid, options: ["--native", "--output", text])
+        t.flag("go")
+        try t.waitFor("opened\n")
+        kill(a.process.processIdentifier, SIGINT)
+        let (status, report) = try a.finish()
+        #expect(status == 0 && t.finish() == 0, "\(a.text)")
+        let p = try #require(report.processes.first { $0.pid == t.pid })
+        #expect(p.leaks.map(\.count).reduce(0, +) == 3, "\(p.leaks)")
+        let frames = p.leaks.flatMap(\.frames)
+        // Each stack starts in libc's open wrapper, named.
+        for g in p.leaks {
+            let top = try #require(g.frames.first)
+            #expect(top.module?.hasSuffix("/libc.so.6") == true && top.function != nil, "\(top)")
+        }
+        let named = frames.filter { $0.module?.contains(interpreter) == true }.compactMap(\.function)
+        let rendered = try String(contentsOfFile: text, encoding: .utf8)
+        #expect(named.contains { rendered.contains(" \($0) ") }, "\(interpreter): \(named) in \(rendered)")
+    }
+
     @Test("Live queries (snapshot, top) while attached, detach on SIGINT, attach again with --duration: the process as it was")
     func detachAndAttachAgain() throws {
         let k = 4

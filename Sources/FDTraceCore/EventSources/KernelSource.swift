@@ -252,7 +252,9 @@ public final class KernelSource {
 
     /// The executable file mappings of a running process, as module records.
     static func procModules(pid: Int32, elf: (String) -> (segments: ElfSegments, buildID: [UInt8])?) -> [ModuleRecord] {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8) else { return [] }
+        // Read to its end: a process with many libraries (CPython) maps more
+        // than the first page Foundation's reader stops at.
+        guard let text = ProcFiles.read("/proc/\(pid)/maps") else { return [] }
         var out: [ModuleRecord] = []
         for line in text.split(separator: "\n") {
             let f = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
@@ -271,7 +273,7 @@ public final class KernelSource {
 
     /// /proc/PID/cmdline, split at NULs.
     static func commandLine(_ pid: Int32) -> [String]? {
-        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else { return nil }
+        guard let data = ProcFiles.readData("/proc/\(pid)/cmdline"), !data.isEmpty else { return nil }
         var parts = data.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
         if parts.last == "" { parts.removeLast() }
         return parts

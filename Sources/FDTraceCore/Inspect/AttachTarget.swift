@@ -38,13 +38,13 @@ public struct AttachTarget: Sendable {
     public var isPython: Bool {
         let base = executable.split(separator: "/").last.map(String.init) ?? ""
         if base.hasPrefix("python") { return true }
-        let maps = (try? String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8)) ?? ""
+        let maps = ProcFiles.read("/proc/\(pid)/maps") ?? ""
         return maps.contains("/libpython")
     }
 
     /// The Tgid line of /proc/PID/status: a thread's process.
     static func threadGroup(_ pid: Int32) -> Int32? {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+        guard let status = ProcFiles.read("/proc/\(pid)/status"),
             let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Tgid:") })
         else { return nil }
         return Int32(line.dropFirst(5).trimmingCharacters(in: .whitespaces))
@@ -52,6 +52,6 @@ public struct AttachTarget: Sendable {
 
     /// /proc/PID/comm.
     static func name(_ pid: Int32) -> String {
-        ((try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? "?").trimmingCharacters(in: .newlines)
+        (ProcFiles.read("/proc/\(pid)/comm") ?? "?").trimmingCharacters(in: .newlines)
     }
 }

@@ -6,12 +6,32 @@ import Foundation
 /// descriptor's inode. (Its whole descriptor table, /proc/PID/fd and
 /// /proc/PID/net, is ProcSnapshot's and ProcNet's.)
 public enum ProcFiles {
+    // MARK: - reading
+
+    /// The bytes of a /proc file, read to its end. /proc files report size
+    /// 0 and are produced a page at a time: Foundation's whole-file readers
+    /// (String(contentsOfFile:), FileManager.contents(atPath:)) stop after
+    /// the first read, so a long maps, cmdline or net/tcp came cut short.
+    public static func readData(_ path: String) -> Data? {
+        guard let h = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? h.close() }
+        var data = Data()
+        while true {
+            guard let chunk = try? h.read(upToCount: 65536) else { return data.isEmpty ? nil : data }
+            if chunk.isEmpty { return data }
+            data.append(chunk)
+        }
+    }
+
+    /// A /proc file as text, read to its end (see `readData`).
+    public static func read(_ path: String) -> String? { readData(path).map { String(decoding: $0, as: UTF8.self) } }
+
     // MARK: - stat
 
     /// The fields of /proc/PID/stat after the command name (which may hold
     /// spaces and parentheses): [0] is the state, field 3 of proc(5).
     static func statFields(_ pid: Int32) -> [Substring]? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        guard let stat = read("/proc/\(pid)/stat"),
             let close = stat.lastIndex(of: ")")
         else { return nil }
         return stat[stat.index(after: close)...].split(separator: " ")
@@ -74,7 +94,7 @@ public enum ProcFiles {
     /// The command line now; nil when it cannot be read or is empty (a
     /// process that is gone or exiting has none left).
     public static func commandLine(_ pid: Int32) -> [String]? {
-        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+        guard let data = readData("/proc/\(pid)/cmdline") else { return nil }
         let argv = parseCommandLine(data)
         return argv.isEmpty ? nil : argv
     }
@@ -84,7 +104,7 @@ public enum ProcFiles {
     /// RLIMIT_NOFILE, soft and hard ("unlimited" is UInt64.max); nil when
     /// /proc/PID/limits cannot be read.
     static func openFileLimits(_ pid: Int32) -> (soft: UInt64?, hard: UInt64?) {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8),
+        guard let text = read("/proc/\(pid)/limits"),
             let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Max open files") })
         else { return (nil, nil) }
         let f = line.dropFirst("Max open files".count).split(separator: " ", omittingEmptySubsequences: true)
@@ -95,7 +115,7 @@ public enum ProcFiles {
     /// Whether /proc/PID/maps lists a mapping of `inode` whose path
     /// contains `name` (a memfd's name).
     static func maps(pid: Int32, inode: UInt64, name: String) -> Bool {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8) else { return false }
+        guard let text = read("/proc/\(pid)/maps") else { return false }
         let needle = " \(inode) "
         return text.split(separator: "\n").contains { $0.contains(needle) && $0.contains(name) }
     }
@@ -111,7 +131,7 @@ public enum ProcFiles {
     /// Whether descriptor `fd` of `pid` is close-on-exec (the flags line of
     /// /proc/PID/fdinfo/FD, octal); false when it cannot be read.
     static func isCloseOnExec(pid: Int32, fd: Int32) -> Bool {
-        let fdinfo = (try? String(contentsOfFile: "/proc/\(pid)/fdinfo/\(fd)", encoding: .utf8)) ?? ""
+        let fdinfo = read("/proc/\(pid)/fdinfo/\(fd)") ?? ""
         let flags =
             fdinfo.split(separator: "\n").first { $0.hasPrefix("flags:") }
             .flatMap { Int($0.dropFirst(6).trimmingCharacters(in: " \t"), radix: 8) } ?? 0

@@ -18,19 +18,9 @@ public struct ProcNet: Sendable {
 
     public init(pid: Int32) {
         for (file, proto) in [("tcp", "TCP"), ("tcp6", "TCP6"), ("udp", "UDP"), ("udp6", "UDP6")] {
-            if let text = Self.read("/proc/\(pid)/net/\(file)") { parseInet(text, proto: proto) }
+            if let text = ProcFiles.read("/proc/\(pid)/net/\(file)") { parseInet(text, proto: proto) }
         }
-        if let text = Self.read("/proc/\(pid)/net/unix") { parseUnix(text) }
-    }
-
-    /// Reads a /proc file to its end (they report size 0, and are produced a
-    /// page at a time: reading "the whole file" by its size stops early).
-    static func read(_ path: String) -> String? {
-        guard let h = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? h.close() }
-        var data = Data()
-        while let chunk = try? h.read(upToCount: 65536), !chunk.isEmpty { data.append(chunk) }
-        return String(decoding: data, as: UTF8.self)
+        if let text = ProcFiles.read("/proc/\(pid)/net/unix") { parseUnix(text) }
     }
 
     /// "socket:[12345]" → 12345.

@@ -52,7 +52,7 @@ public enum ScopeReport {
         }
         var threads: [String: String] = [:]
         for tid in Set(kept.flatMap(\.fds).compactMap(\.thread)) {
-            if let name = try? String(contentsOfFile: "/proc/\(p.pid)/task/\(tid)/comm", encoding: .utf8) {
+            if let name = ProcFiles.read("/proc/\(p.pid)/task/\(tid)/comm") {
                 threads[String(tid)] = name.trimmingCharacters(in: .newlines)
             }
         }
