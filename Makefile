@@ -44,9 +44,13 @@ SHIM_TSAN := $(SHIM_BUILD)/tsan/libfdtrace.so
 SANITIZE_ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 SANITIZE_TSAN := -fsanitize=thread
 
+# The commit `fdtrace --version` names (Sources/CFDTraceSys/build_info.c
+# includes this header when it exists; nothing of it is committed).
+BUILD_INFO := .build-version/fdtrace_build.h
+
 SWIFT_BIN = $(shell swift build -c $(CONFIG) --show-bin-path 2>/dev/null)
 
-.PHONY: all shim bpf swift setup demo test install bench fuzz realworld check-shim lint clean
+.PHONY: all shim bpf build-info swift setup demo test install bench fuzz realworld check-shim lint clean
 
 all: shim swift
 
@@ -82,7 +86,18 @@ $(BPF_SKEL): $(BPF_OBJ)
 	$(BPFTOOL) gen skeleton $< name fdtrace_bpf > $@.tmp
 	@mv $@.tmp $@
 
-swift: shim bpf
+# Rewritten only when the commit changes ("-dirty": tracked files differ from
+# it), so that only build_info.c is compiled again. Its object is removed
+# then too: one compiled before the header existed lists no dependency on it.
+build-info:
+	@mkdir -p $(dir $(BUILD_INFO))
+	@c="$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"; \
+	if [ "$$c" != unknown ] && [ -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then c="$$c-dirty"; fi; \
+	line="#define FDT_BUILD_COMMIT \"$$c\""; \
+	if [ "$$(cat $(BUILD_INFO) 2>/dev/null)" != "$$line" ]; then \
+		echo "$$line" > $(BUILD_INFO); rm -f .build/*/*/CFDTraceSys.build/build_info.c.o; fi
+
+swift: shim bpf build-info
 	swift build -c $(CONFIG)
 	cp $(SHIM) "$$(swift build -c $(CONFIG) --show-bin-path)/libfdtrace.so"
 
@@ -129,4 +144,4 @@ lint: setup
 	scripts/lint.sh
 
 clean:
-	rm -rf $(SHIM_BUILD) $(BPF_BUILD) .build
+	rm -rf $(SHIM_BUILD) $(BPF_BUILD) $(dir $(BUILD_INFO)) .build
