@@ -45,6 +45,10 @@ done
 [ -n "$bpf_clang" ] || missing+=(clang)
 # libunwind's runtime library (the shim loads it with dlopen; no -dev needed).
 ldconfig -p 2>/dev/null | grep -q 'libunwind.so.8 ' || missing+=(libunwind8)
+# make dist and make check-dist: dpkg-shlibdeps (Depends), lintian, man.
+command -v dpkg-shlibdeps >/dev/null 2>&1 || missing+=(dpkg-dev)
+command -v lintian >/dev/null 2>&1 || missing+=(lintian)
+command -v man >/dev/null 2>&1 || missing+=(man-db)
 symbolizer=""
 for c in "${FDTRACE_SYMBOLIZER:-}" "$(command -v llvm-symbolizer || true)" \
          "$(dirname "$(readlink -f "$(command -v swift)")")/llvm-symbolizer" \
