@@ -17,6 +17,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 
+if [ $# -gt 0 ] && [ "$1" != --in-namespace ]; then
+  echo "check-dist: takes no arguments (make check-dist)" >&2
+  exit 2
+fi
 [ "$(id -u)" -eq 0 ] || {
   echo "check-dist: needs root (unshare -m, dpkg -i)" >&2
   exit 1

@@ -15,6 +15,7 @@ die() {
   echo "dist: $*" >&2
   exit 1
 }
+[ $# -eq 0 ] || die "takes no arguments (make dist)"
 for tool in dpkg-deb dpkg-shlibdeps dpkg-architecture strip gzip tar git swift; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (make setup installs it)"
 done
