@@ -91,10 +91,18 @@ if [ "${1:-}" = "--in-namespace" ]; then
     grep -q '/etc/hostname' <<<"$screen" && break
   done
   "${tmx[@]}" send-keys -t top q
-  sleep 1
+  quit=no
+  for _ in $(seq 25); do
+    sleep 0.2
+    # The pane runs `fdtrace top; sleep 30`: sleep in front once top quit.
+    [ "$("${tmx[@]}" display-message -p -t top '#{pane_current_command}' 2>/dev/null)" = sleep ] && {
+      quit=yes
+      break
+    }
+  done
   after=$("${tmx[@]}" capture-pane -p -t top 2>/dev/null)
   "${tmx[@]}" kill-server 2>/dev/null
-  if grep -q '/etc/hostname' <<<"$screen" && ! grep -q 'fdtrace top' <<<"$(pgrep -af "fdtrace top --name $SESSION")"; then
+  if grep -q '/etc/hostname' <<<"$screen" && [ $quit = yes ]; then
     pass "top (tmux): shows the session's sites, q quits"
   else
     fail "top (tmux): screen was: $(head -c 600 <<<"$screen") / after q: $(head -c 300 <<<"$after")"
@@ -288,9 +296,10 @@ fi
 if [ $installed_by_us -eq 1 ]; then
   cmd=$(cat "$work/cmd-c")
   # shellcheck disable=SC2086
-  (cd "$work" && env PATH="$SYSTEM_PATH" LD_PRELOAD=libfdtrace.so FDTRACE_JSON="$work/inst-c-bare.json" FDTRACE_OUTPUT=/dev/null $cmd >/dev/null 2>&1)
+  # No PATH at all: the library finds /usr/bin/fdtrace by where it lies itself.
+  (cd "$work" && env -i LD_PRELOAD=libfdtrace.so FDTRACE_JSON="$work/inst-c-bare.json" FDTRACE_OUTPUT=/dev/null $cmd >/dev/null 2>&1)
   if out=$(scripts/report_projection.py counts "$work/ref-c-bare.json" "$work/inst-c-bare.json"); then
-    pass "installed: LD_PRELOAD=libfdtrace.so by name (collector found in /usr/bin): $out"
+    pass "installed: LD_PRELOAD=libfdtrace.so by name, no PATH (the collector found at ../../bin): $out"
   else
     fail "installed: LD_PRELOAD=libfdtrace.so by name: $out"
   fi
