@@ -10,6 +10,9 @@
 #   make lint    the tree as clang-format and swift-format write it (scripts/lint.sh --fix formats)
 #   make check-shim  the shim under ASan+UBSan and under TSan, running the hook-family and
 #                    torture fixtures with a collector: no sanitizer report (scripts/check-shim.sh)
+#   make dist    the Debian package and a tarball of the same files, in dist/ (scripts/dist.sh)
+#   make check-dist  the package without the toolchain: reports as the development build's,
+#                    installed, removed, lintian (scripts/check-dist.sh; root)
 
 CC ?= cc
 PREFIX ?= /usr/local
@@ -21,7 +24,8 @@ SHIM_SRCS := $(wildcard CShim/src/*.c) $(wildcard CShim/src/*.S)
 SHIM_HDRS := $(wildcard CShim/src/*.h) $(wildcard CShim/include/*.h)
 CFLAGS_SHIM := -std=c11 -D_GNU_SOURCE -O2 -g -fPIC -fvisibility=hidden -fno-omit-frame-pointer \
 	-Wall -Wextra -Werror -ICShim/include -ICShim/src
-LDFLAGS_SHIM := -shared -Wl,--no-undefined -Wl,-z,now -Wl,--version-script=CShim/exports.map
+# The SONAME: the package installs it in the loader's directory (/usr/lib/<multiarch>).
+LDFLAGS_SHIM := -shared -Wl,-soname,libfdtrace.so -Wl,--no-undefined -Wl,-z,now -Wl,--version-script=CShim/exports.map
 
 # The kernel event source (CShim/bpf): compiled for the BPF target against a
 # vmlinux.h dumped from this kernel's BTF, then embedded into the loader
@@ -44,15 +48,19 @@ SHIM_TSAN := $(SHIM_BUILD)/tsan/libfdtrace.so
 SANITIZE_ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 SANITIZE_TSAN := -fsanitize=thread
 
+# The commit `fdtrace --version` names (Sources/CFDTraceSys/build_info.c
+# includes this header when it exists; nothing of it is committed).
+BUILD_INFO := .build-version/fdtrace_build.h
+
 SWIFT_BIN = $(shell swift build -c $(CONFIG) --show-bin-path 2>/dev/null)
 
-.PHONY: all shim bpf swift setup demo test install bench fuzz realworld check-shim lint clean
+.PHONY: all shim bpf build-info swift setup demo test install bench fuzz realworld check-shim dist check-dist lint clean
 
 all: shim swift
 
 shim: $(SHIM)
 
-$(SHIM): $(SHIM_SRCS) $(SHIM_HDRS) CShim/exports.map
+$(SHIM): $(SHIM_SRCS) $(SHIM_HDRS) CShim/exports.map Makefile
 	@mkdir -p $(SHIM_BUILD)
 	$(CC) $(CFLAGS_SHIM) $(SHIM_SRCS) $(LDFLAGS_SHIM) -o $@
 
@@ -82,7 +90,18 @@ $(BPF_SKEL): $(BPF_OBJ)
 	$(BPFTOOL) gen skeleton $< name fdtrace_bpf > $@.tmp
 	@mv $@.tmp $@
 
-swift: shim bpf
+# Rewritten only when the commit changes ("-dirty": tracked files differ from
+# it), so that only build_info.c is compiled again. Its object is removed
+# then too: one compiled before the header existed lists no dependency on it.
+build-info:
+	@mkdir -p $(dir $(BUILD_INFO))
+	@c="$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"; \
+	if [ "$$c" != unknown ] && [ -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then c="$$c-dirty"; fi; \
+	line="#define FDT_BUILD_COMMIT \"$$c\""; \
+	if [ "$$(cat $(BUILD_INFO) 2>/dev/null)" != "$$line" ]; then \
+		echo "$$line" > $(BUILD_INFO); rm -f .build/*/*/CFDTraceSys.build/build_info.c.o; fi
+
+swift: shim bpf build-info
 	swift build -c $(CONFIG)
 	cp $(SHIM) "$$(swift build -c $(CONFIG) --show-bin-path)/libfdtrace.so"
 
@@ -125,8 +144,19 @@ check-shim: setup
 	$(MAKE) $(SHIM_ASAN) $(SHIM_TSAN)
 	scripts/check-shim.sh $(SHIM_ASAN) $(SHIM_TSAN)
 
+# fdtrace with the Swift runtime linked in, in .build-dist (a release build:
+# minutes), packaged with packaging/.
+dist: setup
+	scripts/dist.sh
+
+# The package against the development build (debug), in a mount namespace
+# without the toolchain, then installed and removed on this machine.
+check-dist: dist
+	$(MAKE) CONFIG=debug all
+	scripts/check-dist.sh
+
 lint: setup
 	scripts/lint.sh
 
 clean:
-	rm -rf $(SHIM_BUILD) $(BPF_BUILD) .build
+	rm -rf $(SHIM_BUILD) $(BPF_BUILD) $(dir $(BUILD_INFO)) .build .build-dist dist

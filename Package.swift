@@ -15,8 +15,12 @@ let package = Package(
         // built into libfdtrace.so by the C compiler (see Makefile), never
         // into a Swift product.
         .systemLibrary(name: "CFDTraceWire", path: "CShim/include"),
-        // The collector's own system helpers (spawn, SCM_RIGHTS, signalfd).
-        .target(name: "CFDTraceSys", path: "Sources/CFDTraceSys", cSettings: [.headerSearchPath("../../CShim/include")]),
+        // The collector's own system helpers (spawn, SCM_RIGHTS, signalfd), and
+        // the commit `fdtrace --version` names: .build-version/fdtrace_build.h,
+        // which `make` writes (build_info.c falls back to "unknown").
+        .target(
+            name: "CFDTraceSys", path: "Sources/CFDTraceSys",
+            cSettings: [.headerSearchPath("../../CShim/include"), .headerSearchPath("../../.build-version")]),
         // The collector applies millions of records a second to value types
         // held by a class; dynamic exclusivity checks cost a third of that
         // (measured with perf). Static checks stay on.

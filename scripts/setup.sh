@@ -51,6 +51,10 @@ ldconfig -p 2>/dev/null | grep -q 'libunwind.so.8 ' || missing+=(libunwind8)
 # build; the run-time package is libdw1). llvm-symbolizer is optional (the
 # FDTRACE_SYMBOLIZER fallback; the benchmark compares with the toolchain's).
 [ -f /usr/include/elfutils/libdwfl.h ] || missing+=(libdw-dev)
+# make dist and make check-dist: dpkg-shlibdeps (Depends), lintian, man.
+command -v dpkg-shlibdeps >/dev/null 2>&1 || missing+=(dpkg-dev)
+command -v lintian >/dev/null 2>&1 || missing+=(lintian)
+command -v man >/dev/null 2>&1 || missing+=(man-db)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"

@@ -21,7 +21,9 @@ extern char **environ;
 
 static int executable(const char *p) { return access(p, X_OK) == 0; }
 
-/* fdtrace next to this library, in ../bin beside it, or on PATH. */
+/* fdtrace next to this library, in ../bin beside it, in ../../bin (a
+ * multiarch library directory: /usr/lib/x86_64-linux-gnu → /usr/bin, as the
+ * Debian package installs them), or on PATH. */
 static int find_fdtrace(char *out, size_t cap) {
     const char *env = getenv(FDT_ENV_COLLECTOR);
     if (env && *env) {
@@ -38,6 +40,8 @@ static int find_fdtrace(char *out, size_t cap) {
             snprintf(out, cap, "%s/fdtrace", dir);
             if (executable(out)) return 0;
             snprintf(out, cap, "%s/../bin/fdtrace", dir);
+            if (executable(out)) return 0;
+            snprintf(out, cap, "%s/../../bin/fdtrace", dir);
             if (executable(out)) return 0;
         }
     }

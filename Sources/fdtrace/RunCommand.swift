@@ -72,9 +72,16 @@ struct Run: ParsableCommand {
 
 extension RunSession.SourceChoice: ExpressibleByArgument {}
 
-/// Where libfdtrace.so is: $FDTRACE_LIB, next to this executable, or in
-/// ../lib beside it.
+/// Where libfdtrace.so is: $FDTRACE_LIB, next to this executable, in ../lib
+/// beside it (`make install`), or in ../lib/<multiarch> (the Debian package:
+/// /usr/bin/fdtrace, /usr/lib/x86_64-linux-gnu/libfdtrace.so).
 enum ShimLocator {
+    #if arch(x86_64)
+    static let multiarch = "x86_64-linux-gnu"
+    #elseif arch(arm64)
+    static let multiarch = "aarch64-linux-gnu"
+    #endif
+
     static func locate() throws -> String {
         let fm = FileManager.default
         if let env = ProcessInfo.processInfo.environment[FDT_ENV_LIB], !env.isEmpty {
@@ -83,9 +90,10 @@ enum ShimLocator {
         }
         let exe = (try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let dir = (exe as NSString).deletingLastPathComponent
-        for candidate in ["\(dir)/libfdtrace.so", "\(dir)/../lib/libfdtrace.so"] where fm.fileExists(atPath: candidate) {
+        let candidates = ["\(dir)/libfdtrace.so", "\(dir)/../lib/libfdtrace.so", "\(dir)/../lib/\(multiarch)/libfdtrace.so"]
+        for candidate in candidates where fm.fileExists(atPath: candidate) {
             return (candidate as NSString).standardizingPath
         }
-        throw FDTraceError("cannot find libfdtrace.so next to \(exe) or in ../lib (set FDTRACE_LIB)", status: ExitStatus.tracerFailure)
+        throw FDTraceError("cannot find libfdtrace.so next to \(exe), in ../lib or ../lib/\(multiarch) (set FDTRACE_LIB)", status: ExitStatus.tracerFailure)
     }
 }

@@ -193,6 +193,16 @@ import Testing
         #expect(o.stdout.contains("USAGE: \(usage)"), "\(o.stdout)")
     }
 
+    @Test("--version: the version and the commit it was built from, on stdout, status 0")
+    func version() throws {
+        let o = try run([Paths.fdtrace, "--version"])
+        #expect(o.status == 0)
+        #expect(o.stderr.isEmpty, "\(o.stderr)")
+        #expect(o.stdout == "fdtrace \(BuildInfo.version) (commit \(BuildInfo.commit))\n", "\(o.stdout)")
+        // A hash as make writes it (-dirty: tracked files differed), or a plain swift build's "unknown".
+        #expect(BuildInfo.commit.wholeMatch(of: /[0-9a-f]{7,40}(-dirty)?|unknown/) != nil, "\(BuildInfo.commit)")
+    }
+
     @Test("No option's help states its default twice", arguments: ["run", "snapshot", "top", "watch", "collect", "bench-collector"])
     func eachDefaultStatedOnce(command: String) throws {
         let o = try run([Paths.fdtrace, command, "--help"])

@@ -44,6 +44,9 @@ int fdtc_read_signal(int sfd, int *from_user);
 
 int fdtc_pidfd_open(pid_t pid);
 
+/* The commit this binary was built from (build_info.c), or "unknown". */
+const char *fdtc_build_commit(void);
+
 /* Waits for `pid` without blocking. 1 and *status when it ended, 0 if not, -errno. */
 int fdtc_reap(pid_t pid, int *status);
 
