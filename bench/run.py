@@ -337,8 +337,8 @@ def main():
             rs = results[key][m]
             v = median([x.get(metric) for x in rs])
             ratio = (v / base if metric == "loop" else base / v) if v and base else None
-            spread = f" ({fmt(min(x.get(metric) for x in rs))}–{fmt(max(x.get(metric) for x in rs))})" if len(rs) > 1 else ""
-            lines.append(f"| ({key}) {title} | {m} | {fmt(v)}{spread} | {fmt(ratio, '×')} | {fmt(median([x['wall'] for x in rs]))} | "
+            span = f" ({fmt(min(x.get(metric) for x in rs))}–{fmt(max(x.get(metric) for x in rs))})" if len(rs) > 1 else ""
+            lines.append(f"| ({key}) {title} | {m} | {fmt(v)}{span} | {fmt(ratio, '×')} | {fmt(median([x['wall'] for x in rs]))} | "
                          f"{fmt(median([x.get('rss_kb') for x in rs]))} | {fmt(median([x.get('collector_cpu') for x in rs]))} | "
                          f"{fmt(median([x.get('collector_rss_kb') for x in rs]))} | {fmt(median([x.get('ring_waits') for x in rs]))} |")
     if not only or "7" in only:
