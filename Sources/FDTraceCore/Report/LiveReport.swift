@@ -61,7 +61,7 @@ public enum LiveReport {
         let inodeOf = ProcNet.socketInodes(pid: p.pid)
         guard !inodeOf.isEmpty else { return }
         let fdOf = Dictionary(inodeOf.map { ($1, $0) }) { a, _ in a }
-        let net = ProcNet(pid: p.pid)
+        let net = ProcNet(pid: p.pid, inodes: Set(inodeOf.values))
         let needPeers = net.byInode.values.contains { $0.proto.hasPrefix("unix") }
         let peers = needPeers ? ProcNet.unixPeers() : [:]
         func update(_ f: inout FDReport) {
