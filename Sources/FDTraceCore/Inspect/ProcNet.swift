@@ -1,7 +1,8 @@
 import CFDTraceSys
 import Foundation
 
-/// Sockets of a network namespace as /proc/PID/net lists them, by inode:
+/// Sockets of a network namespace as /proc/PID/net lists them (TCP and UDP
+/// from sock_diag when it can: the same entries), by inode:
 /// protocol, addresses and TCP state. (What `ss` shows, for joining with
 /// the socket:[INODE] links of /proc/PID/fd.)
 public struct ProcNet: Sendable {

@@ -55,7 +55,7 @@ public enum LiveReport {
     }
 
     /// What each socket is now, from /proc at report time (the opening call
-    /// only said which kind): addresses and TCP state from /proc/PID/net,
+    /// only said which kind): addresses and TCP state from ProcNet,
     /// unix peers from sock_diag. Group summaries follow.
     static func describeFromProc(_ p: inout ProcessReport) {
         let inodeOf = ProcNet.socketInodes(pid: p.pid)
