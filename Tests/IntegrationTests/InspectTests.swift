@@ -14,7 +14,8 @@ import Testing
         p.arguments = [ready, flag]
         try p.run()
         defer { FileManager.default.createFile(atPath: flag, contents: nil); p.waitUntilExit() }
-        for _ in 0..<500 where !FileManager.default.fileExists(atPath: ready) { usleep(10_000) }
+        // Its whole line: the fixture creates the file before it writes it.
+        for _ in 0..<500 where (try? String(contentsOfFile: ready, encoding: .utf8))?.hasSuffix("\n") != true { usleep(10_000) }
         let port = try #require(
             try String(contentsOfFile: ready, encoding: .utf8).split(separator: " ").last
                 .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) })

@@ -198,7 +198,10 @@ enum ProcTCP {
             inodes.insert(String(target.dropFirst(8).dropLast()))
         }
         var peers: Set<String> = []
-        for line in try String(contentsOfFile: "/proc/\(pid)/net/tcp", encoding: .utf8).split(separator: "\n").dropFirst() {
+        // Read to its end: String(contentsOfFile:) stops after /proc's first page,
+        // and with a busy host's connections the process's lines come later.
+        let text = try ProcFiles.read("/proc/\(pid)/net/tcp") ?? { throw FixtureError(message: "no /proc/\(pid)/net/tcp") }()
+        for line in text.split(separator: "\n").dropFirst() {
             let f = line.split(separator: " ")
             guard f.count > 9, f[3] == "01", inodes.contains(String(f[9])), port(of: f[1]) == localPort else { continue }
             peers.insert(address(f[2]))

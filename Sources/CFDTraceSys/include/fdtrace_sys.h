@@ -19,6 +19,25 @@ int fdtc_listen_stream(const char *path);
 int fdtc_connect_stream(const char *path);
 int fdtc_unix_peers(unsigned long long *inodes, unsigned long long *peers, int cap);
 
+/* One inet socket as sock_diag reports it: ports and addresses in network
+ * byte order (an IPv4 address in the first 4 bytes), state as the kernel's
+ * TCP states (UDP: 1 connected, 7 not). */
+struct fdtc_inet_socket {
+    unsigned long long inode;
+    unsigned char local[16], peer[16];
+    unsigned char local_port[2], peer_port[2];
+    unsigned char state;
+};
+/* Sockets of this network namespace of one family (AF_INET, AF_INET6) and
+ * protocol (IPPROTO_TCP, IPPROTO_UDP) whose state is in the bit mask
+ * `states` (1 << state), from the kernel's sock_diag netlink interface.
+ * Sockets without an inode (request sockets) are left out, and when
+ * `want` is given (nwant inodes, sorted ascending) all but those. Fills up
+ * to cap and returns how many matched (more than cap: call again with
+ * room), or -errno. */
+int fdtc_inet_sockets(int family, int protocol, unsigned int states, const unsigned long long *want, int nwant,
+    struct fdtc_inet_socket *out, int cap);
+
 /* A listening TCP socket on a numeric address (IPv4 or IPv6, no name
  * lookup), SO_REUSEADDR, close-on-exec, non-blocking. fd, or -errno (a bad
  * address is -EINVAL). */

@@ -265,7 +265,6 @@ public final class KernelEventSource: EventSource {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"), !names.isEmpty,
             ProcFiles.hasExecutable(pid)
         else { return }
-        let net = ProcNet(pid: pid)
         var out: [Int32: KernelFD] = [:]
         for name in names {
             guard let fd = Int32(name) else { continue }
@@ -273,8 +272,12 @@ public final class KernelEventSource: EventSource {
             guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path) else { continue }
             var st = stat()
             let mode = stat(path, &st) == 0 ? UInt32(st.st_mode) : 0
-            var k = KernelFD(fd: fd, mode: mode, inode: UInt64(st.st_ino), target: target)
-            if let inode = ProcNet.socketInode(target), let e = net.byInode[inode] {
+            out[fd] = KernelFD(fd: fd, mode: mode, inode: UInt64(st.st_ino), target: target)
+        }
+        // Only this process's sockets (sock_diag leaves the host's others out).
+        let net = ProcNet(pid: pid, inodes: Set(out.values.compactMap { ProcNet.socketInode($0.target) }))
+        for (fd, var k) in out {
+            if let inode = ProcNet.socketInode(k.target), let e = net.byInode[inode] {
                 // /proc/PID/net's words back into the kernel's numbers.
                 switch e.proto {
                 case "TCP", "TCP6": k.sockType = Self.SOCK_STREAM_VALUE; k.proto = Int32(IPPROTO_TCP)
@@ -287,8 +290,8 @@ public final class KernelEventSource: EventSource {
                 if let state = e.state, let n = Self.tcpStates.firstIndex(of: state) { k.tcpState = Int32(n) }
                 k.local = e.localAddress
                 k.peer = e.peerAddress
+                out[fd] = k
             }
-            out[fd] = k
         }
         if !out.isEmpty { lastSeen[pid] = (time, out) }
     }

@@ -1,7 +1,8 @@
 import CFDTraceSys
 import Foundation
 
-/// Sockets of a network namespace as /proc/PID/net lists them, by inode:
+/// Sockets of a network namespace as /proc/PID/net lists them (TCP and UDP
+/// from sock_diag when it can: the same entries), by inode:
 /// protocol, addresses and TCP state. (What `ss` shows, for joining with
 /// the socket:[INODE] links of /proc/PID/fd.)
 public struct ProcNet: Sendable {
@@ -15,12 +16,93 @@ public struct ProcNet: Sendable {
         public var peerAddress: [UInt8] = []
     }
     public private(set) var byInode: [UInt64: Entry] = [:]
+    /// TCP and UDP came from sock_diag (not /proc/PID/net).
+    public private(set) var fromSockDiag = false
 
-    public init(pid: Int32) {
-        for (file, proto) in [("tcp", "TCP"), ("tcp6", "TCP6"), ("udp", "UDP"), ("udp6", "UDP6")] {
-            if let text = ProcFiles.read("/proc/\(pid)/net/\(file)") { parseInet(text, proto: proto) }
+    /// Where TCP and UDP sockets are read from.
+    public enum Source: Sendable {
+        /// sock_diag when the process shares our network namespace, else /proc.
+        case automatic
+        /// /proc/PID/net/{tcp,tcp6,udp,udp6}, whole (the kernel walks and
+        /// formats every socket, TIME_WAIT included: slow on a busy host).
+        case procFiles
+    }
+
+    static let inetTables: [(file: String, proto: String, family: Int32, ipProto: Int32)] = [
+        ("tcp", "TCP", AF_INET, Int32(IPPROTO_TCP)), ("tcp6", "TCP6", AF_INET6, Int32(IPPROTO_TCP)),
+        ("udp", "UDP", AF_INET, Int32(IPPROTO_UDP)), ("udp6", "UDP6", AF_INET6, Int32(IPPROTO_UDP)),
+    ]
+
+    /// `inodes`: the sockets the caller will look up; others may be left
+    /// out (sock_diag keeps only these).
+    public init(pid: Int32, inodes: Set<UInt64>? = nil, source: Source = .automatic) {
+        let diag = source == .automatic && Self.sharesNetNamespace(pid)
+        let want = inodes.map { $0.sorted() }
+        fromSockDiag = diag
+        for t in Self.inetTables {
+            if diag, let sockets = Self.diagSockets(family: t.family, ipProto: t.ipProto, want: want) {
+                for s in sockets { add(s, proto: t.proto, family: t.family) }
+            } else {
+                fromSockDiag = false
+                guard let text = ProcFiles.read("/proc/\(pid)/net/\(t.file)") else { continue }
+                parseInet(text, proto: t.proto)
+            }
         }
         if let text = ProcFiles.read("/proc/\(pid)/net/unix") { parseUnix(text) }
+    }
+
+    /// A netlink socket sees our network namespace, /proc/PID/net the
+    /// process's: sock_diag only when they are the same (unknown: not).
+    static func sharesNetNamespace(_ pid: Int32) -> Bool {
+        var mine = stat(), theirs = stat()
+        guard stat("/proc/self/ns/net", &mine) == 0, stat("/proc/\(pid)/ns/net", &theirs) == 0 else { return false }
+        return mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev
+    }
+
+    /// Every state but TIME_WAIT (6): a TIME_WAIT socket has no descriptor.
+    /// SYN_RECV stays (an accepted Fast Open socket has one and /proc lists
+    /// it); the request sockets it brings have no inode and are dropped.
+    /// NEW_SYN_RECV (12) and BOUND_INACTIVE (13) are not asked for.
+    static let diagStates: UInt32 = 0xFFF & ~(1 << 6)
+
+    /// One family × protocol from sock_diag, or nil if it failed (no
+    /// inet_diag module, say: the caller reads /proc instead).
+    static func diagSockets(family: Int32, ipProto: Int32, want: [UInt64]?) -> [fdtc_inet_socket]? {
+        if want?.isEmpty == true { return [] }
+        let w = (want ?? []).map { CUnsignedLongLong($0) }
+        var cap = want?.count ?? 256
+        while true {
+            var out = [fdtc_inet_socket](repeating: fdtc_inet_socket(), count: cap)
+            let n = out.withUnsafeMutableBufferPointer { o in
+                w.withUnsafeBufferPointer { wp in
+                    fdtc_inet_sockets(
+                        family, ipProto, diagStates, want == nil ? nil : wp.baseAddress, Int32(want?.count ?? 0),
+                        o.baseAddress, Int32(cap))
+                }
+            }
+            if n < 0 { return nil }
+            if Int(n) <= cap { return Array(out.prefix(Int(n))) }
+            cap = Int(n) * 2  // sockets came meanwhile: ask again with room
+        }
+    }
+
+    mutating func add(_ s: fdtc_inet_socket, proto: String, family: Int32) {
+        let size = family == AF_INET ? 4 : 16
+        let local = withUnsafeBytes(of: s.local) { Array($0.prefix(size)) }
+        let peer = withUnsafeBytes(of: s.peer) { Array($0.prefix(size)) }
+        add(
+            inode: s.inode, proto: proto, local: Self.sockaddr(family: family, port: s.local_port, address: local),
+            remote: Self.sockaddr(family: family, port: s.peer_port, address: peer), state: Int32(s.state))
+    }
+
+    /// One inet socket, from either source: the same strings for both.
+    mutating func add(inode: UInt64, proto: String, local: [UInt8], remote: [UInt8], state: Int32) {
+        guard let localText = SocketAddress.format(local), let remoteText = SocketAddress.format(remote) else { return }
+        let unconnected = remoteText.hasSuffix(":0") && (remoteText.hasPrefix("0.0.0.0") || remoteText.hasPrefix("[::]"))
+        byInode[inode] = Entry(
+            proto: proto, local: localText, peer: unconnected ? nil : remoteText,
+            state: proto.hasPrefix("TCP") ? FDClassifier.tcpStateName(state) : nil, localAddress: local,
+            peerAddress: unconnected ? [] : remote)
     }
 
     /// "socket:[12345]" → 12345.
@@ -61,18 +143,13 @@ public struct ProcNet: Sendable {
 
     /// Lines of /proc/net/tcp: "sl local rem st tx:rx tr:when retr uid timeout inode ...".
     mutating func parseInet(_ text: String, proto: String) {
-        let tcp = proto.hasPrefix("TCP")
         for line in text.split(separator: "\n").dropFirst() {
             let f = line.split(separator: " ", omittingEmptySubsequences: true)
             guard f.count > 9, let inode = UInt64(f[9]), inode != 0,
-                let local = Self.address(String(f[1])), let remote = Self.address(String(f[2])),
+                let local = Self.sockaddr(String(f[1])), let remote = Self.sockaddr(String(f[2])),
                 let st = Int32(f[3], radix: 16)
             else { continue }
-            let unconnected = remote.hasSuffix(":0") && (remote.hasPrefix("0.0.0.0") || remote.hasPrefix("[::]"))
-            byInode[inode] = Entry(
-                proto: proto, local: local, peer: unconnected ? nil : remote,
-                state: tcp ? FDClassifier.tcpStateName(st) : nil, localAddress: Self.sockaddr(String(f[1])) ?? [],
-                peerAddress: unconnected ? [] : Self.sockaddr(String(f[2])) ?? [])
+            add(inode: inode, proto: proto, local: local, remote: remote, state: st)
         }
     }
 
@@ -101,9 +178,14 @@ public struct ProcNet: Sendable {
             guard let v = UInt32(String(hex[w * 8..<w * 8 + 8]), radix: 16) else { return nil }
             address += [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)]
         }
-        let family = UInt16(hex.count == 8 ? AF_INET : AF_INET6)
-        let head = [UInt8(family & 0xff), UInt8(family >> 8), UInt8(port >> 8), UInt8(port & 0xff)]
+        return sockaddr(family: hex.count == 8 ? AF_INET : AF_INET6, port: (UInt8(port >> 8), UInt8(port & 0xff)), address: address)
+    }
+
+    /// Port bytes and address in network order.
+    static func sockaddr(family: Int32, port: (UInt8, UInt8), address: [UInt8]) -> [UInt8] {
+        let f = UInt16(family)
+        let head = [UInt8(f & 0xff), UInt8(f >> 8), port.0, port.1]
         // sockaddr_in6 has its flow information before the address.
-        return hex.count == 8 ? head + address : head + [0, 0, 0, 0] + address
+        return family == AF_INET ? head + address : head + [0, 0, 0, 0] + address
     }
 }

@@ -45,7 +45,7 @@ public struct ProcSnapshot: Codable, Sendable, Equatable {
     }
 
     /// What descriptor `fd` of `pid` is: its link, mode and flags, and for
-    /// a socket what /proc/PID/net says of it. Nil if it closed meanwhile.
+    /// a socket what ProcNet says of it. Nil if it closed meanwhile.
     static func describe(fd: Int32, of pid: Int32, net: ProcNet) -> Described? {
         let path = "/proc/\(pid)/fd/\(fd)"
         guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path) else { return nil }

@@ -55,13 +55,13 @@ public enum LiveReport {
     }
 
     /// What each socket is now, from /proc at report time (the opening call
-    /// only said which kind): addresses and TCP state from /proc/PID/net,
+    /// only said which kind): addresses and TCP state from ProcNet,
     /// unix peers from sock_diag. Group summaries follow.
     static func describeFromProc(_ p: inout ProcessReport) {
         let inodeOf = ProcNet.socketInodes(pid: p.pid)
         guard !inodeOf.isEmpty else { return }
         let fdOf = Dictionary(inodeOf.map { ($1, $0) }) { a, _ in a }
-        let net = ProcNet(pid: p.pid)
+        let net = ProcNet(pid: p.pid, inodes: Set(inodeOf.values))
         let needPeers = net.byInode.values.contains { $0.proto.hasPrefix("unix") }
         let peers = needPeers ? ProcNet.unixPeers() : [:]
         func update(_ f: inout FDReport) {
