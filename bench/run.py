@@ -128,19 +128,7 @@ class Runner:
             proc.kill()
             raise RuntimeError(f"go server under {mode} did not start: {line!r}")
         out = subprocess.run([load, str(port), str(requests), "4"], capture_output=True, text=True, timeout=900)
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/shutdown", timeout=30).read()
-        except (OSError, http.client.HTTPException):
-            pass  # it may exit before the answer is complete
-        proc.stdout.read()
-        status, rss = self.reap(proc)
-        result = {"wall": time.perf_counter() - t0, "status": status, "rss_kb": rss}
-        fields = dict(kv.split("=") for kv in out.stdout.split())
-        if int(fields.get("errors", 1)) != 0:
-            raise RuntimeError(f"go server under {mode}: load errors: {out.stdout} {out.stderr}")
-        result["rps"] = float(fields["requests_per_second"])
-        self.collect_fdtrace(mode, result)
-        return result
+        return self.finish_server(mode, "go server", proc, port, t0, out)
 
     def collect_fdtrace(self, mode, result):
         if mode not in ("fdtrace", "kernel") or not os.path.exists(self.json):
@@ -174,6 +162,12 @@ class Runner:
                 time.sleep(0.1)
         load = subprocess.run([python, os.path.join(HERE, "load.py"), str(port), str(requests), "4"],
                               capture_output=True, text=True, timeout=600)
+        return self.finish_server(mode, "flask", proc, port, t0, load)
+
+    def finish_server(self, mode, name, proc, port, t0, load):
+        """After a load run (`load`: the load generator's completed process):
+        the server asked to shut down and reaped, requests/s from the load
+        generator's `key=value` output, the collector's figures."""
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/shutdown", timeout=30).read()
         except (OSError, http.client.HTTPException):
@@ -183,7 +177,7 @@ class Runner:
         result = {"wall": time.perf_counter() - t0, "status": status, "rss_kb": rss}
         fields = dict(kv.split("=") for kv in load.stdout.split())
         if int(fields.get("errors", 1)) != 0:
-            raise RuntimeError(f"flask under {mode}: load errors: {load.stdout} {load.stderr}")
+            raise RuntimeError(f"{name} under {mode}: load errors: {load.stdout} {load.stderr}")
         result["rps"] = float(fields["requests_per_second"])
         self.collect_fdtrace(mode, result)
         return result

@@ -22,32 +22,16 @@ struct ReportCommand: ParsableCommand {
     @Flag(name: .long, help: "Compare two reports site by site (exit 1 when a site is new or grew).")
     var diff = false
 
-    @Option(name: .long, help: ArgumentHelp("Write the report as one self-contained HTML file.", valueName: "FILE"))
-    var html: String?
-
-    @Option(name: .long, help: ArgumentHelp("Write the report as SARIF 2.1.0 (one result per leak site).", valueName: "FILE"))
-    var sarif: String?
-
-    @Option(
-        name: .long,
-        help: ArgumentHelp("Leave out the leak groups an entry of FILE matches (repeatable; the format is in the README).", valueName: "FILE"))
-    var suppressions: [String] = []
-
-    @Option(name: .long, help: ArgumentHelp("Write a suppression entry for each leak group left to FILE.", valueName: "FILE"))
-    var genSuppressions: String?
-
-    @Option(name: .long, help: ArgumentHelp("Frames shown per site in the text and HTML reports.", valueName: "N"))
-    var frames: Int = 12
+    @OptionGroup var render: RenderOptions
 
     @Flag(name: .long, help: "Show the Python interpreter's own native frames (when the report kept them: run --native).")
     var native = false
 
     mutating func validate() throws {
-        guard frames >= 1 else { throw ValidationError("--frames must be at least 1") }
         if diff {
             guard files.count == 2 else { throw ValidationError("--diff needs two reports: fdtrace report --diff OLD.json NEW.json") }
-            if html != nil || sarif != nil { throw ValidationError("--diff writes text only (no --html or --sarif)") }
-            if !suppressions.isEmpty || genSuppressions != nil {
+            if render.html != nil || render.sarif != nil { throw ValidationError("--diff writes text only (no --html or --sarif)") }
+            if !render.suppressions.isEmpty || render.genSuppressions != nil {
                 throw ValidationError("--diff compares the reports as saved (no --suppressions or --gen-suppressions)")
             }
         } else {
@@ -64,11 +48,9 @@ struct ReportCommand: ParsableCommand {
             FileHandle.standardOutput.write(Data(d.render(oldName: files[0], newName: files[1]).utf8))
             throw ExitCode(d.regressed ? 1 : 0)
         }
-        let suppressions = try Suppressions.load(suppressions)
+        let suppressions = try Suppressions.load(render.suppressions)
         let saved = try ReportInput.load(files[0])
-        let outputs = try ReportOutputs(
-            text: nil, json: nil, html: html, sarif: sarif, frames: frames, textAlways: false, suppressions: suppressions,
-            generatedSuppressions: genSuppressions)
+        let outputs = try render.outputs(text: nil, json: nil, textAlways: false, loaded: suppressions)
         if native && !ReportView.hasInterpreterFrames(saved)
             && saved.processes.contains(where: { p in
                 p.leaks.contains { g in g.frames.contains { $0.python == true } }

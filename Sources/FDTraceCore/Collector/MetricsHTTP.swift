@@ -67,18 +67,7 @@ enum MetricsHTTP {
 
     /// Writes it all (blocking, bounded by a send timeout).
     static func send(_ conn: Int32, _ bytes: [UInt8]) {
-        _ = fcntl(conn, F_SETFL, fcntl(conn, F_GETFL) & ~O_NONBLOCK)
-        var tv = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        bytes.withUnsafeBytes { raw in
-            var off = 0
-            while off < raw.count {
-                let n = write(conn, raw.baseAddress! + off, raw.count - off)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return }
-                off += n
-            }
-        }
+        bytes.withUnsafeBytes { BlockingSend.all(conn, $0) }
     }
 
     /// The listening socket, or the one line saying why not (status 64:

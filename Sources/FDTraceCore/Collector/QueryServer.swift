@@ -102,17 +102,7 @@ public final class QueryServer {
     private func reply(_ conn: Int32, _ data: Data) {
         // The connection was accepted non-blocking: write it all, waiting
         // (bounded) when the reader is slow.
-        _ = fcntl(conn, F_SETFL, fcntl(conn, F_GETFL) & ~O_NONBLOCK)
-        var tv = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        data.withUnsafeBytes { raw in
-            var off = 0
-            while off < raw.count {
-                let n = write(conn, raw.baseAddress! + off, raw.count - off)
-                if n <= 0 { return }
-                off += n
-            }
-        }
+        data.withUnsafeBytes { BlockingSend.all(conn, $0) }
     }
 }
 
