@@ -124,7 +124,6 @@ void fdt_wait_for_report(void);
 int fdt_wait_scope_answer(uint32_t request, uint64_t timeout_ns, int *status);
 
 /* ---- stacks and modules (stack.c, modules.c) ---- */
-void fdt_unwinder_init(void);
 /* libunwind's private pipe, emulated without descriptors (stack.c). */
 #define FDT_UNWINDER_PIPE_READ  2147483646 /* above any possible descriptor */
 #define FDT_UNWINDER_PIPE_WRITE 2147483647

@@ -13,14 +13,24 @@ static struct fdt_intern_table stacks;
 /* libunwind's unw_backtrace, loaded RTLD_LOCAL so that none of its symbols
  * (it exports _Unwind_* and a weak backtrace) reach the program. Measured in
  * place, between syscalls, its cached trace costs a fraction of glibc's
- * backtrace(), which re-reads the DWARF tables for every frame. */
+ * backtrace(), which re-reads the DWARF tables for every frame.
+ *
+ * Loaded when a thread first needs it (its COLD_UNWINDS+1-th stack), not at
+ * start: loading it (with liblzma) and warming it up cost ~0.3 ms of CPU in
+ * every process image, and most images of a build or a shell script take
+ * few stacks or none (a loop of /bin/true: 0.9 ms CPU a process with the
+ * eager load, 0.55 ms without). glibc's backtrace() loads libgcc_s on its
+ * first call, in the hook that needs it, for the same reason. */
 typedef int (*unw_backtrace_fn)(void **, int);
-static unw_backtrace_fn unw_bt;
+static unw_backtrace_fn unw_bt; /* atomic: set once loaded */
+static int unwinder_phase;      /* atomic: 0 not tried, 1 loading, 2 done */
 
-void fdt_unwinder_init(void) {
+static void load_unwinder(void) {
+    int expected = 0;
+    /* One thread loads; the others keep using backtrace() meanwhile. */
+    if (!__atomic_compare_exchange_n(&unwinder_phase, &expected, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return;
     void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
     if (h) {
-        unw_bt = (unw_backtrace_fn)dlsym(h, "unw_backtrace");
         /* One cache for all threads: a thread-per-request server would
          * otherwise unwind every new thread's stack from the DWARF tables
          * (Flask under Werkzeug: 88-90 % of untraced requests/s with
@@ -30,14 +40,11 @@ void fdt_unwinder_init(void) {
         int (*set_policy)(void *, int) = (int (*)(void *, int))dlsym(h, "_ULx86_64_set_caching_policy");
         void **local_as = (void **)dlsym(h, "_ULx86_64_local_addr_space");
         if (set_policy && local_as) set_policy(*local_as, 1 /* UNW_CACHE_GLOBAL */);
+        __atomic_store_n(&unw_bt, (unw_backtrace_fn)dlsym(h, "unw_backtrace"), __ATOMIC_RELEASE);
     }
-    /* Warm up now, not in a hook: the first call sets up caches (and
-     * libunwind's private pipe, see below; for backtrace(), loads
-     * libgcc_s). */
-    void *warm[4];
-    if (unw_bt) unw_bt(warm, 4);
-    backtrace(warm, 4); /* loads libgcc_s now, not in a hook */
+    __atomic_store_n(&unwinder_phase, 2, __ATOMIC_RELEASE);
 }
+
 /* libunwind 1.6 keeps a pipe open for the life of the process (opened by
  * its first unwind) to check that an address is readable: it writes one
  * byte from the address into the pipe and drains it with read(). A program
@@ -101,14 +108,20 @@ static FDT_TLS int forking_here;
  * doing two open+close pairs cost 60 us untraced, 170-200 us traced with
  * libunwind, 55-70 us with backtrace()). A thread-per-request server never
  * gets past that. Threads that keep opening switch to libunwind's cached
- * trace, faster in place than backtrace() (see fdt_unwinder_init). */
+ * trace, faster in place than backtrace() (see load_unwinder). */
 #define COLD_UNWINDS 32u
 static FDT_TLS unsigned unwinds_here;
 
 int fdt_native_backtrace(void **out, int max) {
-    if (!unw_bt || unwinds_here < COLD_UNWINDS) {
+    if (FDT_UNLIKELY(unwinds_here < COLD_UNWINDS)) {
         unwinds_here++;
         return backtrace(out, max);
+    }
+    unw_backtrace_fn unw = __atomic_load_n(&unw_bt, __ATOMIC_ACQUIRE);
+    if (FDT_UNLIKELY(!unw)) {
+        if (__atomic_load_n(&unwinder_phase, __ATOMIC_ACQUIRE) == 0) load_unwinder();
+        unw = __atomic_load_n(&unw_bt, __ATOMIC_ACQUIRE);
+        if (!unw) return backtrace(out, max);
     }
     for (;;) {
         if (!forking_here)
@@ -117,7 +130,7 @@ int fdt_native_backtrace(void **out, int max) {
         if (forking_here || !__atomic_load_n(&forks_pending, __ATOMIC_ACQUIRE)) break;
         __atomic_sub_fetch(&unwinding, 1, __ATOMIC_ACQ_REL);
     }
-    int n = unw_bt(out, max);
+    int n = unw(out, max);
     __atomic_sub_fetch(&unwinding, 1, __ATOMIC_ACQ_REL);
     return n;
 }

@@ -243,7 +243,6 @@ void fdt_ensure_init(void) {
     } else {
         if (depth && *depth) fdt_g.py_depth = fdt_g.depth; /* asked for: everywhere */
         find_own_text();
-        fdt_unwinder_init();
         fdt_modules_init();
         fdt_py_init();
         int ready = 0;
