@@ -33,7 +33,7 @@
 #endif
 
 #define FDT_WIRE_MAGIC   0x4644545243455246ULL /* "FERCRTDF" */
-#define FDT_WIRE_VERSION 4u
+#define FDT_WIRE_VERSION 5u
 
 /* Limits the collector enforces; the shim never exceeds them. */
 #define FDT_MAX_DEPTH             256u

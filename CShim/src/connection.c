@@ -1,12 +1,12 @@
 /* The handshake with the collector (connect, hand over the event ring,
- * close: the process keeps no descriptor of ours), and requests to it
+ * close: the process keeps no descriptor of ours, and does not wait for an
+ * answer), and requests to it
  * through the ring header (a futex in the shared mapping, and a doorbell
  * connection that lives for one call). */
 #include "shim.h"
 #include "fdtrace_address.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,15 +85,6 @@ static int send_hello(int sock, int memfd, int fork_parent) {
     return syscall(SYS_sendmsg, sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
-static int wait_ack(int sock) {
-    struct pollfd pfd = { sock, POLLIN, 0 };
-    long r = syscall(SYS_poll, &pfd, 1, 10000);
-    if (r <= 0) return -1;
-    struct fdt_msg_ack ack;
-    ssize_t n = syscall(SYS_recvfrom, sock, &ack, sizeof ack, 0, NULL, NULL);
-    if (n != (ssize_t)sizeof ack || ack.type != FDT_MSG_ACK || ack.status != 0) return -1;
-    return 0;
-}
 
 
 /* A connected socket to the collector named by FDTRACE_SOCKET, or -1
@@ -119,8 +110,15 @@ static int dial_collector(void) {
 }
 
 /* Connects to the collector named by FDTRACE_SOCKET, hands it a fresh ring,
- * and closes the socket and the memfd again. Returns 0 when the collector
- * accepted this process. */
+ * and closes the socket and the memfd again. Returns 0 when the hello is
+ * sent: the process goes on at once and records into the ring, which the
+ * collector reads from its start when it comes to the hello (in the order
+ * of connection: an exec'd image after the fork child before it). Waiting
+ * for an answer cost every process image a round trip through the
+ * collector's loop, twice for a fork followed by an exec (a shell's
+ * /bin/true: ~3 ms a process). A refusal is said in the ring's header
+ * (detached); a collector that never claims the ring is given up on after
+ * FDT_CLAIM_TIMEOUT_NS (fdt_collector_gone). */
 int fdt_connect(int fork_parent) {
     const char *path = getenv(FDT_ENV_SOCKET);
     struct sockaddr_un addr;
@@ -148,29 +146,34 @@ int fdt_connect(int fork_parent) {
     fdt_g.ring_data = fdt_ring_data(ring);
     fdt_g.ring_capacity = cap;
 
-    int ok = send_hello(sock, memfd, fork_parent) == 0 && wait_ack(sock) == 0;
+    fdt_g.hello_ns = fdt_now_ns();
+    int ok = send_hello(sock, memfd, fork_parent) == 0;
     syscall(SYS_close, memfd);
     syscall(SYS_close, sock);
     if (!ok) {
         fdt_ring_unmap(ring, cap);
         fdt_g.ring = NULL;
         fdt_g.ring_data = NULL;
-        /* The collector logs refusals in its report; the program's own
-         * streams are not the place for them. */
-        fdt_disable(NULL);
+        char why[300];
+        snprintf(why, sizeof why, "cannot reach the collector at %s (%s)", path, strerror(errno));
+        fdt_disable(why);
         return -1;
     }
     return 0;
 }
 
-/* The collector died, or stopped reading this ring. */
+/* The collector died, refused this process (detached), or never claimed
+ * its ring (a collector of another wire version does not). */
 int fdt_collector_gone(void) {
     struct fdt_ring_header *ring = fdt_g.ring;
     if (!ring) return 1;
     if (__atomic_load_n(&ring->detached, __ATOMIC_ACQUIRE)) return 1;
     int pid = __atomic_load_n(&ring->collector_pid, __ATOMIC_ACQUIRE);
-    if (pid > 0 && syscall(SYS_kill, pid, 0) < 0 && errno == ESRCH) return 1;
-    return 0;
+    if (pid == 0) return fdt_now_ns() - fdt_g.hello_ns > FDT_CLAIM_TIMEOUT_NS;
+    int saved = errno;
+    int gone = syscall(SYS_kill, pid, 0) < 0 && errno == ESRCH;
+    errno = saved;
+    return gone;
 }
 
 /* Rings the collector's doorbell: one short connection that says "look at

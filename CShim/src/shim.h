@@ -61,7 +61,11 @@ struct fdt_state {
     int owner;                      /* this image started the collector (bare mode) */
     int follow;                     /* trace fork children and exec'd programs */
     uint64_t fork_seq;              /* atomic: ids of FDT_REC_FORK records */
+    uint64_t hello_ns;              /* when this image's hello was sent */
 };
+/* A collector that has not claimed the ring this long after the hello
+ * (set collector_pid) will not: the process goes on untraced. */
+#define FDT_CLAIM_TIMEOUT_NS 10000000000ull
 extern struct fdt_state fdt_g;
 
 /* Set while the shim runs its own code on this thread (no recursion), and

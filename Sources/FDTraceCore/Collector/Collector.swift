@@ -47,6 +47,9 @@ public final class Collector: EventSourceHost {
     /// Records applied, from every source.
     public var recordsRead: Int { sink.records }
 
+    /// Processes known to a source and not taken in yet (their hellos).
+    public var hasNewcomers: Bool { sources.contains { $0.hasNewcomers } }
+
     /// Children announced by a fork that have not connected and still live.
     public var pendingChildren: [Int32] {
         let connected = Set(processes.map(\.pid))
@@ -257,8 +260,11 @@ public final class Collector: EventSourceHost {
     /// is still there: the same process appearing twice.
     private func followExec(into p: inout TracedProcess) -> String? {
         let pid = p.pid, startTime = p.kernelStartTime
+        // A start time is unknown when the process had ended before its
+        // hello was read (the shim does not wait for the collector).
         guard let prev = processes.lastIndex(where: { $0.pid == pid && $0.end != .execed }),
-            processes[prev].exitBegin == nil, processes[prev].kernelStartTime == startTime
+            processes[prev].exitBegin == nil,
+            processes[prev].kernelStartTime == startTime || processes[prev].kernelStartTime == nil || startTime == nil
         else { return nil }
         if let source = following[prev] {
             guard source.isReplaced(prev) else { return "refused pid \(pid): it is already connected" }
@@ -285,12 +291,6 @@ public final class Collector: EventSourceHost {
         processes[parent].expectedChildren.removeValue(forKey: p.pid)
         // Its hello shows the parent's title by now, not its name.
         p.startedAs = processes[parent].startedAs
-    }
-
-    public func failedToStart(_ key: Int, reason: String) {
-        following.removeValue(forKey: key)
-        processes[key].end = .exited(reconciled: false)
-        processes[key].streamError = reason
     }
 
     public func refused(_ reason: String) {

@@ -52,10 +52,10 @@ struct SessionLoop {
         }
     }
 
-    /// Every traced process but `keep` has ended, and no fork child is
-    /// still on its way.
+    /// Every traced process but `keep` has ended, no fork child is still on
+    /// its way, and no hello waits to be read.
     private var restHasEnded: Bool {
         let kept = keep.map { collector.isFollowed($0) ? 1 : 0 } ?? 0
-        return collector.followedImages - kept == 0 && collector.pendingChildren.isEmpty
+        return collector.followedImages - kept == 0 && !collector.hasNewcomers && collector.pendingChildren.isEmpty
     }
 }

@@ -15,6 +15,12 @@ public protocol EventSource: AnyObject {
     /// shared memory wake no one): the collector polls without sleeping.
     var hasPendingWork: Bool { get }
 
+    /// Processes have made themselves known that `admit` has not taken in
+    /// yet (the shim's hellos wait in the socket: a process does not wait
+    /// for its hello to be read, and may have ended since). The session
+    /// does not end before they are.
+    var hasNewcomers: Bool { get }
+
     /// Takes in what the `readable` descriptors announce: each new traced
     /// image through `host.appeared` (the host may refuse it), refusals
     /// through `host.refused`.
@@ -53,6 +59,9 @@ public protocol EventSource: AnyObject {
 }
 
 extension EventSource {
+    /// A source that finds its images by itself (the kernel's) has none.
+    public var hasNewcomers: Bool { false }
+
     /// A source whose programs cannot ask (the kernel's) has none to answer.
     public func scopeAnswered(_ key: Int, request: UInt32, status: Int32) {}
 }
@@ -64,10 +73,6 @@ public protocol EventSourceHost: AnyObject {
     /// exec replaces, a fork child's parent) and follows the image through
     /// `source` from now on.
     func appeared(_ start: ProcessStart, from source: EventSource) -> Int?
-
-    /// An image `appeared` returned could not be followed after all (it went
-    /// away before the source could tell it to go on): `reason` is noted.
-    func failedToStart(_ key: Int, reason: String)
 
     /// A process the source would not trace, and why (the report lists these).
     func refused(_ reason: String)

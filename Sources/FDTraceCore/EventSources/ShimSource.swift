@@ -3,22 +3,28 @@ import CFDTraceWire
 import Foundation
 
 /// The shim's event source: traced processes connect to the session socket
-/// (a handshake: credentials, a hello, the ring's memfd, an ACK; then the
-/// process closes its end), and write their records into that ring, which
-/// is read here. Each image is watched through a pidfd of its own: readable
-/// when the process has ended. Requests (a snapshot at EMFILE, the bare
+/// (credentials, a hello with the ring's memfd; the process closes its end
+/// at once and goes on without waiting), and write their records into that
+/// ring, which is read here. Hellos are taken in the order the processes
+/// connected: an exec'd image after the fork child that became it, a child
+/// after its parent. Each image is watched through a pidfd of its own:
+/// readable when the process has ended (a process that ended before its
+/// hello was read has none: it is finished on the next round, its ring
+/// read to the end). Requests (a snapshot at EMFILE, the bare
 /// owner's report) are words in the ring's header.
 public final class ShimSource: EventSource {
     public let socketPath: String
     private let listenFD: Int32
-    /// Accepted connections waiting for their hello: peer pid, deadline.
-    private var pending: [Int32: (pid: pid_t, deadline: UInt64)] = [:]
+    /// Accepted connections waiting for their hello, in the order they
+    /// connected: socket, peer pid, deadline.
+    private var pending: [(sock: Int32, pid: pid_t, deadline: UInt64)] = []
     /// Images being read, by image key.
     private var connections: [Int: Connection] = [:]
     /// Strings of paths opened over and over, made once.
     private var paths = PathCache()
 
     private final class Connection {
+        /// -1: the process had ended before its hello was read.
         let pidfd: Int32
         let ring: RingReader
         let key: Int
@@ -44,9 +50,9 @@ public final class ShimSource: EventSource {
     deinit {
         for c in connections.values {
             c.ring.detach()
-            close(c.pidfd)
+            if c.pidfd >= 0 { close(c.pidfd) }
         }
-        for sock in pending.keys { close(sock) }
+        for p in pending { close(p.sock) }
         close(listenFD)
         if !socketPath.hasPrefix("@") { unlink(socketPath) }
         // The shims' "warned once in this session" markers (state.c).
@@ -59,31 +65,43 @@ public final class ShimSource: EventSource {
 
     // MARK: - EventSource
 
-    public var pollDescriptors: [Int32] { [listenFD] + pending.keys + connections.values.map(\.pidfd) }
+    public var pollDescriptors: [Int32] {
+        [listenFD] + pending.map(\.sock) + connections.values.compactMap { $0.pidfd >= 0 ? $0.pidfd : nil }
+    }
 
     public var hasPendingWork: Bool {
-        !pending.isEmpty || connections.values.contains { $0.ring.pendingBytes > 0 || $0.ring.snapshotRequest != 0 }
+        !pending.isEmpty
+            || connections.values.contains {
+                $0.pidfd < 0 || $0.ring.pendingBytes > 0 || $0.ring.snapshotRequest != 0
+            }
+    }
+
+    public var hasNewcomers: Bool {
+        if !pending.isEmpty { return true }
+        var fd = pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)
+        return poll(&fd, 1, 0) > 0
     }
 
     /// Accepts newcomers (credentials are checked at once), then reads the
-    /// hellos that arrived; a peer that sends nothing stalls no one and is
-    /// dropped after 2 s.
+    /// hellos that arrived, in the order their processes connected; a peer
+    /// that sends nothing stalls no one and is dropped after 2 s.
     public func admit(readable: Set<Int32>, host: EventSourceHost) {
-        let waiting = Array(pending.keys)
+        let waiting = pending
         if readable.contains(listenFD) { acceptAll(host) }
         let now = monotonicNow()
-        for sock in waiting {
-            guard let (pid, deadline) = pending[sock] else { continue }
+        var done: Set<Int32> = []
+        for (sock, pid, deadline) in waiting {
             if readable.contains(sock) {
-                pending.removeValue(forKey: sock)
                 if let reason = handshake(sock, peerPID: pid, host: host) { host.refused(reason) }
-                close(sock)  // the process closes its end too: it keeps no descriptor of ours
             } else if now > deadline {
-                pending.removeValue(forKey: sock)
                 if ProcFiles.isAlive(pid) { host.refused("refused pid \(pid): no hello within 2 s") }
-                close(sock)
+            } else {
+                continue
             }
+            done.insert(sock)
+            close(sock)
         }
+        if !done.isEmpty { pending.removeAll { done.contains($0.sock) } }
     }
 
     public func drain(_ key: Int?, limit: Int, into host: EventSourceHost) {
@@ -122,16 +140,17 @@ public final class ShimSource: EventSource {
         if c.ring.reportRequested { host.reportRequested(key) }
     }
 
-    /// A readable pidfd: the process has ended.
+    /// A readable pidfd: the process has ended (or it had before its hello
+    /// was read).
     public func ended(readable: Set<Int32>) -> [Int] {
-        connections.values.filter { readable.contains($0.pidfd) }.map(\.key).sorted()
+        connections.values.filter { $0.pidfd < 0 || readable.contains($0.pidfd) }.map(\.key).sorted()
     }
 
     @discardableResult
     public func stopFollowing(_ key: Int, processEnded: Bool) -> StreamCounters {
         guard let c = connections.removeValue(forKey: key) else { return StreamCounters() }
         if !processEnded { c.ring.detach() }
-        close(c.pidfd)
+        if c.pidfd >= 0 { close(c.pidfd) }
         return StreamCounters(
             fullWaits: c.ring.fullWaits, fullWaitNanoseconds: c.ring.fullWaitNanoseconds,
             recordsLost: c.ring.recordsLost)
@@ -169,39 +188,43 @@ public final class ShimSource: EventSource {
                 close(sock)
                 continue
             }
-            pending[sock] = (peerPID, monotonicNow() + 2_000_000_000)
+            pending.append((sock, peerPID, monotonicNow() + 2_000_000_000))
         }
     }
 
-    /// Reads the hello with the ring's memfd, maps the ring, has the host
-    /// admit the image, and tells the process to go on. Returns why it was
-    /// refused, if it was.
+    /// Reads the hello with the ring's memfd, maps the ring and has the
+    /// host admit the image. Returns why it was refused, if it was; a
+    /// refused process finds its ring detached and stops recording.
     private func handshake(_ sock: Int32, peerPID: pid_t, host: EventSourceHost) -> String? {
         var memfd: Int32 = -1
         defer { if memfd >= 0 { close(memfd) } }
         let hello: (message: fdt_msg_hello, start: ProcessStart)
         switch readHello(sock, peerPID: peerPID, memfd: &memfd) {
         case .nothing: return nil
-        case .refused(let reason): return reason
+        case .refused(let reason):
+            if memfd >= 0 { RingReader.refuse(memfd: memfd) }
+            return reason
         case .hello(let message, let start): hello = (message, start)
         }
         let ring: RingReader
         do { ring = try RingReader(memfd: memfd, capacity: hello.message.ring_capacity) } catch {
+            RingReader.refuse(memfd: memfd)
             return "refused pid \(peerPID): \(error)"
         }
+        // Fails when the process ended, and was reaped, before its hello
+        // was read (kernels before 6.16 give no pidfd of a reaped peer): its
+        // ring holds all it did, read to the end next round.
         let pidfd = fdtc_peer_pidfd(sock, peerPID)
-        guard pidfd >= 0 else { return "refused pid \(peerPID): it went away during the handshake" }
         guard let key = host.appeared(hello.start, from: self) else {
-            close(pidfd)
+            ring.detach()
+            if pidfd >= 0 { close(pidfd) }
             return nil
         }
+        // The shim does not wait for this; a client that wants to know
+        // whether it was accepted may (it is sent only when it was).
         var ack = fdt_msg_ack(type: FDT_MSG_ACK.rawValue, status: 0)
-        guard fdtc_send(sock, &ack, MemoryLayout<fdt_msg_ack>.size) == 0 else {
-            close(pidfd)
-            host.failedToStart(key, reason: "the process went away during the handshake")
-            return nil
-        }
-        connections[key] = Connection(pidfd: pidfd, ring: ring, key: key, pid: hello.start.pid)
+        _ = fdtc_send(sock, &ack, MemoryLayout<fdt_msg_ack>.size)
+        connections[key] = Connection(pidfd: pidfd >= 0 ? pidfd : -1, ring: ring, key: key, pid: hello.start.pid)
         return nil
     }
 

@@ -39,6 +39,21 @@ public final class RingReader {
 
     deinit { fdt_ring_unmap(header, capacity) }
 
+    /// Marks the ring in `memfd` detached without reading it: a refused
+    /// process does not wait for an answer, it finds this when it looks
+    /// (its ring full, a request). Only the header page is mapped, and
+    /// only a header that says it is one is written to.
+    public static func refuse(memfd: Int32) {
+        let size = Int(FDT_RING_HEADER_SIZE)
+        var st = stat()
+        guard fstat(memfd, &st) == 0, st.st_size >= size,
+            let base = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0), base != MAP_FAILED
+        else { return }
+        let h = base.assumingMemoryBound(to: fdt_ring_header.self)
+        if h.pointee.magic == FDT_WIRE_MAGIC && h.pointee.header_size == FDT_RING_HEADER_SIZE { fdt_ring_set_detached(h) }
+        munmap(base, size)
+    }
+
     /// The writer's request for a snapshot: EMFILE or ENFILE, or 0.
     public var snapshotRequest: UInt32 { fdt_ring_load_request(header, FDT_RING_REQ_SNAPSHOT) }
     /// The bare-mode owner asks for the report at its exit.
