@@ -86,7 +86,6 @@ static int send_hello(int sock, int memfd, int fork_parent) {
 }
 
 
-
 /* A connected socket to the collector named by FDTRACE_SOCKET, or -1
  * (errno set). */
 static int dial_collector(void) {

@@ -6,7 +6,18 @@ import Glibc
 #endif
 
 /// The collector's end of a process's event ring: consumes published
-/// records in reservation order, zeroes them and advances the tail.
+/// records in reservation order and hands the space back.
+///
+/// Space goes back a chunk at a time: once every record of a chunk is
+/// consumed, its pages are removed from the memfd (MADV_REMOVE: they read
+/// as zero again, which is what a writer expects of unused space) and only
+/// then does the tail the writers see move past the chunk's start. Before
+/// that no writer can reserve any byte of the chunk's next lap (a writer
+/// reserves below tail + capacity), so no record written there can be
+/// removed. The ring's memory is then only what is in flight: a traced
+/// program's resident size grows by the records the collector has not read
+/// yet (plus one chunk), not by the whole ring once it has wrapped
+/// (2 MiB of RssShmem in every busy process before).
 public final class RingReader {
     private let header: UnsafeMutablePointer<fdt_ring_header>
     private let data: UnsafeMutableRawPointer
@@ -14,6 +25,13 @@ public final class RingReader {
     /// The memfd's inode: the ring is still mapped by the image that made
     /// it while /proc/PID/maps lists this inode.
     public let inode: UInt64
+    /// Where the next record is read; the tail in the header (what writers
+    /// see) lags behind it, at the start of the chunk being read.
+    private var readPosition: UInt64
+    /// Bytes handed back at once (a power of two, at most a quarter of the
+    /// ring: a writer always finds room for the largest record while the
+    /// reader holds the current chunk).
+    private let chunk: UInt64
 
     /// Maps the ring passed by the shim. Throws if the memfd is not a ring.
     public init(memfd: Int32, capacity: UInt64) throws {
@@ -33,6 +51,8 @@ public final class RingReader {
         data = UnsafeMutableRawPointer(fdt_ring_data(h))
         self.capacity = capacity
         self.inode = UInt64(st.st_ino)
+        self.readPosition = fdt_ring_load_tail(h)
+        self.chunk = min(64 * 1024, capacity / 4)
         fdt_ring_set_reader_alive(h, 1)
         fdt_ring_set_collector(h, getpid())
     }
@@ -73,7 +93,7 @@ public final class RingReader {
     }
 
     /// Bytes reserved by writers and not yet consumed.
-    public var pendingBytes: UInt64 { fdt_ring_load_head(header) &- fdt_ring_load_tail(header) }
+    public var pendingBytes: UInt64 { fdt_ring_load_head(header) &- readPosition }
     public var fullWaits: UInt64 { fdt_ring_load_full_waits(header) }
     public var fullWaitNanoseconds: UInt64 { fdt_ring_load_full_wait_ns(header) }
     public var recordsLost: UInt64 { header.pointee.records_lost }
@@ -85,9 +105,12 @@ public final class RingReader {
     /// handed to `body`.
     @discardableResult
     public func drain(limit: Int = .max, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
-        var tail = fdt_ring_load_tail(header)
+        var tail = readPosition
         var count = 0
-        defer { fdt_ring_store_tail(header, tail) }
+        defer {
+            readPosition = tail
+            handBack(upTo: tail)
+        }
         let head = fdt_ring_load_head(header)
         while count < limit {
             if head == tail { break }
@@ -98,11 +121,24 @@ public final class RingReader {
             try RecordDecoder.validateSize(size, capacity: capacity)
             guard UInt64(size) <= head &- tail else { throw DecodeError("record runs past the reserved space") }
             try body(UnsafeRawBufferPointer(start: rec, count: Int(size)))
-            memset(rec, 0, Int(size))
             tail &+= UInt64(size)
-            fdt_ring_store_tail(header, tail)
             count += 1
+            if tail & (chunk - 1) < UInt64(size) { handBack(upTo: tail) }  // crossed a chunk boundary
         }
         return count
+    }
+
+    /// Removes the pages of every chunk consumed wholly before `position`
+    /// and publishes the tail at the last such chunk's end.
+    private func handBack(upTo position: UInt64) {
+        var published = fdt_ring_load_tail(header)
+        let end = position & ~(chunk - 1)
+        while published < end {
+            let start = data + Int(published & (capacity - 1))
+            // Where pages cannot be removed the chunk is zeroed instead.
+            if madvise(start, Int(chunk), MADV_REMOVE) != 0 { memset(start, 0, Int(chunk)) }
+            published &+= chunk
+            fdt_ring_store_tail(header, published)
+        }
     }
 }
