@@ -36,13 +36,13 @@
 #define FDT_WIRE_VERSION 5u
 
 /* Limits the collector enforces; the shim never exceeds them. */
-#define FDT_MAX_DEPTH             256u
-#define FDT_DEFAULT_DEPTH         64u
-#define FDT_MAX_PATH              1024u
-#define FDT_MAX_RECORD            8192u
-#define FDT_RING_HEADER_SIZE      4096u
-#define FDT_RING_MIN_CAPACITY     (1u << 16)
-#define FDT_RING_MAX_CAPACITY     (1u << 30)
+#define FDT_MAX_DEPTH         256u
+#define FDT_DEFAULT_DEPTH     64u
+#define FDT_MAX_PATH          1024u
+#define FDT_MAX_RECORD        8192u
+#define FDT_RING_HEADER_SIZE  4096u
+#define FDT_RING_MIN_CAPACITY (1u << 16)
+#define FDT_RING_MAX_CAPACITY (1u << 30)
 /* 8 MiB of events (~150 000 records) reserved; resident is only what the
  * collector has not read yet (it hands consumed chunks back): room for a
  * burst instead of a wait (8 threads opening at full speed waited 10-49

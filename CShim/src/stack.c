@@ -98,9 +98,19 @@ static void send_stack(uint32_t id, const uint64_t *pcs, unsigned n) {
  * (whose global cache lock the child would inherit held), and threads do
  * not enter it while a fork is under way. The forking thread itself may
  * (the program's atfork handlers run after the gate closed). */
-static int unwinding;     /* threads inside libunwind */
+/* Threads inside libunwind, counted in 64 slots on cache lines of their
+ * own (a thread's slot by its tid): one shared counter put every unwind of
+ * every thread on the same line, bounced between CPUs twice a stack. */
+#define UNWINDING_SLOTS 64u
+static struct { int n; } __attribute__((aligned(64))) unwinding[UNWINDING_SLOTS];
 static int forks_pending; /* forks between begin and end */
 static FDT_TLS int forking_here;
+
+static int anyone_unwinding(void) {
+    for (unsigned i = 0; i < UNWINDING_SLOTS; i++)
+        if (__atomic_load_n(&unwinding[i].n, __ATOMIC_ACQUIRE)) return 1;
+    return 0;
+}
 
 /* A thread's first unwinds go through glibc's backtrace(): libunwind
  * builds its trace cache per thread, so in a new thread every frame is a
@@ -123,24 +133,25 @@ int fdt_native_backtrace(void **out, int max) {
         unw = __atomic_load_n(&unw_bt, __ATOMIC_ACQUIRE);
         if (!unw) return backtrace(out, max);
     }
+    int *slot = &unwinding[(unsigned)fdt_gettid() & (UNWINDING_SLOTS - 1)].n;
     for (;;) {
         if (!forking_here)
             while (__atomic_load_n(&forks_pending, __ATOMIC_ACQUIRE)) sched_yield();
-        __atomic_add_fetch(&unwinding, 1, __ATOMIC_ACQ_REL);
-        if (forking_here || !__atomic_load_n(&forks_pending, __ATOMIC_ACQUIRE)) break;
-        __atomic_sub_fetch(&unwinding, 1, __ATOMIC_ACQ_REL);
+        __atomic_add_fetch(slot, 1, __ATOMIC_SEQ_CST);
+        if (forking_here || !__atomic_load_n(&forks_pending, __ATOMIC_SEQ_CST)) break;
+        __atomic_sub_fetch(slot, 1, __ATOMIC_ACQ_REL);
     }
     int n = unw(out, max);
-    __atomic_sub_fetch(&unwinding, 1, __ATOMIC_ACQ_REL);
+    __atomic_sub_fetch(slot, 1, __ATOMIC_RELEASE);
     return n;
 }
 
 void fdt_unwind_fork_begin(void) {
     forking_here = 1;
-    __atomic_add_fetch(&forks_pending, 1, __ATOMIC_ACQ_REL);
+    __atomic_add_fetch(&forks_pending, 1, __ATOMIC_SEQ_CST);
     /* Bounded: better a rare risk in the child than a program that hangs. */
     uint64_t deadline = fdt_now_ns() + 2000000000ull;
-    while (__atomic_load_n(&unwinding, __ATOMIC_ACQUIRE) && fdt_now_ns() < deadline) sched_yield();
+    while (anyone_unwinding() && fdt_now_ns() < deadline) sched_yield();
 }
 
 void fdt_unwind_fork_end(void) {
@@ -153,7 +164,7 @@ void fdt_unwind_fork_end(void) {
 void fdt_unwind_after_fork_child(void) {
     forking_here = 0;
     __atomic_store_n(&forks_pending, 0, __ATOMIC_RELEASE);
-    __atomic_store_n(&unwinding, 0, __ATOMIC_RELEASE);
+    for (unsigned i = 0; i < UNWINDING_SLOTS; i++) __atomic_store_n(&unwinding[i].n, 0, __ATOMIC_RELEASE);
 }
 
 /* Captures the caller's stack (frames of the shim cut; Python frames
