@@ -58,7 +58,9 @@ enum {
     NR_dup3 = 292,
     NR_pipe2 = 293,
     NR_inotify_init1 = 294,
+    NR_recvmsg = 47,
     NR_perf_event_open = 298,
+    NR_recvmmsg = 299,
     NR_fanotify_init = 300,
     NR_memfd_create = 319,
     NR_userfaultfd = 323,
@@ -82,6 +84,7 @@ enum {
 #define FIOCLEX_              0x5451
 #define MFD_CLOEXEC_          1
 #define FAN_CLOEXEC_          1
+#define MSG_CMSG_CLOEXEC_     0x40000000
 #define PERF_FLAG_FD_CLOEXEC_ 8
 #define CLOSE_RANGE_CLOEXEC_  4
 #define PROT_EXEC_            4
@@ -126,7 +129,9 @@ static __always_inline int recorded_at_exit(long nr) {
     case NR_pidfd_getfd:
     case NR_userfaultfd:
     case NR_io_uring_setup:
-    case NR_perf_event_open: return 1;
+    case NR_perf_event_open:
+    case NR_recvmsg:
+    case NR_recvmmsg: return 1;
     default: return 0;
     }
 }
@@ -191,6 +196,8 @@ struct {
     __type(value, struct fdt_kcounts);
 } counts SEC(".maps");
 
+#define RECV_FDS 16 /* a power of two */
+
 /* Where events are built before they are copied into the ring buffer, and
  * what the exit handler hands to the functions that build them. */
 struct work {
@@ -202,7 +209,8 @@ struct work {
     u64 hash;
     u64 scan_end;           /* the scan stops at this window index */
     u64 start, len, offset; /* an executable mapping */
-    s32 fds[2];             /* the descriptors made (n of them) */
+    s32 fds[RECV_FDS];      /* the descriptors made (n of them) */
+    u32 pair;               /* fds[0] and fds[1] name each other (pipe, socketpair) */
     s32 source, domain, type, protocol;
     s32 map_fd;
     u32 path_pos; /* fdt_file_path's position */
@@ -214,9 +222,14 @@ struct work {
     u32 with_path;
 };
 
-#define EV_BYTES (sizeof(struct fdt_kev) + sizeof(struct fdt_krec_fds) + 2 * 8 * FDT_KFDS_MAX_WORDS)
-#define PATH_BUF 4096
-#define PATH_END 1536 /* paths are built backwards, ending here */
+/* Descriptors received by SCM_RIGHTS recorded per call: the messages and
+ * control headers looked at, and the descriptors kept. Past these a call's
+ * descriptors are counted lost (the process's report says incomplete). */
+#define RECV_MSGS  4
+#define RECV_CMSGS 4
+#define EV_BYTES   (sizeof(struct fdt_kev) + sizeof(struct fdt_krec_fds) + 2 * 8 * FDT_KFDS_MAX_WORDS)
+#define PATH_BUF   4096
+#define PATH_END   1536 /* paths are built backwards, ending here */
 struct scratch {
     struct work w;
     u64 pcs[FDT_KEV_STACK_DEPTH];
@@ -478,14 +491,14 @@ __noinline int fdt_emit_opens(struct scratch *s, struct pending *p) {
     u32 group = ++p->group_seq;
     s32 tid = current_tid();
     u32 n = w->n;
-    for (u32 k = 0; k < 2 && k < n; k++) {
+    for (u32 k = 0; k < RECV_FDS && k < n; k++) {
         record_at(s, REC, FDT_REC_OPEN, rec_size);
-        r->fd = w->fds[k & 1];
+        r->fd = w->fds[k & (RECV_FDS - 1)];
         r->call = w->call;
         r->fd_flags = w->cloexec ? FDT_FD_CLOEXEC : 0;
         r->stack_id = w->stack_id;
         r->tid = tid;
-        r->source_fd = n == 2 ? w->fds[(k + 1) & 1] : w->source;
+        r->source_fd = w->pair ? w->fds[(k + 1) & 1] : w->source;
         r->domain = w->domain;
         r->sock_type = w->type;
         r->protocol = w->protocol;
@@ -520,6 +533,46 @@ __noinline int fdt_emit_map(struct scratch *s) {
     r->_pad[0] = r->_pad[1] = r->_pad[2] = 0;
     emit(s, REC + size, w->tgid);
     return 0;
+}
+
+/* The descriptors SCM_RIGHTS put into the user's msghdr at `msg` (the
+ * kernel has written them when the call returns): appended to s->w.fds;
+ * those past RECV_FDS are returned as lost. */
+__noinline int fdt_read_rights(struct scratch *s, u64 msg) {
+    if (!s) return 0;
+    struct work *w = &s->w;
+    u64 control = 0, controllen = 0; /* struct msghdr: msg_control at 32, msg_controllen at 40 */
+    if (bpf_probe_read_user(&control, sizeof control, (const void *)(msg + 32)) ||
+        bpf_probe_read_user(&controllen, sizeof controllen, (const void *)(msg + 40)) || !control)
+        return 0;
+    int lost = 0;
+    u64 pos = 0;
+    for (int c = 0; c < RECV_CMSGS; c++) {
+        struct {
+            u64 len;
+            s32 level, type;
+        } h;
+        if (pos + sizeof h > controllen || bpf_probe_read_user(&h, sizeof h, (const void *)(control + pos))) break;
+        if (h.len < sizeof h || h.len > controllen - pos) break;
+        if (h.level == 1 /* SOL_SOCKET */ && h.type == 1 /* SCM_RIGHTS */) {
+            u64 count = (h.len - sizeof h) / 4;
+            s32 got[RECV_FDS];
+            u64 take = count < RECV_FDS ? count : RECV_FDS;
+            u32 bytes = (u32)take * 4;
+            if (bytes > sizeof got) bytes = sizeof got;
+            if (bytes && bpf_probe_read_user(got, bytes, (const void *)(control + pos + sizeof h)) == 0) {
+                for (u32 i = 0; i < RECV_FDS && i < take; i++) {
+                    if (w->n < RECV_FDS) w->fds[w->n++ & (RECV_FDS - 1)] = got[i];
+                    else lost++;
+                }
+            } else {
+                lost += (int)count;
+            }
+            if (count > take) lost += (int)(count - take);
+        }
+        pos += (h.len + 7) & ~7ULL;
+    }
+    return lost;
 }
 
 static __always_inline void emit_setfd(struct scratch *s, u32 tgid, s32 fd, int cloexec, u16 call) {
@@ -797,6 +850,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret) {
     w->fds[0] = (s32)ret;
     w->fds[1] = -1;
     w->n = 1;
+    w->pair = 0;
     w->source = -1;
     w->domain = -1;
     w->type = -1;
@@ -855,6 +909,28 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret) {
     case NR_perf_event_open:
         w->call = FDT_CALL_PERF_EVENT_OPEN, w->cloexec = (p->args[4] & PERF_FLAG_FD_CLOEXEC_) != 0;
         break;
+    case NR_recvmsg:
+    case NR_recvmmsg: {
+        /* recvmsg returns bytes, recvmmsg messages; the descriptors are in
+         * the control data the kernel wrote into the user's msghdr(s). */
+        w->call = nr == NR_recvmsg ? FDT_CALL_RECVMSG : FDT_CALL_RECVMMSG;
+        w->source = (s32)a0;
+        w->cloexec = ((nr == NR_recvmsg ? a2 : a3) & MSG_CMSG_CLOEXEC_) != 0;
+        w->n = 0;
+        int lost = 0;
+        if (nr == NR_recvmsg) {
+            lost = fdt_read_rights(s, a1);
+        } else {
+            for (int m = 0; m < RECV_MSGS && m < ret; m++)
+                lost += fdt_read_rights(s, a1 + 64 * (u64)m); /* struct mmsghdr: 64 bytes */
+            /* Messages past RECV_MSGS are not read: the process is marked
+             * incomplete rather than reported as exact. */
+            if (ret > RECV_MSGS) lost += (int)(ret - RECV_MSGS);
+        }
+        if (lost) __sync_fetch_and_add(&t->records_lost, lost);
+        if (w->n == 0) return 0;
+        break;
+    }
     default: return 0;
     }
     if (nr == NR_pipe || nr == NR_pipe2 || nr == NR_socketpair) {
@@ -864,6 +940,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret) {
         w->fds[0] = pair[0];
         w->fds[1] = pair[1];
         w->n = 2;
+        w->pair = 1;
     }
     if (w->with_path) w->path_arg = nr == NR_openat || nr == NR_openat2 ? a1 : a0;
     w->ip = regs->ip;

@@ -87,6 +87,31 @@ struct KernelRunTests {
         #expect(Self.sites(kernel)["leak_sites.c:\(lines["pipe"]![0]) pipe"] == 10)
     }
 
+    @Test("Descriptors received by SCM_RIGHTS (recvmsg, recvmmsg) under --source kernel: at the shim's lines, as many")
+    func receivedRights() throws {
+        let exe = try Fixture.build("socket_family.c")
+        var reports: [String: ProcessReport] = [:]
+        for source in ["shim", "kernel"] {
+            let json = scratch().appendingPathComponent("rights-\(source).json").path
+            let o = try run([Paths.fdtrace, "run", "--source", source, "--json", json, "--", exe], env: Self.env)
+            #expect(o.status == 0, "\(o.stderr)")
+            let report = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json)))
+            reports[source] = try #require(report.processes.first)
+        }
+        let shim = try #require(reports["shim"]), kernel = try #require(reports["kernel"])
+        #expect(kernel.incomplete == nil && kernel.internalErrors.isEmpty && kernel.unknownOrigin.isEmpty)
+        // The kernel cannot name a received descriptor's file (the process
+        // is gone when the report is made): lines and counts are compared.
+        let byLine = { (p: ProcessReport) in Self.sites(p, what: { _ in "fd" }) }
+        #expect(byLine(kernel) == byLine(shim), "\(kernel.leaks)")
+        let lines = try Fixture.leakLines("socket_family.c")
+        for call in ["recvmsg", "recvmmsg"] {
+            let line = try #require(lines[call]?.first)
+            #expect(byLine(kernel)["socket_family.c:\(line) fd"] == 3, "\(call)")
+            #expect(kernel.leaks.contains { $0.call == call && $0.count == 3 }, "\(call)")
+        }
+    }
+
     @Test("Fork and exec: a forked child that execs is followed to its exit, and so is the root's exec")
     func forkAndExec() throws {
         let json = scratch().appendingPathComponent("sh.json").path
