@@ -119,7 +119,21 @@ struct PushgatewayTests {
 
     /// The accept goroutine of an untraced pushgateway, as its runtime
     /// prints it at SIGQUIT: frames innermost first ("created by" excluded).
+    /// The probe that waits for the listener is itself accepted, so the
+    /// goroutine may be caught between two accepts (serving the probe, or
+    /// running on another thread with no stack printed): dump again until it
+    /// is parked in Accept.
     static func acceptGoroutine() throws -> [GoFrame] {
+        var frames: [GoFrame] = []
+        for attempt in 0..<5 {
+            let settle = useconds_t(100_000 * (attempt + 1))
+            frames = attempt < 4 ? (try? acceptGoroutineOnce(settle: settle)) ?? [] : try acceptGoroutineOnce(settle: settle)
+            if frames.contains(where: { $0.function == "net.(*TCPListener).Accept" }) { break }
+        }
+        return frames
+    }
+
+    static func acceptGoroutineOnce(settle: useconds_t) throws -> [GoFrame] {
         let port = try TCPClient.freePort()
         let err = scratch().appendingPathComponent("quit").path
         var env = ProcessInfo.processInfo.environment
@@ -127,18 +141,20 @@ struct PushgatewayTests {
         let p = try start([Self.exe, "--web.listen-address=127.0.0.1:\(port)"], stderr: err, env: env)
         defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
         try TCPClient.waitForListener(port: port)
+        usleep(settle)
         kill(p.processIdentifier, SIGQUIT)
         p.waitUntilExit()
         let dump = try String(contentsOfFile: err, encoding: .utf8)
-        let goroutine = try #require(
-            dump.components(separatedBy: "\n\n").first { $0.contains("net/http.(*Server).Serve(") }, "\(dump.suffix(2000))")
+        // Thrown, not #require'd: an earlier attempt's miss is no failure.
+        guard let goroutine = dump.components(separatedBy: "\n\n").first(where: { $0.contains("net/http.(*Server).Serve(") })
+        else { throw FixtureError(message: "no Serve goroutine in the dump: \(dump.suffix(2000))") }
         var frames: [GoFrame] = []
         let lines = goroutine.split(separator: "\n").map(String.init)
         for (i, l) in lines.enumerated() where i + 1 < lines.count && lines[i + 1].hasPrefix("\t") {
             if l.hasPrefix("created by ") { break }
             let function = l.range(of: "(", options: .backwards).map { String(l[..<$0.lowerBound]) } ?? l
             let position = lines[i + 1].dropFirst().split(separator: " ")[0]
-            let colon = try #require(position.lastIndex(of: ":"))
+            guard let colon = position.lastIndex(of: ":") else { throw FixtureError(message: "no file:line in \(position)") }
             frames.append(
                 GoFrame(
                     function: function, file: base(String(position[..<colon])),
