@@ -39,8 +39,11 @@ static inline long fdt_sys6(long n, long a, long b, long c, long d, long e, long
 /* The ring's layout and creation, whose system calls must be these. */
 #include "fdtrace_ring.h"
 
-#define FDT_EXPORT      __attribute__((visibility("default")))
-#define FDT_TLS         __thread __attribute__((tls_model("initial-exec")))
+#define FDT_EXPORT __attribute__((visibility("default")))
+#define FDT_TLS    __thread __attribute__((tls_model("initial-exec")))
+/* Code that may run before a sanitizer's runtime is initialised (its own
+ * start installs signal handlers through our hooks): not instrumented. */
+#define FDT_NO_TSAN     __attribute__((no_sanitize("thread")))
 #define FDT_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define FDT_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -137,6 +140,9 @@ static inline int fdt_is_unwinder_pipe(long fd) {
 int fdt_unwinder_pipe(int fds[2]);
 long fdt_unwinder_validate(const void *addr);
 int fdt_native_backtrace(void **out, int max);
+void fdt_unwinders_before_handlers(void);
+void fdt_unwinders_after_init(void);
+extern int fdt_handlers_before_init;
 void fdt_unwind_fork_begin(void);
 void fdt_unwind_fork_end(void);
 void fdt_unwind_after_fork_child(void);

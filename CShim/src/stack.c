@@ -20,7 +20,9 @@ static struct fdt_intern_table stacks;
  * every process image, and most images of a build or a shell script take
  * few stacks or none (a loop of /bin/true: 0.9 ms CPU a process with the
  * eager load, 0.55 ms without). glibc's backtrace() loads libgcc_s on its
- * first call, in the hook that needs it, for the same reason. */
+ * first call, in the hook that needs it, for the same reason. A hook inside
+ * a signal handler must not load anything, so both are loaded before the
+ * program installs its first handler (fdt_unwinders_before_handlers). */
 typedef int (*unw_backtrace_fn)(void **, int);
 static unw_backtrace_fn unw_bt; /* atomic: set once loaded */
 static int unwinder_phase;      /* atomic: 0 not tried, 1 loading, 2 done */
@@ -122,6 +124,8 @@ static int anyone_unwinding(void) {
 #define COLD_UNWINDS 32u
 static FDT_TLS unsigned unwinds_here;
 
+static int gated_unwind(unw_backtrace_fn unw, void **out, int max);
+
 int fdt_native_backtrace(void **out, int max) {
     if (FDT_UNLIKELY(unwinds_here < COLD_UNWINDS)) {
         unwinds_here++;
@@ -133,6 +137,10 @@ int fdt_native_backtrace(void **out, int max) {
         unw = __atomic_load_n(&unw_bt, __ATOMIC_ACQUIRE);
         if (!unw) return backtrace(out, max);
     }
+    return gated_unwind(unw, out, max);
+}
+
+static int gated_unwind(unw_backtrace_fn unw, void **out, int max) {
     int *slot = &unwinding[(unsigned)fdt_gettid() & (UNWINDING_SLOTS - 1)].n;
     for (;;) {
         if (!forking_here)
@@ -144,6 +152,48 @@ int fdt_native_backtrace(void **out, int max) {
     int n = unw(out, max);
     __atomic_sub_fetch(slot, 1, __ATOMIC_RELEASE);
     return n;
+}
+
+/* Called before the program installs a signal handler (hooks_signal.c):
+ * from then on a hook may run inside a handler, where neither unwinder may
+ * be loaded, so both are loaded and warmed up now, in the caller's normal
+ * context. Before the shim is initialised (another library's constructor)
+ * it is left to the end of the initialisation. */
+int fdt_handlers_before_init;  /* atomic: a handler was installed before */
+static int ready_for_handlers; /* atomic: 0 not yet, 1 preparing, 2 done */
+static FDT_TLS int preparing_here;
+
+static void prepare_for_handlers(void) {
+    int expected = 0;
+    if (preparing_here) return;                                    /* a library loaded here installs a handler */
+    if (!__atomic_load_n(&fdt_g.active, __ATOMIC_ACQUIRE)) return; /* no stacks will be taken */
+    if (!__atomic_compare_exchange_n(&ready_for_handlers, &expected, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(&ready_for_handlers, __ATOMIC_ACQUIRE) != 2) sched_yield();
+        return;
+    }
+    preparing_here = 1;
+    fdt_tls_busy++; /* libunwind's first unwind opens its pipe (see above) */
+    int saved = errno;
+    load_unwinder();
+    while (__atomic_load_n(&unwinder_phase, __ATOMIC_ACQUIRE) != 2) sched_yield(); /* another thread loading */
+    void *warm[4];
+    unw_backtrace_fn unw = __atomic_load_n(&unw_bt, __ATOMIC_ACQUIRE);
+    if (unw) gated_unwind(unw, warm, 4);
+    backtrace(warm, 4); /* loads libgcc_s */
+    errno = saved;
+    fdt_tls_busy--;
+    preparing_here = 0;
+    __atomic_store_n(&ready_for_handlers, 2, __ATOMIC_RELEASE);
+}
+
+void fdt_unwinders_before_handlers(void) {
+    if (FDT_LIKELY(__atomic_load_n(&ready_for_handlers, __ATOMIC_ACQUIRE) == 2)) return;
+    prepare_for_handlers();
+}
+
+/* The end of the shim's initialisation: handlers installed before it. */
+void fdt_unwinders_after_init(void) {
+    if (__atomic_load_n(&fdt_handlers_before_init, __ATOMIC_ACQUIRE)) prepare_for_handlers();
 }
 
 void fdt_unwind_fork_begin(void) {

@@ -273,6 +273,7 @@ void fdt_ensure_init(void) {
     fdt_tls_busy--;
     initializing_here = 0;
     __atomic_store_n(&fdt_g.init_phase, 2, __ATOMIC_RELEASE);
+    fdt_unwinders_after_init();
 }
 
 /* Called by a hook on a thread that went through the vfork trampoline.

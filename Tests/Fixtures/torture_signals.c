@@ -1,5 +1,8 @@
 /* Torture: close() (and open()) from a signal handler that fires every
- * 50 µs while the main code is inside interposed calls. */
+ * 50 µs while the main code is inside interposed calls. First the handler
+ * alone takes this thread's first 40 stacks (raise() runs it at once), so
+ * the tracer's stack-taking reaches every stage of its life inside a
+ * handler (the shim switches unwinders at a thread's 33rd stack). */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
@@ -27,6 +30,7 @@ int main(void) {
     sigemptyset(&alrm);
     sigaddset(&alrm, SIGALRM);
     sigprocmask(SIG_UNBLOCK, &alrm, NULL); /* whoever started us may block it */
+    for (int i = 0; i < 20; i++) raise(SIGALRM);
     struct itimerval it = { { 0, 50 }, { 0, 50 } };
     setitimer(ITIMER_REAL, &it, NULL);
     long ok = 0;
