@@ -238,3 +238,10 @@ int fdtd_symbolize(struct fdtd_module *m, uint64_t address, fdtd_frame_fn fn, vo
     emit(fn, ctx, name, file, line);
     return 1;
 }
+
+int fdtd_symbolize_by_symbol(struct fdtd_module *m, uint64_t address, fdtd_frame_fn fn, void *ctx) {
+    char *name = symbol_name(m, address, 0);
+    if (name == NULL) return 0;
+    emit(fn, ctx, name, NULL, 0);
+    return 1;
+}

@@ -30,4 +30,8 @@ typedef void (*fdtd_frame_fn)(void *ctx, const char *function, const char *file,
  * (0: nothing is known of the address). */
 int fdtd_symbolize(struct fdtd_module *m, uint64_t address, fdtd_frame_fn fn, void *ctx);
 
+/* The symbol table's name of the function around `address` only: neither
+ * DWARF nor the line table is read (for libraries whose sources are not
+ * the user's: their debug sections, compressed, cost tens of ms to read). */
+int fdtd_symbolize_by_symbol(struct fdtd_module *m, uint64_t address, fdtd_frame_fn fn, void *ctx);
 #endif

@@ -56,10 +56,11 @@ final class DwarfFiles: @unchecked Sendable {
     }
 
     /// The source frames at a file address, innermost first.
-    static func frames(_ h: OpaquePointer, address: UInt64) -> [Frame] {
+    /// `debugInfo` false: the symbol table's name only (no DWARF, no line).
+    static func frames(_ h: OpaquePointer, address: UInt64, debugInfo: Bool = true) -> [Frame] {
         var frames: [Frame] = []
         withUnsafeMutablePointer(to: &frames) { list in
-            _ = fdtd_symbolize(
+            _ = (debugInfo ? fdtd_symbolize : fdtd_symbolize_by_symbol)(
                 h, address,
                 { ctx, function, file, line in
                     let list = ctx!.assumingMemoryBound(to: [Frame].self)

@@ -35,7 +35,13 @@ public struct DwflSymbolizer: Symbolizing {
             let entry = modules.entries[f.module!]
             switch files.file(entry) {
             case .success(let file):
-                let named = DwarfFiles.frames(file, address: f.address &- 1)
+                // The C runtime's own libraries (libc, ld.so, libstdc++: the
+                // report's runtime modules) by their symbol tables only: their
+                // frames are never the site a report points at, and reading
+                // libc's compressed DWARF (libc6-dbg) for the start-up frames
+                // below main cost ~50 ms of every report.
+                let named = DwarfFiles.frames(
+                    file, address: f.address &- 1, debugInfo: !ReportBuilder.isRuntimeModule(entry.path))
                 out.frames[f] =
                     named.isEmpty
                     ? [Self.bare(f, module: entry.path)]
