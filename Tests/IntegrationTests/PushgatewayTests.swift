@@ -91,7 +91,9 @@ struct PushgatewayTests {
     ) throws {
         let local = "127.0.0.1:\(port)"
         let groups = p.leaks.filter { $0.fds.contains { $0.local == local && $0.peer != nil } }
-        try #require(groups.count == 1, "\(p.leaks.map { ($0.call, $0.fds) })", sourceLocation: sourceLocation)
+        try #require(
+            groups.count == 1, "\(groups.map { ($0.fds.map(\.fd), $0.frames.map { "\($0.function ?? "?") \($0.file ?? "?"):\($0.line ?? 0) \($0.address)" }) })",
+            sourceLocation: sourceLocation)
         let g = groups[0]
         #expect(g.count == peers.count && Set(g.fds.compactMap(\.peer)) == peers, sourceLocation: sourceLocation)
         #expect(g.fds.allSatisfy { $0.state == state && $0.local == local && $0.call == "accept4" }, sourceLocation: sourceLocation)
@@ -99,6 +101,15 @@ struct PushgatewayTests {
         let frames = g.frames.map { GoFrame(function: $0.function ?? "?", file: Self.base($0.file), line: $0.line ?? 0) }
         let from = try #require(frames.firstIndex { $0.function == "net.(*TCPListener).Accept" }, sourceLocation: sourceLocation)
         let want = try #require(truth.firstIndex { $0.function == "net.(*TCPListener).Accept" }, sourceLocation: sourceLocation)
+        // Above it, the calls down to the system call, and nothing that was
+        // never called (stale return addresses in Go frames' locals, which
+        // the stack scan reads: runtime.entersyscall, whatever ran before).
+        #expect(
+            frames[..<from].map(\.function) == [
+                "runtime/internal/syscall.Syscall6", "syscall.RawSyscall6", "syscall.Syscall6", "syscall.accept4",
+                "syscall.Accept4", "internal/poll.accept", "internal/poll.(*FD).Accept", "net.(*netFD).accept",
+                "net.(*TCPListener).accept",
+            ], "\(frames)", sourceLocation: sourceLocation)
         let ours = Array(frames[from...]), theirs = Array(truth[want...].prefix(ours.count))
         #expect(ours.count >= 4 && ours == theirs, "\(ours)\n\(theirs)", sourceLocation: sourceLocation)
         let site = try #require(g.site, sourceLocation: sourceLocation)

@@ -240,7 +240,7 @@ public struct ReportBuilder {
     }
 
     func stackFrames(_ ref: StackRef) -> [RawFrame]? {
-        images[ref.process]?.stacks.frames(ref.id)
+        images[ref.process]?.stacks.frames(ref.id).map { symbolizer.callChain($0, modules: registry) }
     }
 
     /// A process's report without its groups (those come after

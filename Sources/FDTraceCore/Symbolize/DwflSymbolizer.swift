@@ -61,6 +61,10 @@ public struct DwflSymbolizer: Symbolizing {
         return out
     }
 
+    public func callChain(_ frames: [RawFrame], modules: ModuleRegistry) -> [RawFrame] {
+        go.tables.callChain(frames, modules: modules)
+    }
+
     static func bare(_ f: RawFrame, module: String?) -> SymbolizedFrame {
         SymbolizedFrame(function: nil, file: nil, line: nil, module: module, address: f.address)
     }

@@ -23,6 +23,9 @@ public protocol Symbolizing {
     /// The same, with one note for each thing that left frames unnamed (a
     /// module's file that cannot be read, a missing symbolizer).
     func symbolizeNoting(_ frames: Set<RawFrame>, modules: ModuleRegistry) -> SymbolizedFrames
+    /// A stack's frames without those that were never called (stale
+    /// return addresses a stack scan picked up: GoSymbolizer.callChain).
+    func callChain(_ frames: [RawFrame], modules: ModuleRegistry) -> [RawFrame]
 }
 
 /// Frames named by a symbolizer, and what it could not read.
@@ -35,6 +38,8 @@ extension Symbolizing {
     public func symbolizeNoting(_ frames: Set<RawFrame>, modules: ModuleRegistry) -> SymbolizedFrames {
         SymbolizedFrames(frames: symbolize(frames, modules: modules), notes: [])
     }
+
+    public func callChain(_ frames: [RawFrame], modules: ModuleRegistry) -> [RawFrame] { frames }
 }
 
 /// Symbolization by llvm-symbolizer (function names demangled, file:line,
@@ -45,8 +50,13 @@ extension Symbolizing {
 public struct LLVMSymbolizer: Symbolizing {
     public let executable: String?
     public private(set) var notes: [String] = []
+    private let go = GoTables()
 
     public init(executable: String? = LLVMSymbolizer.locate()) { self.executable = executable }
+
+    public func callChain(_ frames: [RawFrame], modules: ModuleRegistry) -> [RawFrame] {
+        go.tables.callChain(frames, modules: modules)
+    }
 
     public static func locate() -> String? {
         let env = ProcessInfo.processInfo.environment
@@ -76,8 +86,7 @@ public struct LLVMSymbolizer: Symbolizing {
             result[f] = [SymbolizedFrame(function: nil, file: nil, line: nil, module: nil, address: f.address)]
         }
         var known = frames.filter { $0.module != nil }.sorted { ($0.module!, $0.address) < ($1.module!, $1.address) }
-        var go = GoSymbolizer()
-        let viaGo = go.symbolize(known, modules: modules)
+        let viaGo = go.tables.symbolize(known, modules: modules)
         result.merge(viaGo) { a, _ in a }
         known.removeAll { viaGo[$0] != nil }
         // Which name to give llvm-symbolizer for each module: the file if it
