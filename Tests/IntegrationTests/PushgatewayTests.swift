@@ -91,9 +91,9 @@ struct PushgatewayTests {
     ) throws {
         let local = "127.0.0.1:\(port)"
         let groups = p.leaks.filter { $0.fds.contains { $0.local == local && $0.peer != nil } }
+        func described(_ f: FrameReport) -> String { "\(f.function ?? "?") \(f.file ?? "?"):\(f.line ?? 0) \(f.address)" }
         try #require(
-            groups.count == 1, "\(groups.map { ($0.fds.map(\.fd), $0.frames.map { "\($0.function ?? "?") \($0.file ?? "?"):\($0.line ?? 0) \($0.address)" }) })",
-            sourceLocation: sourceLocation)
+            groups.count == 1, "\(groups.map { ($0.fds.map(\.fd), $0.frames.map(described)) })", sourceLocation: sourceLocation)
         let g = groups[0]
         #expect(g.count == peers.count && Set(g.fds.compactMap(\.peer)) == peers, sourceLocation: sourceLocation)
         #expect(g.fds.allSatisfy { $0.state == state && $0.local == local && $0.call == "accept4" }, sourceLocation: sourceLocation)

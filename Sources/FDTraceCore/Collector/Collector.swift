@@ -34,6 +34,7 @@ public final class Collector: EventSourceHost {
     /// Where sources write records; holds the image being fed.
     private var sink = RecordSink(process: .placeholder)
     private var idleRounds = 0
+    private var blindVerdicts = BlindRuntimeVerdicts()
     private var aboveThreshold: Set<Int> = []
     private var lastGrowthSample: UInt64 = 0
 
@@ -241,7 +242,7 @@ public final class Collector: EventSourceHost {
             key: key, pid: start.pid, ppid: start.forkParent != 0 ? start.forkParent : start.ppid,
             forkParent: start.forkParent, command: start.command, executable: start.executable,
             startTime: start.startTime, rlimitSoft: start.rlimitSoft, rlimitHard: start.rlimitHard)
-        p.blindness = start.seesSystemCalls ? nil : BlindRuntime.reason(executable: start.executable)
+        p.blindness = start.seesSystemCalls ? nil : blindVerdicts.reason(executable: start.executable)
         p.attached = start.attached
         p.kernelStartTime = ProcFiles.kernelStartTime(start.pid)
         if let refusal = followExec(into: &p) {

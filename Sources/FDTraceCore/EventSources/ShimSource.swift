@@ -22,6 +22,9 @@ public final class ShimSource: EventSource {
     private var connections: [Int: Connection] = [:]
     /// Strings of paths opened over and over, made once.
     private var paths = PathCache()
+    /// One receive buffer for every hello (64 KiB zeroed per handshake cost
+    /// more than the rest of reading it).
+    private var helloBuffer = [UInt8](repeating: 0, count: Int(FDT_HELLO_MAX_BYTES))
 
     private final class Connection {
         /// -1: the process had ended before its hello was read.
@@ -238,8 +241,8 @@ public final class ShimSource: EventSource {
 
     /// The first message of a connection, checked.
     private func readHello(_ sock: Int32, peerPID: pid_t, memfd: inout Int32) -> Hello {
-        var buf = [UInt8](repeating: 0, count: Int(FDT_HELLO_MAX_BYTES))
-        let n = buf.withUnsafeMutableBytes { fdtc_recv_with_fd(sock, $0.baseAddress, $0.count, &memfd, 0) }
+        let n = helloBuffer.withUnsafeMutableBytes { fdtc_recv_with_fd(sock, $0.baseAddress, $0.count, &memfd, 0) }
+        let buf = helloBuffer
         if n == MemoryLayout<fdt_msg_wake>.size && memfd < 0,
             buf.withUnsafeBytes({ $0.loadUnaligned(as: fdt_msg_wake.self) }).type == FDT_MSG_WAKE.rawValue
         {

@@ -106,7 +106,7 @@ public enum ReportView {
 
     static func isHidden(_ f: FrameReport) -> Bool {
         guard f.python != true, let m = f.module else { return false }
-        return ReportBuilder.isInterpreterModule(m) || ReportBuilder.isRuntimeModule(m)
+        return ReportBuilder.isInterpreterModule(m) || RuntimeModule.contains(m)
     }
 
     static func interpreterFrames(_ frames: [FrameReport]) -> Bool {

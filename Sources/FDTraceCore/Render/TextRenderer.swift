@@ -229,7 +229,7 @@ public struct TextRenderer {
     static func trimmed(_ frames: [FrameReport]) -> [FrameReport] {
         if let main = frames.firstIndex(where: { $0.function == "main" }) { return Array(frames[...main]) }
         var end = frames.count
-        while end > 1, frames[end - 1].python != true, ReportBuilder.isRuntimeModule(frames[end - 1].module) { end -= 1 }
+        while end > 1, frames[end - 1].python != true, RuntimeModule.contains(frames[end - 1].module) { end -= 1 }
         return Array(frames[..<end])
     }
 

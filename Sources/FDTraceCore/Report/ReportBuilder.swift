@@ -59,8 +59,8 @@ public struct ReportBuilder {
         if let own = frames.firstIndex(where: { $0.file?.hasSuffix(".go") == true && !isGoStandardLibrary($0.function) }) {
             return own
         }
-        return frames.firstIndex { !isRuntimeModule($0.module) && !isInterpreterModule($0.module) }
-            ?? frames.firstIndex { !isRuntimeModule($0.module) }
+        return frames.firstIndex { !RuntimeModule.contains($0.module) && !isInterpreterModule($0.module) }
+            ?? frames.firstIndex { !RuntimeModule.contains($0.module) }
     }
 
     /// Why a report whose events were partly lost is incomplete: never a
@@ -88,17 +88,6 @@ public struct ReportBuilder {
         let package = function[..<(function[slash...].firstIndex(of: ".") ?? function.endIndex)]
         let first = package.split(separator: "/").first.map(String.init) ?? ""
         return first != "main" && !first.contains(".")
-    }
-
-    /// Modules whose frames are runtime plumbing, not the program's code.
-    static func isRuntimeModule(_ path: String?) -> Bool {
-        guard let path else { return true }
-        let base = path.split(separator: "/").last.map(String.init) ?? path
-        let prefixes = [
-            "libc.so", "libc-", "ld-linux", "ld-", "libpthread", "libdl.", "libm.so", "libstdc++",
-            "libgcc_s", "libfdtrace", "linux-vdso",
-        ]
-        return prefixes.contains { base.hasPrefix($0) }
     }
 
     /// A descriptor to report with the site that opened it (for inherited
@@ -404,7 +393,7 @@ public struct ReportBuilder {
         return raw.flatMap { f -> [FrameReport] in
             if isPython && f.python == nil && !nativeFrames {
                 let path = f.module.map { registry.entries[$0].path }
-                if Self.isInterpreterModule(path) || Self.isRuntimeModule(path) { return [] }
+                if Self.isInterpreterModule(path) || RuntimeModule.contains(path) { return [] }
             }
             return (symbols[f] ?? []).map { sf in
                 FrameReport(

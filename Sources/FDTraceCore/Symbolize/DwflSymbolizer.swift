@@ -41,7 +41,7 @@ public struct DwflSymbolizer: Symbolizing {
                 // libc's compressed DWARF (libc6-dbg) for the start-up frames
                 // below main cost ~50 ms of every report.
                 let named = DwarfFiles.frames(
-                    file, address: f.address &- 1, debugInfo: !ReportBuilder.isRuntimeModule(entry.path))
+                    file, address: f.address &- 1, debugInfo: !RuntimeModule.contains(entry.path))
                 out.frames[f] =
                     named.isEmpty
                     ? [Self.bare(f, module: entry.path)]
