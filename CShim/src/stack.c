@@ -188,6 +188,9 @@ static void prepare_for_handlers(void) {
 
 void fdt_unwinders_before_handlers(void) {
     if (FDT_LIKELY(__atomic_load_n(&ready_for_handlers, __ATOMIC_ACQUIRE) == 2)) return;
+    /* A vfork child shares its parent's memory: it loads nothing (its
+     * hooks record nothing either). */
+    if (fdt_in_vfork_child()) return;
     prepare_for_handlers();
 }
 
