@@ -38,7 +38,7 @@ for rt in "$libasan" "$libtsan"; do
 done
 
 fixtures=(open_family socket_family close_family misc_family stdio_family syscall_family
-          pipe_dup threads torture_threads torture_signals fork_threads bad_close scope_api)
+          pipe_dup threads torture_threads torture_signals signal_hooks fork_threads bad_close scope_api)
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/fdtrace-check-shim.XXXXXX")"
 trap 'rm -rf "$work"' EXIT

@@ -69,6 +69,33 @@ import Testing
         #expect(report.processes.first?.leaks.isEmpty == true)
     }
 
+    /// signal, sigaction, sysv_signal, bsd_signal, sigset (watched by the
+    /// shim, which loads its unwinders before the first handler): every call
+    /// returns what it returns untraced, and the 200 opens and closes the
+    /// handlers make are all recorded.
+    @Test func signalHandlersInstalledEveryWay() throws {
+        let exe = try Fixture.build("signal_hooks.c")
+        let (plain, _, report) = try both([exe])
+        #expect(
+            plain.stdout == """
+                signal: was default
+                signal: was handler
+                sigaction: was handler
+                sigaction query: other
+                sysv_signal: was default
+                bsd_signal: was default
+                sigset: was handler
+                signal(SIG_IGN): was default
+                sigaction(-1): -1
+                ran: 50 50 50 50
+
+                """)
+        expectAllAccounted(report)
+        let p = try #require(report.processes.first)
+        #expect(p.leaks.isEmpty)
+        #expect(p.events.opens == 200 && p.events.closes == 200, "\(p.events)")
+    }
+
     @Test func collectorKilledMidRun() throws {
         let exe = try Fixture.build("torture_kill_collector.c")
         let plain = try run([exe])
