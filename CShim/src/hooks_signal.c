@@ -70,21 +70,15 @@ FDT_NO_TSAN static sighandler_t watched_signal(sighandler_t (*real)(int, sighand
     return real(sig, handler);
 }
 
-FDT_EXPORT FDT_NO_TSAN sighandler_t signal(int sig, sighandler_t h) {
-    return watched_signal(FDT_NEXT(signal_fn, signal), sig, h);
-}
-FDT_EXPORT FDT_NO_TSAN sighandler_t bsd_signal(int sig, sighandler_t h) {
-    return watched_signal(FDT_NEXT(signal_fn, bsd_signal), sig, h);
-}
-FDT_EXPORT FDT_NO_TSAN sighandler_t ssignal(int sig, sighandler_t h) {
-    return watched_signal(FDT_NEXT(signal_fn, ssignal), sig, h);
-}
-FDT_EXPORT FDT_NO_TSAN sighandler_t sysv_signal(int sig, sighandler_t h) {
-    return watched_signal(FDT_NEXT(signal_fn, sysv_signal), sig, h);
-}
-FDT_EXPORT FDT_NO_TSAN sighandler_t __sysv_signal(int sig, sighandler_t h) {
-    return watched_signal(FDT_NEXT(signal_fn, __sysv_signal), sig, h);
-}
-FDT_EXPORT FDT_NO_TSAN sighandler_t sigset(int sig, sighandler_t h) {
-    return watched_signal(FDT_NEXT(signal_fn, sigset), sig, h);
-}
+/* signal() and its other spellings (BSD, System V, XSI): one hook each. */
+#define FDT_WATCHED_SIGNAL(name)                                                                                       \
+    FDT_EXPORT FDT_NO_TSAN sighandler_t name(int sig, sighandler_t h) {                                                \
+        return watched_signal(FDT_NEXT(signal_fn, name), sig, h);                                                      \
+    }
+
+FDT_WATCHED_SIGNAL(signal)
+FDT_WATCHED_SIGNAL(bsd_signal)
+FDT_WATCHED_SIGNAL(ssignal)
+FDT_WATCHED_SIGNAL(sysv_signal)
+FDT_WATCHED_SIGNAL(__sysv_signal)
+FDT_WATCHED_SIGNAL(sigset)
