@@ -186,7 +186,13 @@ public final class ShimSource: EventSource {
                 close(sock)
                 continue
             }
-            guard peerUID == geteuid() || host.isInTracedTree(peerPID) else {
+            // A process of another uid is admitted when it is in the traced
+            // tree. The same pid waiting with its first hello counts: a fork
+            // child that dropped privileges and exec'd connects again, and
+            // its new image may be gone (so no /proc parent chain to walk)
+            // before that first hello is read.
+            guard peerUID == geteuid() || pending.contains(where: { $0.pid == peerPID }) || host.isInTracedTree(peerPID)
+            else {
                 host.refused("refused a connection from uid \(peerUID) (pid \(peerPID)): not this user, not in the traced process tree")
                 close(sock)
                 continue
