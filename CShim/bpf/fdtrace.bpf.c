@@ -401,6 +401,119 @@ __noinline int fdt_emit_fds(struct scratch *s, u32 tgid) {
     return 0;
 }
 
+/* What the kernel knows of each socket a process holds at exit: its
+ * family, type, protocol, TCP state and addresses, as FDT_REC_KERNEL_FD
+ * records (the shim's exit view, written from inside the process). Without
+ * them the collector would have to ask sock_diag for every socket of the
+ * process over and over while it runs (a walk of the host's whole TCP hash
+ * each time), and a socket accepted since the last such look would be
+ * reported at exit without its addresses. */
+#define S_IFMT_   0170000
+#define S_IFSOCK_ 0140000
+#define AF_INET_  2
+#define AF_INET6_ 10
+
+struct socket_walk {
+    u64 fds;      /* struct file ** of the table */
+    u64 open_fds; /* its bitmap */
+    u32 tgid;
+    u32 _pad;
+};
+
+/* The address as the shim's getsockname gives it: sockaddr_in or
+ * sockaddr_in6 (family in host order, port and address in network order). */
+static __always_inline u32 put_inet_address(u8 *out, u16 family, u16 port_be, const void *addr) {
+    __builtin_memset(out, 0, 28);
+    *(u16 *)out = family;
+    *(u16 *)(out + 2) = port_be;
+    if (family == AF_INET_) {
+        bpf_probe_read_kernel(out + 4, 4, addr);
+        return 16;
+    }
+    bpf_probe_read_kernel(out + 8, 16, addr);
+    return 28;
+}
+
+static long describe_socket(u64 fd, void *data) {
+    struct socket_walk *w = data;
+    u64 word = 0, fp = 0;
+    if (bpf_probe_read_kernel(&word, sizeof word, (void *)(w->open_fds + (fd / 64) * 8))) return 1;
+    if (!(word & (1ull << (fd % 64)))) return 0;
+    if (bpf_probe_read_kernel(&fp, sizeof fp, (void *)(w->fds + fd * 8)) || !fp) return 0;
+    struct file *f = (struct file *)fp;
+    struct inode *ino = BPF_CORE_READ(f, f_inode);
+    u16 mode = BPF_CORE_READ(ino, i_mode);
+    if ((mode & S_IFMT_) != S_IFSOCK_) return 0;
+    struct socket *sock = (struct socket *)BPF_CORE_READ(f, private_data);
+    struct sock *sk = BPF_CORE_READ(sock, sk);
+    if (!sk) return 0;
+    struct scratch *s = get_scratch(&scratch_process);
+    if (!s) return 1;
+    struct fdt_rec_kernel_fd *r = (struct fdt_rec_kernel_fd *)(s->ev + REC);
+    u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+    r->fd = (s32)fd;
+    r->fd_flags = 0;
+    r->_pad0 = 0;
+    r->st_mode = mode;
+    r->domain = family;
+    r->sock_type = BPF_CORE_READ(sk, sk_type);
+    r->protocol = BPF_CORE_READ(sk, sk_protocol);
+    r->tcp_state = -1;
+    r->inode = BPF_CORE_READ(ino, i_ino);
+    r->target_len = 0;
+    r->local_len = 0;
+    r->peer_len = 0;
+    r->_pad1 = 0;
+    u8 *addrs = s->ev + REC + sizeof *r;
+    u32 alen = 0, plen = 0; /* the addresses' bytes: the family's size, or none */
+    if (family == AF_INET_ || family == AF_INET6_) {
+        struct sock_common *c = &sk->__sk_common;
+        if (r->protocol == IPPROTO_TCP) r->tcp_state = BPF_CORE_READ(c, skc_state);
+        u16 lport = BPF_CORE_READ(c, skc_num), dport = BPF_CORE_READ(c, skc_dport);
+        lport = (u16)(lport << 8 | lport >> 8);
+        if (family == AF_INET_) {
+            alen = put_inet_address(addrs, family, lport, &c->skc_rcv_saddr);
+            put_inet_address(addrs + 28, family, dport, &c->skc_daddr);
+            /* The peer's bytes follow the local's (the record's layout). */
+            __builtin_memcpy(addrs + 16, addrs + 28, 16);
+        } else {
+            alen = put_inet_address(addrs, family, lport, &c->skc_v6_rcv_saddr);
+            put_inet_address(addrs + 28, family, dport, &c->skc_v6_daddr);
+        }
+        /* No peer port: not connected (getpeername would fail). */
+        plen = dport ? alen : 0;
+    }
+    r->local_len = alen;
+    r->peer_len = plen;
+    u32 size = align8(sizeof *r + alen + plen);
+    record_at(s, REC, FDT_REC_KERNEL_FD, size);
+    struct fdt_kev *ev = (struct fdt_kev *)s->ev;
+    ev->size = REC + size;
+    ev->tgid = w->tgid;
+    /* A description the ring has no room for is counted apart: the
+     * report keeps what it knew of that socket, no event is lost. */
+    if (bpf_ringbuf_output(&events, s->ev, REC + size, BPF_RB_NO_WAKEUP)) {
+        struct fdt_kcounts *k = counters();
+        if (k) count(&k->sockets_undescribed);
+    }
+    return 0;
+}
+
+/* One FDT_REC_KERNEL_FD per socket in the current task's table (up to
+ * the FDT_KFDS_MAX_WORDS bitmap words FDT_KREC_FDS lists). */
+__noinline int fdt_describe_sockets(u32 tgid) {
+    struct task_struct *task = bpf_get_current_task_btf();
+    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+    if (!fdt) return 0;
+    u32 max = BPF_CORE_READ(fdt, max_fds);
+    if (max > 64 * FDT_KFDS_MAX_WORDS) max = 64 * FDT_KFDS_MAX_WORDS;
+    struct socket_walk w = {
+        .fds = (u64)BPF_CORE_READ(fdt, fd), .open_fds = (u64)BPF_CORE_READ(fdt, open_fds), .tgid = tgid
+    };
+    bpf_loop(max, describe_socket, &w, 0);
+    return 0;
+}
+
 /* ---- system call entry ---- */
 
 SEC("tp_btf/sys_enter")
@@ -1025,12 +1138,15 @@ int BPF_PROG(sched_process_exit, struct task_struct *task) {
     u32 tgid = BPF_CORE_READ(task, tgid);
     struct fdt_ktraced *t = bpf_map_lookup_elem(&traced, &tgid);
     if (!t) return 0;
-    /* The process ends with its last thread. */
+    /* The process ends with its last thread. Threads that exit at once
+     * (exit_group) can all find none left: one of them reports. */
     if (BPF_CORE_READ(task, signal, live.counter) != 0) return 0;
+    if (__sync_fetch_and_add(&t->exit_claimed, 1) != 0) return 0;
     struct scratch *s = get_scratch(&scratch_process);
     if (s) {
         /* What it held: the kernel closes these after this point. */
         fdt_emit_fds(s, tgid);
+        fdt_describe_sockets(tgid);
         struct fdt_krec_exit *r = record_at(s, REC, FDT_KREC_EXIT, sizeof *r);
         r->wait_status = BPF_CORE_READ(task, exit_code);
         r->_pad = 0;

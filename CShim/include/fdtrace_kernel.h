@@ -93,15 +93,16 @@ struct fdt_krec_exit {
 
 /* The BPF program's counters (a per-CPU array of one; the loader sums). */
 struct fdt_kcounts {
-    uint64_t events;            /* events written to the ring buffer */
-    uint64_t ring_drops;        /* events lost: the ring buffer was full */
-    uint64_t stacks_sent;       /* distinct stacks sent (FDT_REC_STACK events) */
-    uint64_t callers_found;     /* opens whose wrapper's caller the stack scan found */
-    uint64_t callers_missing;   /* opens with no return address in the scanned words */
-    uint64_t path_retries;      /* paths unreadable at entry (page not present), read at exit */
-    uint64_t path_failures;     /* paths unreadable at exit too (sent without a path) */
-    uint64_t storage_failures;  /* calls not recorded: no per-thread storage */
-    uint64_t untraced_children; /* fork children not traced: the traced set was full */
+    uint64_t events;              /* events written to the ring buffer */
+    uint64_t ring_drops;          /* events lost: the ring buffer was full */
+    uint64_t stacks_sent;         /* distinct stacks sent (FDT_REC_STACK events) */
+    uint64_t callers_found;       /* opens whose wrapper's caller the stack scan found */
+    uint64_t callers_missing;     /* opens with no return address in the scanned words */
+    uint64_t path_retries;        /* paths unreadable at entry (page not present), read at exit */
+    uint64_t path_failures;       /* paths unreadable at exit too (sent without a path) */
+    uint64_t storage_failures;    /* calls not recorded: no per-thread storage */
+    uint64_t untraced_children;   /* fork children not traced: the traced set was full */
+    uint64_t sockets_undescribed; /* sockets at exit not described: the ring was full */
 };
 
 /* A traced process (the BPF map `traced`, keyed by tgid). */
@@ -109,6 +110,9 @@ struct fdt_ktraced {
     uint64_t records_lost; /* events of this process the ring had no room for */
     uint32_t fork_seq;     /* numbers its forks (fork ids: tgid << 32 | seq) */
     uint32_t image;        /* numbers its execs (stacks are interned per image) */
+    /* Set by the thread that reports the process's end: threads killed
+     * together can each see the last one gone (one report, not two). */
+    uint64_t exit_claimed;
 };
 
 #endif /* FDTRACE_KERNEL_H */

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -81,8 +83,25 @@ static void set_error(char *err, size_t errlen, const char *fmt, ...) {
 static int is_power_of_two(uint32_t v) { return v && (v & (v - 1)) == 0; }
 
 /* Why loading failed, in words a user can act on. */
+/* CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN, effective now. */
+static int has_bpf_capabilities(void) {
+    struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct d[2];
+    memset(d, 0, sizeof d);
+    if (syscall(SYS_capget, &h, d) != 0) return 0;
+    uint64_t eff = (uint64_t)d[1].effective << 32 | d[0].effective;
+    uint64_t need = (1ull << CAP_BPF) | (1ull << CAP_PERFMON);
+    return (eff & need) == need || (eff & (1ull << CAP_SYS_ADMIN)) != 0;
+}
+
 static void explain(char *err, size_t errlen, const char *step, int e) {
-    if (e == EPERM || e == EACCES) {
+    if ((e == EPERM || e == EACCES) && has_bpf_capabilities()) {
+        /* Refused with the privileges: the verifier (EACCES), or a policy
+         * (lockdown, a security module), not missing capabilities. */
+        set_error(err, errlen,
+            "the kernel event source cannot start: the kernel refused %s with CAP_BPF and CAP_PERFMON (%s)%s%s", step,
+            strerror(e), last_warning[0] ? "; libbpf: " : "", last_warning);
+    } else if (e == EPERM || e == EACCES) {
         set_error(err, errlen, "the kernel event source needs root (CAP_BPF and CAP_PERFMON): %s was refused (%s)",
             step, strerror(e));
     } else if (last_warning[0]) {
@@ -183,7 +202,7 @@ fail:
 
 int fdtk_trace(struct fdtk *k, int32_t pid) {
     if (!k || pid <= 0) return -EINVAL;
-    struct fdt_ktraced v = { 0, 0, 0 };
+    struct fdt_ktraced v = { 0, 0, 0, 0 };
     uint32_t key = (uint32_t)pid;
     return bpf_map_update_elem(k->traced_fd, &key, &v, BPF_NOEXIST) ? -errno : 0;
 }
@@ -255,6 +274,7 @@ void fdtk_counts(struct fdtk *k, struct fdt_kcounts *out) {
             out->path_failures += per[i].path_failures;
             out->storage_failures += per[i].storage_failures;
             out->untraced_children += per[i].untraced_children;
+            out->sockets_undescribed += per[i].sockets_undescribed;
         }
     }
     free(per);

@@ -87,6 +87,46 @@ struct KernelRunTests {
         #expect(Self.sites(kernel)["leak_sites.c:\(lines["pipe"]![0]) pipe"] == 10)
     }
 
+    @Test("Sockets made just before exit: the kernel describes them at exit as the shim does (addresses, TCP states)")
+    func socketsAtExit() throws {
+        let exe = try Fixture.build("exit_sockets.c")
+        var reports: [String: ProcessReport] = [:], ports: [String: [String]] = [:]
+        for source in ["shim", "kernel"] {
+            let json = scratch().appendingPathComponent("sockets-\(source).json").path
+            let o = try run([Paths.fdtrace, "run", "--source", source, "--json", json, "--", exe], env: Self.env)
+            #expect(o.status == 0, "\(o.stderr)")
+            ports[source] = o.stdout.split(separator: " ").map(String.init)
+            let report = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json)))
+            reports[source] = try #require(report.processes.first)
+        }
+        let kernel = try #require(reports["kernel"]), shim = try #require(reports["shim"])
+        #expect(kernel.incomplete == nil && kernel.internalErrors.isEmpty && kernel.unknownOrigin.isEmpty)
+        // Ports differ between the runs: each run's printed ports become
+        // P0, P1, P2; a client's ephemeral port E.
+        func sockets(_ p: ProcessReport, _ printed: [String]) -> [String] {
+            func named(_ address: String?) -> String {
+                guard let address, let colon = address.lastIndex(of: ":") else { return "-" }
+                let port = String(address[address.index(after: colon)...])
+                let name = printed.prefix(3).firstIndex(of: port).map { "P\($0)" } ?? "E"
+                return address[...colon] + name
+            }
+            return p.leaks.flatMap(\.fds).filter { $0.kind == .socket }.sorted { $0.fd < $1.fd }.map {
+                "\($0.fd) \($0.protocol ?? "-") \(named($0.local)) \(named($0.peer)) \($0.state ?? "-")"
+            }
+        }
+        let k = sockets(kernel, ports["kernel"] ?? []), s = sockets(shim, ports["shim"] ?? [])
+        #expect(k == s)
+        #expect(
+            k == [
+                "3 TCP 127.0.0.1:P0 - LISTEN", "4 TCP6 [::1]:P1 - LISTEN", "5 TCP 127.0.0.1:P0 127.0.0.1:E CLOSE_WAIT",
+                "6 TCP6 [::1]:E [::1]:P1 ESTABLISHED", "7 TCP6 [::1]:P1 [::1]:E ESTABLISHED", "8 UDP 127.0.0.1:P2 - -",
+                "9 unix stream - - -", "10 unix stream - - -",
+            ], "\(k)")
+        // The accepted IPv6 socket's peer is the client's own address, exactly.
+        let v6 = kernel.leaks.flatMap(\.fds).filter { $0.protocol == "TCP6" }
+        #expect(v6.first { $0.fd == 7 }?.peer == v6.first { $0.fd == 6 }?.local, "\(v6)")
+    }
+
     @Test("Descriptors received by SCM_RIGHTS (recvmsg, recvmmsg) under --source kernel: at the shim's lines, as many")
     func receivedRights() throws {
         let exe = try Fixture.build("socket_family.c")

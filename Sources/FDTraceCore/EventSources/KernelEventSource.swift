@@ -9,9 +9,11 @@ import Foundation
 /// exit ends the image with the kernel's table as its exit view, the same
 /// records (exit begin, one per descriptor, exit end) the shim writes.
 ///
-/// The kernel's table names descriptors only: each one's description in the
-/// view is what this source last read of it in /proc (every 200 ms while
-/// the process ran), else what its opening call said.
+/// The kernel's table names descriptors only; it describes the sockets
+/// among them itself (family, type, TCP state, addresses). Every other
+/// descriptor's description in the view is what this source last read of it
+/// in /proc (every 200 ms while the process ran), else what its opening
+/// call said.
 public final class KernelEventSource: EventSource {
     public let kernel: KernelSource
     /// The current image of each followed pid.
@@ -88,7 +90,9 @@ public final class KernelEventSource: EventSource {
         let now = monotonicNow()
         if now &- lastSample >= 200_000_000 {
             lastSample = now
-            for pid in keys.keys { sample(pid) }
+            // Paths only: the kernel describes sockets at exit itself (asking
+            // sock_diag here walked the host's whole TCP hash every time).
+            for pid in keys.keys { sample(pid, sockets: false) }
         }
     }
 
@@ -192,7 +196,7 @@ public final class KernelEventSource: EventSource {
                     // The sample, unless the descriptor was opened after it.
                     let tracked = sink.process.table[fd]
                     let sampled = seen.flatMap { s in tracked.map { $0.origin == .traced && $0.openedAt > s.time } == true ? nil : s.fds[fd] }
-                    var k = sampled ?? Self.view(of: tracked, fd: fd)
+                    var k = table.sockets[fd] ?? Self.described(sampled, else: tracked, fd: fd)
                     k.time = x.time; k.fd = fd; k.cloexec = table.cloexec.contains(fd)
                     sink.apply(.kernelFD(k))
                 }
@@ -257,9 +261,21 @@ public final class KernelEventSource: EventSource {
         return key
     }
 
+    /// A descriptor at exit the kernel did not describe: its last sample,
+    /// a socket's family and type from its opening call (samples name
+    /// sockets only), or else what the opening call said.
+    static func described(_ sampled: KernelFD?, else tracked: TrackedFD?, fd: Int32) -> KernelFD {
+        guard var k = sampled else { return view(of: tracked, fd: fd) }
+        if k.domain < 0, k.target.hasPrefix("socket:"), let t = tracked, t.domain >= 0 {
+            k.domain = t.domain; k.sockType = t.sockType; k.proto = t.proto
+        }
+        return k
+    }
+
     /// What /proc shows of `pid`'s descriptors now (the exit view's
-    /// descriptions: at exit the table is gone from /proc).
-    private func sample(_ pid: Int32) {
+    /// descriptions: at exit the table is gone from /proc). `sockets`: the
+    /// sockets' addresses and states too, from sock_diag.
+    private func sample(_ pid: Int32, sockets: Bool = true) {
         let time = monotonicNow()
         // A process in exit shows no descriptors: keep the sample before.
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"), !names.isEmpty,
@@ -274,8 +290,19 @@ public final class KernelEventSource: EventSource {
             let mode = stat(path, &st) == 0 ? UInt32(st.st_mode) : 0
             out[fd] = KernelFD(fd: fd, mode: mode, inode: UInt64(st.st_ino), target: target)
         }
-        // Only this process's sockets (sock_diag leaves the host's others out).
-        let net = ProcNet(pid: pid, inodes: Set(out.values.compactMap { ProcNet.socketInode($0.target) }))
+        guard sockets else {
+            // What an earlier read said of the same sockets stays.
+            if let before = lastSeen[pid]?.fds {
+                for (fd, k) in out where k.inode != 0 {
+                    if let b = before[fd], b.inode == k.inode, b.domain >= 0 { out[fd] = b }
+                }
+            }
+            if !out.isEmpty { lastSeen[pid] = (time, out) }
+            return
+        }
+        // Only this process's sockets (sock_diag leaves the host's others
+        // out); inet ones only: a unix socket's entry adds nothing here.
+        let net = ProcNet(pid: pid, inodes: Set(out.values.compactMap { ProcNet.socketInode($0.target) }), unix: false)
         for (fd, var k) in out {
             if let inode = ProcNet.socketInode(k.target), let e = net.byInode[inode] {
                 // /proc/PID/net's words back into the kernel's numbers.

@@ -57,6 +57,9 @@ public final class KernelSource {
         public var storageFailures: UInt64 = 0
         /// Fork children not traced: the traced set (65536 processes) was full.
         public var untracedChildren: UInt64 = 0
+        /// Sockets held at exit that the ring had no room to describe (no
+        /// event lost: the report describes them from what it had).
+        public var socketsUndescribed: UInt64 = 0
         /// Program runs the kernel skipped (another BPF program was
         /// running on that CPU): their events are lost.
         public var missedRuns: UInt64 = 0
@@ -149,6 +152,7 @@ public final class KernelSource {
             callersFound: k.callers_found, callersMissing: k.callers_missing,
             pathRetries: k.path_retries, pathFailures: k.path_failures,
             storageFailures: k.storage_failures, untracedChildren: k.untraced_children,
+            socketsUndescribed: k.sockets_undescribed,
             missedRuns: fdtk_missed(handle),
             decodeErrors: decodeErrors)
     }
@@ -201,6 +205,9 @@ public final class KernelSource {
             let inherited = modules[pid] ?? []
             modules[child] = inherited
             for m in inherited { sink(.record(pid: child, .module(m))) }
+        case .record(.kernelFD(let k)):
+            // A socket of the table just read: described with it.
+            tables[pid]?.sockets[k.fd] = k
         case .record(let r):
             sink(.record(pid: pid, r))
         case .table(let t):

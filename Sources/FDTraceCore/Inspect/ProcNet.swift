@@ -34,8 +34,9 @@ public struct ProcNet: Sendable {
     ]
 
     /// `inodes`: the sockets the caller will look up; others may be left
-    /// out (sock_diag keeps only these).
-    public init(pid: Int32, inodes: Set<UInt64>? = nil, source: Source = .automatic) {
+    /// out (sock_diag keeps only these). `unix`: unix sockets too (their
+    /// table is read whole).
+    public init(pid: Int32, inodes: Set<UInt64>? = nil, source: Source = .automatic, unix: Bool = true) {
         let diag = source == .automatic && Self.sharesNetNamespace(pid)
         let want = inodes.map { $0.sorted() }
         fromSockDiag = diag
@@ -48,7 +49,7 @@ public struct ProcNet: Sendable {
                 parseInet(text, proto: t.proto)
             }
         }
-        if let text = ProcFiles.read("/proc/\(pid)/net/unix") { parseUnix(text) }
+        if unix, let text = ProcFiles.read("/proc/\(pid)/net/unix") { parseUnix(text) }
     }
 
     /// A netlink socket sees our network namespace, /proc/PID/net the

@@ -47,6 +47,9 @@ public struct KernelFDTable: Equatable, Sendable {
     /// The table was larger than the bitmaps sent: descriptors beyond
     /// `64 * FDT_KFDS_MAX_WORDS` are not listed.
     public var truncated: Bool
+    /// The sockets among them as the kernel described them (at exit: the
+    /// FDT_REC_KERNEL_FD records after the table), by descriptor.
+    public var sockets: [Int32: KernelFD] = [:]
 
     public init(time: UInt64, open: [Int32], cloexec: Set<Int32>, maxFDs: UInt32, truncated: Bool) {
         self.time = time; self.open = open; self.cloexec = cloexec; self.maxFDs = maxFDs; self.truncated = truncated
@@ -106,7 +109,7 @@ public enum KernelEventDecoder {
         case FDT_REC_OPEN.rawValue:
             return .record(.open(try RecordDecoder.open(bytes, paths: &paths)))
         case FDT_REC_CLOSE.rawValue, FDT_REC_CLOSE_RANGE.rawValue, FDT_REC_SETFD.rawValue,
-            FDT_REC_STACK.rawValue, FDT_REC_CHILD.rawValue:
+            FDT_REC_STACK.rawValue, FDT_REC_CHILD.rawValue, FDT_REC_KERNEL_FD.rawValue:
             return .record(try RecordDecoder.decode(bytes))
         case FDT_KREC_EXEC.rawValue:
             let r: fdt_krec_exec = try fixed(bytes)
