@@ -188,7 +188,11 @@ struct SiteCounts: Sendable {
 /// (programs use small numbers); the rest in a dictionary.
 public struct ProcessTable: Sendable {
     static let denseLimit: Int32 = 1 << 16
-    private var dense = ContiguousArray<TrackedFD?>()
+    /// Entries by number; a free number holds `vacant` (fd -1). Not
+    /// optionals: testing an Optional<TrackedFD> is an outlined call per
+    /// access, on the per-event path.
+    private var dense = ContiguousArray<TrackedFD>()
+    private static let vacant = TrackedFD(fd: -1, origin: .traced, call: .unknown)
     private var sparse: [Int32: TrackedFD] = [:]
     /// What the kernel said of descriptors open when the image started.
     public private(set) var inheritedViews: [Int32: KernelFD] = [:]
@@ -233,13 +237,13 @@ public struct ProcessTable: Sendable {
     public init(processKey: Int) { self.processKey = processKey }
 
     public subscript(fd: Int32) -> TrackedFD? {
-        if fd >= 0 && fd < Self.denseLimit { return Int(fd) < dense.count ? dense[Int(fd)] : nil }
+        if fd >= 0 && fd < Self.denseLimit { return Int(fd) < dense.count && dense[Int(fd)].fd >= 0 ? dense[Int(fd)] : nil }
         return sparse[fd]
     }
 
     /// Every open descriptor, by number.
     public var descriptors: [TrackedFD] {
-        dense.compactMap { $0 } + sparse.values.sorted { $0.fd < $1.fd }
+        dense.filter { $0.fd >= 0 } + sparse.values.sorted { $0.fd < $1.fd }
     }
 
     public var isEmpty: Bool { count == 0 }
@@ -280,8 +284,8 @@ public struct ProcessTable: Sendable {
 
     /// A descriptor came into existence (the hot path: no Record built).
     public mutating func open(_ t: TrackedFD) {
-        if let old = self[t.fd] {
-            let overlap = old.origin == .inherited && t.openedAt <= settling
+        if isOpen(t.fd) {
+            let overlap = self[t.fd]?.origin == .inherited && t.openedAt <= settling
             if t.call != .dup2 && t.call != .dup3 && !overlap { replacedWithoutClose += 1 }
             forgetInherited(t.fd)
         }
@@ -346,7 +350,7 @@ public struct ProcessTable: Sendable {
         var t = ProcessTable(processKey: key)
         t.dense = dense
         t.sparse = sparse
-        for i in t.dense.indices where t.dense[i]?.origin == .traced { t.dense[i]!.origin = .forked }
+        for i in t.dense.indices where t.dense[i].fd >= 0 && t.dense[i].origin == .traced { t.dense[i].origin = .forked }
         for (fd, e) in t.sparse where e.origin == .traced { t.sparse[fd]!.origin = .forked }
         t.inheritedViews = inheritedViews
         t.inheritedOrigins = inheritedOrigins
@@ -359,36 +363,56 @@ public struct ProcessTable: Sendable {
 
     // MARK: - storage
 
+    /// Whether the table holds `fd` (without copying its entry).
+    @inline(__always)
+    private func isOpen(_ fd: Int32) -> Bool {
+        if fd >= 0 && fd < Self.denseLimit { return Int(fd) < dense.count && dense[Int(fd)].fd >= 0 }
+        return sparse[fd] != nil
+    }
+
+    // The entry in place of the one before is moved, not copied: a copy
+    // retains and releases its path (the per-event hot path).
     private mutating func store(_ t: TrackedFD) {
-        let fd = t.fd
+        let fd = t.fd, added = t.stack, call = t.call
         var old: TrackedFD?
         if fd >= 0 && fd < Self.denseLimit {
             let i = Int(fd)
-            if i >= dense.count { dense.append(contentsOf: repeatElement(nil, count: max(i + 1, dense.count * 2) - dense.count)) }
-            old = dense[i]
-            if old == nil { count += 1 }
-            dense[i] = t
+            if i >= dense.count {
+                dense.append(contentsOf: repeatElement(Self.vacant, count: max(i + 1, dense.count * 2) - dense.count))
+            }
+            var slot = consume t
+            swap(&slot, &dense[i])
+            if slot.fd >= 0 { old = consume slot }
         } else {
             old = sparse.updateValue(t, forKey: fd)
-            if old == nil { count += 1 }
         }
-        if let o = old?.stack, o.process == processKey { sites.change(o.id, by: -1) }
-        if let s = t.stack, s.process == processKey { sites.change(s.id, by: 1) }
-        timeline.changed(removed: old, added: t, total: count, process: processKey)
+        let removed = old?.stack
+        if old == nil { count += 1 }
+        if let o = removed, o.process == processKey { sites.change(o.id, by: -1) }
+        if let s = added, s.process == processKey { sites.change(s.id, by: 1) }
+        timeline.changed(removed: removed, added: added, call: call, total: count, process: processKey)
     }
 
     private mutating func remove(_ fd: Int32) -> TrackedFD? {
-        var removed: TrackedFD?
+        let removed: TrackedFD?
         if fd >= 0 && fd < Self.denseLimit {
             let i = Int(fd)
-            if i < dense.count, let t = dense[i] { dense[i] = nil; removed = t }
+            if i < dense.count && dense[i].fd >= 0 {
+                var slot = Self.vacant
+                swap(&slot, &dense[i])
+                removed = consume slot
+            } else {
+                removed = nil
+            }
         } else {
             removed = sparse.removeValue(forKey: fd)
         }
-        if let r = removed {
-            if let s = r.stack, s.process == processKey { sites.change(s.id, by: -1) }
+        if let s = removed?.stack {
+            if s.process == processKey { sites.change(s.id, by: -1) }
+        }
+        if removed != nil {
             count -= 1
-            timeline.changed(removed: r, added: nil, total: count, process: processKey)
+            timeline.changed(removed: removed?.stack, added: nil, call: .unknown, total: count, process: processKey)
             forgetInherited(fd)
         }
         return removed
@@ -397,7 +421,7 @@ public struct ProcessTable: Sendable {
     private mutating func update(_ fd: Int32, _ body: (inout TrackedFD) -> Void) {
         if fd >= 0 && fd < Self.denseLimit {
             let i = Int(fd)
-            if i < dense.count && dense[i] != nil { body(&dense[i]!) }
+            if i < dense.count && dense[i].fd >= 0 { body(&dense[i]) }
         } else if sparse[fd] != nil {
             body(&sparse[fd]!)
         }

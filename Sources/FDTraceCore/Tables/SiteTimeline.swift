@@ -72,12 +72,14 @@ public struct SiteTimeline: Sendable {
         }
     }
 
-    /// A descriptor left the table (`removed`) and/or entered it (`added`);
-    /// `total` is the table's count after the change. Only stacks of
-    /// `process` (the image's own) are followed per stack.
-    public mutating func changed(removed: TrackedFD?, added: TrackedFD?, total: Int, process: Int) {
-        if let s = removed?.stack, s.process == process { change(s.id, by: -1, call: removed!.call) }
-        if let s = added?.stack, s.process == process { change(s.id, by: 1, call: added!.call) }
+    /// A descriptor left the table (opened at stack `removed`) and/or one
+    /// entered it (opened at `added` by `call`); `total` is the table's
+    /// count after the change. Only stacks of `process` (the image's own)
+    /// are followed per stack. Stacks, not whole entries: this runs per
+    /// event, and copying an entry copies its path.
+    public mutating func changed(removed: StackRef?, added: StackRef?, call: Call, total: Int, process: Int) {
+        if let s = removed, s.process == process { change(s.id, by: -1, call: call) }
+        if let s = added, s.process == process { change(s.id, by: 1, call: call) }
         totalNow = Int32(clamping: total)
         if started && totalMost[current] < totalNow { totalMost[current] = totalNow }
     }
