@@ -3,6 +3,9 @@
 #include "fdtrace_dwarf.h"
 
 #include <dwarf.h>
+#include <errno.h>
+#include <limits.h>
+#include <unistd.h>
 #include <elfutils/libdwfl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,9 +32,52 @@ struct fdtd_module {
 /* NULL: libdw's default path (":.debug:/usr/lib/debug", build ids first). */
 static char *debuginfo_path = NULL;
 
+/* Whether a local file could hold `file_name`'s debug information by its
+ * .gnu_debuglink name, in the places libdw's default path searches: its
+ * directory, .debug/ there, /usr/lib/debug/ plus the directory (that of
+ * the file and of its real path, for a symbolic link). */
+static int debuglink_candidate(const char *file_name, const char *debuglink) {
+    if (!file_name || !debuglink || !*debuglink) return 0;
+    char *real = realpath(file_name, NULL);
+    const char *names[2] = { file_name, real };
+    int found = 0;
+    for (int n = 0; n < 2 && !found; n++) {
+        if (!names[n]) continue;
+        const char *slash = strrchr(names[n], '/');
+        int dirlen = slash ? (int)(slash - names[n]) : 0;
+        char path[PATH_MAX];
+        const char *forms[3] = { "%.*s/%s", "%.*s/.debug/%s", "/usr/lib/debug%.*s/%s" };
+        for (int f = 0; f < 3 && !found; f++) {
+            int len = snprintf(path, sizeof path, forms[f], dirlen, names[n], debuglink);
+            found = len > 0 && (size_t)len < sizeof path && strcmp(path, names[n]) != 0 && access(path, R_OK) == 0;
+        }
+    }
+    free(real);
+    return found;
+}
+
+/* libdw's standard search, except that it asks debuginfod only when a
+ * server is configured: when a file has no local debug information,
+ * dwfl_standard_find_debuginfo (elfutils 0.188) loads libdebuginfod and
+ * the ~28 libraries it needs (curl, gnutls, krb5, ...) — ~6 ms a report
+ * here — to learn that DEBUGINFOD_URLS names no server. Without one, the
+ * build-id path and the debuglink places are all it would search. */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, GElf_Addr base,
+    const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc, char **debuginfo_file_name) {
+    const char *urls = getenv("DEBUGINFOD_URLS");
+    if ((urls && *urls) || debuglink_candidate(file_name, debuglink_file))
+        return dwfl_standard_find_debuginfo(
+            mod, userdata, modname, base, file_name, debuglink_file, debuglink_crc, debuginfo_file_name);
+    errno = 0;
+    int fd = dwfl_build_id_find_debuginfo(
+        mod, userdata, modname, base, file_name, debuglink_file, debuglink_crc, debuginfo_file_name);
+    if (fd < 0) errno = 0; /* not found: no error */
+    return fd;
+}
+
 static const Dwfl_Callbacks callbacks = {
     .find_elf = dwfl_build_id_find_elf,
-    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .find_debuginfo = find_debuginfo,
     .section_address = dwfl_offline_section_address,
     .debuginfo_path = &debuginfo_path,
 };

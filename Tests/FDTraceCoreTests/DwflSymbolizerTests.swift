@@ -82,6 +82,38 @@ import Testing
         #expect(named.map(\.file) == [nil])
     }
 
+    /// Debug information split off into a file named by .gnu_debuglink,
+    /// next to the program (not under /usr/lib/debug): still found, lines
+    /// and all. A stripped system program with no debug file installed
+    /// (bash: a debuglink, no /usr/lib/debug file) is named from its
+    /// symbols without loading libdebuginfod when no server is configured
+    /// (elfutils would load it and ~28 libraries, ~6 ms, to ask nobody).
+    @Test func debuglinkFoundAndDebuginfodLeftAlone() throws {
+        let b = try Self.build()
+        defer { try? FileManager.default.removeItem(at: b.dir) }
+        let address = try Self.openReturnAddress(b.exe)
+        let debug = b.exe + ".debug"
+        #expect(runTool(["/usr/bin/objcopy", "--only-keep-debug", b.exe, debug]).status == 0)
+        #expect(runTool(["/usr/bin/strip", "--strip-debug", b.exe]).status == 0)
+        #expect(runTool(["/usr/bin/objcopy", "--add-gnu-debuglink=\(debug)", b.exe]).status == 0, "objcopy")
+        // Build ids differ per build (the path is in them): none of /usr/lib/debug's.
+        let (reg, m) = Self.registry(b.exe)
+        let raw = RawFrame(module: m, address: address)
+        let frames = try #require(DwflSymbolizer().symbolize([raw], modules: reg)[raw])
+        #expect(frames.map(\.function) == ["inner", "outer", "main"])
+        #expect(frames.map(\.line) == [2, 3, 4])
+
+        let urls = ProcessInfo.processInfo.environment["DEBUGINFOD_URLS"] ?? ""
+        guard urls.isEmpty else { return }
+        let bash = "/usr/bin/bash"
+        let (breg, bm) = Self.registry(bash)
+        let braw = RawFrame(module: bm, address: 0xbc9e0 + 4)  // in _getenv (nm -D)
+        #expect(DwflSymbolizer().symbolize([braw], modules: breg)[braw]?.map(\.function) == ["_getenv"])
+        // Read whole (Foundation's reader stops at the first page of a /proc file).
+        let maps = try #require(ProcFiles.read("/proc/self/maps"))
+        #expect(maps.contains("libdw") && !maps.contains("libdebuginfod"), "libdebuginfod was loaded")
+    }
+
     /// A file that cannot be read, or is no longer the one that ran: the
     /// frame keeps its module and address, and the report says why, once.
     @Test func unreadableModulesDegradeWithANote() throws {
