@@ -62,8 +62,8 @@ static int debuglink_candidate(const char *file_name, const char *debuglink) {
  * the ~28 libraries it needs (curl, gnutls, krb5, ...) — ~6 ms a report
  * here — to learn that DEBUGINFOD_URLS names no server. Without one, the
  * build-id path and the debuglink places are all it would search. */
-static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, GElf_Addr base,
-    const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc, char **debuginfo_file_name) {
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, GElf_Addr base, const char *file_name,
+    const char *debuglink_file, GElf_Word debuglink_crc, char **debuginfo_file_name) {
     const char *urls = getenv("DEBUGINFOD_URLS");
     if ((urls && *urls) || debuglink_candidate(file_name, debuglink_file))
         return dwfl_standard_find_debuginfo(
