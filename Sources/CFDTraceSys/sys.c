@@ -454,3 +454,7 @@ int fdtc_inet_sockets(int family, int protocol, unsigned int states, const unsig
     close(fd);
     return rc < 0 ? rc : count;
 }
+
+const void *fdtc_memmem(const void *haystack, size_t len, const void *needle, size_t nlen) {
+    return memmem(haystack, len, needle, nlen);
+}

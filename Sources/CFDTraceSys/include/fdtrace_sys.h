@@ -100,4 +100,7 @@ int fdtc_wexitstatus(int status);
 int fdtc_wifsignaled(int status);
 int fdtc_wtermsig(int status);
 
+/* memmem(3) (a GNU extension the Swift Glibc module does not export). */
+const void *fdtc_memmem(const void *haystack, size_t len, const void *needle, size_t nlen);
+
 #endif

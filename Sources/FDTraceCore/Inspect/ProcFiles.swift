@@ -1,3 +1,4 @@
+import CFDTraceSys
 import Foundation
 
 /// The small files of /proc/PID that the collector, the sessions and the
@@ -124,10 +125,23 @@ public enum ProcFiles {
     static func maps(pid: Int32, inode: UInt64, name: String) -> Bool {
         // Bytes, not String: Foundation's substring search was most of the
         // collector's work for an exec'd process.
-        guard let text = readData("/proc/\(pid)/maps") else { return false }
+        // memmem, not Foundation's generic firstRange (still a tenth of the
+        // collector's time in a shell loop): the lines naming `name`, each
+        // checked for the inode.
+        guard let text = readData("/proc/\(pid)/maps"), !name.isEmpty else { return false }
         let needle = Array(" \(inode) ".utf8), label = Array(name.utf8)
-        return text.split(separator: UInt8(ascii: "\n")).contains { line in
-            line.firstRange(of: needle) != nil && line.firstRange(of: label) != nil
+        return text.withUnsafeBytes { buf -> Bool in
+            guard let base = buf.baseAddress else { return false }
+            var from = 0
+            while from < buf.count, let hit = fdtc_memmem(base + from, buf.count - from, label, label.count) {
+                let at = base.distance(to: UnsafeRawPointer(hit))
+                var start = at, end = at
+                while start > 0 && buf[start - 1] != UInt8(ascii: "\n") { start -= 1 }
+                while end < buf.count && buf[end] != UInt8(ascii: "\n") { end += 1 }
+                if fdtc_memmem(base + start, end - start, needle, needle.count) != nil { return true }
+                from = end
+            }
+            return false
         }
     }
 
