@@ -17,6 +17,8 @@ command -v clang-format >/dev/null 2>&1 || missing+=(clang-format)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 # For the benchmark's comparisons.
 command -v strace >/dev/null 2>&1 || missing+=(strace)
+# ss: the pushgateway test's independent view of a process's connections.
+command -v ss >/dev/null 2>&1 || [ -x /usr/sbin/ss ] || [ -x /usr/bin/ss ] || missing+=(iproute2)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 # For the test of `fdtrace top` in a terminal.
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
