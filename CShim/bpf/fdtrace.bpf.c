@@ -410,6 +410,7 @@ __noinline int fdt_emit_fds(struct scratch *s, u32 tgid) {
  * reported at exit without its addresses. */
 #define S_IFMT_   0170000
 #define S_IFSOCK_ 0140000
+#define AF_UNIX_  1
 #define AF_INET_  2
 #define AF_INET6_ 10
 
@@ -432,6 +433,17 @@ static __always_inline u32 put_inet_address(u8 *out, u16 family, u16 port_be, co
     }
     bpf_probe_read_kernel(out + 8, 16, addr);
     return 28;
+}
+
+/* A unix socket's bound address as struct sockaddr_un bytes (its length
+ * as the kernel keeps it), or nothing when it is not bound. */
+static __always_inline u32 put_unix_address(u8 *out, struct unix_address *a) {
+    if (!a) return 0;
+    int len = BPF_CORE_READ(a, len);
+    if (len <= 0 || len > (int)sizeof(struct sockaddr_un)) return 0;
+    u32 n = (u32)len & 127;
+    if (bpf_probe_read_kernel(out, n, &a->name)) return 0;
+    return n;
 }
 
 static long describe_socket(u64 fd, void *data) {
@@ -482,6 +494,13 @@ static long describe_socket(u64 fd, void *data) {
         }
         /* No peer port: not connected (getpeername would fail). */
         plen = dport ? alen : 0;
+    } else if (family == AF_UNIX_) {
+        /* The bound names getsockname and getpeername give (the peer's is
+         * the one it bound, or for an accepted socket the listener's). */
+        struct unix_sock *u = (struct unix_sock *)sk;
+        alen = put_unix_address(addrs, BPF_CORE_READ(u, addr));
+        struct unix_sock *peer = (struct unix_sock *)BPF_CORE_READ(u, peer);
+        if (peer) plen = put_unix_address(addrs + (alen & 127), BPF_CORE_READ(peer, addr));
     }
     r->local_len = alen;
     r->peer_len = plen;

@@ -2,11 +2,13 @@
  * kernel source's /proc reads at its exec and every 200 ms see none of
  * them): a TCP listener, the socket it accepted
  * (its peer hung up: CLOSE_WAIT), an IPv6 connection (ESTABLISHED both
- * ways), a bound UDP socket and a unix stream pair. Prints the ports. */
+ * ways), a bound UDP socket, a unix stream pair, and a bound unix listener with a
+ * client and the accepted end. Prints the ports and the unix path. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static int listener(int family, void *addr, socklen_t len) {
@@ -37,7 +39,17 @@ int main(void) {
 
     int pair[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair)) return 1;
+
+    /* A bound unix listener, a client connected to it, the accepted end. */
+    struct sockaddr_un n = {.sun_family = AF_UNIX};
+    snprintf(n.sun_path, sizeof n.sun_path, "/tmp/fdtrace-exit-sockets-%d.sock", (int)getpid());
+    int lu = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (lu < 0 || bind(lu, (void *)&n, sizeof n) || listen(lu, 4)) return 1;
+    int uc = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (uc < 0 || connect(uc, (void *)&n, sizeof n)) return 1;
+    int us = accept(lu, 0, 0);
+    unlink(n.sun_path);
     usleep(20000); /* the FIN arrives */
-    printf("%d %d %d %d\n", ntohs(a.sin_port), ntohs(b.sin6_port), ntohs(u.sin_port), s4 + s6 >= 0);
+    printf("%d %d %d %s %d\n", ntohs(a.sin_port), ntohs(b.sin6_port), ntohs(u.sin_port), n.sun_path, s4 + s6 + us >= 0);
     return 0;
 }

@@ -95,7 +95,7 @@ struct KernelRunTests {
             let json = scratch().appendingPathComponent("sockets-\(source).json").path
             let o = try run([Paths.fdtrace, "run", "--source", source, "--json", json, "--", exe], env: Self.env)
             #expect(o.status == 0, "\(o.stderr)")
-            ports[source] = o.stdout.split(separator: " ").map(String.init)
+            ports[source] = o.stdout.split(separator: " ").map(String.init)  // 3 ports, the unix path
             let report = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json)))
             reports[source] = try #require(report.processes.first)
         }
@@ -105,7 +105,9 @@ struct KernelRunTests {
         // P0, P1, P2; a client's ephemeral port E.
         func sockets(_ p: ProcessReport, _ printed: [String]) -> [String] {
             func named(_ address: String?) -> String {
-                guard let address, let colon = address.lastIndex(of: ":") else { return "-" }
+                guard let address else { return "-" }
+                if address.hasPrefix("/") { return printed.count > 3 && address == printed[3] ? "PATH" : address }
+                guard let colon = address.lastIndex(of: ":") else { return address }
                 let port = String(address[address.index(after: colon)...])
                 let name = printed.prefix(3).firstIndex(of: port).map { "P\($0)" } ?? "E"
                 return address[...colon] + name
@@ -120,7 +122,8 @@ struct KernelRunTests {
             k == [
                 "3 TCP 127.0.0.1:P0 - LISTEN", "4 TCP6 [::1]:P1 - LISTEN", "5 TCP 127.0.0.1:P0 127.0.0.1:E CLOSE_WAIT",
                 "6 TCP6 [::1]:E [::1]:P1 ESTABLISHED", "7 TCP6 [::1]:P1 [::1]:E ESTABLISHED", "8 UDP 127.0.0.1:P2 - -",
-                "9 unix stream - - -", "10 unix stream - - -",
+                "9 unix stream - - -", "10 unix stream - - -", "11 unix stream PATH - -", "12 unix stream - PATH -",
+                "13 unix stream PATH - -",
             ], "\(k)")
         // The accepted IPv6 socket's peer is the client's own address, exactly.
         let v6 = kernel.leaks.flatMap(\.fds).filter { $0.protocol == "TCP6" }
