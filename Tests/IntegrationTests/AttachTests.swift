@@ -15,7 +15,7 @@ final class RunningTarget {
     /// `argv(dir)`: the program; `prefix`: run it through another (setpriv).
     init(prefix: [String] = [], _ argv: (URL) -> [String]) throws {
         stdout = dir.appendingPathComponent("stdout")
-        FileManager.default.createFile(atPath: stdout.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdout.path, contents: nil)
         let all = prefix + argv(dir)
         process.executableURL = URL(fileURLWithPath: all[0])
         process.arguments = Array(all.dropFirst())
@@ -46,7 +46,7 @@ final class RunningTarget {
     }
 
     func flag(_ name: String) {
-        FileManager.default.createFile(atPath: dir.appendingPathComponent(name).path, contents: nil)
+        _ = FileManager.default.createFile(atPath: dir.appendingPathComponent(name).path, contents: nil)
     }
 
     /// Lets it exit; its status.
@@ -78,7 +78,7 @@ final class AttachRun {
         let dir = scratch()
         stderr = dir.appendingPathComponent("stderr")
         json = dir.appendingPathComponent("report.json").path
-        FileManager.default.createFile(atPath: stderr.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: Paths.fdtrace)
         process.arguments = ["attach", "--pid", String(pid), "--json", json] + options
         process.environment = env

@@ -13,7 +13,7 @@ import Testing
         p.executableURL = URL(fileURLWithPath: exe)
         p.arguments = [ready, flag]
         try p.run()
-        defer { FileManager.default.createFile(atPath: flag, contents: nil); p.waitUntilExit() }
+        defer { _ = FileManager.default.createFile(atPath: flag, contents: nil); p.waitUntilExit() }
         // Its whole line: the fixture creates the file before it writes it.
         for _ in 0..<500 where (try? String(contentsOfFile: ready, encoding: .utf8))?.hasSuffix("\n") != true { usleep(10_000) }
         let port = try #require(

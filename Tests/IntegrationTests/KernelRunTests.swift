@@ -76,7 +76,8 @@ struct KernelRunTests {
             let o = try run([Paths.fdtrace, "run", "--source", source, "--json", json, "--", exe, "5"], env: Self.env)
             #expect(o.status == 0, "\(o.stderr)")
             let report = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json)))
-            reports[source] = try #require(report.processes.first)
+            let first = try #require(report.processes.first)
+            reports[source] = first
         }
         let shim = try #require(reports["shim"]), kernel = try #require(reports["kernel"])
         #expect(kernel.incomplete == nil && kernel.internalErrors.isEmpty && kernel.unknownOrigin.isEmpty)
@@ -97,7 +98,8 @@ struct KernelRunTests {
             #expect(o.status == 0, "\(o.stderr)")
             ports[source] = o.stdout.split(separator: " ").map(String.init)  // 3 ports, the unix path
             let report = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json)))
-            reports[source] = try #require(report.processes.first)
+            let first = try #require(report.processes.first)
+            reports[source] = first
         }
         let kernel = try #require(reports["kernel"]), shim = try #require(reports["shim"])
         #expect(kernel.incomplete == nil && kernel.internalErrors.isEmpty && kernel.unknownOrigin.isEmpty)
@@ -139,7 +141,8 @@ struct KernelRunTests {
             let o = try run([Paths.fdtrace, "run", "--source", source, "--json", json, "--", exe], env: Self.env)
             #expect(o.status == 0, "\(o.stderr)")
             let report = try JSONRenderer.decode(Data(contentsOf: URL(fileURLWithPath: json)))
-            reports[source] = try #require(report.processes.first)
+            let first = try #require(report.processes.first)
+            reports[source] = first
         }
         let shim = try #require(reports["shim"]), kernel = try #require(reports["kernel"])
         #expect(kernel.incomplete == nil && kernel.internalErrors.isEmpty && kernel.unknownOrigin.isEmpty)

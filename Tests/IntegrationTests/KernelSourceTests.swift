@@ -41,7 +41,7 @@ struct KernelSourceTests {
         p.executableURL = URL(fileURLWithPath: argv[0])
         p.arguments = Array(argv.dropFirst())
         let stdin = Pipe(), out = scratch().appendingPathComponent("stdout")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         let outHandle = try FileHandle(forWritingTo: out)
         p.standardInput = stdin
         p.standardOutput = outHandle

@@ -33,7 +33,7 @@ struct RunningSession {
         let out = Pipe()
         process.standardOutput = out
         if let stderr {
-            FileManager.default.createFile(atPath: stderr, contents: nil)
+            _ = FileManager.default.createFile(atPath: stderr, contents: nil)
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderr))
         } else {
             process.standardError = FileHandle.nullDevice
@@ -54,7 +54,7 @@ struct RunningSession {
     }
 
     func finish() {
-        FileManager.default.createFile(atPath: flag, contents: nil)
+        _ = FileManager.default.createFile(atPath: flag, contents: nil)
         process.waitUntilExit()
     }
 }
@@ -127,7 +127,7 @@ struct LiveQueryTests {
         let out = Pipe()
         p.standardOutput = out
         try p.run()
-        defer { FileManager.default.createFile(atPath: flag, contents: nil); p.waitUntilExit() }
+        defer { _ = FileManager.default.createFile(atPath: flag, contents: nil); p.waitUntilExit() }
         _ = out.fileHandleForReading.readData(ofLength: 6)  // "ready "
         var o = Outcome(status: -1, stdout: "", stderr: "")
         for _ in 0..<30 {

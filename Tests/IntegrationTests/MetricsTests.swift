@@ -20,8 +20,8 @@ import Testing
             process.arguments = Array(argv.dropFirst())
             if let cwd { process.currentDirectoryURL = cwd }
             process.standardInput = FileHandle.nullDevice
-            FileManager.default.createFile(atPath: dir.appendingPathComponent("out").path, contents: nil)
-            FileManager.default.createFile(atPath: dir.appendingPathComponent("err").path, contents: nil)
+            _ = FileManager.default.createFile(atPath: dir.appendingPathComponent("out").path, contents: nil)
+            _ = FileManager.default.createFile(atPath: dir.appendingPathComponent("err").path, contents: nil)
             process.standardOutput = try FileHandle(forWritingTo: dir.appendingPathComponent("out"))
             process.standardError = try FileHandle(forWritingTo: dir.appendingPathComponent("err"))
             try process.run()
@@ -181,7 +181,7 @@ import Testing
         let ready = dir.appendingPathComponent("ready").path, done = dir.appendingPathComponent("done").path
         let bg = try Background([Paths.fdtrace, "run", "--metrics", String(port), "--metrics-sites", "7", "--", exe, ready, done])
         defer {
-            FileManager.default.createFile(atPath: done, contents: nil)
+            _ = FileManager.default.createFile(atPath: done, contents: nil)
             bg.stop()
         }
         #expect(Self.eventually(120) { FileManager.default.fileExists(atPath: ready) })
@@ -245,7 +245,7 @@ import Testing
         let ready = dir.appendingPathComponent("ready").path, flag = dir.appendingPathComponent("go").path
         let p = try Background([exe, ready, flag])
         defer {
-            FileManager.default.createFile(atPath: flag, contents: nil)
+            _ = FileManager.default.createFile(atPath: flag, contents: nil)
             p.stop()
         }
         #expect(Self.eventually(30) { FileManager.default.fileExists(atPath: ready) })

@@ -203,7 +203,7 @@ struct PushgatewayTests {
         p.executableURL = URL(fileURLWithPath: argv[0])
         p.arguments = Array(argv.dropFirst())
         p.environment = env
-        FileManager.default.createFile(atPath: stderr, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderr, contents: nil)
         p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderr))
         p.standardOutput = FileHandle.nullDevice
         p.standardInput = FileHandle.nullDevice

@@ -71,7 +71,7 @@ struct ReportCommandTests {
         let dir = scratch()
         func write(_ name: String, _ text: String) -> String {
             let p = dir.appendingPathComponent(name).path
-            FileManager.default.createFile(atPath: p, contents: Data(text.utf8))
+            _ = FileManager.default.createFile(atPath: p, contents: Data(text.utf8))
             return p
         }
         let cases: [(args: [String], status: Int32, message: String)] = [

@@ -74,7 +74,7 @@ struct SnapshotTests {
         #expect(b.status == 64)
         #expect(b.stderr.contains("--snapshot-at must be"))
         let file = scratch().appendingPathComponent("f")
-        FileManager.default.createFile(atPath: file.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: file.path, contents: nil)
         let c = try run([Paths.fdtrace, "run", "--snapshot-dir", file.path, "--", "true"])
         #expect(c.status == 70)
         #expect(c.stderr == "fdtrace: --snapshot-dir \(file.path) is not a directory\n")

@@ -17,7 +17,7 @@ struct SuppressionRunTests {
 
     func write(_ dir: URL, _ name: String, _ text: String) -> String {
         let path = dir.appendingPathComponent(name).path
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
         return path
     }
 

@@ -185,7 +185,7 @@ import Testing
         for _ in 0..<500 where (try? String(contentsOfFile: nameFile, encoding: .utf8))?.hasPrefix("@") != true { usleep(10_000) }
         let name = try String(contentsOfFile: nameFile, encoding: .utf8)
         let o = try run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", intruder, name])
-        FileManager.default.createFile(atPath: flag, contents: nil)
+        _ = FileManager.default.createFile(atPath: flag, contents: nil)
         p.waitUntilExit()
         #expect(o.stdout == "refused\n")
         let report = try JSONRenderer.decode(try Data(contentsOf: URL(fileURLWithPath: json)))

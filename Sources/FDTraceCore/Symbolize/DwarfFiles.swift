@@ -44,7 +44,7 @@ final class DwarfFiles: @unchecked Sendable {
     private static func openELF(_ path: String) -> Result<OpaquePointer, Unreadable> {
         var err = [CChar](repeating: 0, count: 512)
         guard let h = fdtd_open(path, &err, err.count) else {
-            return .failure(Unreadable(reason: String(cString: err)))
+            return .failure(Unreadable(reason: String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)))
         }
         return .success(h)
     }
