@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import FDTraceCore
@@ -112,5 +113,28 @@ final class ScriptedSource: EventSource {
         // others when their process ended.
         #expect(source.stopped == [0: false, 1: true, 2: true])
         #expect(collector.followedImages == 0 && collector.recordsRead == 7)
+    }
+}
+
+/// What the kernel source says of a descriptor at exit when the BPF program
+/// did not describe it (the ring had no room): the /proc sample, with a
+/// socket's family and type from its opening call (samples name sockets
+/// only); without a sample, what the opening call said.
+@Suite struct KernelExitDescriptionTests {
+    @Test func sampleCompletedFromTheOpeningCall() {
+        let tracked = TrackedFD(
+            fd: 5, origin: .traced, call: .socket, domain: AF_INET6, sockType: Int32(SOCK_STREAM.rawValue),
+            proto: Int32(IPPROTO_TCP))
+        let sampled = KernelFD(fd: 5, mode: UInt32(S_IFSOCK), inode: 77, target: "socket:[77]")
+        let k = KernelEventSource.described(sampled, else: tracked, fd: 5)
+        #expect(k.target == "socket:[77]" && k.inode == 77)
+        #expect(k.domain == AF_INET6 && k.sockType == Int32(SOCK_STREAM.rawValue) && k.proto == Int32(IPPROTO_TCP))
+        // A sample that names a file keeps its own description.
+        let file = KernelFD(fd: 5, mode: UInt32(S_IFREG), inode: 9, target: "/etc/hostname")
+        #expect(KernelEventSource.described(file, else: tracked, fd: 5) == file)
+        // No sample: the opening call's view (a socket of unknown inode).
+        let none = KernelEventSource.described(nil, else: tracked, fd: 5)
+        #expect(none.target == "socket:[0]" && none.domain == AF_INET6)
+        #expect(KernelEventSource.described(nil, else: nil, fd: 5) == KernelFD(fd: 5, target: ""))
     }
 }

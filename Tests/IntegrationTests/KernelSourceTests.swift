@@ -393,6 +393,31 @@ struct KernelSourceTests {
         #expect(throws: DecodeError.self) { try bad.withUnsafeBytes { try KernelEventDecoder.decode($0) } }
     }
 
+    /// A socket the BPF program describes at exit: the shim's exit-view
+    /// record, decoded by the shim's decoder, addresses as getsockname's.
+    @Test func socketDescriptionsAreKernelViewRecords() throws {
+        var k = fdt_rec_kernel_fd()
+        k.fd = 9
+        k.st_mode = UInt32(S_IFSOCK) | 0o777
+        k.domain = AF_INET
+        k.sock_type = Int32(SOCK_STREAM.rawValue)
+        k.protocol = Int32(IPPROTO_TCP)
+        k.tcp_state = 8  // CLOSE_WAIT
+        k.inode = 4242
+        let local: [UInt8] = [2, 0, 0x1f, 0x90, 127, 0, 0, 1] + Array(repeating: 0, count: 8)
+        let peer: [UInt8] = [2, 0, 0xc3, 0x50, 127, 0, 0, 1] + Array(repeating: 0, count: 8)
+        k.local_len = UInt16(local.count)
+        k.peer_len = UInt16(peer.count)
+        let record = RecordEncoder.encode(k, type: FDT_REC_KERNEL_FD, tail: local + peer, time: 9)
+        var ev = fdt_kev(size: UInt32(MemoryLayout<fdt_kev>.size + record.count), tgid: 77)
+        let bytes = withUnsafeBytes(of: &ev) { Array($0) } + record
+        let (pid, event) = try bytes.withUnsafeBytes { try KernelEventDecoder.decode($0) }
+        #expect(pid == 77)
+        guard case .record(.kernelFD(let d)) = event else { Issue.record("not a kernel view record: \(event)"); return }
+        #expect(d.fd == 9 && d.domain == AF_INET && d.tcpState == 8 && d.inode == 4242 && d.target.isEmpty)
+        #expect(SocketAddress.format(d.local) == "127.0.0.1:8080" && SocketAddress.format(d.peer) == "127.0.0.1:50000")
+    }
+
     /// Without privileges: one clear line, no crash, no wait.
     @Test func unprivilegedUserGetsAClearError() throws {
         let root = Paths.root.path
