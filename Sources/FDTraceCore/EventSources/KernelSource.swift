@@ -205,8 +205,10 @@ public final class KernelSource {
             let inherited = modules[pid] ?? []
             modules[child] = inherited
             for m in inherited { sink(.record(pid: child, .module(m))) }
-        case .record(.kernelFD(let k)):
-            // A socket of the table just read: described with it.
+        case .record(.kernelFD(var k)):
+            // A socket of the table just read: described with it (its
+            // link named as /proc/PID/fd would name it).
+            if k.target.isEmpty && k.inode != 0 { k.target = "socket:[\(k.inode)]" }
             tables[pid]?.sockets[k.fd] = k
         case .record(let r):
             sink(.record(pid: pid, r))
