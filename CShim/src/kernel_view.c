@@ -10,7 +10,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -22,14 +24,33 @@ struct linux_dirent64 {
     char d_name[];
 };
 
+/* The link /proc/self/fd/N shows for a pipe or a socket, without reading
+ * it: "pipe:[INODE]" and "socket:[INODE]" are what pipefs and sockfs name
+ * them (a named FIFO or an O_PATH descriptor of a socket file lives on
+ * another filesystem and is read). The readlink was most of the exit
+ * view's cost per descriptor (a path walk under /proc). Returns the
+ * length, or -1 to read the link. */
+static ssize_t anonymous_target(int fd, const struct stat *st, char *out, size_t cap) {
+    if (!S_ISFIFO(st->st_mode) && !S_ISSOCK(st->st_mode)) return -1;
+    struct statfs fs;
+    if (syscall(SYS_fstatfs, fd, &fs) != 0) return -1;
+    const char *kind = fs.f_type == PIPEFS_MAGIC ? "pipe" : fs.f_type == SOCKFS_MAGIC ? "socket" : NULL;
+    if (!kind || (S_ISFIFO(st->st_mode) != (fs.f_type == PIPEFS_MAGIC))) return -1;
+    int n = snprintf(out, cap, "%s:[%lu]", kind, (unsigned long)st->st_ino);
+    return n > 0 && (size_t)n < cap ? n : -1;
+}
+
 static void send_fd(int fd, uint16_t type) {
     char target[FDT_MAX_PATH];
-    char link[64];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-    ssize_t tl = syscall(SYS_readlink, link, target, sizeof target);
-    if (tl < 0) return; /* closed meanwhile */
     struct stat st;
     int have_stat = syscall(SYS_fstat, fd, &st) == 0;
+    ssize_t tl = have_stat ? anonymous_target(fd, &st, target, sizeof target) : -1;
+    if (tl < 0) {
+        char link[64];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        tl = syscall(SYS_readlink, link, target, sizeof target);
+    }
+    if (tl < 0) return; /* closed meanwhile */
     long fdflags = syscall(SYS_fcntl, fd, F_GETFD, 0);
     struct sockaddr_storage local, peer;
     socklen_t local_len = 0, peer_len = 0;

@@ -276,6 +276,31 @@ import Testing
         #expect(p.leaks.isEmpty)
     }
 
+    /// The exit view names a pipe's and a socket's links from their inode
+    /// (pipefs, sockfs) without reading them; a named FIFO and an O_PATH
+    /// descriptor of a socket file are read: each is reported as what it is.
+    @Test func exitViewNamesAnonymousAndNamedAlike() throws {
+        let exe = try Fixture.build("anon_links.c")
+        let dir = scratch()
+        let (o, report) = try trace([exe, dir.path])
+        #expect(o.status == 0, "\(o.stderr)")
+        let links = Dictionary(
+            uniqueKeysWithValues: o.stdout.split(separator: "\n").map { l in
+                (Int32(l.split(separator: " ")[0]) ?? -1, String(l.split(separator: " ", maxSplits: 1)[1]))
+            })
+        let p = try #require(report.processes.first { $0.executable == exe })
+        expectAccounted(p)
+        let fds = Dictionary(uniqueKeysWithValues: p.leaks.flatMap(\.fds).map { ($0.fd, $0) })
+        let fifo = dir.appendingPathComponent("fifo").path
+        #expect(links[3]?.hasPrefix("pipe:[") == true && links[5]?.hasPrefix("socket:[") == true, "\(links)")
+        #expect(fds[3]?.kind == .pipe && fds[4]?.kind == .pipe, "\(fds)")
+        #expect(fds[5]?.kind == .socket && fds[6]?.kind == .socket && fds[5]?.protocol == "unix stream")
+        #expect(links[7] == fifo && fds[7]?.kind == .fifo && fds[7]?.path == fifo, "\(String(describing: fds[7]))")
+        #expect(fds[8]?.kind == .socket)
+        #expect(links[9] == dir.appendingPathComponent("sock").path, "\(links)")
+        #expect(fds.count == 7, "\(fds.keys.sorted())")
+    }
+
     /// Between calls the tracer holds no descriptor: the program's view of
     /// its table is the untraced one at any limit (started at 16, or
     /// lowered by the program itself), in fork children too.
