@@ -483,11 +483,10 @@ static long describe_socket(u64 fd, void *data) {
         if (r->protocol == IPPROTO_TCP) r->tcp_state = BPF_CORE_READ(c, skc_state);
         u16 lport = BPF_CORE_READ(c, skc_num), dport = BPF_CORE_READ(c, skc_dport);
         lport = (u16)(lport << 8 | lport >> 8);
+        /* The peer's bytes follow the local's (the record's layout). */
         if (family == AF_INET_) {
             alen = put_inet_address(addrs, family, lport, &c->skc_rcv_saddr);
-            put_inet_address(addrs + 28, family, dport, &c->skc_daddr);
-            /* The peer's bytes follow the local's (the record's layout). */
-            __builtin_memcpy(addrs + 16, addrs + 28, 16);
+            put_inet_address(addrs + 16, family, dport, &c->skc_daddr);
         } else {
             alen = put_inet_address(addrs, family, lport, &c->skc_v6_rcv_saddr);
             put_inet_address(addrs + 28, family, dport, &c->skc_v6_daddr);
