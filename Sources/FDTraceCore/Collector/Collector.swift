@@ -34,6 +34,18 @@ public final class Collector: EventSourceHost {
     /// Where sources write records; holds the image being fed.
     private var sink = RecordSink(process: .placeholder)
     private var idleRounds = 0
+    /// When the last poll returned: rounds with work pending are paced
+    /// from it.
+    private var lastPoll: UInt64 = 0
+    /// The shortest time between two rounds while records keep coming.
+    /// Unpaced, the collector polled again at once after every round (each
+    /// a poll of every descriptor, a look at every ring): in a build of
+    /// many short processes that was most of its CPU, taken from the
+    /// program's compilers on a small machine ((13): 1.36x -> 1.26x,
+    /// (12): 1.99x -> 1.71x, its CPU in (4) 0.45 -> 0.25 s). A ring holds
+    /// far more than a millisecond of records; one filling up, or a
+    /// process waiting for an answer, is served at once.
+    static let busyRoundInterval: UInt64 = 1_000_000
     private var blindVerdicts = BlindRuntimeVerdicts()
     private var aboveThreshold: Set<Int> = []
     private var lastGrowthSample: UInt64 = 0
@@ -123,7 +135,15 @@ public final class Collector: EventSourceHost {
         let busy = sources.contains { $0.hasPendingWork }
         idleRounds = busy ? 0 : min(idleRounds + 1, 8)
         let wait = busy ? 0 : min(timeoutMs, Int32(1) << (idleRounds - 1))
+        if busy {
+            let since = monotonicNow() &- lastPoll
+            if since < Self.busyRoundInterval && !sources.contains(where: { $0.hasUrgentWork }) {
+                var pause = timespec(tv_sec: 0, tv_nsec: Int(Self.busyRoundInterval - since))
+                nanosleep(&pause, nil)
+            }
+        }
         _ = Glibc.poll(&fds, nfds_t(fds.count), wait)
+        lastPoll = monotonicNow()
         return Set(fds.filter { $0.revents != 0 }.map(\.fd))
     }
 

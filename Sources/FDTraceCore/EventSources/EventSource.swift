@@ -15,6 +15,10 @@ public protocol EventSource: AnyObject {
     /// shared memory wake no one): the collector polls without sleeping.
     var hasPendingWork: Bool { get }
 
+    /// Pending work that should not wait for the next paced round: a ring
+    /// filling up, or a process waiting for an answer.
+    var hasUrgentWork: Bool { get }
+
     /// Processes have made themselves known that `admit` has not taken in
     /// yet (the shim's hellos wait in the socket: a process does not wait
     /// for its hello to be read, and may have ended since). The session
@@ -61,6 +65,8 @@ public protocol EventSource: AnyObject {
 extension EventSource {
     /// A source that finds its images by itself (the kernel's) has none.
     public var hasNewcomers: Bool { false }
+
+    public var hasUrgentWork: Bool { false }
 
     /// A source whose programs cannot ask (the kernel's) has none to answer.
     public func scopeAnswered(_ key: Int, request: UInt32, status: Int32) {}

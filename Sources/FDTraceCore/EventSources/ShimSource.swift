@@ -79,6 +79,12 @@ public final class ShimSource: EventSource {
             }
     }
 
+    public var hasUrgentWork: Bool {
+        connections.values.contains {
+            $0.ring.pendingBytes > $0.ring.capacity / 4 || $0.ring.snapshotRequest != 0 || $0.ring.reportRequested
+        }
+    }
+
     public var hasNewcomers: Bool {
         if !pending.isEmpty { return true }
         var fd = pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)
