@@ -19,6 +19,20 @@
 
 static char hello_buf[FDT_HELLO_MAX_BYTES];
 
+/* FDTRACE_SOCKET as this image found it when it first connected: a fork
+ * child connects later (at its first record), when the program may have
+ * replaced its environment (nginx's workers do). */
+static char collector_name[512];
+
+static const char *collector_socket(void) {
+    if (!collector_name[0]) {
+        const char *name = getenv(FDT_ENV_SOCKET);
+        if (!name || strlen(name) >= sizeof collector_name) return NULL;
+        memcpy(collector_name, name, strlen(name) + 1);
+    }
+    return collector_name;
+}
+
 static size_t read_small_file(const char *path, char *buf, size_t cap) {
     int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
@@ -32,18 +46,22 @@ static size_t read_small_file(const char *path, char *buf, size_t cap) {
     return n;
 }
 
+/* Read once per image, like the socket's name. */
 static uint64_t ring_capacity_from_env(void) {
+    static uint64_t capacity;
+    if (capacity) return capacity;
+    capacity = FDT_RING_DEFAULT_CAPACITY;
     const char *s = getenv(FDT_ENV_RING_KB);
     if (s && *s) {
         char *end;
         unsigned long kb = strtoul(s, &end, 10);
         uint64_t cap = (uint64_t)kb * 1024;
-        if (!*end && fdt_ring_capacity_valid(cap)) return cap;
+        if (!*end && fdt_ring_capacity_valid(cap)) capacity = cap;
     }
-    return FDT_RING_DEFAULT_CAPACITY;
+    return capacity;
 }
 
-static int send_hello(int sock, int memfd, int fork_parent) {
+static int send_hello(int sock, int memfd, int fork_parent, uint64_t fork_id) {
     struct fdt_msg_hello *h = (struct fdt_msg_hello *)hello_buf;
     memset(h, 0, sizeof *h);
     h->type = FDT_MSG_HELLO;
@@ -59,7 +77,7 @@ static int send_hello(int sock, int memfd, int fork_parent) {
     }
     h->depth = fdt_g.depth;
     h->fork_parent = fork_parent;
-    h->fork_id = fork_parent ? fdt_tls_fork_id : 0;
+    h->fork_id = fork_parent ? fork_id : 0;
     h->flags = fdt_g.owner ? FDT_HELLO_OWNER : 0;
     char *p = hello_buf + sizeof *h;
     size_t room = sizeof hello_buf - sizeof *h;
@@ -89,7 +107,7 @@ static int send_hello(int sock, int memfd, int fork_parent) {
 /* A connected socket to the collector named by FDTRACE_SOCKET, or -1
  * (errno set). */
 static int dial_collector(void) {
-    const char *name = getenv(FDT_ENV_SOCKET);
+    const char *name = collector_socket();
     struct sockaddr_un addr;
     socklen_t alen;
     int err = name ? fdt_collector_address(name, &addr, &alen) : EINVAL;
@@ -118,8 +136,8 @@ static int dial_collector(void) {
  * /bin/true: ~3 ms a process). A refusal is said in the ring's header
  * (detached); a collector that never claims the ring is given up on after
  * FDT_CLAIM_TIMEOUT_NS (fdt_collector_gone). */
-int fdt_connect(int fork_parent) {
-    const char *path = getenv(FDT_ENV_SOCKET);
+int fdt_connect(int fork_parent, uint64_t fork_id) {
+    const char *path = collector_socket();
     struct sockaddr_un addr;
     socklen_t alen;
     if (!path || fdt_collector_address(path, &addr, &alen) != 0) {
@@ -146,7 +164,7 @@ int fdt_connect(int fork_parent) {
     fdt_g.ring_capacity = cap;
 
     fdt_g.hello_ns = fdt_now_ns();
-    int ok = send_hello(sock, memfd, fork_parent) == 0;
+    int ok = send_hello(sock, memfd, fork_parent, fork_id) == 0;
     syscall(SYS_close, memfd);
     syscall(SYS_close, sock);
     if (!ok) {

@@ -185,6 +185,7 @@ void fdt_send_inherited(void) {
 void fdt_send_exit_view(enum fdt_exit_how how, int status) {
     if (!__atomic_load_n(&fdt_g.active, __ATOMIC_ACQUIRE)) return;
     if (__atomic_exchange_n(&fdt_g.exit_sent, 1, __ATOMIC_ACQ_REL)) return;
+    if (!fdt_g.ring && __atomic_load_n(&fdt_g.connect_state, __ATOMIC_ACQUIRE)) fdt_connect_deferred();
     if (fdt_collector_gone()) {
         /* It died during the run: say so once; the program ends as it would. */
         fdt_disable("the collector went away during the run");

@@ -124,10 +124,12 @@ uint64_t fdt_forking(void) {
     return id;
 }
 
-/* In the parent once the fork returned (child: the pid, or -1 if it failed). */
+/* In the parent once the fork returned (child: the pid, or -1 if it
+ * failed: said too, so that the collector stops expecting a child). */
 void fdt_forked(uint64_t fork_id, pid_t child) {
     fdt_unwind_fork_end();
-    if (!fork_id || child <= 0 || !fdt_should_record()) return;
+    if (!fork_id || child == 0 || !fdt_should_record()) return;
+    if (child < 0) child = -1;
     int saved = errno;
     struct fdt_rec_fork rec = {
         .h.time_ns = fdt_now_ns(), .fork_id = fork_id, .child_pid = child, .tid = fdt_gettid()

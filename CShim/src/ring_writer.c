@@ -42,7 +42,9 @@ static void pause_briefly(unsigned round) {
 
 void *fdt_ring_reserve(uint32_t size) {
     struct fdt_ring_header *ring = fdt_g.ring;
-    if (FDT_UNLIKELY(!ring)) return NULL;
+    if (FDT_UNLIKELY(!ring)) {
+        if (!__atomic_load_n(&fdt_g.connect_state, __ATOMIC_ACQUIRE) || !(ring = fdt_connect_deferred())) return NULL;
+    }
     uint64_t cap = fdt_g.ring_capacity;
     uint64_t pos = __atomic_load_n(&ring->head, __ATOMIC_RELAXED);
     uint64_t t0 = 0;

@@ -65,6 +65,12 @@ struct fdt_state {
     int follow;                     /* trace fork children and exec'd programs */
     uint64_t fork_seq;              /* atomic: ids of FDT_REC_FORK records */
     uint64_t hello_ns;              /* when this image's hello was sent */
+    /* A fork child connects at its first record, not at the fork (most
+     * children of a shell exec at once and record nothing): the parent it
+     * names and the fork it came from, until then. */
+    pid_t connect_parent;
+    uint64_t connect_fork_id;
+    int connect_state; /* atomic: 0 connected or nothing deferred, 1 deferred, 2 connecting */
 };
 /* A collector that has not claimed the ring this long after the hello
  * (set collector_pid) will not: the process goes on untraced. */
@@ -80,6 +86,9 @@ extern FDT_TLS uint64_t fdt_tls_fork_id;
 
 void fdt_ensure_init(void);
 void fdt_after_fork_child(void);
+/* A fork child's deferred connection, made now (by the first record): the
+ * ring, or NULL if it could not be made. */
+struct fdt_ring_header *fdt_connect_deferred(void);
 void *fdt_vfork_prepare(void);
 int fdt_vfork_child_check(void);
 void fdt_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -121,7 +130,7 @@ static inline int fdt_ring_put(
 }
 
 /* ---- the control connection (connection.c) ---- */
-int fdt_connect(int fork_parent);
+int fdt_connect(int fork_parent, uint64_t fork_id);
 void fdt_on_exhausted(int err);
 void fdt_rearm_exhausted(void);
 int fdt_collector_gone(void);

@@ -255,6 +255,7 @@ public final class Collector: EventSourceHost {
     // MARK: - EventSourceHost
 
     public func appeared(_ start: ProcessStart, from source: EventSource) -> Int? {
+        if start.forkParent == 0 { adoptSilentForkChild(pid: start.pid) }
         let key = processes.count
         // A fork child's parent is the process that forked it, even if that
         // one exited before the child said hello (a daemonizing parent).
@@ -298,11 +299,41 @@ public final class Collector: EventSourceHost {
         return nil
     }
 
+    public func awaitsFork(_ start: ProcessStart) -> Bool {
+        guard start.forkParent == 0, !processes.contains(where: { $0.pid == start.pid && $0.end == .running }) else {
+            return false
+        }
+        let parents = following.keys.filter { processes[$0].pid == start.ppid }
+        for key in parents { drain(key, limit: .max) }
+        if processes.contains(where: { $0.expectedChildren[start.pid] != nil }) { return false }
+        return parents.contains { following[$0] != nil && !processes[$0].forksInFlight.isEmpty }
+    }
+
+    /// A fork child connects at its first record (the shim's
+    /// fdt_connect_deferred): one that exec'd without recording anything
+    /// never did. Its image is made here, when its program appears, from
+    /// what its parent said: the fork (its table then) and the child's pid.
+    /// The program then follows it as after any exec.
+    private func adoptSilentForkChild(pid: Int32) {
+        guard !processes.contains(where: { $0.pid == pid && $0.end == .running }),
+            let parent = processes.lastIndex(where: { $0.expectedChildren[pid] != nil }),
+            let forkID = processes[parent].expectedChildren[pid]
+        else { return }
+        let from = processes[parent]
+        var child = TracedProcess(
+            key: processes.count, pid: pid, ppid: from.pid, forkParent: from.pid, command: from.command,
+            executable: from.executable, startTime: from.childForkTimes[pid] ?? from.startTime,
+            rlimitSoft: from.rlimitSoft, rlimitHard: from.rlimitHard)
+        processes[parent].childForkTimes.removeValue(forKey: pid)
+        startFromParent(&child, forkID: forkID, parent: parent)
+        processes.append(child)
+    }
+
     /// A fork child starts with its parent's table as of the fork: the
     /// parent wrote that record before the child existed.
-    private func startFromParent(_ p: inout TracedProcess, forkID: UInt64) {
+    private func startFromParent(_ p: inout TracedProcess, forkID: UInt64, parent known: Int? = nil) {
         let forkParent = p.forkParent
-        guard let parent = processes.lastIndex(where: { $0.pid == forkParent }) else { return }
+        guard let parent = known ?? processes.lastIndex(where: { $0.pid == forkParent }) else { return }
         drain(parent, limit: .max)
         if let snap = processes[parent].forkSnapshots.removeValue(forKey: forkID) {
             p.table = snap.copy(to: p.key)
@@ -310,6 +341,7 @@ public final class Collector: EventSourceHost {
             p.table = processes[parent].table.copy(to: p.key)
         }
         processes[parent].expectedChildren.removeValue(forKey: p.pid)
+        processes[parent].childForkTimes.removeValue(forKey: p.pid)
         // Its hello shows the parent's title by now, not its name.
         p.startedAs = processes[parent].startedAs
     }
@@ -318,9 +350,15 @@ public final class Collector: EventSourceHost {
         if rejected.count < 100 { rejected.append(reason) }
     }
 
-    public func isInTracedTree(_ pid: Int32) -> Bool {
+    public func isInTracedTree(_ pid: Int32, connecting: Set<Int32> = []) -> Bool {
+        // A child forked by a traced process (its parent named it), even if
+        // it never connected before its program (of another uid, after a
+        // privilege drop) did, and has ended since: no /proc to walk.
+        for key in following.keys.sorted() { drain(key, limit: .max) }
+        if processes.contains(where: { $0.expectedChildren[pid] != nil }) { return true }
         var traced = Set(processes.map(\.pid))
         traced.formUnion(treeRoots)
+        traced.formUnion(connecting)
         var p = pid
         for _ in 0..<64 {
             if traced.contains(p) { return true }

@@ -80,12 +80,18 @@ public protocol EventSourceHost: AnyObject {
     /// `source` from now on.
     func appeared(_ start: ProcessStart, from source: EventSource) -> Int?
 
+    /// Whether `start` (an image that is no fork child's own) must wait
+    /// before it appears: its parent began a fork and has not said yet
+    /// which child it got, and this may be that child's exec'd program.
+    func awaitsFork(_ start: ProcessStart) -> Bool
+
     /// A process the source would not trace, and why (the report lists these).
     func refused(_ reason: String)
 
-    /// Whether `pid` is, or descends from, a process this session traces (a
-    /// traced server may drop privileges before it forks or execs).
-    func isInTracedTree(_ pid: Int32) -> Bool
+    /// Whether `pid` is, or descends from, a process this session traces or
+    /// one of the `connecting` ones (a traced server may drop privileges
+    /// before it forks or execs).
+    func isInTracedTree(_ pid: Int32, connecting: Set<Int32>) -> Bool
 
     /// Applies records of image `key`: `body` writes them into the sink,
     /// which holds that image. An error `body` throws ends the image's

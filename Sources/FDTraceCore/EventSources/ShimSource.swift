@@ -20,6 +20,10 @@ public final class ShimSource: EventSource {
     private var pending: [(sock: Int32, pid: pid_t, deadline: UInt64)] = []
     /// Images being read, by image key.
     private var connections: [Int: Connection] = [:]
+    /// Hellos read whose image waits to appear (`EventSourceHost.awaitsFork`),
+    /// in the order they came, each with its ring and pidfd; the deadline
+    /// bounds the wait.
+    private var parked: [(start: ProcessStart, ring: RingReader, pidfd: Int32, deadline: UInt64)] = []
     /// Strings of paths opened over and over, made once.
     private var paths = PathCache()
     /// One receive buffer for every hello (64 KiB zeroed per handshake cost
@@ -56,6 +60,10 @@ public final class ShimSource: EventSource {
             if c.pidfd >= 0 { close(c.pidfd) }
         }
         for p in pending { close(p.sock) }
+        for p in parked {
+            p.ring.detach()
+            if p.pidfd >= 0 { close(p.pidfd) }
+        }
         close(listenFD)
         if !socketPath.hasPrefix("@") { unlink(socketPath) }
         // The shims' "warned once in this session" markers (state.c).
@@ -73,7 +81,7 @@ public final class ShimSource: EventSource {
     }
 
     public var hasPendingWork: Bool {
-        !pending.isEmpty
+        !pending.isEmpty || !parked.isEmpty
             || connections.values.contains {
                 $0.pidfd < 0 || $0.ring.pendingBytes > 0 || $0.ring.snapshotRequest != 0
             }
@@ -86,7 +94,7 @@ public final class ShimSource: EventSource {
     }
 
     public var hasNewcomers: Bool {
-        if !pending.isEmpty { return true }
+        if !pending.isEmpty || !parked.isEmpty { return true }
         var fd = pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)
         return poll(&fd, 1, 0) > 0
     }
@@ -95,9 +103,10 @@ public final class ShimSource: EventSource {
     /// hellos that arrived, in the order their processes connected; a peer
     /// that sends nothing stalls no one and is dropped after 2 s.
     public func admit(readable: Set<Int32>, host: EventSourceHost) {
+        let now = monotonicNow()
+        admitParked(host: host, now: now)
         let waiting = pending
         if readable.contains(listenFD) { acceptAll(host) }
-        let now = monotonicNow()
         var done: Set<Int32> = []
         for (sock, pid, deadline) in waiting {
             if readable.contains(sock) {
@@ -193,11 +202,14 @@ public final class ShimSource: EventSource {
                 continue
             }
             // A process of another uid is admitted when it is in the traced
-            // tree. The same pid waiting with its first hello counts: a fork
-            // child that dropped privileges and exec'd connects again, and
-            // its new image may be gone (so no /proc parent chain to walk)
-            // before that first hello is read.
-            guard peerUID == geteuid() || pending.contains(where: { $0.pid == peerPID }) || host.isInTracedTree(peerPID)
+            // tree. Processes whose hellos wait here count (a fork child
+            // connects at its first record: a worker that dropped its
+            // privileges may connect before its parent's hello is read), and
+            // so do children a traced parent said it forked (the program a
+            // child exec'd may be gone, no /proc parent chain to walk, before
+            // its hello is read).
+            let connecting = Set(pending.map(\.pid) + parked.map(\.start.pid))
+            guard peerUID == geteuid() || host.isInTracedTree(peerPID, connecting: connecting)
             else {
                 host.refused("refused a connection from uid \(peerUID) (pid \(peerPID)): not this user, not in the traced process tree")
                 close(sock)
@@ -210,6 +222,28 @@ public final class ShimSource: EventSource {
     /// Reads the hello with the ring's memfd, maps the ring and has the
     /// host admit the image. Returns why it was refused, if it was; a
     /// refused process finds its ring detached and stops recording.
+    /// Parked hellos whose wait is over appear, in order; one that still
+    /// waits keeps those after it waiting too.
+    private func admitParked(host: EventSourceHost, now: UInt64) {
+        while let p = parked.first {
+            if now <= p.deadline && host.awaitsFork(p.start) { return }
+            parked.removeFirst()
+            follow(p.start, ring: p.ring, pidfd: p.pidfd, host: host)
+        }
+    }
+
+    /// Has the host admit the image and follows it, or detaches its ring.
+    @discardableResult
+    private func follow(_ start: ProcessStart, ring: RingReader, pidfd: Int32, host: EventSourceHost) -> Bool {
+        guard let key = host.appeared(start, from: self) else {
+            ring.detach()
+            if pidfd >= 0 { close(pidfd) }
+            return false
+        }
+        connections[key] = Connection(pidfd: pidfd >= 0 ? pidfd : -1, ring: ring, key: key, pid: start.pid)
+        return true
+    }
+
     private func handshake(_ sock: Int32, peerPID: pid_t, host: EventSourceHost) -> String? {
         var memfd: Int32 = -1
         defer { if memfd >= 0 { close(memfd) } }
@@ -230,16 +264,19 @@ public final class ShimSource: EventSource {
         // was read (kernels before 6.16 give no pidfd of a reaped peer): its
         // ring holds all it did, read to the end next round.
         let pidfd = fdtc_peer_pidfd(sock, peerPID)
-        guard let key = host.appeared(hello.start, from: self) else {
-            ring.detach()
-            if pidfd >= 0 { close(pidfd) }
+        // A program whose parent has not said yet which child it forked, or
+        // a process whose parent is itself parked, appears after them.
+        let start = hello.start
+        if !parked.isEmpty || host.awaitsFork(start) {
+            parked.append((start, ring, pidfd, monotonicNow() + 2_000_000_000))
             return nil
         }
+        guard follow(start, ring: ring, pidfd: pidfd, host: host) else { return nil }
         // The shim does not wait for this; a client that wants to know
-        // whether it was accepted may (it is sent only when it was).
+        // whether it was accepted may (it is sent only when it was; not
+        // to a parked one).
         var ack = fdt_msg_ack(type: FDT_MSG_ACK.rawValue, status: 0)
         _ = fdtc_send(sock, &ack, MemoryLayout<fdt_msg_ack>.size)
-        connections[key] = Connection(pidfd: pidfd >= 0 ? pidfd : -1, ring: ring, key: key, pid: hello.start.pid)
         return nil
     }
 

@@ -52,6 +52,12 @@ public struct TracedProcess: Sendable {
     public var forkSnapshots: [UInt64: ProcessTable] = [:]
     /// Children announced by fork, not yet connected.
     public var expectedChildren: [Int32: UInt64] = [:]
+    /// Forks begun (their `fork` record read) whose `child` record is not
+    /// read yet, with the time each began: a program exec'd by such a
+    /// child may say hello before its parent says which pid the child got.
+    public var forksInFlight: [UInt64: UInt64] = [:]
+    /// When each expected child was forked.
+    public var childForkTimes: [Int32: UInt64] = [:]
     /// The image this one replaced by exec (same pid), if traced.
     public var execPredecessor: Int?
     /// Descriptors this image inherited from a traced image that opened
@@ -123,10 +129,19 @@ public struct TracedProcess: Sendable {
             }
         case .note(_, let text):
             if notes.count < 100 { notes.append(text) }
-        case .fork(_, let id):
-            if forkSnapshots.count < 4096 { forkSnapshots[id] = table }
-        case .child(_, let id, let pid):
-            if expectedChildren.count < 65536 { expectedChildren[pid] = id }
+        case .fork(let time, let id):
+            if forkSnapshots.count < 4096 {
+                forkSnapshots[id] = table
+                forksInFlight[id] = time
+            }
+        case .child(let time, let id, let pid):
+            let began = forksInFlight.removeValue(forKey: id)
+            if pid < 0 {
+                forkSnapshots.removeValue(forKey: id)
+            } else if expectedChildren.count < 65536 {
+                expectedChildren[pid] = id
+                childForkTimes[pid] = began ?? time
+            }
         case .commandLine(_, let bytes, let truncated):
             retitle(bytes, truncated: truncated)
         case .pyCode(let c): pythonCodes.add(c)

@@ -18,7 +18,7 @@ public enum Record: Equatable, Sendable {
     case note(time: UInt64, text: String)
     /// About to fork; the child's hello names `id`.
     case fork(time: UInt64, id: UInt64)
-    /// fork `id` returned in the parent with `child`.
+    /// fork `id` returned in the parent with `child` (-1: the fork failed).
     case child(time: UInt64, id: UInt64, pid: Int32)
     /// A Python code object (its line table may continue in `pyCodeMore`).
     case pyCode(PyCodeRecord)

@@ -61,7 +61,8 @@ public enum RecordDecoder {
             return .fork(time: time, id: r.fork_id)
         case FDT_REC_CHILD.rawValue:
             let r: fdt_rec_fork = try fixed(bytes)
-            guard r.child_pid > 0 else { throw DecodeError("child pid \(r.child_pid)") }
+            // -1: the fork failed (no child to expect).
+            guard r.child_pid > 0 || r.child_pid == -1 else { throw DecodeError("child pid \(r.child_pid)") }
             return .child(time: time, id: r.fork_id, pid: r.child_pid)
         case FDT_REC_PYCODE.rawValue: return .pyCode(try pyCode(bytes))
         case FDT_REC_PYCODE_MORE.rawValue: return try pyCodeMore(bytes)
