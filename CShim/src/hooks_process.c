@@ -36,6 +36,19 @@ FDT_EXPORT pid_t _Fork(void) {
     return pid;
 }
 
+/* A fork child connects at its first record: one that has not yet does so
+ * before it leaves its namespaces (the collector's socket is abstract,
+ * reachable only from the network namespace it listens in). */
+FDT_EXPORT int unshare(int flags) {
+    fdt_connect_before_leaving();
+    return FDT_REAL(unshare)(flags);
+}
+
+FDT_EXPORT int setns(int fd, int nstype) {
+    fdt_connect_before_leaving();
+    return FDT_REAL(setns)(fd, nstype);
+}
+
 /* exit() runs atexit handlers, then our destructor: keep the status for it. */
 FDT_EXPORT void exit(int status) {
     fdt_exit_status(status);

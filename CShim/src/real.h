@@ -80,7 +80,9 @@
     X(_Exit, void, (int))                                                                                              \
     X(fork, pid_t, (void))                                                                                             \
     X(_Fork, pid_t, (void))                                                                                            \
-    X(vfork, pid_t, (void))
+    X(vfork, pid_t, (void))                                                                                            \
+    X(unshare, int, (int))                                                                                             \
+    X(setns, int, (int, int))
 
 #define FDT_DECLARE_REAL(name, ret, args) ret(*name) args;
 struct fdt_real_table {

@@ -116,8 +116,12 @@ uint64_t fdt_forking(void) {
     int saved = errno;
     uint64_t id = ((uint64_t)(uint32_t)fdt_g.pid << 32) |
                   (__atomic_add_fetch(&fdt_g.fork_seq, 1, __ATOMIC_RELAXED) & 0xffffffffu);
-    fdt_tls_fork_id = id;
     fdt_unwind_fork_begin();
+    if (!fdt_g.follow) { /* the child is not traced: nothing to expect */
+        errno = saved;
+        return 0;
+    }
+    fdt_tls_fork_id = id;
     struct fdt_rec_fork rec = { .h.time_ns = fdt_now_ns(), .fork_id = id, .child_pid = 0, .tid = fdt_gettid() };
     fdt_ring_put(&rec, sizeof rec, NULL, 0, FDT_REC_FORK, 0);
     errno = saved;

@@ -89,6 +89,8 @@ void fdt_after_fork_child(void);
 /* A fork child's deferred connection, made now (by the first record): the
  * ring, or NULL if it could not be made. */
 struct fdt_ring_header *fdt_connect_deferred(void);
+/* Before the process leaves its namespaces: a deferred connection, made. */
+void fdt_connect_before_leaving(void);
 void *fdt_vfork_prepare(void);
 int fdt_vfork_child_check(void);
 void fdt_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -219,6 +219,10 @@ void fdt_after_fork_child(void) {
     __atomic_store_n(&fdt_g.active, 1, __ATOMIC_RELEASE);
 }
 
+void fdt_connect_before_leaving(void) {
+    if (fdt_should_record() && __atomic_load_n(&fdt_g.connect_state, __ATOMIC_ACQUIRE) == 1) fdt_connect_deferred();
+}
+
 /* Another thread of this child connects meanwhile: its wait ends when the
  * state leaves "connecting". */
 struct fdt_ring_header *fdt_connect_deferred(void) {
@@ -232,7 +236,8 @@ struct fdt_ring_header *fdt_connect_deferred(void) {
     connecting_here = 1;
     int saved = errno;
     fdt_tls_busy++;
-    if (fdt_connect(fdt_g.connect_parent, fdt_g.connect_fork_id) != 0) __atomic_store_n(&fdt_g.active, 0, __ATOMIC_RELEASE);
+    if (fdt_connect(fdt_g.connect_parent, fdt_g.connect_fork_id) != 0)
+        __atomic_store_n(&fdt_g.active, 0, __ATOMIC_RELEASE);
     fdt_tls_busy--;
     errno = saved;
     __atomic_store_n(&fdt_g.connect_state, 0, __ATOMIC_RELEASE);

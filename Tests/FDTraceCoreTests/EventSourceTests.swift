@@ -114,6 +114,47 @@ final class ScriptedSource: EventSource {
         #expect(source.stopped == [0: false, 1: true, 2: true])
         #expect(collector.followedImages == 0 && collector.recordsRead == 7)
     }
+
+    @Test("A fork child that never said hello: its program waits for the parent's child record, then follows an image made from the fork")
+    func silentForkChildIsMadeFromItsParentsRecords() throws {
+        let child: Int32 = Self.pid - 1, other: Int32 = Self.pid - 2, failed: Int32 = Self.pid - 3
+        var exec = Self.start(pid: child, command: ["true"])
+        exec.ppid = Self.pid
+        let source = ScriptedSource([
+            .appear(Self.start(command: ["sh"])),
+            .records(image: 0, [Self.open(3), .fork(time: 400, id: 7), Self.open(4)]),
+        ])
+        let collector = Collector(sources: [source])
+        for _ in 0..<3 { _ = collector.poll(timeoutMs: 0) }
+        // The fork is in flight: a program of that pid may be its child's.
+        #expect(collector.hasForksInFlight && collector.awaitsFork(exec))
+        source.steps = [
+            .records(
+                image: 0,
+                [
+                    .child(time: 401, id: 7, pid: child), .fork(time: 500, id: 8), .child(time: 501, id: 8, pid: -1),
+                    .fork(time: 600, id: 9), .child(time: 601, id: 9, pid: other),
+                ]),
+            .appear(exec),
+        ]
+        for _ in 0..<4 { _ = collector.poll(timeoutMs: 0) }
+        #expect(!collector.hasForksInFlight && !collector.awaitsFork(exec))
+        let p = collector.processes
+        // sh, the fork child made from fork 7 (its table then: fd 3), true.
+        #expect(p.count == 3 && source.keys == [0, 2])
+        #expect(p[1].pid == child && p[1].forkParent == Self.pid && p[1].command == ["sh"] && p[1].startTime == 400)
+        #expect(p[1].end == .execed && p[1].endTime == 100 && p[1].table.descriptors.map(\.fd) == [3])
+        #expect(p[2].execPredecessor == 1 && p[2].command == ["true"])
+        // The failed fork left nothing behind; the child that never showed
+        // up is listed at the end, from fork 9 (fds 3 and 4).
+        #expect(p[0].expectedChildren == [other: 9] && p[0].forkSnapshots.keys.sorted() == [9])
+        #expect(!p.contains { $0.pid == failed })
+        collector.settleSilentChildren()
+        let q = collector.processes
+        #expect(q.count == 4 && q[3].pid == other && q[3].table.descriptors.map(\.fd) == [3, 4])
+        #expect(q[3].end == .exited(reconciled: false) && q[3].notes.contains { $0.contains("recorded nothing after its fork") })
+        #expect(q[0].expectedChildren.isEmpty)
+    }
 }
 
 /// What the kernel source says of a descriptor at exit when the BPF program

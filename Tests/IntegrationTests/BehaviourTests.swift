@@ -249,6 +249,8 @@ import Testing
             "tmpfile64", "mkstemp", "mkstemp64", "mkostemp", "mkostemp64", "mkstemps", "mkstemps64", "mkostemps",
             "mkostemps64", "opendir", "closedir", "popen", "pclose", "_exit", "_Exit", "_Fork", "vfork", "exit", "fork", "__libc_start_main", "clone",
             "syscall",
+            // A fork child not connected yet connects before it leaves its namespaces.
+            "unshare", "setns",
             // Watched, passed through (hooks_signal.c).
             "sigaction", "__sigaction", "signal", "bsd_signal", "ssignal", "sysv_signal", "__sysv_signal", "sigset",
             // The program's own API (fdtrace_api.h).

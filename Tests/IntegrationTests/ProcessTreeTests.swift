@@ -364,3 +364,40 @@ import Testing
         #expect(report.processes.filter { $0.command.first == "true" }.count == 20)
     }
 }
+
+/// A fork child connects at its first record: children that record late,
+/// or never, are still traced and listed exactly.
+@Suite struct SilentForkChildTests {
+    @Test func childrenThatConnectLateOrNever() throws {
+        let exe = try Fixture.build("silent_children.c")
+        let lines = try Fixture.leakLines("silent_children.c")
+        let plain = try run([exe])
+        let (o, report) = try trace([exe])
+        #expect(o.status == 0 && o.stdout == plain.stdout && o.stdout == "a 0 b 0 c 0 d killed\n", "\(o.stderr)")
+        #expect(!report.notes.contains { $0.contains("refused") }, "\(report.notes)")
+        #expect(!o.stderr.contains("continues untraced"), "\(o.stderr)")
+        let parent = try #require(report.processes.first { $0.executable == exe && $0.ppid != 0 && $0.leaks.isEmpty })
+        let children = report.processes.filter { $0.ppid == parent.pid }
+        // a: its fork child's image (made from the parent's records), then `true`.
+        let a = try #require(children.first { $0.ended == .exec })
+        #expect(a.command == parent.command && a.executable == exe)
+        let t = try #require(report.processes.first { $0.pid == a.pid && $0.command.first == "true" })
+        #expect(t.ended == .exited && t.exitStatus == 0 && t.reconciliation == .complete)
+        let g = try #require(t.inheritedLeaks.first)
+        #expect(t.inheritedLeaks.count == 1 && g.count == 2 && g.call == "pipe" && g.openedBy?.command == parent.command)
+        #expect(g.site?.line == lines["pipe"]?.first && g.site?.file?.hasSuffix("silent_children.c") == true)
+        // b (no environment left) and c (another network namespace): each
+        // leak at its line.
+        for (marker, path) in [("b", "/etc/hostname"), ("c", "/etc/passwd")] {
+            let p = try #require(children.first { $0.leaks.contains { $0.summary == "file \(path)" } }, "\(marker)")
+            expectAccounted(p)
+            #expect(p.leaks.count == 1 && p.leaks[0].count == 1 && p.leaks[0].call == "open")
+            #expect(p.leaks[0].site?.line == lines[marker]?.first, "\(marker)")
+            #expect(p.ended == .exited && p.exitStatus == 0 && p.reconciliation == .complete)
+        }
+        // d recorded nothing: listed, ended, its table what it inherited.
+        let d = try #require(children.first { $0.notes.contains { $0.contains("recorded nothing after its fork") } })
+        #expect(d.ended != .running && d.leaks.isEmpty && d.reconciliation == .unreconciled)
+        #expect(children.count == 5, "\(children.map(\.command))")  // a twice: before and after its exec
+    }
+}

@@ -299,6 +299,10 @@ public final class Collector: EventSourceHost {
         return nil
     }
 
+    public var hasForksInFlight: Bool {
+        following.keys.contains { !processes[$0].forksInFlight.isEmpty }
+    }
+
     public func awaitsFork(_ start: ProcessStart) -> Bool {
         guard start.forkParent == 0, !processes.contains(where: { $0.pid == start.pid && $0.end == .running }) else {
             return false
@@ -327,6 +331,28 @@ public final class Collector: EventSourceHost {
         processes[parent].childForkTimes.removeValue(forKey: pid)
         startFromParent(&child, forkID: forkID, parent: parent)
         processes.append(child)
+    }
+
+    /// Fork children that never connected and whose program never said
+    /// hello (they recorded nothing: killed, ended by a raw exit, or still
+    /// running when the session ends) get their images at the end, from
+    /// what their parents said, so that the report still lists them.
+    public func settleSilentChildren() {
+        let now = monotonicNow()
+        let silent = processes.flatMap { p in p.expectedChildren.keys.map { (p.key, $0) } }.sorted { $0 < $1 }
+        for (parent, pid) in silent where processes[parent].expectedChildren[pid] != nil {
+            guard !processes.contains(where: { $0.pid == pid && $0.end == .running }) else { continue }
+            let running = ProcFiles.isRunning(pid)
+            adoptSilentForkChild(pid: pid)
+            guard let key = processes.indices.last, processes[key].pid == pid else { continue }
+            processes[key].notes.append("it recorded nothing after its fork: the tracer's table is what it inherited")
+            if running {
+                processes[key].abandonedAt = now
+            } else {
+                processes[key].end = .exited(reconciled: false)
+                processes[key].endTime = now
+            }
+        }
     }
 
     /// A fork child starts with its parent's table as of the fork: the
@@ -435,6 +461,7 @@ extension Collector {
         command: [String], exitStatus: Int32?, notes: [String], symbolizer: Symbolizing,
         nativeFrames: Bool
     ) -> Report {
+        settleSilentChildren()
         var report = ReportBuilder(processes: processes, registry: registry, symbolizer: symbolizer, nativeFrames: nativeFrames)
             .build(command: command, exitStatus: exitStatus, notes: notes)
         report.collector = CollectorUsage.current(events: recordsRead)

@@ -85,6 +85,9 @@ public protocol EventSourceHost: AnyObject {
     /// which child it got, and this may be that child's exec'd program.
     func awaitsFork(_ start: ProcessStart) -> Bool
 
+    /// A followed image began a fork whose child it has not named yet.
+    var hasForksInFlight: Bool { get }
+
     /// A process the source would not trace, and why (the report lists these).
     func refused(_ reason: String)
 

@@ -17,13 +17,13 @@ public final class ShimSource: EventSource {
     private let listenFD: Int32
     /// Accepted connections waiting for their hello, in the order they
     /// connected: socket, peer pid, deadline.
-    private var pending: [(sock: Int32, pid: pid_t, deadline: UInt64)] = []
+    private var pending: [(sock: Int32, pid: pid_t, deadline: UInt64, stranger: uid_t?)] = []
     /// Images being read, by image key.
     private var connections: [Int: Connection] = [:]
     /// Hellos read whose image waits to appear (`EventSourceHost.awaitsFork`),
     /// in the order they came, each with its ring and pidfd; the deadline
     /// bounds the wait.
-    private var parked: [(start: ProcessStart, ring: RingReader, pidfd: Int32, deadline: UInt64)] = []
+    private var parked: [(start: ProcessStart, ring: RingReader, pidfd: Int32, deadline: UInt64, stranger: uid_t?)] = []
     /// Strings of paths opened over and over, made once.
     private var paths = PathCache()
     /// One receive buffer for every hello (64 KiB zeroed per handshake cost
@@ -108,9 +108,9 @@ public final class ShimSource: EventSource {
         let waiting = pending
         if readable.contains(listenFD) { acceptAll(host) }
         var done: Set<Int32> = []
-        for (sock, pid, deadline) in waiting {
+        for (sock, pid, deadline, stranger) in waiting {
             if readable.contains(sock) {
-                if let reason = handshake(sock, peerPID: pid, host: host) { host.refused(reason) }
+                if let reason = handshake(sock, peerPID: pid, stranger: stranger, host: host) { host.refused(reason) }
             } else if now > deadline {
                 if ProcFiles.isAlive(pid) { host.refused("refused pid \(pid): no hello within 2 s") }
             } else {
@@ -208,24 +208,44 @@ public final class ShimSource: EventSource {
             // so do children a traced parent said it forked (the program a
             // child exec'd may be gone, no /proc parent chain to walk, before
             // its hello is read).
+            // One not known yet while a traced parent has not said which
+            // child a fork gave it may be that child: it waits (parked
+            // after its hello) until the parent says, or is refused then.
             let connecting = Set(pending.map(\.pid) + parked.map(\.start.pid))
-            guard peerUID == geteuid() || host.isInTracedTree(peerPID, connecting: connecting)
-            else {
-                host.refused("refused a connection from uid \(peerUID) (pid \(peerPID)): not this user, not in the traced process tree")
+            let known = peerUID == geteuid() || host.isInTracedTree(peerPID, connecting: connecting)
+            guard known || host.hasForksInFlight else {
+                host.refused(Self.stranger(peerUID, peerPID))
                 close(sock)
                 continue
             }
-            pending.append((sock, peerPID, monotonicNow() + 2_000_000_000))
+            pending.append((sock, peerPID, monotonicNow() + 2_000_000_000, known ? nil : peerUID))
         }
     }
 
-    /// Reads the hello with the ring's memfd, maps the ring and has the
-    /// host admit the image. Returns why it was refused, if it was; a
-    /// refused process finds its ring detached and stops recording.
-    /// Parked hellos whose wait is over appear, in order; one that still
+    static func stranger(_ uid: uid_t, _ pid: pid_t) -> String {
+        "refused a connection from uid \(uid) (pid \(pid)): not this user, not in the traced process tree"
+    }
+
+    /// Parked hellos whose wait is over appear, in order (a stranger once
+    /// it is known to be in the traced tree, or is refused); one that still
     /// waits keeps those after it waiting too.
     private func admitParked(host: EventSourceHost, now: UInt64) {
-        while let p = parked.first {
+        while var p = parked.first {
+            if let uid = p.stranger {
+                let connecting = Set(pending.map(\.pid) + parked.dropFirst().map(\.start.pid))
+                if host.isInTracedTree(p.start.pid, connecting: connecting) {
+                    p.stranger = nil
+                    parked[0] = p
+                } else if now <= p.deadline && host.hasForksInFlight {
+                    return
+                } else {
+                    parked.removeFirst()
+                    p.ring.detach()
+                    if p.pidfd >= 0 { close(p.pidfd) }
+                    host.refused(Self.stranger(uid, p.start.pid))
+                    continue
+                }
+            }
             if now <= p.deadline && host.awaitsFork(p.start) { return }
             parked.removeFirst()
             follow(p.start, ring: p.ring, pidfd: p.pidfd, host: host)
@@ -244,7 +264,11 @@ public final class ShimSource: EventSource {
         return true
     }
 
-    private func handshake(_ sock: Int32, peerPID: pid_t, host: EventSourceHost) -> String? {
+    /// Reads the hello with the ring's memfd, maps the ring and has the
+    /// host admit the image (or parks it). Returns why it was refused, if
+    /// it was; a refused process finds its ring detached and stops
+    /// recording.
+    private func handshake(_ sock: Int32, peerPID: pid_t, stranger: uid_t?, host: EventSourceHost) -> String? {
         var memfd: Int32 = -1
         defer { if memfd >= 0 { close(memfd) } }
         let hello: (message: fdt_msg_hello, start: ProcessStart)
@@ -267,8 +291,9 @@ public final class ShimSource: EventSource {
         // A program whose parent has not said yet which child it forked, or
         // a process whose parent is itself parked, appears after them.
         let start = hello.start
-        if !parked.isEmpty || host.awaitsFork(start) {
-            parked.append((start, ring, pidfd, monotonicNow() + 2_000_000_000))
+        if !parked.isEmpty || stranger != nil || host.awaitsFork(start) {
+            parked.append((start, ring, pidfd, monotonicNow() + 2_000_000_000, stranger))
+            admitParked(host: host, now: monotonicNow())
             return nil
         }
         guard follow(start, ring: ring, pidfd: pidfd, host: host) else { return nil }
