@@ -155,6 +155,23 @@ final class ScriptedSource: EventSource {
         #expect(q[3].end == .exited(reconciled: false) && q[3].notes.contains { $0.contains("recorded nothing after its fork") })
         #expect(q[0].expectedChildren.isEmpty)
     }
+
+    @Test("A child that said hello before its parent's child record was read is not listed twice")
+    func childRecordReadAfterTheChildsHello() throws {
+        let child: Int32 = Self.pid - 1
+        let source = ScriptedSource([
+            .appear(Self.start(command: ["server"])),
+            .records(image: 0, [.fork(time: 400, id: 7)]),
+            .appear(Self.start(forkParent: Self.pid, forkID: 7, pid: child, command: ["server"])),
+            .records(image: 0, [.child(time: 401, id: 7, pid: child)]),
+            .end(image: 1),
+        ])
+        let collector = Collector(sources: [source])
+        for _ in 0..<8 { _ = collector.poll(timeoutMs: 0) }
+        collector.settleSilentChildren()
+        #expect(collector.processes.filter { $0.pid == child }.count == 1)
+        #expect(collector.pendingChildren.isEmpty)
+    }
 }
 
 /// What the kernel source says of a descriptor at exit when the BPF program

@@ -319,9 +319,9 @@ public final class Collector: EventSourceHost {
     /// what its parent said: the fork (its table then) and the child's pid.
     /// The program then follows it as after any exec.
     private func adoptSilentForkChild(pid: Int32) {
-        guard !processes.contains(where: { $0.pid == pid && $0.end == .running }),
-            let parent = processes.lastIndex(where: { $0.expectedChildren[pid] != nil }),
-            let forkID = processes[parent].expectedChildren[pid]
+        guard let parent = processes.lastIndex(where: { $0.expectedChildren[pid] != nil }),
+            let forkID = processes[parent].expectedChildren[pid],
+            !hasImage(of: pid, forkedBy: processes[parent].pid)
         else { return }
         let from = processes[parent]
         var child = TracedProcess(
@@ -341,7 +341,7 @@ public final class Collector: EventSourceHost {
         let now = monotonicNow()
         let silent = processes.flatMap { p in p.expectedChildren.keys.map { (p.key, $0) } }.sorted { $0 < $1 }
         for (parent, pid) in silent where processes[parent].expectedChildren[pid] != nil {
-            guard !processes.contains(where: { $0.pid == pid && $0.end == .running }) else { continue }
+            guard !hasImage(of: pid, forkedBy: processes[parent].pid) else { continue }
             let running = ProcFiles.isRunning(pid)
             adoptSilentForkChild(pid: pid)
             guard let key = processes.indices.last, processes[key].pid == pid else { continue }
@@ -353,6 +353,12 @@ public final class Collector: EventSourceHost {
                 processes[key].endTime = now
             }
         }
+    }
+
+    /// An image of `pid` runs, or the child connected itself (its parent's
+    /// child record may be read after its hello: the entry is stale then).
+    private func hasImage(of pid: Int32, forkedBy parent: Int32) -> Bool {
+        processes.contains { $0.pid == pid && ($0.end == .running || $0.forkParent == parent) }
     }
 
     /// A fork child starts with its parent's table as of the fork: the
