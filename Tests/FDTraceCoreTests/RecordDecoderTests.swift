@@ -54,6 +54,20 @@ func decode(_ bytes: [UInt8]) throws -> Record {
         #expect(FDClassifier.describe(k).state == "CLOSE_WAIT")
     }
 
+    @Test("An O_PATH descriptor of a socket's file is described by its path, not as a socket")
+    func socketFileByPath() throws {
+        var r = fdt_rec_kernel_fd()
+        let path = "/run/app.sock"
+        r.fd = 5; r.st_mode = 0o140755; r.domain = -1; r.sock_type = -1; r.protocol = -1; r.tcp_state = -1
+        r.inode = 7; r.target_len = UInt16(path.utf8.count)
+        guard case .kernelFD(let k) = try decode(encode(r, type: FDT_REC_KERNEL_FD, tail: Array(path.utf8))) else {
+            Issue.record("not a kernel fd")
+            return
+        }
+        let d = FDClassifier.describe(k)
+        #expect(d.kind == .socket && d.path == path && d.proto == nil && d.summary == "socket file /run/app.sock")
+    }
+
     @Test func rejectsMalformedRecords() throws {
         var r = fdt_rec_open()
         r.fd = 3; r.path_len = 200  // longer than the record

@@ -300,6 +300,9 @@ import Testing
         #expect(links[7] == fifo && fds[7]?.kind == .fifo && fds[7]?.path == fifo, "\(String(describing: fds[7]))")
         #expect(fds[8]?.kind == .socket)
         #expect(links[9] == dir.appendingPathComponent("sock").path, "\(links)")
+        // The O_PATH descriptor of the socket's file: its path, not a socket's addresses.
+        #expect(fds[9]?.kind == .socket && fds[9]?.path == links[9] && fds[9]?.protocol == nil, "\(String(describing: fds[9]))")
+        #expect(p.leaks.contains { $0.summary == "socket file \(links[9] ?? "")" }, "\(p.leaks.map(\.summary))")
         #expect(fds.count == 7, "\(fds.keys.sorted())")
     }
 

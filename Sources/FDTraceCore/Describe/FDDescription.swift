@@ -25,6 +25,7 @@ public struct FDDescription: Equatable, Hashable, Sendable, Codable {
     /// One line: "file /etc/hostname", "TCP 127.0.0.1:80 ⇐ 127.0.0.1:5555".
     public var summary: String {
         if kind == .socket {
+            if proto == nil, let path { return "socket file \(path)" }
             var s = proto ?? "socket"
             if let local, !local.isEmpty { s += " \(local)" }
             if let peer, !peer.isEmpty { s += " ⇐ \(peer)" }
@@ -45,6 +46,11 @@ public enum FDClassifier {
     public static func describe(_ k: KernelFD) -> FDDescription {
         let t = k.target
         let type = k.mode & UInt32(S_IFMT)
+        // A descriptor of a socket's file (O_PATH), not of a socket: the
+        // link is the file's path, and no socket option answers.
+        if type == UInt32(S_IFSOCK) && t.hasPrefix("/") {
+            return FDDescription(kind: .socket, path: t, inode: k.inode)
+        }
         if t.hasPrefix("socket:") || type == UInt32(S_IFSOCK) {
             let local = SocketAddress.format(k.local)
             let peer = SocketAddress.format(k.peer)
