@@ -16,7 +16,8 @@ public final class ShimSource: EventSource {
     public let socketPath: String
     private let listenFD: Int32
     /// Accepted connections waiting for their hello, in the order they
-    /// connected: socket, peer pid, deadline.
+    /// connected: socket, peer pid, deadline, and the uid of a peer of
+    /// another user not known yet to be in the traced tree.
     private var pending: [(sock: Int32, pid: pid_t, deadline: UInt64, stranger: uid_t?)] = []
     /// Images being read, by image key.
     private var connections: [Int: Connection] = [:]
@@ -207,10 +208,9 @@ public final class ShimSource: EventSource {
             // privileges may connect before its parent's hello is read), and
             // so do children a traced parent said it forked (the program a
             // child exec'd may be gone, no /proc parent chain to walk, before
-            // its hello is read).
-            // One not known yet while a traced parent has not said which
-            // child a fork gave it may be that child: it waits (parked
-            // after its hello) until the parent says, or is refused then.
+            // its hello is read). One not known yet while a traced parent has
+            // not said which child a fork gave it may be that child: it waits
+            // (parked after its hello) until the parent says, or is refused.
             let connecting = Set(pending.map(\.pid) + parked.map(\.start.pid))
             let known = peerUID == geteuid() || host.isInTracedTree(peerPID, connecting: connecting)
             guard known || host.hasForksInFlight else {
