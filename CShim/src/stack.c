@@ -7,6 +7,7 @@
 #include <execinfo.h>
 #include <sched.h>
 #include <sys/uio.h>
+#include <ucontext.h>
 
 static struct fdt_intern_table stacks;
 
@@ -26,6 +27,10 @@ static struct fdt_intern_table stacks;
 typedef int (*unw_backtrace_fn)(void **, int);
 static unw_backtrace_fn unw_bt; /* atomic: set once loaded */
 static int unwinder_phase;      /* atomic: 0 not tried, 1 loading, 2 done */
+/* unw_getcontext and unw_init_local: the second runs libunwind's one-time
+ * initialisation (tdep_init) without an unwind (see prepare_for_handlers). */
+static int (*unw_getcontext_fn)(ucontext_t *);
+static int (*unw_init_local_fn)(void *, ucontext_t *);
 
 static void load_unwinder(void) {
     int expected = 0;
@@ -42,6 +47,8 @@ static void load_unwinder(void) {
         int (*set_policy)(void *, int) = (int (*)(void *, int))dlsym(h, "_ULx86_64_set_caching_policy");
         void **local_as = (void **)dlsym(h, "_ULx86_64_local_addr_space");
         if (set_policy && local_as) set_policy(*local_as, 1 /* UNW_CACHE_GLOBAL */);
+        unw_getcontext_fn = (int (*)(ucontext_t *))dlsym(h, "_Ux86_64_getcontext");
+        unw_init_local_fn = (int (*)(void *, ucontext_t *))dlsym(h, "_ULx86_64_init_local");
         __atomic_store_n(&unw_bt, (unw_backtrace_fn)dlsym(h, "unw_backtrace"), __ATOMIC_RELEASE);
     }
     __atomic_store_n(&unwinder_phase, 2, __ATOMIC_RELEASE);
@@ -176,9 +183,19 @@ static void prepare_for_handlers(void) {
     int saved = errno;
     load_unwinder();
     while (__atomic_load_n(&unwinder_phase, __ATOMIC_ACQUIRE) != 2) sched_yield(); /* another thread loading */
+    /* libunwind's global initialisation, but not an unwind: the first
+     * unwind of a thread also makes its 256 KiB trace cache (mmap and
+     * memset: ~120 us here), which a thread that takes no more than
+     * COLD_UNWINDS stacks never needs (cc and cc1 install handlers and
+     * took ~0.3 ms more each); a thread makes it at its first cached
+     * trace, as every other thread already did. */
+    if (__atomic_load_n(&unw_bt, __ATOMIC_ACQUIRE) && unw_getcontext_fn && unw_init_local_fn) {
+        static ucontext_t context;
+        /* An unw_cursor_t: 127 words in libunwind 1.6 for x86_64 (UNW_TDEP_CURSOR_LEN); room to spare. */
+        static uint64_t cursor[512];
+        if (unw_getcontext_fn(&context) == 0) unw_init_local_fn(cursor, &context);
+    }
     void *warm[4];
-    unw_backtrace_fn unw = __atomic_load_n(&unw_bt, __ATOMIC_ACQUIRE);
-    if (unw) gated_unwind(unw, warm, 4);
     backtrace(warm, 4); /* loads libgcc_s */
     errno = saved;
     fdt_tls_busy--;
