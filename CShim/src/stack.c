@@ -6,8 +6,8 @@
 #include <dlfcn.h>
 #include <execinfo.h>
 #include <sched.h>
+#include <string.h>
 #include <sys/uio.h>
-#include <ucontext.h>
 
 static struct fdt_intern_table stacks;
 
@@ -27,10 +27,6 @@ static struct fdt_intern_table stacks;
 typedef int (*unw_backtrace_fn)(void **, int);
 static unw_backtrace_fn unw_bt; /* atomic: set once loaded */
 static int unwinder_phase;      /* atomic: 0 not tried, 1 loading, 2 done */
-/* unw_getcontext and unw_init_local: the second runs libunwind's one-time
- * initialisation (tdep_init) without an unwind (see prepare_for_handlers). */
-static int (*unw_getcontext_fn)(ucontext_t *);
-static int (*unw_init_local_fn)(void *, ucontext_t *);
 
 static void load_unwinder(void) {
     int expected = 0;
@@ -47,8 +43,6 @@ static void load_unwinder(void) {
         int (*set_policy)(void *, int) = (int (*)(void *, int))dlsym(h, "_ULx86_64_set_caching_policy");
         void **local_as = (void **)dlsym(h, "_ULx86_64_local_addr_space");
         if (set_policy && local_as) set_policy(*local_as, 1 /* UNW_CACHE_GLOBAL */);
-        unw_getcontext_fn = (int (*)(ucontext_t *))dlsym(h, "_Ux86_64_getcontext");
-        unw_init_local_fn = (int (*)(void *, ucontext_t *))dlsym(h, "_ULx86_64_init_local");
         __atomic_store_n(&unw_bt, (unw_backtrace_fn)dlsym(h, "unw_backtrace"), __ATOMIC_RELEASE);
     }
     __atomic_store_n(&unwinder_phase, 2, __ATOMIC_RELEASE);
@@ -132,6 +126,34 @@ static int anyone_unwinding(void) {
 static FDT_TLS unsigned unwinds_here;
 
 static int gated_unwind(unw_backtrace_fn unw, void **out, int max);
+static int ready_for_handlers; /* atomic: 0 not yet, 1 preparing, 2 done (below) */
+
+/* glibc's __restore_rt, the return address of every signal handler:
+ * `mov $15, %rax; syscall` (rt_sigreturn), the bytes libgcc's unwinder
+ * itself recognises a signal frame by. Read without trusting the address
+ * (a return address may end its mapping): 1 yes, 0 no, -1 unreadable for
+ * another reason than a bad address (then nothing is certain). */
+static int is_sigreturn(const void *pc) {
+    static const unsigned char code[] = { 0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05 };
+    unsigned char bytes[sizeof code];
+    struct iovec local = { bytes, sizeof bytes }, remote = { (void *)pc, sizeof bytes };
+    long r = syscall(SYS_process_vm_readv, fdt_g.pid, &local, 1, &remote, 1, 0);
+    if (r != (long)sizeof bytes) return r < 0 && errno != EFAULT ? -1 : 0;
+    return memcmp(bytes, code, sizeof code) == 0;
+}
+
+/* The stack into out (backtrace()), and whether it certainly runs outside
+ * any signal handler: no sigreturn frame in it, and not cut short. */
+static int backtrace_outside_handlers(void **out, int max, int *outside) {
+    void *frames[256];
+    int n = backtrace(frames, 256);
+    *outside = n < 256;
+    for (int i = 0; i < n && *outside; i++)
+        if (is_sigreturn(frames[i]) != 0) *outside = 0;
+    if (n > max) n = max;
+    memcpy(out, frames, (size_t)n * sizeof *out);
+    return n;
+}
 
 int fdt_native_backtrace(void **out, int max) {
     if (FDT_UNLIKELY(unwinds_here < COLD_UNWINDS)) {
@@ -140,7 +162,19 @@ int fdt_native_backtrace(void **out, int max) {
     }
     unw_backtrace_fn unw = __atomic_load_n(&unw_bt, __ATOMIC_ACQUIRE);
     if (FDT_UNLIKELY(!unw)) {
-        if (__atomic_load_n(&unwinder_phase, __ATOMIC_ACQUIRE) == 0) load_unwinder();
+        if (__atomic_load_n(&unwinder_phase, __ATOMIC_ACQUIRE) == 0) {
+            /* Once the program has handlers, a hook may run inside one,
+             * where loading a library could deadlock (the interrupted code
+             * may hold malloc's or the loader's lock): libunwind is loaded
+             * by an unwind seen to run outside any. */
+            if (__atomic_load_n(&ready_for_handlers, __ATOMIC_ACQUIRE)) {
+                int outside = 0;
+                int n = backtrace_outside_handlers(out, max, &outside);
+                if (outside) load_unwinder();
+                return n;
+            }
+            load_unwinder();
+        }
         unw = __atomic_load_n(&unw_bt, __ATOMIC_ACQUIRE);
         if (!unw) return backtrace(out, max);
     }
@@ -162,12 +196,15 @@ static int gated_unwind(unw_backtrace_fn unw, void **out, int max) {
 }
 
 /* Called before the program installs a signal handler (hooks_signal.c):
- * from then on a hook may run inside a handler, where neither unwinder may
- * be loaded, so both are loaded and warmed up now, in the caller's normal
- * context. Before the shim is initialised (another library's constructor)
- * it is left to the end of the initialisation. */
-int fdt_handlers_before_init;  /* atomic: a handler was installed before */
-static int ready_for_handlers; /* atomic: 0 not yet, 1 preparing, 2 done */
+ * from then on a hook may run inside a handler, where no library may be
+ * loaded, so glibc's backtrace() loads libgcc_s now, in the caller's
+ * normal context; libunwind waits for an unwind seen to run outside any
+ * handler (fdt_native_backtrace). It was loaded and warmed up here too:
+ * ~0.3 ms in every process that installs a handler (cc, cc1), most of
+ * which take no more than COLD_UNWINDS stacks and never use it. Before
+ * the shim is initialised (another library's constructor) it is left to
+ * the end of the initialisation. */
+int fdt_handlers_before_init; /* atomic: a handler was installed before */
 static FDT_TLS int preparing_here;
 
 static void prepare_for_handlers(void) {
@@ -179,22 +216,8 @@ static void prepare_for_handlers(void) {
         return;
     }
     preparing_here = 1;
-    fdt_tls_busy++; /* libunwind's first unwind opens its pipe (see above) */
+    fdt_tls_busy++;
     int saved = errno;
-    load_unwinder();
-    while (__atomic_load_n(&unwinder_phase, __ATOMIC_ACQUIRE) != 2) sched_yield(); /* another thread loading */
-    /* libunwind's global initialisation, but not an unwind: the first
-     * unwind of a thread also makes its 256 KiB trace cache (mmap and
-     * memset: ~120 us here), which a thread that takes no more than
-     * COLD_UNWINDS stacks never needs (cc and cc1 install handlers and
-     * took ~0.3 ms more each); a thread makes it at its first cached
-     * trace, as every other thread already did. */
-    if (__atomic_load_n(&unw_bt, __ATOMIC_ACQUIRE) && unw_getcontext_fn && unw_init_local_fn) {
-        static ucontext_t context;
-        /* An unw_cursor_t: 127 words in libunwind 1.6 for x86_64 (UNW_TDEP_CURSOR_LEN); room to spare. */
-        static uint64_t cursor[512];
-        if (unw_getcontext_fn(&context) == 0) unw_init_local_fn(cursor, &context);
-    }
     void *warm[4];
     backtrace(warm, 4); /* loads libgcc_s */
     errno = saved;

@@ -272,3 +272,18 @@ import Testing
         #expect(worker.exitStatus == 0)
     }
 }
+
+/// No library is loaded inside a signal handler: libunwind waits for an
+/// unwind seen to run outside any (a handler may have interrupted code
+/// holding malloc's or the loader's lock).
+@Suite struct UnwinderLoadTests {
+    @Test func libunwindIsNotLoadedInsideAHandler() throws {
+        let exe = try Fixture.build("unwind_in_handler.c")
+        let (o, report) = try trace([exe])
+        #expect(o.status == 0, "\(o.stderr)")
+        #expect(o.stdout == "after the handler: libunwind not loaded\nafter the program's own calls: libunwind loaded\n")
+        let p = try #require(report.processes.first { $0.executable == exe })
+        expectAccounted(p)
+        #expect(p.leaks.isEmpty && p.events.opens == 81 && p.events.closes == 81)
+    }
+}
