@@ -209,11 +209,12 @@ public final class ShimSource: EventSource {
             // so do children a traced parent said it forked (the program a
             // child exec'd may be gone, no /proc parent chain to walk, before
             // its hello is read). One not known yet while a traced parent has
-            // not said which child a fork gave it may be that child: it waits
-            // (parked after its hello) until the parent says, or is refused.
+            // not said which child a fork gave it, or while hellos read
+            // before it may be its parent's, may be that child: it waits
+            // (parked after its hello) until that is settled, or is refused.
             let connecting = Set(pending.map(\.pid) + parked.map(\.start.pid))
             let known = peerUID == geteuid() || host.isInTracedTree(peerPID, connecting: connecting)
-            guard known || host.hasForksInFlight else {
+            guard known || !connecting.isEmpty || host.hasForksInFlight else {
                 host.refused(Self.stranger(peerUID, peerPID))
                 close(sock)
                 continue
@@ -236,7 +237,7 @@ public final class ShimSource: EventSource {
                 if host.isInTracedTree(p.start.pid, connecting: connecting) {
                     p.stranger = nil
                     parked[0] = p
-                } else if now <= p.deadline && host.hasForksInFlight {
+                } else if now <= p.deadline && (host.hasForksInFlight || !pending.isEmpty) {
                     return
                 } else {
                     parked.removeFirst()
