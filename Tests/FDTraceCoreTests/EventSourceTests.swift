@@ -147,7 +147,9 @@ final class ScriptedSource: EventSource {
         #expect(p[2].execPredecessor == 1 && p[2].command == ["true"])
         // The failed fork left nothing behind; the child that never showed
         // up is listed at the end, from fork 9 (fds 3 and 4).
-        #expect(p[0].expectedChildren == [other: 9] && p[0].forkSnapshots.keys.sorted() == [9])
+        #expect(
+            p[0].expectedChildren == [other: ExpectedChild(forkID: 9, forkedAt: 600)]
+                && p[0].forkSnapshots.keys.sorted() == [9])
         #expect(!p.contains { $0.pid == failed })
         collector.settleSilentChildren()
         let q = collector.processes

@@ -309,7 +309,7 @@ public final class Collector: EventSourceHost {
         }
         let parents = following.keys.filter { processes[$0].pid == start.ppid }
         for key in parents { drain(key, limit: .max) }
-        if processes.contains(where: { $0.expectedChildren[start.pid] != nil }) { return false }
+        if isAnnouncedChild(start.pid) { return false }
         return parents.contains { following[$0] != nil && !processes[$0].forksInFlight.isEmpty }
     }
 
@@ -320,16 +320,15 @@ public final class Collector: EventSourceHost {
     /// The program then follows it as after any exec.
     private func adoptSilentForkChild(pid: Int32) {
         guard let parent = processes.lastIndex(where: { $0.expectedChildren[pid] != nil }),
-            let forkID = processes[parent].expectedChildren[pid],
+            let expected = processes[parent].expectedChildren[pid],
             !hasImage(of: pid, forkedBy: processes[parent].pid)
         else { return }
         let from = processes[parent]
         var child = TracedProcess(
             key: processes.count, pid: pid, ppid: from.pid, forkParent: from.pid, command: from.command,
-            executable: from.executable, startTime: from.childForkTimes[pid] ?? from.startTime,
-            rlimitSoft: from.rlimitSoft, rlimitHard: from.rlimitHard)
-        processes[parent].childForkTimes.removeValue(forKey: pid)
-        startFromParent(&child, forkID: forkID, parent: parent)
+            executable: from.executable, startTime: expected.forkedAt, rlimitSoft: from.rlimitSoft,
+            rlimitHard: from.rlimitHard)
+        startFromParent(&child, forkID: expected.forkID, parent: parent)
         processes.append(child)
     }
 
@@ -355,6 +354,11 @@ public final class Collector: EventSourceHost {
         }
     }
 
+    /// A traced parent said it forked `pid`, and the child has not connected.
+    private func isAnnouncedChild(_ pid: Int32) -> Bool {
+        processes.contains { $0.expectedChildren[pid] != nil }
+    }
+
     /// An image of `pid` runs, or the child connected itself (its parent's
     /// child record may be read after its hello: the entry is stale then).
     private func hasImage(of pid: Int32, forkedBy parent: Int32) -> Bool {
@@ -373,7 +377,6 @@ public final class Collector: EventSourceHost {
             p.table = processes[parent].table.copy(to: p.key)
         }
         processes[parent].expectedChildren.removeValue(forKey: p.pid)
-        processes[parent].childForkTimes.removeValue(forKey: p.pid)
         // Its hello shows the parent's title by now, not its name.
         p.startedAs = processes[parent].startedAs
     }
@@ -387,7 +390,7 @@ public final class Collector: EventSourceHost {
         // it never connected before its program (of another uid, after a
         // privilege drop) did, and has ended since: no /proc to walk.
         for key in following.keys.sorted() { drain(key, limit: .max) }
-        if processes.contains(where: { $0.expectedChildren[pid] != nil }) { return true }
+        if isAnnouncedChild(pid) { return true }
         var traced = Set(processes.map(\.pid))
         traced.formUnion(treeRoots)
         traced.formUnion(connecting)

@@ -50,14 +50,12 @@ public struct TracedProcess: Sendable {
     public var streamError: String?
     /// Snapshots of the table at each fork, for the children's copies.
     public var forkSnapshots: [UInt64: ProcessTable] = [:]
-    /// Children announced by fork, not yet connected.
-    public var expectedChildren: [Int32: UInt64] = [:]
+    /// Children announced by fork, not yet connected, by pid.
+    public var expectedChildren: [Int32: ExpectedChild] = [:]
     /// Forks begun (their `fork` record read) whose `child` record is not
     /// read yet, with the time each began: a program exec'd by such a
     /// child may say hello before its parent says which pid the child got.
     public var forksInFlight: [UInt64: UInt64] = [:]
-    /// When each expected child was forked.
-    public var childForkTimes: [Int32: UInt64] = [:]
     /// The image this one replaced by exec (same pid), if traced.
     public var execPredecessor: Int?
     /// Descriptors this image inherited from a traced image that opened
@@ -139,8 +137,7 @@ public struct TracedProcess: Sendable {
             if pid < 0 {
                 forkSnapshots.removeValue(forKey: id)
             } else if expectedChildren.count < 65536 {
-                expectedChildren[pid] = id
-                childForkTimes[pid] = began ?? time
+                expectedChildren[pid] = ExpectedChild(forkID: id, forkedAt: began ?? time)
             }
         case .commandLine(_, let bytes, let truncated):
             retitle(bytes, truncated: truncated)
@@ -150,4 +147,10 @@ public struct TracedProcess: Sendable {
             table.apply(record)
         }
     }
+}
+
+/// A child its parent said it forked: which fork, and when it began.
+public struct ExpectedChild: Sendable, Equatable {
+    public var forkID: UInt64
+    public var forkedAt: UInt64
 }
