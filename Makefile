@@ -25,7 +25,9 @@ SHIM_HDRS := $(wildcard CShim/src/*.h) $(wildcard CShim/include/*.h)
 CFLAGS_SHIM := -std=c11 -D_GNU_SOURCE -O2 -g -fPIC -fvisibility=hidden -fno-omit-frame-pointer \
 	-Wall -Wextra -Werror -ICShim/include -ICShim/src
 # The SONAME: the package installs it in the loader's directory (/usr/lib/<multiarch>).
-LDFLAGS_SHIM := -shared -Wl,-soname,libfdtrace.so -Wl,--no-undefined -Wl,-z,now -Wl,--version-script=CShim/exports.map
+# -static-libgcc: libgcc's unwinder (libgcc_eh.a) inside the shim, for the
+# first stacks of a thread without loading libgcc_s (CShim/src/stack.c).
+LDFLAGS_SHIM := -shared -static-libgcc -Wl,-soname,libfdtrace.so -Wl,--no-undefined -Wl,-z,now -Wl,--version-script=CShim/exports.map
 
 # The kernel event source (CShim/bpf): compiled for the BPF target against a
 # vmlinux.h dumped from this kernel's BTF, then embedded into the loader

@@ -17,8 +17,8 @@
 #   ASan insists on coming first). UBSan errors are fatal
 #   (-fno-sanitize-recover=all).
 # - Under TSan, libunwind is hidden (a stub libunwind.so.8 without
-#   unw_backtrace on LD_LIBRARY_PATH) and the shim unwinds with glibc's
-#   backtrace(): GCC 12's TSan tears a thread's state down in the last round
+#   unw_backtrace on LD_LIBRARY_PATH) and the shim unwinds with its cold
+#   unwinder (libgcc's, linked in): GCC 12's TSan tears a thread's state down in the last round
 #   of thread-specific destructors, before libunwind's trace-cache destructor
 #   of the same round takes its mempool mutex, and TSan then crashes inside
 #   its pthread_mutex_lock interceptor. (Its pipe2 interceptor would also see

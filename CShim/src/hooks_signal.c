@@ -1,12 +1,11 @@
 /* Hooks: installing a signal handler. Watched, never changed: the call goes
  * to libc with the program's own arguments and its result comes back as
- * is. Before the first handler is in place, the unwinders the hooks use
- * are loaded (libunwind with dlopen, libgcc_s by backtrace()'s first call):
- * a handler may run a hook (close() is async-signal-safe) at any moment,
- * maybe while the thread it interrupted holds malloc's or the loader's
- * lock, and loading a library there would deadlock. A process image that
- * installs no handler never pays for the load unless it takes many stacks
- * (stack.c). */
+ * is. Before the first handler is in place, the unwinder the hooks use
+ * first is set up (stack.c): a handler may run a hook (close() is
+ * async-signal-safe) at any moment, maybe while the thread it interrupted
+ * holds malloc's or the loader's lock, and loading a library or taking a
+ * lock there would deadlock. libunwind is loaded later, by an unwind seen
+ * to run outside any handler. */
 #include "report.h"
 #include <dlfcn.h>
 #include <errno.h>

@@ -4,33 +4,32 @@
 #include "intern.h"
 #include "python.h"
 #include <dlfcn.h>
-#include <execinfo.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <unwind.h>
 
 static struct fdt_intern_table stacks;
 
 /* libunwind's unw_backtrace, loaded RTLD_LOCAL so that none of its symbols
  * (it exports _Unwind_* and a weak backtrace) reach the program. Measured in
- * place, between syscalls, its cached trace costs a fraction of glibc's
- * backtrace(), which re-reads the DWARF tables for every frame.
+ * place, between syscalls, its cached trace costs a fraction of libgcc's
+ * unwinder (below), which re-reads the DWARF tables for every frame.
  *
  * Loaded when a thread first needs it (its COLD_UNWINDS+1-th stack), not at
  * start: loading it (with liblzma) and warming it up cost ~0.3 ms of CPU in
  * every process image, and most images of a build or a shell script take
  * few stacks or none (a loop of /bin/true: 0.9 ms CPU a process with the
- * eager load, 0.55 ms without). glibc's backtrace() loads libgcc_s on its
- * first call, in the hook that needs it, for the same reason. A hook inside
- * a signal handler must not load anything, so both are loaded before the
- * program installs its first handler (fdt_unwinders_before_handlers). */
+ * eager load, 0.55 ms without). A hook inside a signal handler must not
+ * load anything: once the program has handlers, it is loaded by an unwind
+ * seen to run outside any (fdt_native_backtrace). */
 typedef int (*unw_backtrace_fn)(void **, int);
 static unw_backtrace_fn unw_bt; /* atomic: set once loaded */
 static int unwinder_phase;      /* atomic: 0 not tried, 1 loading, 2 done */
 
 static void load_unwinder(void) {
     int expected = 0;
-    /* One thread loads; the others keep using backtrace() meanwhile. */
+    /* One thread loads; the others keep using the cold unwinder meanwhile. */
     if (!__atomic_compare_exchange_n(&unwinder_phase, &expected, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return;
     void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
     if (h) {
@@ -115,13 +114,54 @@ static int anyone_unwinding(void) {
     return 0;
 }
 
-/* A thread's first unwinds go through glibc's backtrace(): libunwind
- * builds its trace cache per thread, so in a new thread every frame is a
- * DWARF lookup under a lock, about 50 us per unwind (measured: a thread
- * doing two open+close pairs cost 60 us untraced, 170-200 us traced with
- * libunwind, 55-70 us with backtrace()). A thread-per-request server never
- * gets past that. Threads that keep opening switch to libunwind's cached
- * trace, faster in place than backtrace() (see load_unwinder). */
+/* A thread's first unwinds, and every unwind before libunwind is loaded,
+ * go through libgcc's DWARF unwinder, linked into the shim (-static-libgcc:
+ * libgcc_eh.a, hidden by the version script). glibc's backtrace() is the
+ * same unwinder but dlopen()s libgcc_s on its first call: 130 us here
+ * (its constructor's CPUID instructions trap to the hypervisor), paid by
+ * every compiler, assembler and shell of a build that took a stack or
+ * installed a signal handler. This copy needs no loading: it finds a pc's
+ * unwind table with _dl_find_object (lock-free) and, since nothing is ever
+ * registered with it, takes no lock and allocates nothing — usable inside
+ * a signal handler from the first call. The semantics are backtrace()'s:
+ * return addresses, innermost first, this function's own frame left out,
+ * stopped where a frame makes no progress. */
+struct cold_trace {
+    void **out;
+    int max, n, skip;
+    uintptr_t cfa;
+};
+
+static _Unwind_Reason_Code cold_frame(struct _Unwind_Context *ctx, void *arg) {
+    struct cold_trace *t = arg;
+    if (t->skip) {
+        t->skip = 0;
+        return _URC_NO_REASON;
+    }
+    void *pc = (void *)_Unwind_GetIP(ctx);
+    uintptr_t cfa = _Unwind_GetCFA(ctx);
+    if (t->n > 0 && t->out[t->n - 1] == pc && cfa == t->cfa) return _URC_END_OF_STACK;
+    t->cfa = cfa;
+    t->out[t->n++] = pc;
+    return t->n == t->max ? _URC_END_OF_STACK : _URC_NO_REASON;
+}
+
+__attribute__((noinline)) static int cold_backtrace(void **out, int max) {
+    if (max <= 0) return 0;
+    struct cold_trace t = { out, max, 0, 1, 0 };
+    _Unwind_Backtrace(cold_frame, &t);
+    /* The outermost frame's return address may be 0 (_start's). */
+    if (t.n > 1 && t.out[t.n - 1] == NULL) t.n--;
+    return t.n;
+}
+
+/* A thread's first unwinds go through the cold unwinder: libunwind builds
+ * its trace cache per thread, so in a new thread every frame is a DWARF
+ * lookup under a lock, about 50 us per unwind (measured: a thread doing
+ * two open+close pairs cost 60 us untraced, 170-200 us traced with
+ * libunwind, 55-70 us with glibc's backtrace()). A thread-per-request
+ * server never gets past that. Threads that keep opening switch to
+ * libunwind's cached trace, faster in place (see load_unwinder). */
 #define COLD_UNWINDS 32u
 static FDT_TLS unsigned unwinds_here;
 
@@ -142,11 +182,11 @@ static int is_sigreturn(const void *pc) {
     return memcmp(bytes, code, sizeof code) == 0;
 }
 
-/* The stack into out (backtrace()), and whether it certainly runs outside
+/* The stack into out (the cold unwinder), and whether it certainly runs outside
  * any signal handler: no sigreturn frame in it, and not cut short. */
 static int backtrace_outside_handlers(void **out, int max, int *outside) {
     void *frames[256];
-    int n = backtrace(frames, 256);
+    int n = cold_backtrace(frames, 256);
     *outside = n < 256;
     for (int i = 0; i < n && *outside; i++)
         if (is_sigreturn(frames[i]) != 0) *outside = 0;
@@ -158,7 +198,7 @@ static int backtrace_outside_handlers(void **out, int max, int *outside) {
 int fdt_native_backtrace(void **out, int max) {
     if (FDT_UNLIKELY(unwinds_here < COLD_UNWINDS)) {
         unwinds_here++;
-        return backtrace(out, max);
+        return cold_backtrace(out, max);
     }
     unw_backtrace_fn unw = __atomic_load_n(&unw_bt, __ATOMIC_ACQUIRE);
     if (FDT_UNLIKELY(!unw)) {
@@ -176,7 +216,7 @@ int fdt_native_backtrace(void **out, int max) {
             load_unwinder();
         }
         unw = __atomic_load_n(&unw_bt, __ATOMIC_ACQUIRE);
-        if (!unw) return backtrace(out, max);
+        if (!unw) return cold_backtrace(out, max);
     }
     return gated_unwind(unw, out, max);
 }
@@ -196,14 +236,16 @@ static int gated_unwind(unw_backtrace_fn unw, void **out, int max) {
 }
 
 /* Called before the program installs a signal handler (hooks_signal.c):
- * from then on a hook may run inside a handler, where no library may be
- * loaded, so glibc's backtrace() loads libgcc_s now, in the caller's
- * normal context; libunwind waits for an unwind seen to run outside any
- * handler (fdt_native_backtrace). It was loaded and warmed up here too:
- * ~0.3 ms in every process that installs a handler (cc, cc1), most of
- * which take no more than COLD_UNWINDS stacks and never use it. Before
- * the shim is initialised (another library's constructor) it is left to
- * the end of the initialisation. */
+ * from then on a hook may run inside a handler, where nothing may be
+ * loaded or initialised under a lock. The cold unwinder's one-time set-up
+ * (libgcc sizes its register table under a pthread_once) runs now, in the
+ * caller's normal context; libunwind waits for an unwind seen to run
+ * outside any handler (fdt_native_backtrace). Both were loaded here once
+ * (glibc's backtrace() with libgcc_s, and libunwind warmed up): ~0.3 ms in
+ * every process that installs a handler (cc, cc1, every shell), most of
+ * which take no more than COLD_UNWINDS stacks. Before the shim is
+ * initialised (another library's constructor) it is left to the end of the
+ * initialisation. */
 int fdt_handlers_before_init; /* atomic: a handler was installed before */
 static FDT_TLS int preparing_here;
 
@@ -219,7 +261,7 @@ static void prepare_for_handlers(void) {
     fdt_tls_busy++;
     int saved = errno;
     void *warm[4];
-    backtrace(warm, 4); /* loads libgcc_s */
+    cold_backtrace(warm, 4);
     errno = saved;
     fdt_tls_busy--;
     preparing_here = 0;

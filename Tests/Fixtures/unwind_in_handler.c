@@ -1,6 +1,6 @@
 /* Fixture: the shim must not load a library inside a signal handler. A
  * handler is installed, then a signal handler opens and closes /dev/null
- * 40 times (more stacks than the shim takes with glibc's backtrace()
+ * 40 times (more stacks than the shim takes with its cold unwinder
  * before it wants libunwind), then the program does the same outside it.
  * Prints whether libunwind is mapped after each phase (read through a
  * descriptor opened first, with pread: no traced call of its own). */
