@@ -56,8 +56,77 @@ static int layout_from_debug_offsets(uintptr_t runtime, unsigned minor) {
     return 0;
 }
 
+/* Whether some loaded object may export `name`: no when every one of them
+ * has a GNU hash table and it has no such defined symbol (its Bloom
+ * filter rules the name out, or its hash chain holds no symbol of that
+ * name). Asked before dlsym() for the probe below: a dlsym() that fails
+ * builds its error message with malloc(), and in most programs that first
+ * malloc() was the shim's (the arena set up: a getrandom, two brk, a page
+ * fault), for a symbol that is not there. */
+struct export_query {
+    const char *name;
+    uint32_t hash;
+    int maybe;
+};
+
+/* The loader rewrote a dynamic entry's pointer to an address, except in
+ * objects whose dynamic section is read-only (the vDSO). */
+static uintptr_t dyn_address(const struct dl_phdr_info *info, uintptr_t p) {
+    return p < info->dlpi_addr ? p + info->dlpi_addr : p;
+}
+
+static int defines(const struct dl_phdr_info *info, const struct export_query *q) {
+    const ElfW(Dyn) *dyn = NULL;
+    for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+            dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+    if (!dyn) return 0; /* exports nothing */
+    uintptr_t table = 0, symtab = 0, strtab = 0;
+    for (; dyn->d_tag != DT_NULL; dyn++) {
+        if (dyn->d_tag == DT_GNU_HASH) table = dyn_address(info, dyn->d_un.d_ptr);
+        if (dyn->d_tag == DT_SYMTAB) symtab = dyn_address(info, dyn->d_un.d_ptr);
+        if (dyn->d_tag == DT_STRTAB) strtab = dyn_address(info, dyn->d_un.d_ptr);
+    }
+    if (!table || !symtab || !strtab) return 1; /* nothing to ask: maybe */
+    const uint32_t *h = (const uint32_t *)table;
+    uint32_t nbuckets = h[0], symoffset = h[1], bloom_size = h[2], shift = h[3];
+    if (!nbuckets || !bloom_size) return 0;
+    const ElfW(Addr) *bloom = (const ElfW(Addr) *)(h + 4);
+    const unsigned bits = sizeof(ElfW(Addr)) * 8;
+    ElfW(Addr) word = bloom[(q->hash / bits) % bloom_size];
+    ElfW(Addr) mask = ((ElfW(Addr))1 << (q->hash % bits)) | ((ElfW(Addr))1 << ((q->hash >> shift) % bits));
+    if ((word & mask) != mask) return 0;
+    const uint32_t *buckets = (const uint32_t *)(bloom + bloom_size);
+    const uint32_t *chain = buckets + nbuckets;
+    const ElfW(Sym) *syms = (const ElfW(Sym) *)symtab;
+    uint32_t i = buckets[q->hash % nbuckets];
+    if (i < symoffset) return 0;
+    for (;; i++) {
+        uint32_t ch = chain[i - symoffset];
+        if ((ch | 1) == (q->hash | 1) && syms[i].st_shndx != SHN_UNDEF &&
+            strcmp((const char *)strtab + syms[i].st_name, q->name) == 0)
+            return 1;
+        if (ch & 1) return 0;
+    }
+}
+
+static int export_check(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    struct export_query *q = arg;
+    q->maybe = defines(info, q);
+    return q->maybe;
+}
+
+static int maybe_exported(const char *name) {
+    struct export_query q = { name, 5381, 0 };
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++) q.hash = q.hash * 33 + *c;
+    dl_iterate_phdr(export_check, &q);
+    return q.maybe;
+}
+
 /* Finds the interpreter this image runs, if any, and how to read it. */
 void fdt_py_init(void) {
+    if (!maybe_exported("Py_GetVersion")) return; /* not a Python process */
     const char *(*get_version)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "Py_GetVersion");
     if (!get_version) return; /* not a Python process */
     const char *v = get_version();

@@ -287,3 +287,19 @@ import Testing
         #expect(p.leaks.isEmpty && p.events.opens == 81 && p.events.closes == 81)
     }
 }
+
+/// The tracer leaves the program's heap alone: a program that never calls
+/// malloc holds no heap traced either (the Python probe's failed dlsym()
+/// used to set malloc's arena up in every process, 132 KiB of heap).
+@Suite struct ProgramHeapTests {
+    @Test func aProgramWithoutMallocHoldsNoHeapTraced() throws {
+        let exe = try Fixture.build("heap_untouched.c")
+        let untraced = try run([exe])
+        #expect(untraced.stdout == "heap 0, mapped blocks 0\n")
+        let (o, report) = try trace([exe])
+        #expect(o.status == 0, "\(o.stderr)")
+        #expect(o.stdout == untraced.stdout)
+        let p = try #require(report.processes.first { $0.executable == exe })
+        #expect(p.leaks.isEmpty && p.events.opens == 1 && p.events.closes == 1)
+    }
+}
