@@ -81,11 +81,20 @@ static int send_hello(int sock, int memfd, int fork_parent, uint64_t fork_id) {
     h->flags = fdt_g.owner ? FDT_HELLO_OWNER : 0;
     char *p = hello_buf + sizeof *h;
     size_t room = sizeof hello_buf - sizeof *h;
-    ssize_t e = syscall(SYS_readlink, "/proc/self/exe", p, room > 4096 ? 4096 : room);
+    size_t known_len;
+    const char *known = fdt_modules_exe_path(&known_len);
+    ssize_t e;
+    if (known) {
+        memcpy(p, known, known_len);
+        e = (ssize_t)known_len;
+    } else {
+        e = syscall(SYS_readlink, "/proc/self/exe", p, room > 4096 ? 4096 : room);
+    }
     h->exe_len = e > 0 ? (uint32_t)e : 0;
     p += h->exe_len;
     room -= h->exe_len;
     h->argv_len = (uint32_t)read_small_file("/proc/self/cmdline", p, room);
+    fdt_cmdline_at_hello(p, h->argv_len, h->argv_len < room);
 
     struct iovec iov = { hello_buf, sizeof *h + h->exe_len + h->argv_len };
     char cbuf[CMSG_SPACE(sizeof(int))];

@@ -149,9 +149,36 @@ static uint64_t peak_rss_kb(void) {
     return kb;
 }
 
+/* The command line the hello sent, and where the kernel keeps it (argv[0]
+ * as the constructor was given it): at exit /proc/self/cmdline is read
+ * again (four system calls) only when those bytes changed — the kernel
+ * makes it from them, and from the environment's only when the last of
+ * them is not a NUL (a title longer than the arguments). */
+static const char *arg_area;
+static char hello_cmdline[FDT_MAX_CMDLINE];
+static size_t hello_cmdline_len; /* 0: not known to be the arguments' bytes */
+
+static int arg_area_holds(const char *bytes, size_t n) {
+    for (size_t i = 0; i < n; i++) /* byte by byte: stops at the first difference */
+        if (arg_area[i] != bytes[i]) return 0;
+    return 1;
+}
+
+void fdt_note_arg_area(const char *argv0) { arg_area = argv0; }
+
+void fdt_cmdline_at_hello(const char *bytes, size_t n, int complete) {
+    hello_cmdline_len = 0;
+    if (!complete || !arg_area || n == 0 || n > sizeof hello_cmdline || bytes[n - 1] != 0) return;
+    if (!arg_area_holds(bytes, n)) return;
+    memcpy(hello_cmdline, bytes, n);
+    hello_cmdline_len = n;
+}
+
 /* The command line as the process shows it now (its title, if it renamed
- * itself). Skipped when no descriptor is left to read it. */
+ * itself). Skipped when no descriptor is left to read it, and when it is
+ * the hello's (the collector keeps that). */
 static void send_cmdline(void) {
+    if (hello_cmdline_len && arg_area_holds(hello_cmdline, hello_cmdline_len)) return;
     char buf[FDT_MAX_CMDLINE + 1];
     int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;

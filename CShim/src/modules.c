@@ -26,7 +26,8 @@ static struct module mods[MAX_MODULES];
 static unsigned nmods;
 static int scan_lock;
 static unsigned long long seen_adds = ~0ull, seen_subs = ~0ull;
-static char exe_path[1024];
+static char exe_path[4096];
+static ssize_t exe_len = -1; /* -1: unknown or cut short */
 
 static void lock(void) {
     while (__atomic_exchange_n(&scan_lock, 1, __ATOMIC_ACQUIRE)) sched_yield();
@@ -130,9 +131,18 @@ static void send_module(struct module *m) {
 void fdt_modules_init(void) {
     ssize_t n = syscall(SYS_readlink, "/proc/self/exe", exe_path, sizeof exe_path - 1);
     exe_path[n > 0 ? n : 0] = 0;
+    exe_len = n > 0 && (size_t)n < sizeof exe_path - 1 ? n : -1;
     lock();
     rescan();
     unlock();
+}
+
+/* The executable's path as /proc/self/exe showed it at start (the hello
+ * sends it: one readlink a process less), or NULL. */
+const char *fdt_modules_exe_path(size_t *len) {
+    if (exe_len < 0) return NULL;
+    *len = (size_t)exe_len;
+    return exe_path;
 }
 
 static int known(uintptr_t pc) {

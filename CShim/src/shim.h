@@ -162,6 +162,7 @@ struct fdt_py_stack;
 uint32_t fdt_capture_stack(const struct fdt_py_stack *py);
 void fdt_stack_table_reset(void);
 void fdt_modules_init(void);
+const char *fdt_modules_exe_path(size_t *len);
 void fdt_modules_ensure_known(const uintptr_t *pcs, unsigned n);
 void fdt_modules_reset_sent(void);
 
@@ -172,6 +173,8 @@ int fdt_start_collector(void);
 
 /* ---- the kernel's view of the fd table (kernel_view.c) ---- */
 void fdt_send_inherited(void);
+void fdt_note_arg_area(const char *argv0);
+void fdt_cmdline_at_hello(const char *bytes, size_t n, int complete);
 void fdt_send_exit_view(enum fdt_exit_how how, int status);
 void fdt_send_view_at_py_exit(void);
 

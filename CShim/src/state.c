@@ -320,7 +320,13 @@ void *fdt_vfork_prepare(void) {
     return (void *)FDT_REAL(vfork);
 }
 
-__attribute__((constructor)) static void fdt_constructor(void) { fdt_ensure_init(); }
+/* glibc hands constructors the program's arguments: argv[0] is where the
+ * kernel keeps the command line (kernel_view.c). */
+__attribute__((constructor)) static void fdt_constructor(int argc, char **argv, char **envp) {
+    (void)envp;
+    if (argc > 0 && argv && argv[0]) fdt_note_arg_area(argv[0]);
+    fdt_ensure_init();
+}
 
 /* Runs at exit() and return from main, after the program's atexit handlers
  * (our constructor ran first, so our destructor runs late). */
