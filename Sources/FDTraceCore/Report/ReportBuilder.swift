@@ -209,9 +209,10 @@ public struct ReportBuilder {
         return PeakReport(open: p.table.peak, atSeconds: Double(p.table.peakTime &- p.startTime) / 1e9, sites: Array(sites))
     }
 
+    private static let shells: Set<String> = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "busybox"]
+
     /// A shell keeps the script it runs open until it exits.
     static func isScriptInput(_ d: FDDescription, _ command: [String]) -> Bool {
-        let shells: Set<String> = ["sh", "bash", "dash", "zsh", "ksh", "mksh", "busybox"]
         guard d.kind == .file, let path = d.path, command.count > 1,
             let shell = command[0].split(separator: "/").last, shells.contains(String(shell))
         else { return false }
@@ -288,14 +289,15 @@ public struct ReportBuilder {
                 out.internalErrors.append(fdReport(t.fd, FDClassifier.describe(t.openingEvent), t, p))
                 continue
             }
-            let desc =
-                k.map(FDClassifier.describe) ?? p.table.inheritedViews[t.fd].map(FDClassifier.describe)
-                ?? (t.origin != .inherited ? FDClassifier.describe(t.openingEvent) : FDDescription(kind: .unknown))
             if p.end == .execed {
                 // At exec, close-on-exec descriptors ended and the others
                 // went on into the next image, which reports them.
                 continue
-            } else if p.attached && t.origin == .inherited {
+            }
+            let desc =
+                k.map(FDClassifier.describe) ?? p.table.inheritedViews[t.fd].map(FDClassifier.describe)
+                ?? (t.origin != .inherited ? FDClassifier.describe(t.openingEvent) : FDDescription(kind: .unknown))
+            if p.attached && t.origin == .inherited {
                 // Held when the session attached: no site, not a leak.
                 out.beforeAttach.append(fdReport(t.fd, desc, t, p))
             } else if t.fd <= 2 || Self.isScriptInput(desc, p.command) {
