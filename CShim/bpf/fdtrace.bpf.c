@@ -716,10 +716,11 @@ static __always_inline void emit_setfd(struct scratch *s, u32 tgid, s32 fd, int 
 
 /* Whether the bytes before `ret` are a call instruction (x86-64: call
  * rel32, or call through a register or memory operand): a word on the
- * stack is taken for a return address only then. */
+ * stack is taken for a return address only then. -1 when they could not
+ * be read (not mapped, or a page not present: no fault is taken here). */
 static __always_inline int call_before(u64 ret) {
     u8 b[8];
-    if (bpf_probe_read_user(b, sizeof b, (const void *)(ret - 8))) return 0;
+    if (bpf_probe_read_user(b, sizeof b, (const void *)(ret - 8))) return -1;
     if (b[3] == 0xe8) return 1;                   /* e8 rel32 */
     if (b[6] == 0xff && ((b[7] & 0xf8) == 0xd0 || /* ff d0+r */
                             ((b[7] & 0xf8) == 0x10 && (b[7] & 7) != 4 && (b[7] & 7) != 5)))
@@ -740,8 +741,9 @@ static __always_inline int call_before(u64 ret) {
 struct site_entry {
     u64 addr;
     u32 tgid;
-    u32 image_answer; /* image << 1 | answer */
+    u32 image_state; /* image << 2 | 0 no, 1 yes, SITE_FAILED_ONCE */
 };
+#define SITE_FAILED_ONCE 2u
 struct site_cache {
     struct site_entry e[SITE_CACHE];
 };
@@ -759,12 +761,24 @@ static __always_inline int is_call_site(struct site_cache *cache, struct work *w
     if (ret < w->code_lo || ret >= 0x800000000000ULL) return 0;
     u32 slot = (u32)((ret * 0x9e3779b97f4a7c15ULL) >> 54) & (SITE_CACHE - 1);
     struct site_entry *e = &cache->e[slot];
-    if (e->addr == ret && e->tgid == w->tgid && e->image_answer >> 1 == w->image) return e->image_answer & 1;
-    u32 yes = call_before(ret);
+    /* An address that could not be read is tried once more at a later
+     * event before it counts as no: the page may be there by then, and a
+     * "no" kept at once would drop that caller from every later stack of
+     * the process (seen once: a leak's site given as a data address). A
+     * value that is no address at all fails twice and costs no more. */
+    if (e->addr == ret && e->tgid == w->tgid && e->image_state >> 2 == w->image) {
+        u32 state = e->image_state & 3;
+        if (state != SITE_FAILED_ONCE) return (int)state;
+        int again = call_before(ret);
+        state = again < 0 ? 0 : (u32)again;
+        e->image_state = w->image << 2 | state;
+        return (int)state;
+    }
+    int yes = call_before(ret);
     e->addr = ret;
     e->tgid = w->tgid;
-    e->image_answer = w->image << 1 | yes;
-    return yes;
+    e->image_state = w->image << 2 | (yes < 0 ? SITE_FAILED_ONCE : (u32)yes);
+    return yes < 0 ? 0 : yes;
 }
 
 #define STACK_SPAN (8ULL << 20) /* how far above the stack pointer frames may be */
