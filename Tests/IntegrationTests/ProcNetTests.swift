@@ -124,9 +124,11 @@ import Testing
         let dir = scratch()
         let ready = dir.appendingPathComponent("ready").path
         let script = """
-            import socket, sys, time
+            import os, socket, sys, time
             s = socket.socket(); s.bind(("0.0.0.0", 0)); s.listen()
-            open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+            # Written, then renamed: the file never exists empty.
+            with open(sys.argv[1] + ".tmp", "w") as f: f.write(str(s.getsockname()[1]))
+            os.rename(sys.argv[1] + ".tmp", sys.argv[1])
             time.sleep(30)
             """
         let p = Process()
