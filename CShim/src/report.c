@@ -3,6 +3,7 @@
  * left it. */
 #include "report.h"
 #include "python.h"
+#include "native_stack.h"
 #include <string.h>
 #include <sys/socket.h>
 
@@ -19,7 +20,8 @@ void fdt_record_opens(const int *fds, int n, const struct fdt_open_info *info, i
     struct fdt_py_stack py;
     fdt_py_read_stack(&py);
     if (py.ts && fdt_py_exit_pending()) fdt_py_check_exit(py.outermost);
-    uint32_t stack = fdt_capture_stack(&py);
+    void *raw[FDT_RAW_FRAMES];
+    uint32_t stack = fdt_intern_stack(&py, raw, fdt_unwind_here(raw, (int)fdt_stack_depth(&py) + 16));
     const struct fdt_socket_args *sock = info->socket;
     struct fdt_rec_open rec = {
         .h.time_ns = fdt_now_ns(),
@@ -53,7 +55,8 @@ struct fdt_close_token fdt_record_close(int fd, enum fdt_call call, uintptr_t ca
     fdt_py_read_stack(&py);
     if (py.ts && fdt_py_exit_pending()) fdt_py_check_exit(py.outermost);
     uint16_t cause = py.ts ? fdt_py_close_cause(py.ts, caller) : 0;
-    uint32_t stack = fdt_capture_stack(&py);
+    void *raw[FDT_RAW_FRAMES];
+    uint32_t stack = fdt_intern_stack(&py, raw, fdt_unwind_here(raw, (int)fdt_stack_depth(&py) + 16));
     fdt_tls_busy--;
     struct fdt_rec_close rec = {
         .h.time_ns = fdt_now_ns(),

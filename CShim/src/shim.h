@@ -159,7 +159,6 @@ void fdt_unwind_fork_end(void);
 void fdt_unwind_after_fork_child(void);
 /* The calling thread's stack, its Python frames (py, python.h) merged in. */
 struct fdt_py_stack;
-uint32_t fdt_capture_stack(const struct fdt_py_stack *py);
 void fdt_stack_table_reset(void);
 void fdt_modules_init(void);
 const char *fdt_modules_exe_path(size_t *len);

@@ -2,6 +2,7 @@
  * an FDT_REC_STACK record; events refer to it by id (intern.h). */
 #include "shim.h"
 #include "intern.h"
+#include "native_stack.h"
 #include "python.h"
 #include <dlfcn.h>
 #include <sched.h>
@@ -16,16 +17,15 @@ static struct fdt_intern_table stacks;
  * place, between syscalls, its cached trace costs a fraction of libgcc's
  * unwinder (below), which re-reads the DWARF tables for every frame.
  *
- * Loaded when a thread first needs it (its COLD_UNWINDS+1-th stack), not at
+ * Loaded when a thread first needs it (its FDT_COLD_UNWINDS+1-th stack), not at
  * start: loading it (with liblzma) and warming it up cost ~0.3 ms of CPU in
  * every process image, and most images of a build or a shell script take
  * few stacks or none (a loop of /bin/true: 0.9 ms CPU a process with the
  * eager load, 0.55 ms without). A hook inside a signal handler must not
  * load anything: once the program has handlers, it is loaded by an unwind
  * seen to run outside any (fdt_native_backtrace). */
-typedef int (*unw_backtrace_fn)(void **, int);
-static unw_backtrace_fn unw_bt; /* atomic: set once loaded */
-static int unwinder_phase;      /* atomic: 0 not tried, 1 loading, 2 done */
+fdt_unw_backtrace_fn fdt_unw_bt; /* atomic: set once loaded */
+static int unwinder_phase;       /* atomic: 0 not tried, 1 loading, 2 done */
 
 static void load_unwinder(void) {
     int expected = 0;
@@ -42,7 +42,7 @@ static void load_unwinder(void) {
         int (*set_policy)(void *, int) = (int (*)(void *, int))dlsym(h, "_ULx86_64_set_caching_policy");
         void **local_as = (void **)dlsym(h, "_ULx86_64_local_addr_space");
         if (set_policy && local_as) set_policy(*local_as, 1 /* UNW_CACHE_GLOBAL */);
-        __atomic_store_n(&unw_bt, (unw_backtrace_fn)dlsym(h, "unw_backtrace"), __ATOMIC_RELEASE);
+        __atomic_store_n(&fdt_unw_bt, (fdt_unw_backtrace_fn)dlsym(h, "unw_backtrace"), __ATOMIC_RELEASE);
     }
     __atomic_store_n(&unwinder_phase, 2, __ATOMIC_RELEASE);
 }
@@ -96,21 +96,15 @@ static void send_stack(uint32_t id, const uint64_t *pcs, unsigned n) {
     fdt_ring_commit(r, FDT_REC_STACK, 0, size);
 }
 
-/* The fork gate: a fork waits until no other thread is inside libunwind
- * (whose global cache lock the child would inherit held), and threads do
- * not enter it while a fork is under way. The forking thread itself may
- * (the program's atfork handlers run after the gate closed). */
-/* Threads inside libunwind, counted in 64 slots on cache lines of their
- * own (a thread's slot by its tid): one shared counter put every unwind of
- * every thread on the same line, bounced between CPUs twice a stack. */
-#define UNWINDING_SLOTS 64u
-static struct { int n; } __attribute__((aligned(64))) unwinding[UNWINDING_SLOTS];
-static int forks_pending; /* forks between begin and end */
-static FDT_TLS int forking_here;
+/* The fork gate (native_stack.h): threads inside libunwind, counted per
+ * slot, and forks under way. */
+struct fdt_unwinding_slot fdt_unwinding[FDT_UNWINDING_SLOTS];
+int fdt_forks_pending;
+FDT_TLS int fdt_forking_here;
 
 static int anyone_unwinding(void) {
-    for (unsigned i = 0; i < UNWINDING_SLOTS; i++)
-        if (__atomic_load_n(&unwinding[i].n, __ATOMIC_ACQUIRE)) return 1;
+    for (unsigned i = 0; i < FDT_UNWINDING_SLOTS; i++)
+        if (__atomic_load_n(&fdt_unwinding[i].n, __ATOMIC_ACQUIRE)) return 1;
     return 0;
 }
 
@@ -162,10 +156,8 @@ __attribute__((noinline)) static int cold_backtrace(void **out, int max) {
  * libunwind, 55-70 us with glibc's backtrace()). A thread-per-request
  * server never gets past that. Threads that keep opening switch to
  * libunwind's cached trace, faster in place (see load_unwinder). */
-#define COLD_UNWINDS 32u
-static FDT_TLS unsigned unwinds_here;
+FDT_TLS unsigned fdt_unwinds_here;
 
-static int gated_unwind(unw_backtrace_fn unw, void **out, int max);
 static int ready_for_handlers; /* atomic: 0 not yet, 1 preparing, 2 done (below) */
 
 /* glibc's __restore_rt, the return address of every signal handler:
@@ -195,13 +187,15 @@ static int backtrace_outside_handlers(void **out, int max, int *outside) {
     return n;
 }
 
-int fdt_native_backtrace(void **out, int max) {
-    if (FDT_UNLIKELY(unwinds_here < COLD_UNWINDS)) {
-        unwinds_here++;
+/* Everything but libunwind's cached trace (unwind.h): a thread's cold
+ * unwinds, and loading libunwind. */
+int fdt_unwind_slow(void **out, int max) {
+    if (FDT_UNLIKELY(fdt_unwinds_here < FDT_COLD_UNWINDS)) {
+        fdt_unwinds_here++;
         return cold_backtrace(out, max);
     }
-    unw_backtrace_fn unw = __atomic_load_n(&unw_bt, __ATOMIC_ACQUIRE);
-    if (FDT_UNLIKELY(!unw)) {
+    fdt_unw_backtrace_fn unw = __atomic_load_n(&fdt_unw_bt, __ATOMIC_ACQUIRE);
+    if (!unw) {
         if (__atomic_load_n(&unwinder_phase, __ATOMIC_ACQUIRE) == 0) {
             /* Once the program has handlers, a hook may run inside one,
              * where loading a library could deadlock (the interrupted code
@@ -215,25 +209,13 @@ int fdt_native_backtrace(void **out, int max) {
             }
             load_unwinder();
         }
-        unw = __atomic_load_n(&unw_bt, __ATOMIC_ACQUIRE);
+        unw = __atomic_load_n(&fdt_unw_bt, __ATOMIC_ACQUIRE);
         if (!unw) return cold_backtrace(out, max);
     }
-    return gated_unwind(unw, out, max);
+    return fdt_gated_unwind(unw, out, max);
 }
 
-static int gated_unwind(unw_backtrace_fn unw, void **out, int max) {
-    int *slot = &unwinding[(unsigned)fdt_gettid() & (UNWINDING_SLOTS - 1)].n;
-    for (;;) {
-        if (!forking_here)
-            while (__atomic_load_n(&forks_pending, __ATOMIC_ACQUIRE)) sched_yield();
-        __atomic_add_fetch(slot, 1, __ATOMIC_SEQ_CST);
-        if (forking_here || !__atomic_load_n(&forks_pending, __ATOMIC_SEQ_CST)) break;
-        __atomic_sub_fetch(slot, 1, __ATOMIC_ACQ_REL);
-    }
-    int n = unw(out, max);
-    __atomic_sub_fetch(slot, 1, __ATOMIC_RELEASE);
-    return n;
-}
+int fdt_native_backtrace(void **out, int max) { return fdt_unwind_here(out, max); }
 
 /* Called before the program installs a signal handler (hooks_signal.c):
  * from then on a hook may run inside a handler, where nothing may be
@@ -243,7 +225,7 @@ static int gated_unwind(unw_backtrace_fn unw, void **out, int max) {
  * outside any handler (fdt_native_backtrace). Both were loaded here once
  * (glibc's backtrace() with libgcc_s, and libunwind warmed up): ~0.3 ms in
  * every process that installs a handler (cc, cc1, every shell), most of
- * which take no more than COLD_UNWINDS stacks. Before the shim is
+ * which take no more than FDT_COLD_UNWINDS stacks. Before the shim is
  * initialised (another library's constructor) it is left to the end of the
  * initialisation. */
 int fdt_handlers_before_init; /* atomic: a handler was installed before */
@@ -282,32 +264,30 @@ void fdt_unwinders_after_init(void) {
 }
 
 void fdt_unwind_fork_begin(void) {
-    forking_here = 1;
-    __atomic_add_fetch(&forks_pending, 1, __ATOMIC_SEQ_CST);
+    fdt_forking_here = 1;
+    __atomic_add_fetch(&fdt_forks_pending, 1, __ATOMIC_SEQ_CST);
     /* Bounded: better a rare risk in the child than a program that hangs. */
     uint64_t deadline = fdt_now_ns() + 2000000000ull;
     while (anyone_unwinding() && fdt_now_ns() < deadline) sched_yield();
 }
 
 void fdt_unwind_fork_end(void) {
-    if (!forking_here) return;
-    forking_here = 0;
-    __atomic_sub_fetch(&forks_pending, 1, __ATOMIC_ACQ_REL);
+    if (!fdt_forking_here) return;
+    fdt_forking_here = 0;
+    __atomic_sub_fetch(&fdt_forks_pending, 1, __ATOMIC_ACQ_REL);
 }
 
 /* The child has one thread: nobody else is unwinding or forking. */
 void fdt_unwind_after_fork_child(void) {
-    forking_here = 0;
-    __atomic_store_n(&forks_pending, 0, __ATOMIC_RELEASE);
-    for (unsigned i = 0; i < UNWINDING_SLOTS; i++) __atomic_store_n(&unwinding[i].n, 0, __ATOMIC_RELEASE);
+    fdt_forking_here = 0;
+    __atomic_store_n(&fdt_forks_pending, 0, __ATOMIC_RELEASE);
+    for (unsigned i = 0; i < FDT_UNWINDING_SLOTS; i++) __atomic_store_n(&fdt_unwinding[i].n, 0, __ATOMIC_RELEASE);
 }
 
-/* Captures the caller's stack (frames of the shim cut; Python frames
- * merged in where the interpreter ran them) and returns its id. */
-uint32_t fdt_capture_stack(const struct fdt_py_stack *py) {
-    void *raw[FDT_MAX_DEPTH + 16];
-    unsigned depth = py->ts ? fdt_g.py_depth : fdt_g.depth;
-    int n = fdt_native_backtrace(raw, (int)depth + 16);
+/* Cuts the shim's frames from a stack fdt_unwind_here took, merges Python
+ * frames in where the interpreter ran them, and returns its id. */
+uint32_t fdt_intern_stack(const struct fdt_py_stack *py, void **raw, int n) {
+    unsigned depth = fdt_stack_depth(py);
     /* Cut the shim's own frames: the hook on top, and the main() wrapper
      * (`__libc_start_main`) at the bottom. */
     unsigned keep = 0;
