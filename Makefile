@@ -66,8 +66,14 @@ all: shim swift
 
 shim: $(SHIM)
 
+# The linked-in unwinder must find unwind tables with _dl_find_object (GCC 12
+# and later, on glibc 2.35 and later): older libgcc_eh.a walks dl_iterate_phdr
+# under the loader's lock, which a hook inside a signal handler must not take.
+LIBGCC_EH = $(shell $(CC) -print-file-name=libgcc_eh.a)
+
 $(SHIM): $(SHIM_SRCS) $(SHIM_HDRS) CShim/exports.map Makefile
 	@mkdir -p $(SHIM_BUILD)
+	@nm "$(LIBGCC_EH)" 2>/dev/null | grep -q ' U _dl_find_object' || { echo "make: $(LIBGCC_EH) does not use _dl_find_object (GCC 12 and glibc 2.35 or later are needed for the shim's unwinder)" >&2; exit 1; }
 	$(CC) $(CFLAGS_SHIM) $(SHIM_SRCS) $(LDFLAGS_SHIM) -o $@
 
 $(SHIM_ASAN): $(SHIM_SRCS) $(SHIM_HDRS) CShim/exports.map

@@ -742,10 +742,13 @@ struct site_entry {
     u64 addr;
     u32 tgid;
     u32 image_state; /* image << 2 | 0 no, 1 yes, SITE_FAILED_ONCE */
+    u32 failed_at;   /* the stack walk (`walks`) whose read failed */
+    u32 unused;
 };
 #define SITE_FAILED_ONCE 2u
 struct site_cache {
     struct site_entry e[SITE_CACHE];
+    u32 walks; /* stack walks on this CPU (fdt_user_stack) */
 };
 
 struct {
@@ -761,14 +764,15 @@ static __always_inline int is_call_site(struct site_cache *cache, struct work *w
     if (ret < w->code_lo || ret >= 0x800000000000ULL) return 0;
     u32 slot = (u32)((ret * 0x9e3779b97f4a7c15ULL) >> 54) & (SITE_CACHE - 1);
     struct site_entry *e = &cache->e[slot];
-    /* An address that could not be read is tried once more at a later
-     * event before it counts as no: the page may be there by then, and a
+    /* An address that could not be read is tried once more in a later
+     * stack walk before it counts as no: the page may be there by then, and a
      * "no" kept at once would drop that caller from every later stack of
      * the process (seen once: a leak's site given as a data address). A
      * value that is no address at all fails twice and costs no more. */
     if (e->addr == ret && e->tgid == w->tgid && e->image_state >> 2 == w->image) {
         u32 state = e->image_state & 3;
         if (state != SITE_FAILED_ONCE) return (int)state;
+        if (e->failed_at == cache->walks) return 0; /* the same word again in this walk */
         int again = call_before(ret);
         state = again < 0 ? 0 : (u32)again;
         e->image_state = w->image << 2 | state;
@@ -778,6 +782,7 @@ static __always_inline int is_call_site(struct site_cache *cache, struct work *w
     e->addr = ret;
     e->tgid = w->tgid;
     e->image_state = w->image << 2 | (yes < 0 ? SITE_FAILED_ONCE : (u32)yes);
+    e->failed_at = cache->walks;
     return yes < 0 ? 0 : yes;
 }
 
@@ -894,6 +899,7 @@ __noinline int fdt_user_stack(struct scratch *s) {
     u32 zero = 0;
     struct site_cache *cache = bpf_map_lookup_elem(&call_sites, &zero);
     if (!cache) return 0;
+    cache->walks++;
     struct work *w = &s->w;
     struct fdt_kcounts *c = counters();
     u64 sp = w->sp;

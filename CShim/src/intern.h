@@ -10,7 +10,8 @@
 
 #define FDT_INTERN_SLOTS  65536u
 #define FDT_INTERN_PROBES 64u
-/* The first keys of a process go to a small table of their own, two pages:
+/* The first keys of a process go to a small table of their own, two pages
+ * (and the page of the counters after it):
  * a key hashed into the big table lands on a page of its own, and a page
  * touched for the first time is a fault (~80 a compiler process for its
  * stacks, measured in a `make -j2`). A key goes to the big table only when
@@ -34,11 +35,11 @@ struct fdt_intern_slot {
  * 65 536) made it allocate and clear ~2 MB of them for every process
  * image. */
 struct fdt_intern_table {
-    struct fdt_intern_slot near[FDT_INTERN_NEAR_SLOTS];
+    struct fdt_intern_slot near[FDT_INTERN_NEAR_SLOTS]; /* two whole pages (the table is page-aligned) */
+    uint32_t given;                                     /* ids given so far */
+    uint64_t salt;                                      /* this generation's: keys of an earlier one never match */
     struct fdt_intern_slot far[FDT_INTERN_SLOTS];
-    uint32_t given; /* ids given so far */
-    uint64_t salt;  /* this generation's: keys of an earlier one never match */
-};
+} __attribute__((aligned(4096)));
 
 /* One step of the keys' hash (a 64-bit finaliser round). */
 static inline uint64_t fdt_hash_mix(uint64_t h, uint64_t v) {
