@@ -9,6 +9,21 @@ import Testing
     /// collector tells that an image still maps its ring, a memfd), not by
     /// either alone; the search reads all of /proc/self/maps (longer than a
     /// page).
+    /// A process that is running is not ending; one killed and reaped (its
+    /// pid gone) is.
+    @Test func endingProcesses() throws {
+        #expect(!ProcFiles.isEnding(getpid()))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        p.arguments = ["30"]
+        try p.run()
+        let pid = p.processIdentifier
+        #expect(!ProcFiles.isEnding(pid))
+        kill(pid, SIGKILL)
+        p.waitUntilExit()
+        #expect(ProcFiles.isEnding(pid))
+    }
+
     @Test func mappingFoundByInodeAndName() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("fdtrace-maps-probe-\(getpid())").path
         let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600)

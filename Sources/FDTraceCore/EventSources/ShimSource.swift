@@ -326,9 +326,12 @@ public final class ShimSource: EventSource {
         let helloSize = MemoryLayout<fdt_msg_hello>.size
         guard n >= helloSize else {
             // Killed while connecting: it was still in the shim's
-            // constructor (or fork hook), so none of its code ran to open
-            // anything. Nothing was missed; nothing to say.
-            if n == 0 && !ProcFiles.isAlive(peerPID) { return .nothing }
+            // constructor (or its first record's connect), so none of its
+            // code ran to open anything. Nothing was missed; nothing to
+            // say. Its socket closes early in its exit, before it is a
+            // zombie: a process still exiting counts (a realworld run
+            // refused one of CPython's killed children that way).
+            if n <= 0 && ProcFiles.isEnding(peerPID) { return .nothing }
             return .refused("refused pid \(peerPID): no valid hello")
         }
         let hello = buf.withUnsafeBytes { $0.loadUnaligned(as: fdt_msg_hello.self) }

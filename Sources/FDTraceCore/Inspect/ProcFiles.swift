@@ -51,6 +51,16 @@ public enum ProcFiles {
         return fields.first != "Z"
     }
 
+    /// Gone, a zombie, or on its way there: the kernel marks a task
+    /// PF_EXITING (flags, field 9 of proc(5)) as its exit begins, before it
+    /// closes the task's descriptors and long before it becomes a zombie.
+    static func isEnding(_ pid: Int32) -> Bool {
+        guard let fields = statFields(pid), fields.count > 6 else { return true }
+        if fields[0] == "Z" || fields[0] == "X" { return true }
+        let exiting: UInt64 = 0x4  // PF_EXITING, include/linux/sched.h
+        return UInt64(fields[6]).map { $0 & exiting != 0 } ?? false
+    }
+
     /// A zombie, or gone.
     static func isZombie(_ pid: Int32) -> Bool {
         guard let fields = statFields(pid) else { return true }
