@@ -44,9 +44,9 @@ BPF_CLANG ?= $(shell for c in "$$(dirname "$$(readlink -f "$$(command -v swift)"
 BPF_OBJCOPY ?= $(shell c="$(dir $(BPF_CLANG))llvm-objcopy"; test -x "$$c" && echo "$$c" || command -v llvm-objcopy 2>/dev/null)
 CFLAGS_BPF := -target bpf -O2 -g -D__TARGET_ARCH_x86 -Wall -Wextra -Werror -I$(BPF_BUILD) -ICShim/include
 
-# The same sources with sanitizers (make check-shim).
-SHIM_ASAN := $(SHIM_BUILD)/asan/libfdtrace.so
-SHIM_TSAN := $(SHIM_BUILD)/tsan/libfdtrace.so
+# The same sources with sanitizers (make check-shim), built in a temporary
+# directory removed after the check: a libfdtrace.so that NEEDs libasan or
+# libtsan must never lie in the tree, where a preloaded library is looked for.
 SANITIZE_ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 SANITIZE_TSAN := -fsanitize=thread
 
@@ -75,14 +75,6 @@ $(SHIM): $(SHIM_SRCS) $(SHIM_HDRS) CShim/exports.map Makefile
 	@mkdir -p $(SHIM_BUILD)
 	@nm "$(LIBGCC_EH)" 2>/dev/null | grep -q ' U _dl_find_object' || { echo "make: $(LIBGCC_EH) does not use _dl_find_object (GCC 12 and glibc 2.35 or later are needed for the shim's unwinder)" >&2; exit 1; }
 	$(CC) $(CFLAGS_SHIM) $(SHIM_SRCS) $(LDFLAGS_SHIM) -o $@
-
-$(SHIM_ASAN): $(SHIM_SRCS) $(SHIM_HDRS) CShim/exports.map
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_SHIM) $(SANITIZE_ASAN) $(SHIM_SRCS) $(LDFLAGS_SHIM) -o $@
-
-$(SHIM_TSAN): $(SHIM_SRCS) $(SHIM_HDRS) CShim/exports.map
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_SHIM) $(SANITIZE_TSAN) $(SHIM_SRCS) $(LDFLAGS_SHIM) -o $@
 
 bpf: $(BPF_SKEL)
 
@@ -153,8 +145,12 @@ realworld: setup
 # The shim with sanitizers, under a collector (a few minutes).
 check-shim: setup
 	$(MAKE) CONFIG=debug all
-	$(MAKE) $(SHIM_ASAN) $(SHIM_TSAN)
-	scripts/check-shim.sh $(SHIM_ASAN) $(SHIM_TSAN)
+	@dir=$$(mktemp -d "$${TMPDIR:-/tmp}/fdtrace-check-shim.XXXXXX") && trap 'rm -rf "$$dir"' EXIT && \
+	mkdir "$$dir/asan" "$$dir/tsan" && \
+	echo "building the shim with ASan+UBSan and with TSan in $$dir" && \
+	$(CC) $(CFLAGS_SHIM) $(SANITIZE_ASAN) $(SHIM_SRCS) $(LDFLAGS_SHIM) -o "$$dir/asan/libfdtrace.so" && \
+	$(CC) $(CFLAGS_SHIM) $(SANITIZE_TSAN) $(SHIM_SRCS) $(LDFLAGS_SHIM) -o "$$dir/tsan/libfdtrace.so" && \
+	scripts/check-shim.sh "$$dir/asan/libfdtrace.so" "$$dir/tsan/libfdtrace.so"
 
 # fdtrace with the Swift runtime linked in, in .build-dist (a release build:
 # minutes), packaged with packaging/.
