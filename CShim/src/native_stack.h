@@ -59,7 +59,16 @@ static inline unsigned fdt_stack_depth(const struct fdt_py_stack *py) { return p
  * Python frames merged in), sent first if new. */
 uint32_t fdt_intern_stack(const struct fdt_py_stack *py, void **raw, int n);
 
+/* Frames unwound beyond those kept: the shim's own, cut afterwards. */
+#define FDT_SHIM_FRAMES 16
 /* Room for a stack's raw frames: the deepest kept, and the shim's own. */
-#define FDT_RAW_FRAMES (FDT_MAX_DEPTH + 16)
+#define FDT_RAW_FRAMES (FDT_MAX_DEPTH + FDT_SHIM_FRAMES)
+
+/* The calling hook's stack, its Python frames (py) merged in, as an id.
+ * Inlined too: a function of its own would be one more frame to walk. */
+static inline __attribute__((always_inline)) uint32_t fdt_capture_stack(
+    const struct fdt_py_stack *py, void *raw[FDT_RAW_FRAMES]) {
+    return fdt_intern_stack(py, raw, fdt_unwind_here(raw, (int)fdt_stack_depth(py) + FDT_SHIM_FRAMES));
+}
 
 #endif /* FDTRACE_NATIVE_STACK_H */

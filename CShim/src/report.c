@@ -21,7 +21,7 @@ void fdt_record_opens(const int *fds, int n, const struct fdt_open_info *info, i
     fdt_py_read_stack(&py);
     if (py.ts && fdt_py_exit_pending()) fdt_py_check_exit(py.outermost);
     void *raw[FDT_RAW_FRAMES];
-    uint32_t stack = fdt_intern_stack(&py, raw, fdt_unwind_here(raw, (int)fdt_stack_depth(&py) + 16));
+    uint32_t stack = fdt_capture_stack(&py, raw);
     const struct fdt_socket_args *sock = info->socket;
     struct fdt_rec_open rec = {
         .h.time_ns = fdt_now_ns(),
@@ -56,7 +56,7 @@ struct fdt_close_token fdt_record_close(int fd, enum fdt_call call, uintptr_t ca
     if (py.ts && fdt_py_exit_pending()) fdt_py_check_exit(py.outermost);
     uint16_t cause = py.ts ? fdt_py_close_cause(py.ts, caller) : 0;
     void *raw[FDT_RAW_FRAMES];
-    uint32_t stack = fdt_intern_stack(&py, raw, fdt_unwind_here(raw, (int)fdt_stack_depth(&py) + 16));
+    uint32_t stack = fdt_capture_stack(&py, raw);
     fdt_tls_busy--;
     struct fdt_rec_close rec = {
         .h.time_ns = fdt_now_ns(),

@@ -157,8 +157,7 @@ extern int fdt_handlers_before_init;
 void fdt_unwind_fork_begin(void);
 void fdt_unwind_fork_end(void);
 void fdt_unwind_after_fork_child(void);
-/* The calling thread's stack, its Python frames (py, python.h) merged in. */
-struct fdt_py_stack;
+/* Stacks are taken with native_stack.h. */
 void fdt_stack_table_reset(void);
 void fdt_modules_init(void);
 const char *fdt_modules_exe_path(size_t *len);

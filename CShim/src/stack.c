@@ -23,7 +23,7 @@ static struct fdt_intern_table stacks;
  * few stacks or none (a loop of /bin/true: 0.9 ms CPU a process with the
  * eager load, 0.55 ms without). A hook inside a signal handler must not
  * load anything: once the program has handlers, it is loaded by an unwind
- * seen to run outside any (fdt_native_backtrace). */
+ * seen to run outside any (fdt_unwind_slow). */
 fdt_unw_backtrace_fn fdt_unw_bt; /* atomic: set once loaded */
 static int unwinder_phase;       /* atomic: 0 not tried, 1 loading, 2 done */
 
@@ -187,7 +187,7 @@ static int backtrace_outside_handlers(void **out, int max, int *outside) {
     return n;
 }
 
-/* Everything but libunwind's cached trace (unwind.h): a thread's cold
+/* Everything but libunwind's cached trace (native_stack.h): a thread's cold
  * unwinds, and loading libunwind. */
 int fdt_unwind_slow(void **out, int max) {
     if (FDT_UNLIKELY(fdt_unwinds_here < FDT_COLD_UNWINDS)) {
@@ -222,7 +222,7 @@ int fdt_native_backtrace(void **out, int max) { return fdt_unwind_here(out, max)
  * loaded or initialised under a lock. The cold unwinder's one-time set-up
  * (libgcc sizes its register table under a pthread_once) runs now, in the
  * caller's normal context; libunwind waits for an unwind seen to run
- * outside any handler (fdt_native_backtrace). Both were loaded here once
+ * outside any handler (fdt_unwind_slow). Both were loaded here once
  * (glibc's backtrace() with libgcc_s, and libunwind warmed up): ~0.3 ms in
  * every process that installs a handler (cc, cc1, every shell), most of
  * which take no more than FDT_COLD_UNWINDS stacks. Before the shim is
@@ -284,7 +284,7 @@ void fdt_unwind_after_fork_child(void) {
     for (unsigned i = 0; i < FDT_UNWINDING_SLOTS; i++) __atomic_store_n(&fdt_unwinding[i].n, 0, __ATOMIC_RELEASE);
 }
 
-/* Cuts the shim's frames from a stack fdt_unwind_here took, merges Python
+/* Cuts the shim's frames from a stack fdt_capture_stack took, merges Python
  * frames in where the interpreter ran them, and returns its id. */
 uint32_t fdt_intern_stack(const struct fdt_py_stack *py, void **raw, int n) {
     unsigned depth = fdt_stack_depth(py);

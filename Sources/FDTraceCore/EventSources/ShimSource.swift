@@ -329,8 +329,8 @@ public final class ShimSource: EventSource {
             // constructor (or its first record's connect), so none of its
             // code ran to open anything. Nothing was missed; nothing to
             // say. Its socket closes early in its exit, before it is a
-            // zombie: a process still exiting counts (a realworld run
-            // refused one of CPython's killed children that way).
+            // zombie: a process still exiting counts (a realworld run once
+            // refused a process that way).
             if n <= 0 && ProcFiles.isEnding(peerPID) { return .nothing }
             return .refused("refused pid \(peerPID): no valid hello")
         }
