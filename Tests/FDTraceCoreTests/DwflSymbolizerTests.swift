@@ -135,6 +135,35 @@ import Testing
         #expect(DwflSymbolizer().symbolizeNoting([RawFrame(module: nil, address: 0x10)], modules: reg).notes.isEmpty)
     }
 
+    /// A library's symbol names are the same whether its table is scanned
+    /// (a module's first lookups) or sorted and searched (later ones): 200
+    /// addresses in libc asked in one order, then in the other.
+    @Test func symbolTableScannedOrSortedAgrees() throws {
+        let libc = "/lib/x86_64-linux-gnu/libc.so.6"
+        let dynamic = runTool(["/usr/bin/nm", "-D", "--defined-only", libc]).stdout.split(separator: "\n")
+        var startOf: [String: UInt64] = [:]
+        for line in dynamic {
+            let f = line.split(separator: " ")
+            if f.count == 3, f[1] == "T", let a = UInt64(f[0], radix: 16) { startOf[String(f[2].prefix { $0 != "@" })] = a }
+        }
+        let main = try #require(startOf["__libc_start_main"])
+        let sample = Set(startOf.values).sorted().enumerated().filter { $0.offset % 7 == 0 }.prefix(199).map(\.element)
+        let addresses = [main + 1] + sample.map { $0 + 1 }
+        #expect(addresses.count == 200)
+        let entry = ModuleRegistry.Entry(path: libc, buildID: [])
+        func names(_ order: [UInt64]) throws -> [UInt64: String] {
+            let files = DwarfFiles()
+            let h = try files.file(entry).get()
+            var out: [UInt64: String] = [:]
+            for a in order { out[a] = DwarfFiles.frames(h, address: a, debugInfo: false).first?.function ?? "?" }
+            return out
+        }
+        let forward = try names(addresses), backward = try names(addresses.reversed())
+        #expect(forward == backward)
+        #expect(forward[main + 1] == "__libc_start_main")
+        #expect(forward.values.filter { $0 == "?" }.count <= 2)
+    }
+
     @Test func choiceFromTheEnvironment() {
         #expect(SymbolizerChoice.fromEnvironment([:]) is DwflSymbolizer)
         #expect(SymbolizerChoice.fromEnvironment(["FDTRACE_SYMBOLIZER": "libdw"]) is DwflSymbolizer)
