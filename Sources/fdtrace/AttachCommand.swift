@@ -4,6 +4,7 @@ import Foundation
 
 struct Attach: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "attach",
         abstract: "Trace a process that runs already (the kernel event source: needs root), then report.",
         discussion: """
             From the attach on, every descriptor the process (all its threads, and the children it \

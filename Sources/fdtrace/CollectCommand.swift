@@ -9,6 +9,9 @@ import Foundation
 /// reaps it, so the program never sees a child it did not make.
 struct Collect: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "collect",
+        // Parsed as the root (Entry.parse): named "fdtrace collect" in help; no completion-script check.
+        _superCommandName: "fdtrace",
         abstract: "Collector for bare LD_PRELOAD=libfdtrace.so runs (started by the shim).",
         shouldDisplay: false
     )

@@ -10,12 +10,29 @@ import Foundation
 enum Entry {
     static func main() {
         do {
-            var command = try FDTrace.parseAsRoot()
+            var command = try parse(Array(CommandLine.arguments.dropFirst()))
             try command.run()
         } catch {
             finish(with: error)
         }
     }
+
+    /// `run` and `collect` (the shim's) are parsed with their own command as
+    /// the root: the parser then builds one command's arguments, not the
+    /// whole tree's (each option type costs the Swift runtime a scan of
+    /// every protocol conformance in the binary: ~4 ms of a `fdtrace run`).
+    /// Help (before a `--`) and anything else go through the whole tree.
+    static func parse(_ arguments: [String]) throws -> ParsableCommand {
+        let options = arguments.prefix { $0 != "--" }
+        if let first = arguments.first, !options.contains(where: { helpWords.contains($0) }) {
+            let rest = Array(arguments.dropFirst())
+            if first == Run.configuration.commandName { return try Run.parseAsRoot(rest) }
+            if first == Collect.configuration.commandName { return try Collect.parseAsRoot(rest) }
+        }
+        return try FDTrace.parseAsRoot(arguments)
+    }
+
+    static let helpWords: Set<String> = ["-h", "--help", "-help", "help", "--version", "--generate-completion-script", "--experimental-dump-help"]
 
     static func finish(with error: Error) -> Never {
         switch error {

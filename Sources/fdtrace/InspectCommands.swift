@@ -7,6 +7,7 @@ import Foundation
 /// session with call sites; any other process from /proc.
 struct Snapshot: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "snapshot",
         abstract: "Show what a process has open now: from its fdtrace session (call sites), or from /proc (any process).",
         discussion: "With no option, the one running fdtrace session is queried. Exit status 1 when there is nothing to show.")
 
@@ -64,6 +65,7 @@ enum LiveSession {
 /// growth by kind.
 struct Watch: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "watch",
         abstract: "Sample a process's open descriptors every few seconds and show growth by kind (from /proc).")
 
     @Option(help: "The process to watch.") var pid: Int32

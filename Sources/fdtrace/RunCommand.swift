@@ -5,6 +5,9 @@ import Foundation
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "run",
+        // Parsed as the root (Entry.parse): named "fdtrace run" in help; no completion-script check.
+        _superCommandName: "fdtrace",
         abstract: "Run a program traced and report the descriptors it left open.",
         discussion: """
             Exit status: the program's own (128+N if signal N ended it); 99 with --fail-on-leak \

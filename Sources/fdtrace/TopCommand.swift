@@ -6,6 +6,7 @@ import Foundation
 /// `fdtrace top`: a live view of a running session, refreshed every second.
 struct Top: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "top",
         abstract: "Watch a running fdtrace session: open descriptors against the limit, top sites, growth, age.",
         discussion: "Quit with q or Ctrl-C. Without a terminal, prints one screen and exits.")
 
