@@ -20,7 +20,7 @@ enum Entry {
     /// `run` and `collect` (the shim's) are parsed with their own command as
     /// the root: the parser then builds one command's arguments, not the
     /// whole tree's (each option type costs the Swift runtime a scan of
-    /// every protocol conformance in the binary: ~4 ms of a `fdtrace run`).
+    /// every protocol conformance in the binary: ~2 ms of a `fdtrace run`).
     /// Help (before a `--`) and anything else go through the whole tree.
     static func parse(_ arguments: [String]) throws -> ParsableCommand {
         let options = arguments.prefix { $0 != "--" }
