@@ -57,6 +57,26 @@ import Testing
         #expect(p.leaks.first { $0.call == "dup3" }?.fds.map(\.fd) == [200, 201, 202, 203])
     }
 
+    /// A stack deeper than the depth keeps exactly the depth, from the
+    /// opening line down, whichever unwinder took it (a thread's first
+    /// stacks are the cold unwinder's, the later ones libunwind's): the
+    /// frames walked beyond the depth for the shim's own are enough.
+    @Test(arguments: [10, 64])
+    func deepStacksKeepTheDepth(depth: Int) throws {
+        let exe = try Fixture.build("deep_stack.c")
+        let (o, report) = try trace([exe], options: depth == 64 ? [] : ["--depth", "\(depth)"])
+        #expect(o.status == 0, "stderr: \(o.stderr)")
+        let p = try #require(report.process(exe))
+        let lines = try Fixture.leakLines("deep_stack.c")
+        for tag in ["cold", "warm"] {
+            let line = try #require(lines[tag]?.first)
+            let leak = try #require(p.leaks.first { $0.site?.line == line }, "no leak at \(tag)")
+            #expect(leak.count == 1)
+            #expect(leak.frames.count == depth, "\(tag): \(leak.frames.count) frames")
+            #expect(leak.frames.allSatisfy { $0.function == "down" }, "\(tag): \(leak.frames.map { $0.function ?? "?" })")
+        }
+    }
+
     @Test func otherFactories() throws {
         let p = try #require(try check("misc_family.c", k: 2, perLine: ["openpty": 4]))
         let summaries = Dictionary(p.leaks.map { ($0.call, $0.summary) }, uniquingKeysWith: { a, _ in a })
