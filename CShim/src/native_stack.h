@@ -62,7 +62,8 @@ uint32_t fdt_intern_stack(const struct fdt_py_stack *py, void **raw, int n);
 /* Frames unwound beyond those kept: the shim's own, cut afterwards (two
  * above a hook's caller, four in a Python thread's first stacks: the most
  * seen). Each frame walked costs ~100 instructions, so no more than that:
- * 16 here made a 100-deep stack cost 17 000 instructions a pair, 6 15 400. */
+ * with 16, an open+close pair 100 calls deep cost 17 000 instructions; with
+ * 6, 15 400. */
 #define FDT_SHIM_FRAMES 6
 /* Room for a stack's raw frames: the deepest kept, and the shim's own. */
 #define FDT_RAW_FRAMES (FDT_MAX_DEPTH + FDT_SHIM_FRAMES)

@@ -150,6 +150,8 @@ static inline int fdt_is_unwinder_pipe(long fd) {
 }
 int fdt_unwinder_pipe(int fds[2]);
 long fdt_unwinder_validate(const void *addr);
+/* Stacks are taken with native_stack.h, inlined in the record functions;
+ * this is the same unwind as a call, for stacks taken elsewhere. */
 int fdt_native_backtrace(void **out, int max);
 void fdt_unwinders_before_handlers(void);
 void fdt_unwinders_after_init(void);
@@ -157,7 +159,6 @@ extern int fdt_handlers_before_init;
 void fdt_unwind_fork_begin(void);
 void fdt_unwind_fork_end(void);
 void fdt_unwind_after_fork_child(void);
-/* Stacks are taken with native_stack.h. */
 void fdt_stack_table_reset(void);
 void fdt_modules_init(void);
 const char *fdt_modules_exe_path(size_t *len);

@@ -5,10 +5,6 @@ import Testing
 
 /// The /proc readers the collector runs per process, on this process.
 @Suite struct ProcFilesTests {
-    /// A mapped file is found by its inode and a name in its path (how the
-    /// collector tells that an image still maps its ring, a memfd), not by
-    /// either alone; the search reads all of /proc/self/maps (longer than a
-    /// page).
     /// A process that is running is not ending; one killed and reaped (its
     /// pid gone) is.
     @Test func endingProcesses() throws {
@@ -24,6 +20,10 @@ import Testing
         #expect(ProcFiles.isEnding(pid))
     }
 
+    /// A mapped file is found by its inode and a name in its path (how the
+    /// collector tells that an image still maps its ring, a memfd), not by
+    /// either alone; the search reads all of /proc/self/maps (longer than a
+    /// page).
     @Test func mappingFoundByInodeAndName() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("fdtrace-maps-probe-\(getpid())").path
         let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
